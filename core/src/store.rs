@@ -1,0 +1,342 @@
+//! The storage traits that library crates ask for and `shiyun-schema`
+//! implements on SQLite and PostgreSQL.
+//!
+//! The traits are synchronous: the database layer (diesel) is synchronous, and
+//! an async caller moves a call onto a blocking thread (`spawn_blocking`,
+//! `actix_web::web::block`). Each method that must hold atomically (a batch
+//! upsert together with its change-feed entries) is one method, carried out
+//! in one transaction by the implementation.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CodedError, ErrorCode, ValidationError};
+use crate::listing::{Category, Listing, ListingId, ListingStatus, PriceComponent, Vendor};
+
+/// What a store call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The named row does not exist.
+    #[error("{entity} `{id}` not found")]
+    NotFound {
+        /// Kind of thing (`listing`, `sync run`).
+        entity: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// A uniqueness rule or concurrent change was hit.
+    #[error("{0}")]
+    Conflict(String),
+    /// Stored or given data broke a domain rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The database cannot be reached.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (a bug, corrupt data); details go to the log.
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+impl CodedError for StoreError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            StoreError::NotFound { .. } => ErrorCode::NotFound,
+            StoreError::Conflict(_) => ErrorCode::Conflict,
+            StoreError::Invalid(_) => ErrorCode::InvalidArgument,
+            StoreError::Unavailable(_) => ErrorCode::Unavailable,
+            StoreError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+    fn field(&self) -> Option<&str> {
+        match self {
+            StoreError::Invalid(e) => Some(e.field_name()),
+            _ => None,
+        }
+    }
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Counts of what an upsert or a sync did to the catalog.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpsertReport {
+    /// Listings not seen before.
+    pub new: u64,
+    /// Listings whose content changed (prices, specs, names…).
+    pub changed: u64,
+    /// Listings identical to what was stored.
+    pub unchanged: u64,
+    /// Listings retired (gone from the vendor, or sent as retired).
+    pub retired: u64,
+}
+
+impl UpsertReport {
+    /// Adds another report's counts into this one.
+    pub fn absorb(&mut self, other: UpsertReport) {
+        self.new += other.new;
+        self.changed += other.changed;
+        self.unchanged += other.unchanged;
+        self.retired += other.retired;
+    }
+}
+
+/// Filters of a listing query; `None` means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListingFilter {
+    /// Only this vendor.
+    pub vendor: Option<Vendor>,
+    /// Only this category.
+    pub category: Option<Category>,
+    /// Only this vendor region code.
+    pub region: Option<String>,
+    /// Only this status.
+    pub status: Option<ListingStatus>,
+}
+
+/// A page request: listings are ordered by id; `after` is the last id of the
+/// previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingQuery {
+    /// Filters.
+    pub filter: ListingFilter,
+    /// Resume after this id.
+    pub after: Option<ListingId>,
+    /// Page size, 1 to [`ListingQuery::MAX_LIMIT`].
+    pub limit: u32,
+}
+
+impl ListingQuery {
+    /// Largest page a store returns.
+    pub const MAX_LIMIT: u32 = 500;
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `after` for the next page; `None` on the last page.
+    pub next_after: Option<ListingId>,
+}
+
+/// The prices of a listing from a point in time on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricePoint {
+    /// When these prices were first seen.
+    pub recorded_at: DateTime<Utc>,
+    /// The prices.
+    pub prices: Vec<PriceComponent>,
+}
+
+/// Which listings a "retire what was not seen" sweep covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetireScope {
+    /// The vendor synced.
+    pub vendor: Vendor,
+    /// Only this vendor service, when the sync covered one service.
+    pub service: Option<String>,
+}
+
+/// What happened to a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// First seen.
+    Created,
+    /// Content changed.
+    Updated,
+    /// Gone from the vendor.
+    Retired,
+    /// Offered again after being retired.
+    Reactivated,
+}
+
+impl ChangeKind {
+    /// Text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "created",
+            ChangeKind::Updated => "updated",
+            ChangeKind::Retired => "retired",
+            ChangeKind::Reactivated => "reactivated",
+        }
+    }
+
+    /// Parses the text form.
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        match text {
+            "created" => Ok(ChangeKind::Created),
+            "updated" => Ok(ChangeKind::Updated),
+            "retired" => Ok(ChangeKind::Retired),
+            "reactivated" => Ok(ChangeKind::Reactivated),
+            other => Err(ValidationError::new("kind", format!("unknown change kind `{other}`"))),
+        }
+    }
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeEvent {
+    /// Position in the feed: strictly increasing in commit order.
+    pub seq: u64,
+    /// The listing.
+    pub listing_id: ListingId,
+    /// Its vendor.
+    pub vendor: Vendor,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// When.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// The listing catalog.
+pub trait ListingStore: Send + Sync {
+    /// Inserts or updates a batch in one transaction, diffing each listing
+    /// against what is stored: new, changed (price history kept), unchanged;
+    /// a listing sent as retired is retired. Every change is appended to the
+    /// change feed in the same transaction. `seen_at` marks the listings as
+    /// seen by the current sync (see [`ListingStore::retire_unseen`]).
+    fn upsert_listings(&self, batch: &[Listing], seen_at: DateTime<Utc>) -> StoreResult<UpsertReport>;
+
+    /// One listing, retired or not.
+    fn get_listing(&self, id: &ListingId) -> StoreResult<Option<Listing>>;
+
+    /// A page of listings ordered by id.
+    fn list_listings(&self, query: &ListingQuery) -> StoreResult<Page<Listing>>;
+
+    /// Number of listings matching `filter`.
+    fn count_listings(&self, filter: &ListingFilter) -> StoreResult<u64>;
+
+    /// Retires one listing (never deletes). Returns false when it was already retired.
+    fn retire_listing(&self, id: &ListingId, at: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// Retires every active listing in `scope` not seen since `seen_before`:
+    /// what a completed sync did not return is gone from the vendor.
+    fn retire_unseen(&self, scope: &RetireScope, seen_before: DateTime<Utc>, at: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// The listing's prices over time, oldest first.
+    fn price_history(&self, id: &ListingId) -> StoreResult<Vec<PricePoint>>;
+}
+
+/// The ordered log of catalog changes that derived data (the search index,
+/// caches on other instances) follows.
+pub trait ChangeFeed: Send + Sync {
+    /// Up to `limit` events with `seq > after`, in order.
+    fn read_changes(&self, after: u64, limit: u32) -> StoreResult<Vec<ChangeEvent>>;
+
+    /// The last sequence number written (0 when empty).
+    fn latest_seq(&self) -> StoreResult<u64>;
+}
+
+/// Liveness of the storage backend, for readiness probes.
+pub trait StoreHealth: Send + Sync {
+    /// Fails when the database cannot answer a trivial query.
+    fn ping(&self) -> StoreResult<()>;
+}
+
+/// Id of a sync run.
+pub type SyncRunId = u64;
+
+/// State of a sync run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Still going (or its process died; see `finished_at`).
+    Running,
+    /// Every page was fetched and stored.
+    Succeeded,
+    /// Stopped by an error; may be resumed from `resume_token`.
+    Failed,
+}
+
+impl RunStatus {
+    /// Text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses the text form.
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        match text {
+            "running" => Ok(RunStatus::Running),
+            "succeeded" => Ok(RunStatus::Succeeded),
+            "failed" => Ok(RunStatus::Failed),
+            other => Err(ValidationError::new("status", format!("unknown run status `{other}`"))),
+        }
+    }
+}
+
+/// A vendor record that could not be normalised: reported, then skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordRejection {
+    /// The vendor's key for the record (SKU, meter id, instance type), or a position.
+    pub vendor_key: String,
+    /// Why it was rejected, lowercase.
+    pub reason: String,
+}
+
+/// The report of one catalog sync or import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRun {
+    /// Id assigned by the store.
+    pub id: SyncRunId,
+    /// The vendor synced.
+    pub vendor: Vendor,
+    /// What started it (`cli`, `schedule`, `import`).
+    pub trigger: String,
+    /// State.
+    pub status: RunStatus,
+    /// Start time.
+    pub started_at: DateTime<Utc>,
+    /// End time, once ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Pages fetched and stored.
+    pub pages: u64,
+    /// What the pages did to the catalog.
+    pub report: UpsertReport,
+    /// Records rejected in all.
+    pub rejected: u64,
+    /// The first rejections (the store keeps at most [`SyncRun::MAX_KEPT_REJECTIONS`]).
+    pub rejections: Vec<RecordRejection>,
+    /// Token of the next page to fetch: where a failed run resumes.
+    pub resume_token: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl SyncRun {
+    /// How many rejections a run report keeps in detail.
+    pub const MAX_KEPT_REJECTIONS: usize = 200;
+}
+
+/// Sync run reports, and the resume point of a failed run.
+pub trait SyncRunStore: Send + Sync {
+    /// Records a new running run and returns it with its id.
+    fn start_sync_run(&self, vendor: Vendor, trigger: &str, started_at: DateTime<Utc>) -> StoreResult<SyncRun>;
+
+    /// Saves the run's progress or end state (status, counts, token, error).
+    fn save_sync_run(&self, run: &SyncRun) -> StoreResult<()>;
+
+    /// One run.
+    fn get_sync_run(&self, id: SyncRunId) -> StoreResult<Option<SyncRun>>;
+
+    /// The most recent runs first, of one vendor or all.
+    fn recent_sync_runs(&self, vendor: Option<Vendor>, limit: u32) -> StoreResult<Vec<SyncRun>>;
+}
+
+/// Held while a scheduled job runs; dropping it releases the lock.
+pub trait JobGuard: Send {}
+
+/// Run-once locks for scheduled jobs across server instances sharing one
+/// database (PostgreSQL advisory locks; a process-local lock on SQLite, which
+/// is single-instance by nature).
+pub trait JobLock: Send + Sync {
+    /// Takes the lock named `job` if no one holds it.
+    fn try_lock_job(&self, job: &str) -> StoreResult<Option<Box<dyn JobGuard>>>;
+}
