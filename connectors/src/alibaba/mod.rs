@@ -1,0 +1,36 @@
+//! Alibaba connector (placeholder until its translation lands).
+
+use shiyun_core::listing::Vendor;
+
+use crate::http::VendorClient;
+use crate::settings::VendorSettings;
+use crate::{ConnectorError, FetchedPage, ImportContext};
+
+/// Normalises one saved Alibaba response.
+pub fn import(_body: &[u8], _ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
+    Err(ConnectorError::Config("alibaba import is not built yet".into()))
+}
+
+/// Live Alibaba connector.
+#[derive(Debug)]
+pub struct AlibabaConnector {
+    client: VendorClient,
+}
+
+impl AlibabaConnector {
+    /// A connector using `settings`.
+    pub fn new(_settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
+        Ok(AlibabaConnector { client })
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Connector for AlibabaConnector {
+    fn vendor(&self) -> Vendor {
+        self.client.vendor()
+    }
+
+    async fn fetch_page(&self, _token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
+        Err(ConnectorError::Config("alibaba sync is not built yet".into()))
+    }
+}

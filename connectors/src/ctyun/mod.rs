@@ -1,0 +1,36 @@
+//! Ctyun connector (placeholder until its translation lands).
+
+use shiyun_core::listing::Vendor;
+
+use crate::http::VendorClient;
+use crate::settings::VendorSettings;
+use crate::{ConnectorError, FetchedPage, ImportContext};
+
+/// Normalises one saved Ctyun response.
+pub fn import(_body: &[u8], _ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
+    Err(ConnectorError::Config("ctyun import is not built yet".into()))
+}
+
+/// Live Ctyun connector.
+#[derive(Debug)]
+pub struct CtyunConnector {
+    client: VendorClient,
+}
+
+impl CtyunConnector {
+    /// A connector using `settings`.
+    pub fn new(_settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
+        Ok(CtyunConnector { client })
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Connector for CtyunConnector {
+    fn vendor(&self) -> Vendor {
+        self.client.vendor()
+    }
+
+    async fn fetch_page(&self, _token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
+        Err(ConnectorError::Config("ctyun sync is not built yet".into()))
+    }
+}

@@ -1,0 +1,36 @@
+//! Ibm connector (placeholder until its translation lands).
+
+use shiyun_core::listing::Vendor;
+
+use crate::http::VendorClient;
+use crate::settings::VendorSettings;
+use crate::{ConnectorError, FetchedPage, ImportContext};
+
+/// Normalises one saved Ibm response.
+pub fn import(_body: &[u8], _ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
+    Err(ConnectorError::Config("ibm import is not built yet".into()))
+}
+
+/// Live Ibm connector.
+#[derive(Debug)]
+pub struct IbmConnector {
+    client: VendorClient,
+}
+
+impl IbmConnector {
+    /// A connector using `settings`.
+    pub fn new(_settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
+        Ok(IbmConnector { client })
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Connector for IbmConnector {
+    fn vendor(&self) -> Vendor {
+        self.client.vendor()
+    }
+
+    async fn fetch_page(&self, _token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
+        Err(ConnectorError::Config("ibm sync is not built yet".into()))
+    }
+}

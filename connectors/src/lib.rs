@@ -1,0 +1,124 @@
+//! Shiyun vendor connectors.
+//!
+//! One module per cloud vendor (`aws`, `azure`, `gcp`, `alibaba`, `tencent`,
+//! `ibm`, `ctyun`, `kingsoft`, `ucloud`). Each keeps its HTTP, auth and URL
+//! code (`mod.rs`) apart from the translation of the vendor's JSON into
+//! [`shiyun_core::listing::Listing`] (`transformers.rs`). Request signing,
+//! retries, rate limits and the sync engine live once, in [`signing`],
+//! [`http`] and [`sync`].
+//!
+//! The key design decision: prices are parsed from the JSON text straight
+//! into `Decimal` ([`decimal::ExactDecimal`]), never through `f64`, and a
+//! record that cannot be normalised is reported as a
+//! [`shiyun_core::store::RecordRejection`] while the rest of the page goes on.
+//! reqwest is a dependency of this crate only.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use shiyun_core::listing::{Listing, Vendor};
+use shiyun_core::store::RecordRejection;
+
+pub mod decimal;
+pub mod error;
+pub mod http;
+pub mod settings;
+pub mod signing;
+pub mod sync;
+
+pub mod alibaba;
+pub mod aws;
+pub mod azure;
+pub mod ctyun;
+pub mod gcp;
+pub mod ibm;
+pub mod kingsoft;
+pub mod tencent;
+pub mod ucloud;
+
+pub use error::ConnectorError;
+pub use settings::VendorSettings;
+
+/// One page of a vendor's catalog, normalised.
+#[derive(Debug, Clone, Default)]
+pub struct FetchedPage {
+    /// Listings normalised from the page.
+    pub listings: Vec<Listing>,
+    /// Records of the page that could not be normalised.
+    pub rejections: Vec<RecordRejection>,
+    /// Opaque token of the next page; `None` when this was the last.
+    pub next_token: Option<String>,
+}
+
+/// What is known about a saved response besides its bytes: when it was
+/// fetched and the request parameters that produced it (some vendors' price
+/// responses do not repeat the instance type or region they were asked for).
+#[derive(Debug, Clone)]
+pub struct ImportContext {
+    /// When the response was fetched.
+    pub fetched_at: DateTime<Utc>,
+    /// Request parameters (`RegionId=cn-hangzhou`, `InstanceType=ecs.g6.large`).
+    pub params: BTreeMap<String, String>,
+}
+
+impl ImportContext {
+    /// A context with no request parameters.
+    pub fn at(fetched_at: DateTime<Utc>) -> Self {
+        ImportContext {
+            fetched_at,
+            params: BTreeMap::new(),
+        }
+    }
+
+    /// A request parameter.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params.get(key).map(String::as_str)
+    }
+}
+
+/// A live connection to one vendor's catalog.
+#[async_trait::async_trait]
+pub trait Connector: Send + Sync {
+    /// The vendor.
+    fn vendor(&self) -> Vendor;
+
+    /// Fetches and normalises one page. `token` is `None` for the first page,
+    /// else the `next_token` of the previous page (also when resuming a
+    /// failed run).
+    async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError>;
+}
+
+/// Normalises one saved vendor API response (the exact bytes the API
+/// returned), detecting which of the vendor's APIs it came from.
+pub fn import_page(vendor: Vendor, body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
+    match vendor {
+        Vendor::Aws => aws::import(body, ctx),
+        Vendor::Azure => azure::import(body, ctx),
+        Vendor::Gcp => gcp::import(body, ctx),
+        Vendor::Ibm => ibm::import(body, ctx),
+        Vendor::Alibaba => alibaba::import(body, ctx),
+        Vendor::Tencent => tencent::import(body, ctx),
+        Vendor::Ctyun => ctyun::import(body, ctx),
+        Vendor::Kingsoft => kingsoft::import(body, ctx),
+        Vendor::Ucloud => ucloud::import(body, ctx),
+    }
+}
+
+/// The live connector of `vendor`, configured by `settings`.
+pub fn connector_for(
+    vendor: Vendor,
+    settings: &VendorSettings,
+    client: http::VendorClient,
+) -> Result<Box<dyn Connector>, ConnectorError> {
+    Ok(match vendor {
+        Vendor::Aws => Box::new(aws::AwsConnector::new(settings, client)?),
+        Vendor::Azure => Box::new(azure::AzureConnector::new(settings, client)?),
+        Vendor::Gcp => Box::new(gcp::GcpConnector::new(settings, client)?),
+        Vendor::Ibm => Box::new(ibm::IbmConnector::new(settings, client)?),
+        Vendor::Alibaba => Box::new(alibaba::AlibabaConnector::new(settings, client)?),
+        Vendor::Tencent => Box::new(tencent::TencentConnector::new(settings, client)?),
+        Vendor::Ctyun => Box::new(ctyun::CtyunConnector::new(settings, client)?),
+        Vendor::Kingsoft => Box::new(kingsoft::KingsoftConnector::new(settings, client)?),
+        Vendor::Ucloud => Box::new(ucloud::UcloudConnector::new(settings, client)?),
+    })
+}

@@ -1,0 +1,1 @@
+//! Request signing for the vendors that need it.

@@ -1,0 +1,1 @@
+//! The sync engine: pages from a connector into the listing store.

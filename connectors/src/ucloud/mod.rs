@@ -1,0 +1,36 @@
+//! Ucloud connector (placeholder until its translation lands).
+
+use shiyun_core::listing::Vendor;
+
+use crate::http::VendorClient;
+use crate::settings::VendorSettings;
+use crate::{ConnectorError, FetchedPage, ImportContext};
+
+/// Normalises one saved Ucloud response.
+pub fn import(_body: &[u8], _ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
+    Err(ConnectorError::Config("ucloud import is not built yet".into()))
+}
+
+/// Live Ucloud connector.
+#[derive(Debug)]
+pub struct UcloudConnector {
+    client: VendorClient,
+}
+
+impl UcloudConnector {
+    /// A connector using `settings`.
+    pub fn new(_settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
+        Ok(UcloudConnector { client })
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Connector for UcloudConnector {
+    fn vendor(&self) -> Vendor {
+        self.client.vendor()
+    }
+
+    async fn fetch_page(&self, _token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
+        Err(ConnectorError::Config("ucloud sync is not built yet".into()))
+    }
+}
