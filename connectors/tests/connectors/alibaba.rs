@@ -1,0 +1,1 @@
+//! Tests of alibaba (to be written).

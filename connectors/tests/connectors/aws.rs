@@ -1,0 +1,1 @@
+//! Tests of aws (to be written).

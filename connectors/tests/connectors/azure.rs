@@ -1,0 +1,1 @@
+//! Tests of azure (to be written).

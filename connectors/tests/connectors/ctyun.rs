@@ -1,0 +1,1 @@
+//! Tests of ctyun (to be written).

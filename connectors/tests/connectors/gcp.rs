@@ -1,0 +1,1 @@
+//! Tests of gcp (to be written).

@@ -1,0 +1,1 @@
+//! Tests of ibm (to be written).

@@ -1,0 +1,1 @@
+//! Tests of kingsoft (to be written).

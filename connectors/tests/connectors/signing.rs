@@ -1,0 +1,1 @@
+//! Tests of signing (to be written).

@@ -1,0 +1,1 @@
+//! Tests of sync (to be written).

@@ -1,0 +1,1 @@
+//! Tests of tencent (to be written).

@@ -1,0 +1,1 @@
+//! Tests of ucloud (to be written).

@@ -1,0 +1,1 @@
+//! Shiyun storage (being built).
