@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// The stable, transport-free error codes of the whole product.
 ///
 /// The string form (`invalid_argument`, …) is part of the public API.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {

@@ -34,6 +34,8 @@
 pub mod error;
 pub mod listing;
 pub mod money;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod store;
 
 pub use error::{ErrorCode, ValidationError};

@@ -19,6 +19,7 @@ use crate::money::Money;
 
 /// The cloud vendors Shiyun connects to. The lowercase ids are used everywhere
 /// (URLs, settings, ids, the change feed).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Vendor {
@@ -268,6 +269,7 @@ impl From<Category> for String {
 }
 
 /// Where a region is: lowercase ISO 3166 country code (or `global`) and a city slug.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Geography {
     /// `cn`, `us`, `de`, … or `global`.
@@ -295,6 +297,7 @@ fn is_slug(text: &str) -> bool {
 }
 
 /// A vendor region and its normalised geography.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Region {
     /// The vendor's own code (`cn-hangzhou`, `us-east-1`, `westeurope`).
@@ -343,6 +346,7 @@ impl Region {
 }
 
 /// A text in English and Chinese, either of which may be unknown.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LocalizedText {
     /// English.
@@ -361,6 +365,7 @@ impl LocalizedText {
 }
 
 /// CPU architecture.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
@@ -373,6 +378,7 @@ pub enum Architecture {
 }
 
 /// Technical specs; every field is optional because not every resource has it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Specs {
     /// Virtual CPUs.
@@ -380,6 +386,7 @@ pub struct Specs {
     pub vcpu: Option<u32>,
     /// Memory in GiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub memory_gib: Option<Decimal>,
     /// Number of GPUs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -389,9 +396,11 @@ pub struct Specs {
     pub gpu_model: Option<String>,
     /// Included or provisioned storage in GiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub storage_gib: Option<Decimal>,
     /// Bandwidth in Mbit/s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub bandwidth_mbps: Option<Decimal>,
     /// CPU architecture.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -479,6 +488,7 @@ impl<'de> Deserialize<'de> for BillingMode {
 }
 
 /// What one price amount buys.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PriceUnit {
@@ -511,12 +521,15 @@ pub enum PriceUnit {
 }
 
 /// One band of a tiered price: `amount` per unit for usage in `[from, to)`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PriceTier {
     /// Lower bound of usage, inclusive.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub from: Decimal,
     /// Upper bound of usage, exclusive; `None` is unbounded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub to: Option<Decimal>,
     /// Price per unit in this band.
     pub amount: Money,
@@ -524,6 +537,7 @@ pub struct PriceTier {
 
 /// One price of a listing: a billing mode, a unit and an amount, with tiers
 /// when the price depends on volume.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PriceComponent {
     /// Which part of the resource is priced (`instance`, `bandwidth`, `system_disk`); `None` for the whole.
@@ -626,6 +640,7 @@ impl PriceComponent {
 }
 
 /// Whether a listing can be bought.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ListingStatus {
@@ -647,6 +662,7 @@ impl ListingStatus {
 }
 
 /// Where a listing came from: enough to trace it back to the vendor's raw offer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Provenance {
     /// When the offer was fetched.
@@ -670,6 +686,7 @@ impl Provenance {
 
 /// The plain shape of a listing, as JSON and the store carry it. Convert it
 /// with `Listing::try_from` to get a validated [`Listing`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListingData {
@@ -698,6 +715,7 @@ pub struct ListingData {
     pub prices: Vec<PriceComponent>,
     /// Free-form tags, sorted.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub tags: BTreeSet<String>,
     /// Active or retired.
     #[serde(default)]

@@ -60,6 +60,7 @@ impl CodedError for StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Counts of what an upsert or a sync did to the catalog.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpsertReport {
     /// Listings not seen before.
@@ -122,6 +123,7 @@ pub struct Page<T> {
 }
 
 /// The prices of a listing from a point in time on.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PricePoint {
     /// When these prices were first seen.
@@ -140,6 +142,7 @@ pub struct RetireScope {
 }
 
 /// What happened to a listing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
@@ -177,6 +180,7 @@ impl ChangeKind {
 }
 
 /// One entry of the change feed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeEvent {
     /// Position in the feed: strictly increasing in commit order.
@@ -240,6 +244,7 @@ pub trait StoreHealth: Send + Sync {
 pub type SyncRunId = u64;
 
 /// State of a sync run.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -273,6 +278,7 @@ impl RunStatus {
 }
 
 /// A vendor record that could not be normalised: reported, then skipped.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordRejection {
     /// The vendor's key for the record (SKU, meter id, instance type), or a position.
@@ -282,6 +288,7 @@ pub struct RecordRejection {
 }
 
 /// The report of one catalog sync or import.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncRun {
     /// Id assigned by the store.
