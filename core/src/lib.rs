@@ -31,6 +31,7 @@
 //! # Ok::<(), shiyun_core::error::ValidationError>(())
 //! ```
 
+pub mod demo;
 pub mod error;
 pub mod listing;
 pub mod money;

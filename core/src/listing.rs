@@ -148,7 +148,9 @@ impl ListingId {
         let invalid = || ValidationError::new("id", format!("`{text}` is not a listing id"));
         let (vendor, hash) = text.split_once('_').ok_or_else(invalid)?;
         Vendor::parse(vendor).map_err(|_| invalid())?;
-        if hash.len() != Self::HASH_HEX || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if hash.len() != Self::HASH_HEX
+            || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err(invalid());
         }
         Ok(ListingId(text.to_owned()))
@@ -322,15 +324,25 @@ impl Region {
 
     fn validate(&self) -> Result<(), ValidationError> {
         if self.code.trim().is_empty() || self.code.len() > 64 {
-            return Err(ValidationError::new("region.code", "must be 1 to 64 characters"));
+            return Err(ValidationError::new(
+                "region.code",
+                "must be 1 to 64 characters",
+            ));
         }
         let country_ok = self.geography.country == "global"
             || (self.geography.country.len() == 2
-                && self.geography.country.bytes().all(|b| b.is_ascii_lowercase()));
+                && self
+                    .geography
+                    .country
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase()));
         if !country_ok {
             return Err(ValidationError::new(
                 "region.geography.country",
-                format!("`{}` is not a lowercase ISO 3166 code or `global`", self.geography.country),
+                format!(
+                    "`{}` is not a lowercase ISO 3166 code or `global`",
+                    self.geography.country
+                ),
             ));
         }
         if let Some(city) = &self.geography.city
@@ -556,7 +568,11 @@ pub struct PriceComponent {
 
 impl PriceComponent {
     /// A flat price.
-    pub fn flat(billing_mode: BillingMode, unit: PriceUnit, amount: Money) -> Result<Self, ValidationError> {
+    pub fn flat(
+        billing_mode: BillingMode,
+        unit: PriceUnit,
+        amount: Money,
+    ) -> Result<Self, ValidationError> {
         let component = PriceComponent {
             component: None,
             billing_mode,
@@ -574,9 +590,9 @@ impl PriceComponent {
         unit: PriceUnit,
         tiers: Vec<PriceTier>,
     ) -> Result<Self, ValidationError> {
-        let first = tiers
-            .first()
-            .ok_or_else(|| ValidationError::new("tiers", "a tiered price needs at least one tier"))?;
+        let first = tiers.first().ok_or_else(|| {
+            ValidationError::new("tiers", "a tiered price needs at least one tier")
+        })?;
         let component = PriceComponent {
             component: None,
             billing_mode,
@@ -610,7 +626,10 @@ impl PriceComponent {
                 return Err(at(ValidationError::new("amount", "must not be negative")));
             }
             if tier.amount.currency() != self.amount.currency() {
-                return Err(at(ValidationError::new("amount", "tier currency differs from the price's")));
+                return Err(at(ValidationError::new(
+                    "amount",
+                    "tier currency differs from the price's",
+                )));
             }
             if tier.from.is_sign_negative() && !tier.from.is_zero() {
                 return Err(at(ValidationError::new("from", "must not be negative")));
@@ -626,14 +645,20 @@ impl PriceComponent {
                 return Err(at(ValidationError::new("from", "tiers overlap")));
             }
             if i + 1 < self.tiers.len() && tier.to.is_none() {
-                return Err(at(ValidationError::new("to", "only the last tier may be unbounded")));
+                return Err(at(ValidationError::new(
+                    "to",
+                    "only the last tier may be unbounded",
+                )));
             }
             expected_from = tier.to;
         }
         if let Some(c) = &self.component
             && (c.is_empty() || c.len() > 64)
         {
-            return Err(ValidationError::new("component", "must be 1 to 64 characters"));
+            return Err(ValidationError::new(
+                "component",
+                "must be 1 to 64 characters",
+            ));
         }
         Ok(())
     }
@@ -834,10 +859,16 @@ fn check_text(field: &str, text: &str, max: usize) -> Result<(), ValidationError
         return Err(ValidationError::new(field, "must not be empty"));
     }
     if text.chars().count() > max {
-        return Err(ValidationError::new(field, format!("must be at most {max} characters")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if text.chars().any(char::is_control) {
-        return Err(ValidationError::new(field, "must not contain control characters"));
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -848,16 +879,19 @@ impl TryFrom<ListingData> for Listing {
     fn try_from(data: ListingData) -> Result<Self, Self::Error> {
         check_text("vendor_sku", &data.vendor_sku, 256)?;
         if data.id != ListingId::derive(data.vendor, &data.vendor_sku) {
-            return Err(ValidationError::new("id", "does not match vendor and vendor_sku"));
+            return Err(ValidationError::new(
+                "id",
+                "does not match vendor and vendor_sku",
+            ));
         }
         check_text("service", &data.service, 64)?;
         if data.name.is_empty() {
-            return Err(ValidationError::new("name", "needs an English or a Chinese name"));
+            return Err(ValidationError::new(
+                "name",
+                "needs an English or a Chinese name",
+            ));
         }
-        for (field, text) in [
-            ("name.en", &data.name.en),
-            ("name.zh", &data.name.zh),
-        ] {
+        for (field, text) in [("name.en", &data.name.en), ("name.zh", &data.name.zh)] {
             if let Some(text) = text {
                 check_text(field, text, 256)?;
             }
@@ -869,7 +903,10 @@ impl TryFrom<ListingData> for Listing {
             if let Some(text) = text
                 && text.chars().count() > 4096
             {
-                return Err(ValidationError::new(field, "must be at most 4096 characters"));
+                return Err(ValidationError::new(
+                    field,
+                    "must be at most 4096 characters",
+                ));
             }
         }
         data.region.validate()?;
@@ -886,7 +923,9 @@ impl TryFrom<ListingData> for Listing {
             }
         }
         for (i, price) in data.prices.iter().enumerate() {
-            price.validate().map_err(|e| e.within(&format!("prices[{i}]")))?;
+            price
+                .validate()
+                .map_err(|e| e.within(&format!("prices[{i}]")))?;
         }
         for tag in &data.tags {
             check_text("tags", tag, 64)?;
@@ -1043,7 +1082,10 @@ mod tests {
     fn a_valid_listing_builds_and_round_trips_through_json() {
         let listing = sample().build().unwrap();
         assert!(listing.id().as_str().starts_with("aws_"));
-        assert_eq!(ListingId::parse(listing.id().as_str()).unwrap(), *listing.id());
+        assert_eq!(
+            ListingId::parse(listing.id().as_str()).unwrap(),
+            *listing.id()
+        );
         let json = serde_json::to_string(&listing).unwrap();
         let back: Listing = serde_json::from_str(&json).unwrap();
         assert_eq!(back, listing);
@@ -1100,8 +1142,16 @@ mod tests {
             BillingMode::OnDemand,
             PriceUnit::GbMonth,
             vec![
-                PriceTier { from: dec!(0), to: Some(dec!(50)), amount: usd(dec!(0.023)) },
-                PriceTier { from: dec!(50), to: None, amount: usd(dec!(0.022)) },
+                PriceTier {
+                    from: dec!(0),
+                    to: Some(dec!(50)),
+                    amount: usd(dec!(0.023)),
+                },
+                PriceTier {
+                    from: dec!(50),
+                    to: None,
+                    amount: usd(dec!(0.022)),
+                },
             ],
         );
         assert!(ok.is_ok());
@@ -1109,8 +1159,16 @@ mod tests {
             BillingMode::OnDemand,
             PriceUnit::GbMonth,
             vec![
-                PriceTier { from: dec!(0), to: None, amount: usd(dec!(0.023)) },
-                PriceTier { from: dec!(50), to: None, amount: usd(dec!(0.022)) },
+                PriceTier {
+                    from: dec!(0),
+                    to: None,
+                    amount: usd(dec!(0.023)),
+                },
+                PriceTier {
+                    from: dec!(50),
+                    to: None,
+                    amount: usd(dec!(0.022)),
+                },
             ],
         );
         assert!(unbounded_middle.is_err());
@@ -1118,8 +1176,16 @@ mod tests {
             BillingMode::OnDemand,
             PriceUnit::GbMonth,
             vec![
-                PriceTier { from: dec!(0), to: Some(dec!(5)), amount: usd(dec!(1)) },
-                PriceTier { from: dec!(5), to: None, amount: Money::new(dec!(1), Currency::CNY) },
+                PriceTier {
+                    from: dec!(0),
+                    to: Some(dec!(5)),
+                    amount: usd(dec!(1)),
+                },
+                PriceTier {
+                    from: dec!(5),
+                    to: None,
+                    amount: Money::new(dec!(1), Currency::CNY),
+                },
             ],
         );
         assert!(mixed.is_err());
@@ -1136,7 +1202,10 @@ mod tests {
         ] {
             assert_eq!(BillingMode::parse(&mode.as_text()).unwrap(), mode);
         }
-        assert_eq!(BillingMode::Reserved { term_months: 12 }.as_text(), "reserved_12m");
+        assert_eq!(
+            BillingMode::Reserved { term_months: 12 }.as_text(),
+            "reserved_12m"
+        );
         assert!(BillingMode::parse("reserved_0m").is_err());
         assert!(BillingMode::parse("weekly").is_err());
     }
@@ -1145,7 +1214,11 @@ mod tests {
     fn fingerprint_ignores_provenance_but_not_prices() {
         let a = sample().build().unwrap();
         let later = sample()
-            .provenance(Provenance::from_raw("aws.pricing.GetProducts", b"{}", Utc::now()))
+            .provenance(Provenance::from_raw(
+                "aws.pricing.GetProducts",
+                b"{}",
+                Utc::now(),
+            ))
             .build()
             .unwrap();
         assert_eq!(a.content_fingerprint(), later.content_fingerprint());

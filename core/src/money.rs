@@ -115,7 +115,9 @@ impl Currency {
 
     /// Every currency this build knows.
     pub fn all() -> impl Iterator<Item = Currency> {
-        CURRENCIES.iter().filter_map(|(code, _)| Currency::parse(code).ok())
+        CURRENCIES
+            .iter()
+            .filter_map(|(code, _)| Currency::parse(code).ok())
     }
 }
 
@@ -258,26 +260,38 @@ impl Money {
     /// `self + other`, refusing to mix currencies.
     pub fn checked_add(&self, other: &Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let sum = self.amount.checked_add(other.amount).ok_or(MoneyError::Overflow)?;
+        let sum = self
+            .amount
+            .checked_add(other.amount)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money::new(sum, self.currency))
     }
 
     /// `self - other`, refusing to mix currencies.
     pub fn checked_sub(&self, other: &Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let diff = self.amount.checked_sub(other.amount).ok_or(MoneyError::Overflow)?;
+        let diff = self
+            .amount
+            .checked_sub(other.amount)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money::new(diff, self.currency))
     }
 
     /// `self × quantity` at full precision (a unit price times usage).
     pub fn checked_mul(&self, quantity: Decimal) -> Result<Money, MoneyError> {
-        let product = self.amount.checked_mul(quantity).ok_or(MoneyError::Overflow)?;
+        let product = self
+            .amount
+            .checked_mul(quantity)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money::new(product, self.currency))
     }
 
     /// `self ÷ divisor` at full precision (a term total spread over hours).
     pub fn checked_div(&self, divisor: Decimal) -> Result<Money, MoneyError> {
-        let quotient = self.amount.checked_div(divisor).ok_or(MoneyError::Overflow)?;
+        let quotient = self
+            .amount
+            .checked_div(divisor)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money::new(quotient, self.currency))
     }
 
@@ -411,7 +425,10 @@ mod tests {
     fn parse_is_exact_and_rejects_non_numbers() {
         let m = Money::parse("0.1380000000", Currency::USD).unwrap();
         assert_eq!(m.amount().to_string(), "0.1380000000");
-        assert_eq!(Money::parse("2.5E-7", Currency::USD).unwrap().amount(), dec!(0.00000025));
+        assert_eq!(
+            Money::parse("2.5E-7", Currency::USD).unwrap().amount(),
+            dec!(0.00000025)
+        );
         assert!(Money::parse("abc", Currency::USD).is_err());
         assert!(Money::parse("", Currency::USD).is_err());
         assert!(Money::parse("NaN", Currency::USD).is_err());

@@ -3,8 +3,8 @@
 
 use std::borrow::Cow;
 
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::listing::{BillingMode, Category, Listing, ListingData, ListingId};
@@ -27,7 +27,10 @@ impl ToSchema for Currency {}
 
 impl PartialSchema for ListingId {
     fn schema() -> RefOr<Schema> {
-        string_schema("listing id: `<vendor>_<20 hex digits>`", "alibaba_0123456789abcdef0123")
+        string_schema(
+            "listing id: `<vendor>_<20 hex digits>`",
+            "alibaba_0123456789abcdef0123",
+        )
     }
 }
 impl ToSchema for ListingId {}
@@ -52,7 +55,9 @@ impl ToSchema for BillingMode {}
 impl PartialSchema for Money {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
-            .description(Some("an exact amount: decimal string plus ISO 4217 currency"))
+            .description(Some(
+                "an exact amount: decimal string plus ISO 4217 currency",
+            ))
             .property(
                 "amount",
                 ObjectBuilder::new()

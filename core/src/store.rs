@@ -174,7 +174,10 @@ impl ChangeKind {
             "updated" => Ok(ChangeKind::Updated),
             "retired" => Ok(ChangeKind::Retired),
             "reactivated" => Ok(ChangeKind::Reactivated),
-            other => Err(ValidationError::new("kind", format!("unknown change kind `{other}`"))),
+            other => Err(ValidationError::new(
+                "kind",
+                format!("unknown change kind `{other}`"),
+            )),
         }
     }
 }
@@ -202,7 +205,11 @@ pub trait ListingStore: Send + Sync {
     /// a listing sent as retired is retired. Every change is appended to the
     /// change feed in the same transaction. `seen_at` marks the listings as
     /// seen by the current sync (see [`ListingStore::retire_unseen`]).
-    fn upsert_listings(&self, batch: &[Listing], seen_at: DateTime<Utc>) -> StoreResult<UpsertReport>;
+    fn upsert_listings(
+        &self,
+        batch: &[Listing],
+        seen_at: DateTime<Utc>,
+    ) -> StoreResult<UpsertReport>;
 
     /// One listing, retired or not.
     fn get_listing(&self, id: &ListingId) -> StoreResult<Option<Listing>>;
@@ -218,7 +225,12 @@ pub trait ListingStore: Send + Sync {
 
     /// Retires every active listing in `scope` not seen since `seen_before`:
     /// what a completed sync did not return is gone from the vendor.
-    fn retire_unseen(&self, scope: &RetireScope, seen_before: DateTime<Utc>, at: DateTime<Utc>) -> StoreResult<u64>;
+    fn retire_unseen(
+        &self,
+        scope: &RetireScope,
+        seen_before: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 
     /// The listing's prices over time, oldest first.
     fn price_history(&self, id: &ListingId) -> StoreResult<Vec<PricePoint>>;
@@ -272,7 +284,10 @@ impl RunStatus {
             "running" => Ok(RunStatus::Running),
             "succeeded" => Ok(RunStatus::Succeeded),
             "failed" => Ok(RunStatus::Failed),
-            other => Err(ValidationError::new("status", format!("unknown run status `{other}`"))),
+            other => Err(ValidationError::new(
+                "status",
+                format!("unknown run status `{other}`"),
+            )),
         }
     }
 }
@@ -325,7 +340,12 @@ impl SyncRun {
 /// Sync run reports, and the resume point of a failed run.
 pub trait SyncRunStore: Send + Sync {
     /// Records a new running run and returns it with its id.
-    fn start_sync_run(&self, vendor: Vendor, trigger: &str, started_at: DateTime<Utc>) -> StoreResult<SyncRun>;
+    fn start_sync_run(
+        &self,
+        vendor: Vendor,
+        trigger: &str,
+        started_at: DateTime<Utc>,
+    ) -> StoreResult<SyncRun>;
 
     /// Saves the run's progress or end state (status, counts, token, error).
     fn save_sync_run(&self, run: &SyncRun) -> StoreResult<()>;
