@@ -1,1 +1,383 @@
-//! Tests of tencent (to be written).
+//! Tencent: the real samples through `import`, a live sync against a local
+//! server speaking Tencent's API 3.0, and bad vendor data.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use rust_decimal_macros::dec;
+use secrecy::SecretString;
+use serde_json::json;
+use shiyun_connectors::http::{RetryConfig, VendorClient};
+use shiyun_connectors::tencent::{TencentConnector, import};
+use shiyun_connectors::{Connector, ConnectorError, ImportContext, VendorSettings};
+use shiyun_core::listing::{Architecture, BillingMode, PriceUnit, Vendor};
+use wiremock::matchers::{header, header_exists, method};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::vendor_fixture;
+
+fn ctx(params: &[(&str, &str)]) -> ImportContext {
+    ImportContext {
+        fetched_at: Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap(),
+        params: params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+#[test]
+fn zone_instance_config_infos_sample_imports_with_exact_prices() {
+    let body = vendor_fixture(
+        "tencent",
+        "cvm-describezoneinstanceconfiginfos-ap-guangzhou-6.json",
+    );
+    let page = import(&body, &ctx(&[])).unwrap();
+    assert!(page.rejections.is_empty(), "{:?}", page.rejections);
+    assert_eq!(page.listings.len(), 1);
+    let l = &page.listings[0];
+    assert_eq!(l.vendor(), Vendor::Tencent);
+    assert_eq!(l.vendor_sku(), "S2.SMALL1@ap-guangzhou-6/postpaid_by_hour");
+    assert_eq!(l.category().as_str(), "compute.vm");
+    assert_eq!(l.service(), "cvm");
+    assert_eq!(l.region().code, "ap-guangzhou-6");
+    assert_eq!(l.region().geography.to_string(), "cn/guangzhou");
+    assert_eq!(l.name().zh.as_deref(), Some("标准型 S2 实例 S2.SMALL1"));
+    assert_eq!(l.name().en.as_deref(), Some("Standard S2 S2.SMALL1"));
+    let specs = l.specs();
+    assert_eq!(specs.vcpu, Some(1));
+    assert_eq!(specs.memory_gib, Some(dec!(1)));
+    assert_eq!(specs.bandwidth_mbps, Some(dec!(1500)));
+    assert_eq!(specs.architecture, Some(Architecture::X86_64));
+    assert_eq!(specs.gpu_count, None);
+    // The sample's hourly fields are 0 (unset); its one-month and one-year prepaid prices are set.
+    let prices = l.prices();
+    assert_eq!(prices.len(), 2, "{prices:?}");
+    assert_eq!(prices[0].billing_mode, BillingMode::Monthly);
+    assert_eq!(prices[0].unit, PriceUnit::Month);
+    assert_eq!(prices[0].amount.amount(), dec!(59));
+    assert_eq!(prices[0].amount.currency().code(), "CNY");
+    assert_eq!(prices[1].billing_mode, BillingMode::Yearly);
+    assert_eq!(prices[1].unit, PriceUnit::Year);
+    assert_eq!(prices[1].amount.amount().to_string(), "587.64");
+    assert_eq!(
+        l.provenance().vendor_api,
+        "tencent.cvm.DescribeZoneInstanceConfigInfos"
+    );
+    assert_eq!(l.provenance().raw_hash.len(), 64);
+}
+
+#[test]
+fn inquiry_price_run_instances_sample_needs_and_uses_the_request_params() {
+    let body = vendor_fixture(
+        "tencent",
+        "cvm-inquirypricerruninstances-prepaid-s5-16xlarge256.json",
+    );
+    let err = import(&body, &ctx(&[])).unwrap_err();
+    assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
+    assert!(err.to_string().contains("InstanceType"), "{err}");
+
+    let params = [
+        ("InstanceType", "S5.16XLARGE256"),
+        ("Placement.Zone", "ap-shanghai-2"),
+        ("InstanceChargeType", "PREPAID"),
+        ("InstanceChargePrepaid.Period", "1"),
+    ];
+    let page = import(&body, &ctx(&params)).unwrap();
+    assert!(page.rejections.is_empty(), "{:?}", page.rejections);
+    let l = &page.listings[0];
+    assert_eq!(l.vendor_sku(), "S5.16XLARGE256@ap-shanghai-2/prepaid_1m");
+    assert_eq!(l.region().geography.to_string(), "cn/shanghai");
+    assert_eq!(
+        l.name().zh.as_deref(),
+        Some("标准型 S5 实例 S5.16XLARGE256")
+    );
+    assert_eq!(l.specs().vcpu, Some(64));
+    assert_eq!(l.specs().memory_gib, Some(dec!(256)));
+    let instance = l
+        .prices()
+        .iter()
+        .find(|p| p.component.as_deref() == Some("instance"))
+        .unwrap();
+    assert_eq!(instance.billing_mode, BillingMode::Monthly);
+    assert_eq!(instance.amount.amount().to_string(), "1804.9");
+    let bandwidth = l
+        .prices()
+        .iter()
+        .find(|p| p.component.as_deref() == Some("bandwidth"))
+        .unwrap();
+    assert_eq!(bandwidth.billing_mode, BillingMode::OnDemand);
+    assert_eq!(bandwidth.unit, PriceUnit::Hour);
+    assert_eq!(bandwidth.amount.amount().to_string(), "0.52");
+    assert_eq!(l.prices().len(), 2);
+}
+
+#[test]
+fn cbs_inquiry_price_prefers_the_high_precision_strings() {
+    let body = vendor_fixture(
+        "tencent",
+        "cbs-inquirypricecreatedisks-postpaid-by-hour.json",
+    );
+    let params = [
+        ("DiskType", "CLOUD_PREMIUM"),
+        ("DiskSize", "100"),
+        ("Region", "ap-guangzhou"),
+        ("DiskChargeType", "POSTPAID_BY_HOUR"),
+    ];
+    let page = import(&body, &ctx(&params)).unwrap();
+    assert!(page.rejections.is_empty(), "{:?}", page.rejections);
+    let l = &page.listings[0];
+    assert_eq!(
+        l.vendor_sku(),
+        "CLOUD_PREMIUM.100GB@ap-guangzhou/postpaid_by_hour"
+    );
+    assert_eq!(l.category().as_str(), "storage.block");
+    assert_eq!(l.service(), "cbs");
+    assert_eq!(l.name().zh.as_deref(), Some("高性能云硬盘 100GB"));
+    assert_eq!(l.specs().storage_gib, Some(dec!(100)));
+    assert_eq!(l.prices().len(), 1);
+    let p = &l.prices()[0];
+    assert_eq!(p.billing_mode, BillingMode::OnDemand);
+    assert_eq!(p.unit, PriceUnit::Hour);
+    assert_eq!(p.amount.amount().to_string(), "0.042");
+    assert_eq!(p.amount.currency().code(), "CNY");
+
+    let missing = import(&body, &ctx(&[("DiskType", "CLOUD_PREMIUM")])).unwrap_err();
+    assert!(missing.to_string().contains("DiskSize"), "{missing}");
+}
+
+fn quota(instance_type: &str, zone: &str, unit_price: serde_json::Value) -> serde_json::Value {
+    json!({
+        "Zone": zone, "InstanceType": instance_type, "InstanceChargeType": "POSTPAID_BY_HOUR",
+        "InstanceFamily": "SA2", "TypeName": "标准型SA2", "Cpu": 2, "Memory": 4, "Gpu": 0, "GpuCount": 0,
+        "CpuType": "AMD EPYC ROME", "InstanceBandwidth": 1.5, "Status": "SELL",
+        "Price": {
+            "UnitPrice": unit_price, "UnitPriceDiscount": unit_price, "ChargeUnit": "HOUR",
+            "UnitPriceSecondStep": 0.11, "UnitPriceDiscountSecondStep": 0.11,
+            "UnitPriceThirdStep": 0.09, "UnitPriceDiscountThirdStep": 0.09,
+            "DiscountPrice": 0, "OriginalPrice": 0
+        }
+    })
+}
+
+fn envelope(records: Vec<serde_json::Value>) -> serde_json::Value {
+    json!({"Response": {"InstanceTypeQuotaSet": records, "RequestId": "req"}})
+}
+
+#[test]
+fn bad_records_are_rejected_and_the_rest_goes_on() {
+    let body = envelope(vec![
+        quota("SA2.MEDIUM4", "ap-guangzhou-3", json!(0.12)),
+        quota("SA2.LARGE8", "ap-guangzhou-3", json!("abc")),
+        quota("", "ap-guangzhou-3", json!(0.2)),
+        quota("SA2.SMALL1", "xx-mars-1", json!(0.05)),
+        json!({"Zone": "ap-guangzhou-3", "InstanceChargeType": "POSTPAID_BY_HOUR", "Price": {}}),
+    ]);
+    let page = import(body.to_string().as_bytes(), &ctx(&[])).unwrap();
+    assert_eq!(page.listings.len(), 1);
+    let l = &page.listings[0];
+    assert_eq!(
+        l.vendor_sku(),
+        "SA2.MEDIUM4@ap-guangzhou-3/postpaid_by_hour"
+    );
+    // Tiered by hour bands: first 96 h, 96–360 h, beyond.
+    let p = &l.prices()[0];
+    assert_eq!(p.billing_mode, BillingMode::OnDemand);
+    assert_eq!(p.amount.amount(), dec!(0.12));
+    assert_eq!(p.tiers.len(), 3);
+    assert_eq!(p.tiers[1].from, dec!(96));
+    assert_eq!(p.tiers[1].amount.amount(), dec!(0.11));
+    assert_eq!(p.tiers[2].from, dec!(360));
+    assert_eq!(p.tiers[2].to, None);
+    assert_eq!(p.tiers[2].amount.amount(), dec!(0.09));
+    assert_eq!(l.specs().architecture, Some(Architecture::X86_64));
+
+    let keys: Vec<&str> = page
+        .rejections
+        .iter()
+        .map(|r| r.vendor_key.as_str())
+        .collect();
+    assert_eq!(keys.len(), 4, "{:?}", page.rejections);
+    assert!(keys.contains(&"SA2.LARGE8@ap-guangzhou-3"));
+    assert!(keys.contains(&"SA2.SMALL1@xx-mars-1"));
+    assert!(keys.contains(&"?@ap-guangzhou-3"));
+    let not_number = page
+        .rejections
+        .iter()
+        .find(|r| r.vendor_key == "SA2.LARGE8@ap-guangzhou-3")
+        .unwrap();
+    assert!(
+        not_number.reason.contains("not a number"),
+        "{}",
+        not_number.reason
+    );
+    let region = page
+        .rejections
+        .iter()
+        .find(|r| r.vendor_key == "SA2.SMALL1@xx-mars-1")
+        .unwrap();
+    assert!(
+        region.reason.contains("unknown region"),
+        "{}",
+        region.reason
+    );
+}
+
+#[test]
+fn truncated_pages_and_error_envelopes_fail_the_page() {
+    let body = vendor_fixture(
+        "tencent",
+        "cvm-describezoneinstanceconfiginfos-ap-guangzhou-6.json",
+    );
+    let err = import(&body[..body.len() / 2], &ctx(&[])).unwrap_err();
+    assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
+
+    let auth = json!({"Response": {"Error": {"Code": "AuthFailure.SignatureFailure", "Message": "bad"}, "RequestId": "r"}});
+    let err = import(auth.to_string().as_bytes(), &ctx(&[])).unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::CredentialsRejected { .. }),
+        "{err}"
+    );
+
+    let other = json!({"Response": {"Error": {"Code": "InvalidParameter", "Message": "no"}, "RequestId": "r"}});
+    let err = import(other.to_string().as_bytes(), &ctx(&[])).unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Vendor { ref code, .. } if code == "InvalidParameter"),
+        "{err}"
+    );
+}
+
+fn settings(endpoint: &str, regions: &[&str]) -> VendorSettings {
+    VendorSettings {
+        endpoint: Some(endpoint.to_owned()),
+        access_key_id: Some("AKIDtest".into()),
+        secret_access_key: Some(SecretString::from("secret")),
+        regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+        max_retries: Some(3),
+        ..VendorSettings::default()
+    }
+}
+
+fn fast_client(settings: &VendorSettings) -> VendorClient {
+    VendorClient::new(Vendor::Tencent, settings)
+        .unwrap()
+        .with_retry(RetryConfig {
+            max_retries: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            max_retry_after: Duration::from_secs(1),
+        })
+}
+
+#[tokio::test]
+async fn live_sync_pages_through_regions_with_retries() {
+    let server = MockServer::start().await;
+    let regions = ["ap-guangzhou", "ap-shanghai", "ap-singapore"];
+    // ap-guangzhou is throttled once, ap-shanghai fails once with a 500.
+    Mock::given(method("POST"))
+        .and(header("X-TC-Region", "ap-guangzhou"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(header("X-TC-Region", "ap-shanghai"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    for region in regions {
+        let records = vec![
+            quota("SA2.MEDIUM4", &format!("{region}-1"), json!(0.12)),
+            quota("SA2.LARGE8", &format!("{region}-2"), json!(0.24)),
+        ];
+        Mock::given(method("POST"))
+            .and(header("X-TC-Region", region))
+            .and(header("X-TC-Action", "DescribeZoneInstanceConfigInfos"))
+            .and(header("X-TC-Version", "2017-03-12"))
+            .and(header_exists("X-TC-Timestamp"))
+            .and(header_exists("Authorization"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(envelope(records)))
+            .with_priority(2)
+            .mount(&server)
+            .await;
+    }
+    let settings = settings(&server.uri(), &regions);
+    let connector = TencentConnector::new(&settings, fast_client(&settings)).unwrap();
+    let mut token: Option<String> = None;
+    let mut listings = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = connector.fetch_page(token.as_deref()).await.unwrap();
+        pages += 1;
+        assert!(page.rejections.is_empty(), "{:?}", page.rejections);
+        listings.extend(page.listings);
+        match page.next_token {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(listings.len(), 6);
+    let skus: Vec<&str> = listings.iter().map(|l| l.vendor_sku()).collect();
+    assert!(skus.contains(&"SA2.LARGE8@ap-singapore-2/postpaid_by_hour"));
+    let sg = listings
+        .iter()
+        .find(|l| l.region().code == "ap-singapore-1")
+        .unwrap();
+    assert_eq!(sg.region().geography.to_string(), "sg/singapore");
+
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 5, "3 pages + one 429 + one 500");
+    for request in &requests {
+        let auth = request
+            .headers
+            .get("authorization")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(
+            auth.starts_with("TC3-HMAC-SHA256 Credential=AKIDtest/"),
+            "{auth}"
+        );
+        assert!(auth.contains("/cvm/tc3_request"), "{auth}");
+    }
+}
+
+#[tokio::test]
+async fn live_sync_resumes_from_a_token_and_maps_auth_failures() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("X-TC-Region", "ap-shanghai"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"Response": {"Error": {"Code": "AuthFailure.SecretIdNotFound", "Message": "no such id"}, "RequestId": "r"}}),
+        ))
+        .mount(&server)
+        .await;
+    let settings = settings(&server.uri(), &["ap-guangzhou", "ap-shanghai"]);
+    let connector = TencentConnector::new(&settings, fast_client(&settings)).unwrap();
+    let err = connector
+        .fetch_page(Some(r#"{"region_idx":1}"#))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::CredentialsRejected { .. }),
+        "{err}"
+    );
+    // Past the last region there is nothing left.
+    let done = connector
+        .fetch_page(Some(r#"{"region_idx":2}"#))
+        .await
+        .unwrap();
+    assert!(done.listings.is_empty() && done.next_token.is_none());
+
+    let no_keys = VendorSettings::default();
+    let err = TencentConnector::new(&no_keys, fast_client(&no_keys)).unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::MissingCredentials { .. }),
+        "{err}"
+    );
+}

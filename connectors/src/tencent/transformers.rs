@@ -1,0 +1,739 @@
+//! Tencent Cloud JSON → [`Listing`].
+//!
+//! Handled responses (all wrapped in `{"Response": {…, "RequestId"}}`):
+//! - CVM `DescribeZoneInstanceConfigInfos`: the instance-type catalog of a
+//!   region, one `InstanceTypeQuotaSet[]` record per type, zone and charge
+//!   type, each with its `Price`;
+//! - CVM `InquiryPriceRunInstances`: the quote of one instance type
+//!   (`Price.InstancePrice`, `Price.BandwidthPrice`); type, zone and charge
+//!   type come from the request parameters;
+//! - CBS `InquiryPriceCreateDisks`: the quote of one disk (`DiskPrice`),
+//!   with the high-precision `*High` strings preferred over the floats.
+//!
+//! `vendor_sku` is `<type>@<zone>/<charge type>` (`S2.SMALL1@ap-guangzhou-6/postpaid_by_hour`),
+//! with the prepaid period for quotes (`/prepaid_1m`) and the size for disks
+//! (`CLOUD_PREMIUM.100GB@ap-guangzhou/postpaid_by_hour`): one listing per
+//! raw record, stable across syncs.
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use shiyun_core::listing::{
+    Architecture, BillingMode, Category, Listing, PriceComponent, PriceTier, PriceUnit, Provenance,
+    Region, Specs, Vendor,
+};
+use shiyun_core::money::{Currency, Money};
+use shiyun_core::store::RecordRejection;
+
+use crate::decimal::ExactDecimal;
+use crate::{ConnectorError, FetchedPage, ImportContext};
+
+const VENDOR: Vendor = Vendor::Tencent;
+
+/// The hour bands of Tencent's postpaid tiered prices: the first 96 hours,
+/// 96 to 360 hours, and beyond.
+const SECOND_STEP_FROM_HOURS: i64 = 96;
+const THIRD_STEP_FROM_HOURS: i64 = 360;
+
+/// Tencent regions with their geography; zones (`ap-guangzhou-6`) map to
+/// their region.
+const REGIONS: &[(&str, &str, &str)] = &[
+    ("ap-guangzhou", "cn", "guangzhou"),
+    ("ap-shenzhen-fsi", "cn", "shenzhen"),
+    ("ap-shanghai", "cn", "shanghai"),
+    ("ap-shanghai-fsi", "cn", "shanghai"),
+    ("ap-nanjing", "cn", "nanjing"),
+    ("ap-beijing", "cn", "beijing"),
+    ("ap-beijing-fsi", "cn", "beijing"),
+    ("ap-chengdu", "cn", "chengdu"),
+    ("ap-chongqing", "cn", "chongqing"),
+    ("ap-hongkong", "hk", "hong-kong"),
+    ("ap-taipei", "tw", "taipei"),
+    ("ap-singapore", "sg", "singapore"),
+    ("ap-bangkok", "th", "bangkok"),
+    ("ap-jakarta", "id", "jakarta"),
+    ("ap-seoul", "kr", "seoul"),
+    ("ap-tokyo", "jp", "tokyo"),
+    ("ap-mumbai", "in", "mumbai"),
+    ("na-siliconvalley", "us", "silicon-valley"),
+    ("na-ashburn", "us", "ashburn"),
+    ("na-toronto", "ca", "toronto"),
+    ("sa-saopaulo", "br", "sao-paulo"),
+    ("eu-frankfurt", "de", "frankfurt"),
+];
+
+/// The region of a Tencent region or zone code (`ap-guangzhou-6` → `ap-guangzhou`).
+pub fn region_of(code: &str) -> Option<Region> {
+    let find = |c: &str| REGIONS.iter().find(|(known, _, _)| *known == c);
+    let entry = find(code).or_else(|| {
+        let (head, tail) = code.rsplit_once('-')?;
+        if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) {
+            find(head)
+        } else {
+            None
+        }
+    })?;
+    Region::new(code, entry.1, Some(entry.2)).ok()
+}
+
+/// Tencent's `Response` envelope, with every payload it may carry.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResponseBody {
+    error: Option<ApiError>,
+    instance_type_quota_set: Option<Vec<Box<RawValue>>>,
+    price: Option<Box<RawValue>>,
+    disk_price: Option<Box<RawValue>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    #[serde(rename = "Response")]
+    response: ResponseBody,
+}
+
+/// `Response.Error`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ApiError {
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// Tencent's `ItemPrice` (CVM) and `Price` (CBS): every field may be absent
+/// or `null`; `*High` fields are high-precision strings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct ItemPrice {
+    unit_price: Option<ExactDecimal>,
+    unit_price_high: Option<ExactDecimal>,
+    unit_price_discount: Option<ExactDecimal>,
+    unit_price_discount_high: Option<ExactDecimal>,
+    unit_price_second_step: Option<ExactDecimal>,
+    unit_price_discount_second_step: Option<ExactDecimal>,
+    unit_price_third_step: Option<ExactDecimal>,
+    unit_price_discount_third_step: Option<ExactDecimal>,
+    original_price: Option<ExactDecimal>,
+    original_price_high: Option<ExactDecimal>,
+    discount_price: Option<ExactDecimal>,
+    discount_price_high: Option<ExactDecimal>,
+    original_price_one_year: Option<ExactDecimal>,
+    discount_price_one_year: Option<ExactDecimal>,
+    original_price_three_year: Option<ExactDecimal>,
+    discount_price_three_year: Option<ExactDecimal>,
+    original_price_five_year: Option<ExactDecimal>,
+    discount_price_five_year: Option<ExactDecimal>,
+    charge_unit: Option<String>,
+}
+
+/// One `InstanceTypeQuotaSet[]` record of `DescribeZoneInstanceConfigInfos`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InstanceTypeQuota {
+    zone: String,
+    instance_type: String,
+    instance_charge_type: String,
+    #[serde(default)]
+    instance_family: Option<String>,
+    #[serde(default)]
+    type_name: Option<String>,
+    #[serde(default)]
+    cpu: Option<u32>,
+    #[serde(default)]
+    memory: Option<ExactDecimal>,
+    #[serde(default)]
+    gpu: Option<ExactDecimal>,
+    #[serde(default)]
+    gpu_count: Option<ExactDecimal>,
+    #[serde(default)]
+    cpu_type: Option<String>,
+    /// Gbit/s.
+    #[serde(default)]
+    instance_bandwidth: Option<ExactDecimal>,
+    #[serde(default)]
+    status: Option<String>,
+    price: ItemPrice,
+}
+
+/// `Response.Price` of `InquiryPriceRunInstances`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RunInstancesPrice {
+    instance_price: Option<ItemPrice>,
+    bandwidth_price: Option<ItemPrice>,
+}
+
+/// What a page of Tencent JSON turned into.
+#[derive(Debug, Default)]
+struct Out {
+    listings: Vec<Listing>,
+    rejections: Vec<RecordRejection>,
+}
+
+impl Out {
+    fn reject(&mut self, key: impl Into<String>, reason: impl Into<String>) {
+        self.rejections.push(RecordRejection {
+            vendor_key: key.into(),
+            reason: reason.into(),
+        });
+    }
+
+    fn into_page(self) -> FetchedPage {
+        FetchedPage {
+            listings: self.listings,
+            rejections: self.rejections,
+            next_token: None,
+        }
+    }
+}
+
+fn malformed(message: impl Into<String>) -> ConnectorError {
+    ConnectorError::Malformed {
+        vendor: VENDOR,
+        message: message.into(),
+    }
+}
+
+/// Maps Tencent's `Response.Error` to a connector error: `AuthFailure.*`
+/// means the credentials were refused.
+fn api_error(error: ApiError) -> ConnectorError {
+    if error.code.starts_with("AuthFailure") {
+        ConnectorError::CredentialsRejected {
+            vendor: VENDOR,
+            message: format!("{}: {}", error.code, error.message),
+        }
+    } else {
+        ConnectorError::Vendor {
+            vendor: VENDOR,
+            code: error.code,
+            message: error.message,
+        }
+    }
+}
+
+fn parse_envelope(body: &[u8]) -> Result<ResponseBody, ConnectorError> {
+    let envelope: Envelope = serde_json::from_slice(body)
+        .map_err(|e| malformed(format!("not a tencent `Response` envelope: {e}")))?;
+    let response = envelope.response;
+    if let Some(error) = response.error {
+        return Err(api_error(error));
+    }
+    Ok(response)
+}
+
+/// The `Response.Error.Code` of a body, if it is Tencent's error envelope.
+pub fn error_code(body: &[u8]) -> Option<String> {
+    let envelope: Envelope = serde_json::from_slice(body).ok()?;
+    envelope.response.error.map(|e| e.code)
+}
+
+/// Checks a live response body for Tencent's error envelope.
+pub fn check_error(body: &[u8]) -> Result<(), ConnectorError> {
+    parse_envelope(body).map(|_| ())
+}
+
+/// A required request parameter of a saved quote.
+fn required<'a>(
+    ctx: &'a ImportContext,
+    keys: &[&str],
+    api: &str,
+) -> Result<&'a str, ConnectorError> {
+    keys.iter()
+        .find_map(|k| ctx.param(k))
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| {
+            malformed(format!(
+                "{api} does not repeat its request: pass --param {}=…",
+                keys.first().copied().unwrap_or_default()
+            ))
+        })
+}
+
+/// Normalises a saved Tencent response, detecting the API by its payload.
+pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
+    let response = parse_envelope(body)?;
+    let mut out = Out::default();
+    if let Some(records) = response.instance_type_quota_set {
+        for raw in &records {
+            instance_quota(raw, ctx, &mut out);
+        }
+    } else if let Some(price) = response.price {
+        run_instances_quote(&price, ctx, &mut out)?;
+    } else if let Some(price) = response.disk_price {
+        disk_quote(&price, ctx, &mut out)?;
+    } else {
+        return Err(malformed(
+            "unknown tencent response: expected InstanceTypeQuotaSet, Price or DiskPrice",
+        ));
+    }
+    Ok(out.into_page())
+}
+
+/// Normalises one `DescribeZoneInstanceConfigInfos` page (the live flow).
+pub fn import_zone_configs(
+    body: &[u8],
+    ctx: &ImportContext,
+) -> Result<FetchedPage, ConnectorError> {
+    let response = parse_envelope(body)?;
+    let records = response.instance_type_quota_set.ok_or_else(|| {
+        malformed("DescribeZoneInstanceConfigInfos answer has no InstanceTypeQuotaSet")
+    })?;
+    let mut out = Out::default();
+    for raw in &records {
+        instance_quota(raw, ctx, &mut out);
+    }
+    Ok(out.into_page())
+}
+
+/// The key of a record that failed to parse, read leniently for the report.
+fn probe_key(raw: &RawValue, fields: &[&str]) -> String {
+    let value: serde_json::Value = serde_json::from_str(raw.get()).unwrap_or_default();
+    let part = |f: &str| {
+        value
+            .get(f)
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_owned()
+    };
+    let parts: Vec<String> = fields.iter().map(|f| part(f)).collect();
+    parts.join("@")
+}
+
+fn parse_record<T: DeserializeOwned>(raw: &RawValue) -> Result<T, String> {
+    serde_json::from_str(raw.get()).map_err(|e| format!("unreadable record: {e}"))
+}
+
+fn positive(value: Option<ExactDecimal>) -> Option<Decimal> {
+    value.map(|d| d.0).filter(|d| *d > Decimal::ZERO)
+}
+
+/// The high-precision string when given, else the float field; zero means unset.
+fn pick(high: Option<ExactDecimal>, float: Option<ExactDecimal>) -> Option<Decimal> {
+    positive(high).or_else(|| positive(float))
+}
+
+fn cny(amount: Decimal) -> Money {
+    Money::new(amount, Currency::CNY)
+}
+
+/// Billing mode and unit of a prepaid term of `months`.
+fn prepaid_mode(months: u16) -> (BillingMode, PriceUnit) {
+    match months {
+        1 => (BillingMode::Monthly, PriceUnit::Month),
+        12 => (BillingMode::Yearly, PriceUnit::Year),
+        n => (BillingMode::Reserved { term_months: n }, PriceUnit::Term),
+    }
+}
+
+fn charge_unit(unit: Option<&str>) -> Result<PriceUnit, String> {
+    match unit.unwrap_or("HOUR") {
+        "HOUR" => Ok(PriceUnit::Hour),
+        "GB" => Ok(PriceUnit::Gb),
+        "MONTH" => Ok(PriceUnit::Month),
+        "DAY" => Ok(PriceUnit::Day),
+        other => Err(format!("unknown charge unit `{other}`")),
+    }
+}
+
+/// The postpaid unit price, tiered by Tencent's hour bands when it gives them.
+fn postpaid_component(price: &ItemPrice) -> Result<Option<PriceComponent>, String> {
+    let Some(first) = pick(price.unit_price_discount_high, price.unit_price_discount)
+        .or_else(|| pick(price.unit_price_high, price.unit_price))
+    else {
+        return Ok(None);
+    };
+    let unit = charge_unit(price.charge_unit.as_deref())?;
+    let second = positive(price.unit_price_discount_second_step)
+        .or_else(|| positive(price.unit_price_second_step));
+    let third = positive(price.unit_price_discount_third_step)
+        .or_else(|| positive(price.unit_price_third_step));
+    let component = match (unit, second) {
+        (PriceUnit::Hour, Some(second)) => {
+            let second_from = Decimal::from(SECOND_STEP_FROM_HOURS);
+            let third_from = Decimal::from(THIRD_STEP_FROM_HOURS);
+            let mut tiers = vec![PriceTier {
+                from: Decimal::ZERO,
+                to: Some(second_from),
+                amount: cny(first),
+            }];
+            match third {
+                Some(third) => {
+                    tiers.push(PriceTier {
+                        from: second_from,
+                        to: Some(third_from),
+                        amount: cny(second),
+                    });
+                    tiers.push(PriceTier {
+                        from: third_from,
+                        to: None,
+                        amount: cny(third),
+                    });
+                }
+                None => tiers.push(PriceTier {
+                    from: second_from,
+                    to: None,
+                    amount: cny(second),
+                }),
+            }
+            PriceComponent::tiered(BillingMode::OnDemand, unit, tiers)
+        }
+        _ => PriceComponent::flat(BillingMode::OnDemand, unit, cny(first)),
+    };
+    component.map(Some).map_err(|e| e.to_string())
+}
+
+/// Every price an `ItemPrice` carries: the postpaid unit price, the prepaid
+/// price of `prepaid_months` (the catalog quotes one month) and the 1-, 3-
+/// and 5-year prepaid prices. Discounted prices win over list prices.
+fn item_components(price: &ItemPrice, prepaid_months: u16) -> Result<Vec<PriceComponent>, String> {
+    let mut components = Vec::new();
+    if let Some(c) = postpaid_component(price)? {
+        components.push(c);
+    }
+    let prepaid = pick(price.discount_price_high, price.discount_price)
+        .or_else(|| pick(price.original_price_high, price.original_price));
+    let terms = [
+        (prepaid, prepaid_months),
+        (
+            positive(price.discount_price_one_year)
+                .or_else(|| positive(price.original_price_one_year)),
+            12,
+        ),
+        (
+            positive(price.discount_price_three_year)
+                .or_else(|| positive(price.original_price_three_year)),
+            36,
+        ),
+        (
+            positive(price.discount_price_five_year)
+                .or_else(|| positive(price.original_price_five_year)),
+            60,
+        ),
+    ];
+    for (amount, months) in terms {
+        let Some(amount) = amount else { continue };
+        let (mode, unit) = prepaid_mode(months);
+        // A quote for a 12-month period and the 1-year field are the same offer.
+        if components
+            .iter()
+            .any(|c: &PriceComponent| c.billing_mode == mode)
+        {
+            continue;
+        }
+        components.push(PriceComponent::flat(mode, unit, cny(amount)).map_err(|e| e.to_string())?);
+    }
+    Ok(components)
+}
+
+/// Chinese and English names of a CVM instance family prefix.
+fn family_names(family: &str) -> (&'static str, &'static str) {
+    let prefix: String = family
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    match prefix.as_str() {
+        "S" | "SA" | "SR" | "SN" => ("标准型", "Standard"),
+        "M" | "MA" => ("内存型", "Memory Optimized"),
+        "C" | "CN" => ("计算型", "Compute Optimized"),
+        "GN" | "GI" | "GT" | "GNV" | "PNV" => ("GPU 计算型", "GPU Compute"),
+        "I" | "IT" => ("高 IO 型", "High IO"),
+        "D" => ("大数据型", "Big Data"),
+        "BMS" | "BMD" | "BMG" | "BMI" | "BMM" => ("黑石物理服务器", "Bare Metal"),
+        "FX" | "X" => ("超高性能型", "Extreme"),
+        "TS" | "TM" => ("大内存型", "Large Memory"),
+        "FX4" => ("超高主频型", "High Frequency"),
+        _ => ("云服务器", "Cloud Virtual Machine"),
+    }
+}
+
+/// Specs read from a CVM type name (`S5.16XLARGE256`: 64 vCPU, 256 GiB):
+/// `SMALL` 1, `MEDIUM` 2, `LARGE` 4, `nXLARGE` 4n vCPU; the trailing number is GiB.
+fn specs_from_type_name(instance_type: &str) -> Specs {
+    let mut specs = Specs::default();
+    let Some((_, size)) = instance_type.split_once('.') else {
+        return specs;
+    };
+    let digits_end = size
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(size.len());
+    let (multiplier, rest) = size.split_at(digits_end);
+    let mem_start = rest
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let (word, memory) = rest.split_at(mem_start);
+    let vcpu = match word {
+        "SMALL" => Some(1),
+        "MEDIUM" => Some(2),
+        "LARGE" => Some(4),
+        "XLARGE" => multiplier.parse::<u32>().ok().or(Some(1)).map(|n| n * 4),
+        _ => None,
+    };
+    if let Some(vcpu) = vcpu {
+        specs.vcpu = Some(vcpu);
+        specs.memory_gib = memory.parse::<Decimal>().ok();
+    }
+    specs
+}
+
+fn architecture(cpu_type: Option<&str>, family: &str) -> Option<Architecture> {
+    let cpu = cpu_type.unwrap_or_default().to_ascii_lowercase();
+    if family.starts_with("SR")
+        || ["ampere", "kunpeng", "yitian", "arm"]
+            .iter()
+            .any(|k| cpu.contains(k))
+    {
+        Some(Architecture::Arm64)
+    } else if ["intel", "amd", "hygon", "xeon", "epyc"]
+        .iter()
+        .any(|k| cpu.contains(k))
+    {
+        Some(Architecture::X86_64)
+    } else {
+        None
+    }
+}
+
+fn instance_quota(raw: &RawValue, ctx: &ImportContext, out: &mut Out) {
+    let quota: InstanceTypeQuota = match parse_record(raw) {
+        Ok(q) => q,
+        Err(reason) => {
+            out.reject(probe_key(raw, &["InstanceType", "Zone"]), reason);
+            return;
+        }
+    };
+    let key = format!("{}@{}", quota.instance_type, quota.zone);
+    match quota_listing(&quota, raw, ctx) {
+        Ok(listing) => out.listings.push(listing),
+        Err(reason) => out.reject(key, reason),
+    }
+}
+
+fn quota_listing(
+    q: &InstanceTypeQuota,
+    raw: &RawValue,
+    ctx: &ImportContext,
+) -> Result<Listing, String> {
+    if q.instance_type.trim().is_empty() {
+        return Err("missing instance type".into());
+    }
+    let region =
+        region_of(&q.zone).ok_or_else(|| format!("unknown region or zone `{}`", q.zone))?;
+    let family = q.instance_family.clone().unwrap_or_else(|| {
+        q.instance_type
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    let (zh_family, en_family) = family_names(&family);
+    let gpus = q
+        .gpu_count
+        .or(q.gpu)
+        .map(|d| d.0)
+        .filter(|d| *d > Decimal::ZERO)
+        .and_then(|d| d.ceil().to_u32());
+    let specs = Specs {
+        vcpu: q.cpu,
+        memory_gib: q.memory.map(|d| d.0),
+        gpu_count: gpus,
+        bandwidth_mbps: q.instance_bandwidth.map(|g| g.0 * Decimal::from(1000)),
+        architecture: architecture(q.cpu_type.as_deref(), &family),
+        ..Specs::default()
+    };
+    let category = if gpus.is_some() {
+        "compute.gpu"
+    } else {
+        "compute.vm"
+    };
+    let en_name = match &q.type_name {
+        Some(name) if name.is_ascii() && !name.trim().is_empty() => {
+            format!("{name} {}", q.instance_type)
+        }
+        _ => format!("{en_family} {family} {}", q.instance_type),
+    };
+    let mut builder = Listing::builder(
+        VENDOR,
+        format!(
+            "{}@{}/{}",
+            q.instance_type,
+            q.zone,
+            q.instance_charge_type.to_ascii_lowercase()
+        ),
+    )
+    .category(Category::parse(category).map_err(|e| e.to_string())?)
+    .service("cvm")
+    .name_zh(format!("{zh_family} {family} 实例 {}", q.instance_type))
+    .name_en(en_name)
+    .region(region)
+    .specs(specs)
+    .tag(format!(
+        "charge_type:{}",
+        q.instance_charge_type.to_ascii_lowercase()
+    ))
+    .provenance(Provenance::from_raw(
+        "tencent.cvm.DescribeZoneInstanceConfigInfos",
+        raw.get().as_bytes(),
+        ctx.fetched_at,
+    ));
+    if let Some(status) = &q.status {
+        builder = builder.tag(format!("status:{}", status.to_ascii_lowercase()));
+    }
+    for component in item_components(&q.price, 1)? {
+        builder = builder.price(component);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// The prepaid period in months of a quote (`InstanceChargePrepaid.Period`).
+fn period_months(ctx: &ImportContext) -> Result<u16, ConnectorError> {
+    match [
+        "InstanceChargePrepaid.Period",
+        "DiskChargePrepaid.Period",
+        "Period",
+    ]
+    .iter()
+    .find_map(|k| ctx.param(k))
+    {
+        None => Ok(1),
+        Some(text) => text
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| malformed(format!("--param Period=`{text}` is not a number of months"))),
+    }
+}
+
+fn run_instances_quote(
+    price: &RawValue,
+    ctx: &ImportContext,
+    out: &mut Out,
+) -> Result<(), ConnectorError> {
+    const API: &str = "InquiryPriceRunInstances";
+    let instance_type = required(ctx, &["InstanceType"], API)?;
+    let zone = required(ctx, &["Placement.Zone", "Zone"], API)?;
+    let charge_type = required(ctx, &["InstanceChargeType"], API)?.to_ascii_uppercase();
+    let months = period_months(ctx)?;
+    let billing = if charge_type == "PREPAID" {
+        format!("prepaid_{months}m")
+    } else {
+        charge_type.to_ascii_lowercase()
+    };
+    let key = format!("{instance_type}@{zone}");
+    let sku = format!("{key}/{billing}");
+    let quote: RunInstancesPrice = match parse_record(price) {
+        Ok(q) => q,
+        Err(reason) => {
+            out.reject(key, reason);
+            return Ok(());
+        }
+    };
+    match run_instances_listing(&quote, price, ctx, instance_type, zone, &sku, months) {
+        Ok(listing) => out.listings.push(listing),
+        Err(reason) => out.reject(key, reason),
+    }
+    Ok(())
+}
+
+fn run_instances_listing(
+    quote: &RunInstancesPrice,
+    raw: &RawValue,
+    ctx: &ImportContext,
+    instance_type: &str,
+    zone: &str,
+    sku: &str,
+    months: u16,
+) -> Result<Listing, String> {
+    let region = region_of(zone).ok_or_else(|| format!("unknown region or zone `{zone}`"))?;
+    let family = instance_type.split('.').next().unwrap_or_default();
+    let (zh_family, en_family) = family_names(family);
+    let mut builder = Listing::builder(VENDOR, sku)
+        .category(Category::parse("compute.vm").map_err(|e| e.to_string())?)
+        .service("cvm")
+        .name_zh(format!("{zh_family} {family} 实例 {instance_type}"))
+        .name_en(format!("{en_family} {family} {instance_type}"))
+        .region(region)
+        .specs(specs_from_type_name(instance_type))
+        .provenance(Provenance::from_raw(
+            "tencent.cvm.InquiryPriceRunInstances",
+            raw.get().as_bytes(),
+            ctx.fetched_at,
+        ));
+    let instance = quote
+        .instance_price
+        .as_ref()
+        .ok_or("quote has no InstancePrice")?;
+    for component in item_components(instance, months)? {
+        builder = builder.price(component.for_component("instance"));
+    }
+    if let Some(bandwidth) = &quote.bandwidth_price {
+        for component in item_components(bandwidth, months)? {
+            builder = builder.price(component.for_component("bandwidth"));
+        }
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// Chinese and English names of a CBS disk type.
+fn disk_names(disk_type: &str) -> (&'static str, &'static str) {
+    match disk_type {
+        "CLOUD_BASIC" => ("普通云硬盘", "Basic Cloud Disk"),
+        "CLOUD_PREMIUM" => ("高性能云硬盘", "Premium Cloud Disk"),
+        "CLOUD_SSD" => ("SSD 云硬盘", "SSD Cloud Disk"),
+        "CLOUD_HSSD" => ("增强型 SSD 云硬盘", "Enhanced SSD Cloud Disk"),
+        "CLOUD_TSSD" => ("极速型 SSD 云硬盘", "Tremendous SSD Cloud Disk"),
+        "CLOUD_BSSD" => ("通用型 SSD 云硬盘", "Balanced SSD Cloud Disk"),
+        _ => ("云硬盘", "Cloud Block Storage"),
+    }
+}
+
+fn disk_quote(price: &RawValue, ctx: &ImportContext, out: &mut Out) -> Result<(), ConnectorError> {
+    const API: &str = "InquiryPriceCreateDisks";
+    let disk_type = required(ctx, &["DiskType"], API)?;
+    let size = required(ctx, &["DiskSize"], API)?;
+    let size: Decimal = size
+        .trim()
+        .parse()
+        .map_err(|_| malformed(format!("--param DiskSize=`{size}` is not a number of GB")))?;
+    let place = required(ctx, &["Placement.Zone", "Zone", "Region"], API)?;
+    let charge_type = required(ctx, &["DiskChargeType"], API)?.to_ascii_uppercase();
+    let months = period_months(ctx)?;
+    let billing = if charge_type == "PREPAID" {
+        format!("prepaid_{months}m")
+    } else {
+        charge_type.to_ascii_lowercase()
+    };
+    let key = format!("{disk_type}.{size}GB@{place}");
+    let parsed: Result<ItemPrice, String> = parse_record(price);
+    let result = parsed.and_then(|p| {
+        let region = region_of(place).ok_or_else(|| format!("unknown region or zone `{place}`"))?;
+        let (zh, en) = disk_names(disk_type);
+        let mut builder = Listing::builder(VENDOR, format!("{key}/{billing}"))
+            .category(Category::parse("storage.block").map_err(|e| e.to_string())?)
+            .service("cbs")
+            .name_zh(format!("{zh} {size}GB"))
+            .name_en(format!("{en} {size} GB"))
+            .region(region)
+            .specs(Specs {
+                storage_gib: Some(size),
+                ..Specs::default()
+            })
+            .provenance(Provenance::from_raw(
+                "tencent.cbs.InquiryPriceCreateDisks",
+                price.get().as_bytes(),
+                ctx.fetched_at,
+            ));
+        for component in item_components(&p, months)? {
+            builder = builder.price(component);
+        }
+        builder.build().map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(listing) => out.listings.push(listing),
+        Err(reason) => out.reject(key, reason),
+    }
+    Ok(())
+}
