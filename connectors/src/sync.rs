@@ -1,1 +1,408 @@
 //! The sync engine: pages from a connector into the listing store.
+//!
+//! A run fetches page after page, upserts each page's listings (the store
+//! diffs them: new, changed with price history, unchanged) and saves the
+//! run's progress after every page, `resume_token` being the next page's
+//! token. When every page is in, listings of the vendor not seen since the
+//! run started are retired. A failure saves the run as failed with the token
+//! it stopped at; [`SyncOptions::resume_from`] continues that same run, with
+//! its original start time, so the retire sweep still covers the whole run.
+//!
+//! The store traits are synchronous, so each call runs on a blocking thread.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use shiyun_core::listing::{Listing, Vendor};
+use shiyun_core::store::{
+    ListingStore, RecordRejection, RetireScope, RunStatus, StoreError, StoreResult, SyncRun, SyncRunId,
+    SyncRunStore, UpsertReport,
+};
+
+use crate::error::ConnectorError;
+use crate::{Connector, FetchedPage, ImportContext};
+
+/// The stores a sync writes to.
+#[derive(Clone)]
+pub struct SyncStores {
+    /// The listing catalog.
+    pub listings: Arc<dyn ListingStore>,
+    /// Run reports.
+    pub runs: Arc<dyn SyncRunStore>,
+}
+
+impl std::fmt::Debug for SyncStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncStores").finish_non_exhaustive()
+    }
+}
+
+/// How to run a sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// What started it (`cli`, `schedule`, `api`).
+    pub trigger: String,
+    /// Continue this failed run from its `resume_token` instead of starting a new one.
+    pub resume_from: Option<SyncRunId>,
+    /// The vendor service the connector covers, when it covers one only:
+    /// the retire sweep is then limited to it.
+    pub service: Option<String>,
+}
+
+impl SyncOptions {
+    /// A fresh run started by `trigger`, over the vendor's whole catalog.
+    pub fn new(trigger: impl Into<String>) -> Self {
+        SyncOptions {
+            trigger: trigger.into(),
+            resume_from: None,
+            service: None,
+        }
+    }
+
+    /// Resume the failed run `id`.
+    pub fn resume(mut self, id: SyncRunId) -> Self {
+        self.resume_from = Some(id);
+        self
+    }
+}
+
+/// One page stored, as reported to a [`SyncProgress`].
+#[derive(Debug, Clone, Copy)]
+pub struct PageDone<'a> {
+    /// The run so far (pages, totals).
+    pub run: &'a SyncRun,
+    /// The saved response's name, for imports.
+    pub label: Option<&'a str>,
+    /// Listings on this page.
+    pub listings: usize,
+    /// Records of this page rejected.
+    pub rejected: usize,
+    /// What this page did to the catalog.
+    pub report: UpsertReport,
+}
+
+/// Where a sync reports progress: an indicatif bar in the CLI, log lines in
+/// the server.
+pub trait SyncProgress: Send + Sync {
+    /// A page was fetched, stored and the run saved.
+    fn page_done(&self, page: &PageDone<'_>);
+
+    /// The run ended (succeeded or failed) and was saved.
+    fn finished(&self, run: &SyncRun) {
+        let _ = run;
+    }
+}
+
+/// Reports nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl SyncProgress for NoProgress {
+    fn page_done(&self, _page: &PageDone<'_>) {}
+}
+
+/// Reports through `tracing` at info level.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogProgress;
+
+impl SyncProgress for LogProgress {
+    fn page_done(&self, page: &PageDone<'_>) {
+        tracing::info!(
+            run = page.run.id,
+            vendor = %page.run.vendor,
+            page = page.run.pages,
+            label = page.label.unwrap_or(""),
+            listings = page.listings,
+            rejected = page.rejected,
+            new = page.report.new,
+            changed = page.report.changed,
+            unchanged = page.report.unchanged,
+            "sync page stored"
+        );
+    }
+
+    fn finished(&self, run: &SyncRun) {
+        let seconds = run.finished_at.map(|end| (end - run.started_at).num_milliseconds() as f64 / 1000.0);
+        tracing::info!(
+            run = run.id,
+            vendor = %run.vendor,
+            status = run.status.as_str(),
+            pages = run.pages,
+            new = run.report.new,
+            changed = run.report.changed,
+            unchanged = run.report.unchanged,
+            retired = run.report.retired,
+            rejected = run.rejected,
+            seconds,
+            error = run.error.as_deref().unwrap_or(""),
+            "sync finished"
+        );
+    }
+}
+
+/// Runs a store call on a blocking thread.
+async fn blocking<T, F>(call: F) -> Result<T, ConnectorError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> StoreResult<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|e| ConnectorError::Store(StoreError::Internal(format!("store task failed: {e}"))))?
+        .map_err(ConnectorError::from)
+}
+
+async fn save(stores: &SyncStores, run: &SyncRun) -> Result<(), ConnectorError> {
+    let runs = Arc::clone(&stores.runs);
+    let snapshot = run.clone();
+    blocking(move || runs.save_sync_run(&snapshot)).await
+}
+
+async fn upsert(stores: &SyncStores, listings: Vec<Listing>, seen_at: DateTime<Utc>) -> Result<UpsertReport, ConnectorError> {
+    if listings.is_empty() {
+        return Ok(UpsertReport::default());
+    }
+    let store = Arc::clone(&stores.listings);
+    blocking(move || store.upsert_listings(&listings, seen_at)).await
+}
+
+/// Adds a page's counts to the run; the run keeps the first
+/// [`SyncRun::MAX_KEPT_REJECTIONS`] rejections in detail.
+fn absorb(run: &mut SyncRun, report: UpsertReport, rejections: Vec<RecordRejection>) {
+    run.pages += 1;
+    run.report.absorb(report);
+    run.rejected += rejections.len() as u64;
+    let room = SyncRun::MAX_KEPT_REJECTIONS.saturating_sub(run.rejections.len());
+    run.rejections.extend(rejections.into_iter().take(room));
+}
+
+/// Saves `run` as failed with `error`, stopped before the page `token`,
+/// and hands the error back.
+async fn fail(
+    stores: &SyncStores,
+    progress: &dyn SyncProgress,
+    run: &mut SyncRun,
+    token: Option<String>,
+    error: ConnectorError,
+) -> ConnectorError {
+    run.status = RunStatus::Failed;
+    run.error = Some(error.to_string());
+    run.resume_token = token;
+    run.finished_at = Some(Utc::now());
+    if let Err(save_error) = save(stores, run).await {
+        tracing::error!(run = run.id, error = %save_error, "could not save the failed sync run");
+    }
+    progress.finished(run);
+    error
+}
+
+/// Starts a new run or reopens the failed one to resume.
+async fn open_run(vendor: Vendor, stores: &SyncStores, options: &SyncOptions) -> Result<SyncRun, ConnectorError> {
+    let runs = Arc::clone(&stores.runs);
+    match options.resume_from {
+        None => {
+            // Microseconds: what both databases keep, so a resumed run's
+            // start (read back) equals the `seen_at` its first pages used.
+            let started_at = Utc::now().trunc_subsecs(6);
+            let trigger = options.trigger.clone();
+            blocking(move || runs.start_sync_run(vendor, &trigger, started_at)).await
+        }
+        Some(id) => {
+            let mut run = blocking(move || runs.get_sync_run(id))
+                .await?
+                .ok_or_else(|| {
+                    ConnectorError::Store(StoreError::NotFound {
+                        entity: "sync run",
+                        id: id.to_string(),
+                    })
+                })?;
+            if run.vendor != vendor {
+                return Err(ConnectorError::Config(format!(
+                    "sync run {id} is of {}, not {vendor}",
+                    run.vendor
+                )));
+            }
+            if run.status != RunStatus::Failed {
+                return Err(ConnectorError::Store(StoreError::Conflict(format!(
+                    "sync run {id} is {}, only a failed run can be resumed",
+                    run.status.as_str()
+                ))));
+            }
+            run.status = RunStatus::Running;
+            run.error = None;
+            run.finished_at = None;
+            save(stores, &run).await?;
+            Ok(run)
+        }
+    }
+}
+
+/// Runs (or resumes) a sync of `connector`'s vendor and returns the saved
+/// run report. On failure the run is saved as failed, resumable from the
+/// page it stopped at, and the error is returned.
+pub async fn run_sync(
+    connector: &dyn Connector,
+    stores: &SyncStores,
+    options: SyncOptions,
+    progress: &dyn SyncProgress,
+) -> Result<SyncRun, ConnectorError> {
+    let vendor = connector.vendor();
+    let mut run = open_run(vendor, stores, &options).await?;
+    let seen_at = run.started_at;
+    // A failed run with pages stored and no token had fetched everything and
+    // failed in the retire sweep: only the sweep is left to do.
+    let fetch_done = options.resume_from.is_some() && run.pages > 0 && run.resume_token.is_none();
+    let mut token = run.resume_token.clone();
+
+    loop {
+        if fetch_done {
+            break;
+        }
+        let page: FetchedPage = match connector.fetch_page(token.as_deref()).await {
+            Ok(page) => page,
+            Err(e) => return Err(fail(stores, progress, &mut run, token, e).await),
+        };
+        if page.next_token.is_some() && page.next_token == token {
+            let e = ConnectorError::Malformed {
+                vendor,
+                message: format!("page token {token:?} repeats; stopping instead of looping"),
+            };
+            return Err(fail(stores, progress, &mut run, token, e).await);
+        }
+        let listings_on_page = page.listings.len();
+        let rejected_on_page = page.rejections.len();
+        let report = match upsert(stores, page.listings, seen_at).await {
+            Ok(report) => report,
+            Err(e) => return Err(fail(stores, progress, &mut run, token, e).await),
+        };
+        absorb(&mut run, report, page.rejections);
+        run.resume_token = page.next_token.clone();
+        if let Err(e) = save(stores, &run).await {
+            return Err(fail(stores, progress, &mut run, page.next_token, e).await);
+        }
+        progress.page_done(&PageDone {
+            run: &run,
+            label: None,
+            listings: listings_on_page,
+            rejected: rejected_on_page,
+            report,
+        });
+        match page.next_token {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+
+    let seen = run.report.new + run.report.changed + run.report.unchanged;
+    if seen == 0 {
+        // An empty catalog is far likelier a broken feed than a vendor
+        // withdrawing every offer: keep what we have.
+        tracing::warn!(run = run.id, vendor = %vendor, "sync returned no listings; skipping the retire sweep");
+    } else {
+        let store = Arc::clone(&stores.listings);
+        let scope = RetireScope {
+            vendor,
+            service: options.service.clone(),
+        };
+        match blocking(move || store.retire_unseen(&scope, seen_at, Utc::now())).await {
+            Ok(retired) => run.report.retired += retired,
+            Err(e) => return Err(fail(stores, progress, &mut run, None, e).await),
+        }
+    }
+
+    run.status = RunStatus::Succeeded;
+    run.resume_token = None;
+    run.error = None;
+    run.finished_at = Some(Utc::now());
+    save(stores, &run).await?;
+    progress.finished(&run);
+    Ok(run)
+}
+
+/// Normalises saved vendor responses with [`crate::import_page`] and stores
+/// them as one run with trigger `import`. A response that cannot be read at
+/// all is recorded as a rejection under its label and the import goes on.
+/// Imports never retire: a set of files says nothing about what is gone.
+pub async fn import_pages<I>(
+    vendor: Vendor,
+    pages: I,
+    stores: &SyncStores,
+    progress: &dyn SyncProgress,
+) -> Result<SyncRun, ConnectorError>
+where
+    I: IntoIterator<Item = (String, Vec<u8>, ImportContext)>,
+{
+    let mut run = open_run(vendor, stores, &SyncOptions::new("import")).await?;
+    let seen_at = run.started_at;
+    for (label, body, ctx) in pages {
+        let page = match crate::import_page(vendor, &body, &ctx) {
+            Ok(page) => page,
+            Err(e) => FetchedPage {
+                rejections: vec![RecordRejection {
+                    vendor_key: label.clone(),
+                    reason: e.to_string(),
+                }],
+                ..FetchedPage::default()
+            },
+        };
+        let listings_on_page = page.listings.len();
+        let rejected_on_page = page.rejections.len();
+        let report = match upsert(stores, page.listings, seen_at).await {
+            Ok(report) => report,
+            Err(e) => return Err(fail(stores, progress, &mut run, None, e).await),
+        };
+        absorb(&mut run, report, page.rejections);
+        if let Err(e) = save(stores, &run).await {
+            return Err(fail(stores, progress, &mut run, None, e).await);
+        }
+        progress.page_done(&PageDone {
+            run: &run,
+            label: Some(&label),
+            listings: listings_on_page,
+            rejected: rejected_on_page,
+            report,
+        });
+    }
+    run.status = RunStatus::Succeeded;
+    run.finished_at = Some(Utc::now());
+    save(stores, &run).await?;
+    progress.finished(&run);
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejections_are_capped_but_counted() {
+        let mut run = SyncRun {
+            id: 1,
+            vendor: Vendor::Aws,
+            trigger: "t".into(),
+            status: RunStatus::Running,
+            started_at: Utc::now(),
+            finished_at: None,
+            pages: 0,
+            report: UpsertReport::default(),
+            rejected: 0,
+            rejections: Vec::new(),
+            resume_token: None,
+            error: None,
+        };
+        let many = |n: usize| {
+            (0..n)
+                .map(|i| RecordRejection {
+                    vendor_key: i.to_string(),
+                    reason: "bad".into(),
+                })
+                .collect::<Vec<_>>()
+        };
+        absorb(&mut run, UpsertReport::default(), many(150));
+        absorb(&mut run, UpsertReport { new: 2, ..UpsertReport::default() }, many(150));
+        assert_eq!(run.pages, 2);
+        assert_eq!(run.rejected, 300);
+        assert_eq!(run.rejections.len(), SyncRun::MAX_KEPT_REJECTIONS);
+        assert_eq!(run.report.new, 2);
+    }
+}
