@@ -534,8 +534,9 @@ impl DemoCatalog {
                     vcpu_hour_base(vendor) * i64::from(vcpu) * fam.price_pct / 100 * (100 + os_pct)
                         / 100,
                 );
-                let monthly = hourly * 730 * 85 / 100;
-                let yearly = monthly * 12 * 83 / 100;
+                // Subscriptions are quoted in whole cents (fen).
+                let monthly = hourly * 730 * 85 / 100 / 100 * 100;
+                let yearly = monthly * 12 * 83 / 100 / 100 * 100;
                 let category = if fam.gpu.is_some() {
                     "compute.gpu"
                 } else {
@@ -628,7 +629,7 @@ impl DemoCatalog {
                         PriceComponent::flat(
                             BillingMode::Monthly,
                             PriceUnit::Month,
-                            money(hourly * 730 * 85 / 100),
+                            money(hourly * 730 * 85 / 100 / 100 * 100),
                         )
                         .ok()?,
                     )

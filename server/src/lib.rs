@@ -1,0 +1,17 @@
+//! Shiyun server: the actix-web API over the Shiyun library crates, typed
+//! settings, and the `shiyun` command line (serve, migrate, demo, catalog).
+//!
+//! The key design decision: this crate owns wiring and no business rule.
+//! Handlers extract, validate, call one store or library function and map the
+//! result; every error becomes the one JSON envelope through
+//! [`error::ApiError`], the only place where error codes meet HTTP statuses.
+
+pub mod app;
+pub mod cli;
+pub mod error;
+pub mod routes;
+pub mod settings;
+pub mod telemetry;
+
+pub use app::{AppState, Application};
+pub use settings::Settings;

@@ -1,0 +1,48 @@
+//! Reports of catalog syncs and imports.
+
+use actix_web::{HttpResponse, get, web};
+use serde::{Deserialize, Serialize};
+use shiyun_core::listing::Vendor;
+use shiyun_core::store::SyncRun;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+
+/// Query of `GET /v1/sync-runs`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListSyncRunsParams {
+    /// Only this vendor.
+    pub vendor: Option<String>,
+    /// At most this many runs, 1 to 200 (default 20).
+    pub limit: Option<u32>,
+}
+
+/// Recent runs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncRunList {
+    /// Most recent first.
+    pub runs: Vec<SyncRun>,
+}
+
+/// Lists recent catalog sync and import runs.
+#[utoipa::path(get, path = "/v1/sync-runs", tag = "catalog", params(ListSyncRunsParams), responses(
+    (status = 200, body = SyncRunList),
+    (status = 400, body = ErrorEnvelope),
+))]
+#[get("/v1/sync-runs")]
+pub async fn list_sync_runs(
+    state: web::Data<AppState>,
+    params: web::Query<ListSyncRunsParams>,
+) -> ApiResult<HttpResponse> {
+    let vendor = params.vendor.as_deref().map(Vendor::parse).transpose()?;
+    let limit = params.limit.unwrap_or(20);
+    if limit == 0 || limit > 200 {
+        return Err(ApiError::invalid("limit", "must be between 1 and 200"));
+    }
+    let store = state.sync_runs.clone();
+    let runs = web::block(move || store.recent_sync_runs(vendor, limit)).await??;
+    Ok(HttpResponse::Ok().json(SyncRunList { runs }))
+}

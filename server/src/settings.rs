@@ -1,0 +1,253 @@
+//! Typed settings: defaults, then a TOML file, then `SHIYUN_`-prefixed
+//! environment variables (`__` separates levels:
+//! `SHIYUN_VENDORS__AWS__ENDPOINT`). Unknown keys are rejected. The value is
+//! passed down explicitly; nothing is global.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use shiyun_connectors::VendorSettings;
+use shiyun_core::listing::Vendor;
+
+/// Environment variables read by the binary itself, not settings keys.
+const NON_SETTINGS_ENV: &[&str] = &["CONFIG", "LOG"];
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Settings of every vendor connector, under `[vendors.<id>]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendorsSettings {
+    /// AWS.
+    #[serde(default)]
+    pub aws: VendorSettings,
+    /// Azure.
+    #[serde(default)]
+    pub azure: VendorSettings,
+    /// Google Cloud.
+    #[serde(default)]
+    pub gcp: VendorSettings,
+    /// Alibaba Cloud.
+    #[serde(default)]
+    pub alibaba: VendorSettings,
+    /// Tencent Cloud.
+    #[serde(default)]
+    pub tencent: VendorSettings,
+    /// IBM Cloud.
+    #[serde(default)]
+    pub ibm: VendorSettings,
+    /// CTyun.
+    #[serde(default)]
+    pub ctyun: VendorSettings,
+    /// Kingsoft Cloud.
+    #[serde(default)]
+    pub kingsoft: VendorSettings,
+    /// UCloud.
+    #[serde(default)]
+    pub ucloud: VendorSettings,
+}
+
+impl VendorsSettings {
+    /// The settings of one vendor.
+    pub fn get(&self, vendor: Vendor) -> &VendorSettings {
+        match vendor {
+            Vendor::Aws => &self.aws,
+            Vendor::Azure => &self.azure,
+            Vendor::Gcp => &self.gcp,
+            Vendor::Alibaba => &self.alibaba,
+            Vendor::Tencent => &self.tencent,
+            Vendor::Ibm => &self.ibm,
+            Vendor::Ctyun => &self.ctyun,
+            Vendor::Kingsoft => &self.kingsoft,
+            Vendor::Ucloud => &self.ucloud,
+        }
+    }
+}
+
+/// Everything the server and CLI can be configured with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://data/shiyun.sqlite` (default) or `postgres://user@host/db`.
+    pub database_url: String,
+    /// Connection pool size.
+    pub database_max_connections: u32,
+    /// Address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_timeout_seconds: u64,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Bearer token for catalog writes (`POST /v1/listings/batch`); writes are refused while unset.
+    pub admin_token: Option<SecretString>,
+    /// Run scheduled vendor syncs in `serve`.
+    pub run_schedules: bool,
+    /// Vendor connectors.
+    #[serde(default)]
+    pub vendors: VendorsSettings,
+}
+
+#[derive(Serialize)]
+struct Defaults {
+    database_url: &'static str,
+    database_max_connections: u32,
+    bind: &'static str,
+    workers: usize,
+    max_body_bytes: usize,
+    shutdown_timeout_seconds: u64,
+    log_format: LogFormat,
+    run_schedules: bool,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            database_url: "sqlite://data/shiyun.sqlite",
+            database_max_connections: 8,
+            bind: "127.0.0.1:8080",
+            workers: 0,
+            max_body_bytes: 1024 * 1024,
+            shutdown_timeout_seconds: 30,
+            log_format: LogFormat::Text,
+            run_schedules: true,
+        }
+    }
+}
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid settings: {0}")]
+pub struct SettingsError(String);
+
+impl Settings {
+    /// Defaults, then `file` (when given; it must exist), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
+        Self::load_from(file, Env::prefixed("SHIYUN_"))
+    }
+
+    /// As [`Settings::load`] with the environment replaced by `env` (tests).
+    pub fn load_from(file: Option<&Path>, env: Env) -> Result<Settings, SettingsError> {
+        let mut figment = Figment::from(Serialized::defaults(Defaults::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(SettingsError(format!(
+                    "settings file {} not found",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let env = env.ignore(NON_SETTINGS_ENV).split("__");
+        let settings: Settings = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| SettingsError(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.database_max_connections == 0 {
+            return Err(SettingsError(
+                "database_max_connections must be at least 1".into(),
+            ));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(SettingsError("max_body_bytes must be at least 1024".into()));
+        }
+        for vendor in Vendor::ALL {
+            if let Some(expr) = &self.vendors.get(vendor).schedule {
+                let _ = expr; // checked by the schedule parser once it lands
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn without_env() -> Env {
+        Env::prefixed("SHIYUN_TEST_NEVER_SET_")
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_sqlite_on_localhost() {
+        let s = Settings::load_from(None, without_env()).unwrap();
+        assert_eq!(s.database_url, "sqlite://data/shiyun.sqlite");
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert!(s.admin_token.is_none());
+    }
+
+    #[test]
+    fn file_values_apply_and_unknown_keys_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.toml");
+        std::fs::write(
+            &good,
+            "bind = \"127.0.0.1:9999\"\n[vendors.aws]\nendpoint = \"http://127.0.0.1:1\"\nregions = [\"us-east-1\"]\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&good), without_env()).unwrap();
+        assert_eq!(s.bind.port(), 9999);
+        assert_eq!(s.vendors.aws.regions, vec!["us-east-1".to_string()]);
+
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "bnid = \"127.0.0.1:9999\"\n").unwrap();
+        let err = Settings::load_from(Some(&bad), without_env()).unwrap_err();
+        assert!(err.to_string().contains("bnid"), "{err}");
+
+        let bad_vendor = dir.path().join("bad_vendor.toml");
+        std::fs::write(&bad_vendor, "[vendors.oracle]\nendpoint = \"x\"\n").unwrap();
+        assert!(Settings::load_from(Some(&bad_vendor), without_env()).is_err());
+
+        let missing = dir.path().join("missing.toml");
+        assert!(Settings::load_from(Some(&missing), without_env()).is_err());
+    }
+
+    #[test]
+    fn environment_overrides_file_and_nests_with_double_underscore() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("shiyun.toml", "bind = \"127.0.0.1:9000\"\n")?;
+            jail.set_env("SHIYUN_BIND", "127.0.0.1:7000");
+            jail.set_env("SHIYUN_DATABASE_URL", "postgres://postgres@127.0.0.1/test");
+            jail.set_env("SHIYUN_VENDORS__AWS__ENDPOINT", "http://127.0.0.1:1");
+            jail.set_env("SHIYUN_VENDORS__AWS__SECRET_ACCESS_KEY", "s3cr3t");
+            let s = Settings::load(Some(Path::new("shiyun.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.bind.port(), 7000);
+            assert!(s.database_url.starts_with("postgres://"));
+            assert_eq!(
+                s.vendors.aws.endpoint.as_deref(),
+                Some("http://127.0.0.1:1")
+            );
+            assert!(
+                !format!("{:?}", s.vendors.aws).contains("s3cr3t"),
+                "secrets never print"
+            );
+            jail.set_env("SHIYUN_NO_SUCH_KEY", "1");
+            assert!(
+                Settings::load(None).is_err(),
+                "unknown environment keys are rejected"
+            );
+            Ok(())
+        });
+    }
+}
