@@ -1,0 +1,60 @@
+//! Listing builders, times, and the schema-level tests.
+
+use chrono::{DateTime, TimeZone, Utc};
+use rust_decimal::Decimal;
+use shiyun_core::listing::{BillingMode, Category, Listing, PriceComponent, PriceUnit, Provenance, Region, Vendor};
+use shiyun_core::money::{Currency, Money};
+use shiyun_core::store::{ChangeFeed, JobLock, ListingStore, StoreHealth, SyncRunStore};
+use shiyun_schema::testing::TestDatabase;
+use shiyun_schema::Database;
+
+/// Every store trait at once.
+pub trait Store: ListingStore + ChangeFeed + StoreHealth + SyncRunStore + JobLock + Clone + 'static {}
+impl<T: ListingStore + ChangeFeed + StoreHealth + SyncRunStore + JobLock + Clone + 'static> Store for T {}
+
+/// `secs` seconds after a fixed instant (whole microseconds, as stored).
+pub fn at(secs: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 6, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(secs)
+}
+
+/// A listing with one hourly price.
+pub fn listing(vendor: Vendor, sku: &str, amount: &str) -> Listing {
+    listing_in(vendor, sku, "svc", "region-1", amount)
+}
+
+/// A listing in a given service and region.
+pub fn listing_in(vendor: Vendor, sku: &str, service: &str, region: &str, amount: &str) -> Listing {
+    let price = Money::parse(amount, Currency::CNY).unwrap();
+    Listing::builder(vendor, sku)
+        .category(Category::parse("compute.vm").unwrap())
+        .service(service)
+        .name_en(format!("instance {sku}"))
+        .name_zh(format!("实例 {sku}"))
+        .region(Region::new(region, "cn", Some("hangzhou")).unwrap())
+        .price(PriceComponent::flat(BillingMode::OnDemand, PriceUnit::Hour, price).unwrap())
+        .provenance(Provenance::from_raw("test.api", sku.as_bytes(), at(0)))
+        .build()
+        .unwrap()
+}
+
+/// The same listing with another price (same currency).
+pub fn repriced(listing: &Listing, amount: &str) -> Listing {
+    let mut data = listing.clone().into_data();
+    let currency = data.prices[0].amount.currency();
+    data.prices[0].amount = Money::new(amount.parse::<Decimal>().unwrap(), currency);
+    Listing::try_from(data).unwrap()
+}
+
+pub fn migrate_twice_is_harmless(db: &TestDatabase) {
+    use shiyun_core::listing::ListingStatus;
+    let store: &Database = db;
+    store.upsert_listings(&[listing(Vendor::Aws, "a", "1.00")], at(1)).unwrap();
+    store.migrate().unwrap();
+    store.migrate().unwrap();
+    // A second instance on the same database migrates too and sees the data.
+    let other = Database::open(db.url(), 2).unwrap();
+    assert_eq!(other.backend(), db.backend());
+    other.migrate().unwrap();
+    let got = other.get_listing(listing(Vendor::Aws, "a", "1.00").id()).unwrap().unwrap();
+    assert_eq!(got.status(), ListingStatus::Active);
+}
