@@ -1,0 +1,707 @@
+//! AWS Price List JSON and its translation into listings.
+//!
+//! The Price List Query API (`GetProducts`) and the Bulk API offer files use
+//! one product/terms shape. A product (`sku`, `productFamily`, `attributes`)
+//! is priced by terms: `OnDemand` and `Reserved`, each keyed by
+//! `<sku>.<offerTermCode>`, each with `priceDimensions` keyed by rate code.
+//!
+//! One **term** becomes one listing, and its `vendor_sku` is AWS's own term
+//! key `<sku>.<offerTermCode>` (`WQGC34PB2AWS8R4U.JRTCKXETXF`): on-demand and
+//! every reserved purchase option (1yr/3yr × no/partial/all upfront ×
+//! standard/convertible) are distinct offers a customer orders, and the key
+//! is stable across syncs. It also lets the offer-file parser emit a listing
+//! as soon as a term is read, without holding terms back.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use shiyun_core::listing::{
+    Architecture, BillingMode, Category, Listing, PriceComponent, PriceTier, PriceUnit, Provenance,
+    Region, Specs, Vendor,
+};
+use shiyun_core::money::{Currency, Money, parse_decimal};
+use shiyun_core::store::RecordRejection;
+
+use super::regions::{region_from_code, region_from_location};
+use crate::decimal::decimal_from_json_text;
+
+/// `vendor_api` of listings read from `GetProducts`.
+pub const GET_PRODUCTS_API: &str = "aws.pricing.GetProducts";
+/// `vendor_api` of listings read from a Bulk API offer file.
+pub const OFFER_FILE_API: &str = "aws.pricing.offer_file";
+
+/// A `GetProducts` response.
+#[derive(Debug, Deserialize)]
+pub struct GetProductsResponse {
+    /// `aws_v1`.
+    #[serde(rename = "FormatVersion", default)]
+    pub format_version: Option<String>,
+    /// Opaque token of the next page.
+    #[serde(rename = "NextToken", default)]
+    pub next_token: Option<String>,
+    /// Price List documents, each a JSON document encoded as a string (a
+    /// decoded object is accepted too, as some tools save it that way).
+    #[serde(rename = "PriceList", default)]
+    pub price_list: Vec<Box<RawValue>>,
+}
+
+/// One decoded `PriceList` document: a product and all its terms.
+#[derive(Debug, Deserialize)]
+pub struct PriceListItem {
+    /// The product.
+    pub product: Product,
+    /// Its terms.
+    #[serde(default)]
+    pub terms: ItemTerms,
+}
+
+/// The terms of one `PriceList` document, keyed by `<sku>.<offerTermCode>`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ItemTerms {
+    /// On-demand terms.
+    #[serde(rename = "OnDemand", default)]
+    pub on_demand: BTreeMap<String, Term>,
+    /// Reserved terms.
+    #[serde(rename = "Reserved", default)]
+    pub reserved: BTreeMap<String, Term>,
+}
+
+/// A product: what is sold, where.
+#[derive(Debug, Deserialize)]
+pub struct Product {
+    /// The SKU.
+    #[serde(default)]
+    pub sku: Option<String>,
+    /// `Compute Instance`, `Storage`, …
+    #[serde(rename = "productFamily", default)]
+    pub product_family: Option<String>,
+    /// Attributes (`instanceType`, `vcpu`, `memory`, `regionCode`, `location`, …).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// One term: how a product is paid for.
+#[derive(Debug, Deserialize)]
+pub struct Term {
+    /// The offer term code (`JRTCKXETXF` on demand; reserved codes differ per option).
+    #[serde(rename = "offerTermCode", default)]
+    pub offer_term_code: Option<String>,
+    /// The SKU the term prices.
+    #[serde(default)]
+    pub sku: Option<String>,
+    /// Prices, keyed by rate code.
+    #[serde(rename = "priceDimensions", default)]
+    pub price_dimensions: BTreeMap<String, PriceDimension>,
+    /// `LeaseContractLength`, `PurchaseOption`, `OfferingClass` of reserved terms.
+    #[serde(rename = "termAttributes", default)]
+    pub term_attributes: BTreeMap<String, String>,
+}
+
+/// One price of a term, for usage in `[beginRange, endRange)`.
+#[derive(Debug, Deserialize)]
+pub struct PriceDimension {
+    /// `Hrs`, `GB-Mo`, `Quantity`, …
+    #[serde(default)]
+    pub unit: String,
+    /// Lower bound of the tier (a decimal string).
+    #[serde(rename = "beginRange", default)]
+    pub begin_range: Option<String>,
+    /// Upper bound of the tier, `Inf` when unbounded.
+    #[serde(rename = "endRange", default)]
+    pub end_range: Option<String>,
+    /// Human description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Price per unit by currency code, as decimal strings.
+    #[serde(rename = "pricePerUnit", default)]
+    pub price_per_unit: BTreeMap<String, Box<RawValue>>,
+}
+
+/// Which kind of term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TermKind {
+    /// `terms.OnDemand`.
+    OnDemand,
+    /// `terms.Reserved`.
+    Reserved,
+}
+
+impl TermKind {
+    /// The kind of a `terms` key (`OnDemand`, `Reserved`); other kinds
+    /// (savings plans live in their own files) are not read.
+    pub fn from_key(key: &str) -> Option<Self> {
+        match key {
+            "OnDemand" => Some(TermKind::OnDemand),
+            "Reserved" => Some(TermKind::Reserved),
+            _ => None,
+        }
+    }
+}
+
+/// What every listing of one product shares: the product normalised once.
+/// It is the compact per-SKU record the offer-file parser keeps.
+#[derive(Debug, Clone)]
+pub struct ProductTemplate {
+    sku: String,
+    category: Category,
+    service: &'static str,
+    name_en: String,
+    name_zh: String,
+    region: Region,
+    specs: Specs,
+}
+
+impl ProductTemplate {
+    /// The SKU.
+    pub fn sku(&self) -> &str {
+        &self.sku
+    }
+
+    /// Normalises a product, or says why it cannot be.
+    pub fn from_product(product: &Product) -> Result<Self, String> {
+        let sku = product
+            .sku
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or("missing product sku")?
+            .to_owned();
+        let attrs = &product.attributes;
+        let attr = |key: &str| {
+            attrs
+                .get(key)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty() && *v != "NA")
+        };
+        let family = product.product_family.as_deref().unwrap_or_default();
+        let service_code = attr("servicecode").unwrap_or_default();
+        let region = product_region(attrs)?;
+        let mut specs = Specs::default();
+        let (category, service, name_en, name_zh) = match (service_code, family) {
+            ("AmazonEC2", "Compute Instance" | "Compute Instance (bare metal)") => {
+                let instance_type =
+                    attr("instanceType").ok_or("compute instance without instanceType")?;
+                specs = instance_specs(attrs, instance_type);
+                let category = if family.contains("bare metal") {
+                    "compute.bare_metal"
+                } else if specs.gpu_count.is_some_and(|n| n > 0) {
+                    "compute.gpu"
+                } else {
+                    "compute.vm"
+                };
+                let os = attr("operatingSystem").unwrap_or("Linux");
+                let mut name = format!("{instance_type} {os}");
+                if let Some(sw) = attr("preInstalledSw") {
+                    name.push_str(&format!(" with {sw}"));
+                }
+                if let Some(tenancy) = attr("tenancy").filter(|t| *t != "Shared") {
+                    name.push_str(&format!(" {tenancy} tenancy"));
+                }
+                if let Some(license) = attr("licenseModel").filter(|l| l.starts_with("Bring")) {
+                    name.push_str(&format!(" ({license})"));
+                }
+                if let Some(status) = attr("capacitystatus").filter(|s| *s != "Used") {
+                    name.push_str(&format!(" [{status}]"));
+                }
+                let zh = format!("EC2 实例 {instance_type} {os}");
+                (category, "ec2", name, zh)
+            }
+            (
+                "AmazonEC2",
+                "Storage" | "System Operation" | "Storage Snapshot" | "Provisioned Throughput",
+            ) => {
+                let volume = attr("volumeApiName")
+                    .or(attr("volumeType"))
+                    .or(attr("usagetype"))
+                    .unwrap_or("volume");
+                let (en, zh) = match family {
+                    "Storage" => (
+                        format!("EBS {volume} volume storage"),
+                        format!("EBS 块存储 {volume} 容量"),
+                    ),
+                    "System Operation" => (
+                        format!("EBS {volume} IOPS"),
+                        format!("EBS 块存储 {volume} IOPS"),
+                    ),
+                    "Provisioned Throughput" => (
+                        format!("EBS {volume} throughput"),
+                        format!("EBS 块存储 {volume} 吞吐量"),
+                    ),
+                    _ => ("EBS snapshot storage".to_owned(), "EBS 快照存储".to_owned()),
+                };
+                ("storage.block", "ebs", en, zh)
+            }
+            ("AmazonS3", "Storage" | "API Request") => {
+                let class = attr("volumeType")
+                    .or(attr("storageClass"))
+                    .unwrap_or("Standard");
+                let (en, zh) = if family == "Storage" {
+                    (
+                        format!("S3 {class} storage"),
+                        format!("S3 对象存储 {class} 容量"),
+                    )
+                } else {
+                    let group = attr("groupDescription")
+                        .or(attr("group"))
+                        .unwrap_or("requests");
+                    (
+                        format!("S3 {class} requests: {group}"),
+                        format!("S3 对象存储 {class} 请求"),
+                    )
+                };
+                ("storage.object", "s3", en, zh)
+            }
+            (_, "Data Transfer") => {
+                let from = attr("fromLocation").unwrap_or("?");
+                let to = attr("toLocation").unwrap_or("?");
+                let service = if service_code == "AmazonS3" {
+                    "s3"
+                } else {
+                    "ec2"
+                };
+                (
+                    "network.bandwidth",
+                    service,
+                    format!("Data transfer from {from} to {to}"),
+                    format!("数据传输 {from} → {to}"),
+                )
+            }
+            ("AmazonEC2", "IP Address") => {
+                let group = attr("groupDescription")
+                    .or(attr("group"))
+                    .unwrap_or("Elastic IP address");
+                (
+                    "network.ip",
+                    "ec2",
+                    group.to_owned(),
+                    "弹性 IP 地址".to_owned(),
+                )
+            }
+            (code, family) => {
+                return Err(format!("unsupported product family `{family}` of `{code}`"));
+            }
+        };
+        let category = Category::parse(category).map_err(|e| e.to_string())?;
+        Ok(ProductTemplate {
+            sku,
+            category,
+            service,
+            name_en,
+            name_zh,
+            region,
+            specs,
+        })
+    }
+
+    /// The listing of one term of this product. `raw` is the record's raw
+    /// JSON (its hash goes into the provenance).
+    pub fn listing(
+        &self,
+        kind: TermKind,
+        term_key: &str,
+        term: &Term,
+        raw: &[u8],
+        vendor_api: &str,
+        fetched_at: DateTime<Utc>,
+    ) -> Result<Listing, String> {
+        let code = match term.offer_term_code.as_deref().filter(|c| !c.is_empty()) {
+            Some(code) => code,
+            None => term_key
+                .rsplit_once('.')
+                .map(|(_, code)| code)
+                .ok_or("term without offerTermCode")?,
+        };
+        let vendor_sku = format!("{}.{code}", self.sku);
+        let mut builder = Listing::builder(Vendor::Aws, vendor_sku)
+            .category(self.category.clone())
+            .service(self.service)
+            .region(self.region.clone())
+            .specs(self.specs.clone())
+            .provenance(Provenance::from_raw(vendor_api, raw, fetched_at));
+        let (mode, name_suffix_en, name_suffix_zh) = match kind {
+            TermKind::OnDemand => (
+                BillingMode::OnDemand,
+                String::new(),
+                String::from("（按需）"),
+            ),
+            TermKind::Reserved => {
+                let ta = &term.term_attributes;
+                let length = ta
+                    .get("LeaseContractLength")
+                    .map(String::as_str)
+                    .unwrap_or_default();
+                let years: u16 = length
+                    .trim_end_matches("yr")
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("unknown reserved term length `{length}`"))?;
+                let option = ta
+                    .get("PurchaseOption")
+                    .map(String::as_str)
+                    .unwrap_or("No Upfront");
+                let class = ta
+                    .get("OfferingClass")
+                    .map(String::as_str)
+                    .unwrap_or("standard");
+                builder = builder
+                    .tag(format!("purchase_option:{}", slug(option)))
+                    .tag(format!("offering_class:{}", slug(class)));
+                let option_zh = match option {
+                    "All Upfront" => "全部预付",
+                    "Partial Upfront" => "部分预付",
+                    _ => "无预付",
+                };
+                let class_zh = if class == "convertible" {
+                    "可转换"
+                } else {
+                    "标准"
+                };
+                (
+                    BillingMode::Reserved {
+                        term_months: years * 12,
+                    },
+                    format!(", reserved {years}yr {class} {option}"),
+                    format!("（预留 {years} 年，{class_zh}，{option_zh}）"),
+                )
+            }
+        };
+        builder = builder
+            .name_en(format!("{}{name_suffix_en}", self.name_en))
+            .name_zh(format!("{}{name_suffix_zh}", self.name_zh));
+        if let Some(description) = term
+            .price_dimensions
+            .values()
+            .filter_map(|d| d.description.as_deref())
+            .find(|d| !d.trim().is_empty())
+        {
+            builder = builder.description_en(description.trim());
+        }
+        for price in price_components(kind, mode, term)? {
+            builder = builder.price(price);
+        }
+        builder.build().map_err(|e| e.to_string())
+    }
+}
+
+fn slug(text: &str) -> String {
+    text.trim().to_ascii_lowercase().replace([' ', '-'], "_")
+}
+
+/// The region of a product: `regionCode` when present, else the `location`
+/// name (`Canada (Central)`); data transfer is placed at its source.
+fn product_region(attrs: &BTreeMap<String, String>) -> Result<Region, String> {
+    let get = |key: &str| attrs.get(key).map(String::as_str).filter(|v| !v.is_empty());
+    if let Some(code) = get("regionCode").or(get("fromRegionCode")) {
+        return region_from_code(code);
+    }
+    match get("location").or(get("fromLocation")) {
+        Some(location) => region_from_location(location),
+        None => Err("product has no regionCode or location".into()),
+    }
+}
+
+/// Leading number of an attribute such as `8 GiB`, `1,952 GiB`, `16`.
+fn leading_decimal(text: &str) -> Option<Decimal> {
+    let number: String = text
+        .trim()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
+        .filter(|c| *c != ',')
+        .collect();
+    parse_decimal(&number).ok()
+}
+
+/// GPU model by instance family: the Price List gives the count, not the model.
+const GPU_MODELS: &[(&str, &str)] = &[
+    ("p5", "NVIDIA H100"),
+    ("p5e", "NVIDIA H200"),
+    ("p4d", "NVIDIA A100"),
+    ("p4de", "NVIDIA A100 80GB"),
+    ("p3", "NVIDIA V100"),
+    ("p3dn", "NVIDIA V100"),
+    ("p2", "NVIDIA K80"),
+    ("g6", "NVIDIA L4"),
+    ("g6e", "NVIDIA L40S"),
+    ("g5", "NVIDIA A10G"),
+    ("g5g", "NVIDIA T4G"),
+    ("g4dn", "NVIDIA T4"),
+    ("g4ad", "AMD Radeon Pro V520"),
+    ("g3", "NVIDIA M60"),
+    ("g3s", "NVIDIA M60"),
+];
+
+fn instance_specs(attrs: &BTreeMap<String, String>, instance_type: &str) -> Specs {
+    let attr = |key: &str| {
+        attrs
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty() && *v != "NA")
+    };
+    let gpu_count = attr("gpu").and_then(|g| g.trim().parse::<u32>().ok());
+    let family = instance_type.split('.').next().unwrap_or_default();
+    let gpu_model = gpu_count
+        .filter(|n| *n > 0)
+        .and_then(|_| GPU_MODELS.iter().find(|(f, _)| *f == family))
+        .map(|(_, model)| (*model).to_owned());
+    let processor = attr("physicalProcessor").unwrap_or_default();
+    let architecture = if processor.contains("Graviton") || processor.contains("Apple") {
+        Some(Architecture::Arm64)
+    } else if attr("processorArchitecture").is_some_and(|a| a.contains("64-bit")) {
+        Some(Architecture::X86_64)
+    } else {
+        None
+    };
+    // `2 x 1900 NVMe SSD`; `EBS only` has no included storage.
+    let storage_gib = attr("storage").and_then(|s| {
+        let (count, rest) = s.split_once(" x ")?;
+        let count = parse_decimal(count.trim()).ok()?;
+        count.checked_mul(leading_decimal(rest)?)
+    });
+    // `25 Gigabit`; `Up to 10 Gigabit` is a burst, not a rate, so it is left out.
+    let bandwidth_mbps = attr("networkPerformance")
+        .filter(|n| !n.starts_with("Up to"))
+        .and_then(|n| {
+            let value = leading_decimal(n)?;
+            if n.contains("Gigabit") {
+                value.checked_mul(Decimal::from(1000))
+            } else if n.contains("Megabit") {
+                Some(value)
+            } else {
+                None
+            }
+        });
+    let os = attr("operatingSystem").map(|os| match os {
+        "Red Hat Enterprise Linux" | "RHEL" => "rhel".to_owned(),
+        other => other.to_ascii_lowercase().replace(' ', "_"),
+    });
+    Specs {
+        vcpu: attr("vcpu").and_then(|v| v.trim().parse().ok()),
+        memory_gib: attr("memory").and_then(leading_decimal),
+        gpu_count,
+        gpu_model,
+        storage_gib,
+        bandwidth_mbps,
+        architecture,
+        os,
+    }
+}
+
+fn price_unit(unit: &str, kind: TermKind) -> Result<PriceUnit, String> {
+    Ok(match unit {
+        "Hrs" | "Hours" | "hours" | "Hrs." => PriceUnit::Hour,
+        "GB-Mo" | "GB-month" | "GB-Month" => PriceUnit::GbMonth,
+        "GB" => PriceUnit::Gb,
+        "GB-Hours" => PriceUnit::GbHour,
+        "IOPS-Mo" => PriceUnit::IopsMonth,
+        "Requests" | "Request" | "API Requests" => PriceUnit::Request,
+        // A reserved upfront fee is paid once for the whole term.
+        "Quantity" if kind == TermKind::Reserved => PriceUnit::Term,
+        "Quantity" => PriceUnit::Unit,
+        other => return Err(format!("unknown price unit `{other}`")),
+    })
+}
+
+/// The amount of a dimension: its only currency, or USD when it has several.
+fn dimension_price(dim: &PriceDimension) -> Result<Money, String> {
+    let (code, raw) = if dim.price_per_unit.len() == 1 {
+        dim.price_per_unit.iter().next()
+    } else {
+        dim.price_per_unit.get_key_value("USD")
+    }
+    .ok_or("price dimension has no pricePerUnit")?;
+    let currency = Currency::parse(code).map_err(|_| format!("unknown currency `{code}`"))?;
+    let amount =
+        decimal_from_json_text(raw.get()).map_err(|e| format!("price is not a number: {e}"))?;
+    Ok(Money::new(amount, currency))
+}
+
+fn range_bound(text: Option<&str>) -> Result<Option<Decimal>, String> {
+    match text.map(str::trim) {
+        None | Some("") | Some("Inf") => Ok(None),
+        Some(t) => parse_decimal(t)
+            .map(Some)
+            .map_err(|_| format!("range `{t}` is not a number")),
+    }
+}
+
+/// The price components of a term: its dimensions grouped by unit, each
+/// group flat or tiered by `beginRange`/`endRange`.
+fn price_components(
+    kind: TermKind,
+    mode: BillingMode,
+    term: &Term,
+) -> Result<Vec<PriceComponent>, String> {
+    if term.price_dimensions.is_empty() {
+        return Err("term has no price dimensions".into());
+    }
+    let mut by_unit: BTreeMap<&str, Vec<&PriceDimension>> = BTreeMap::new();
+    for dim in term.price_dimensions.values() {
+        by_unit.entry(dim.unit.as_str()).or_default().push(dim);
+    }
+    let several = by_unit.len() > 1;
+    let mut out = Vec::with_capacity(by_unit.len());
+    for (unit_text, dims) in by_unit {
+        let unit = price_unit(unit_text, kind)?;
+        let mut tiers = Vec::with_capacity(dims.len());
+        for dim in dims {
+            let from = range_bound(dim.begin_range.as_deref())?.unwrap_or(Decimal::ZERO);
+            let to = range_bound(dim.end_range.as_deref())?;
+            tiers.push(PriceTier {
+                from,
+                to,
+                amount: dimension_price(dim)?,
+            });
+        }
+        tiers.sort_by(|a, b| a.from.cmp(&b.from));
+        let flat = tiers.len() == 1 && tiers[0].from.is_zero() && tiers[0].to.is_none();
+        let component = if flat {
+            PriceComponent::flat(mode, unit, tiers[0].amount)
+        } else {
+            PriceComponent::tiered(mode, unit, tiers)
+        }
+        .map_err(|e| e.to_string())?;
+        let name = match (kind, unit) {
+            (TermKind::Reserved, PriceUnit::Term) => Some("upfront".to_owned()),
+            (TermKind::Reserved, _) => Some("recurring".to_owned()),
+            (TermKind::OnDemand, _) if several => Some(slug(unit_text)),
+            _ => None,
+        };
+        out.push(match name {
+            Some(name) => component.for_component(name),
+            None => component,
+        });
+    }
+    Ok(out)
+}
+
+/// Listings and rejections of one normalised unit of input.
+#[derive(Debug, Default)]
+pub struct Normalised {
+    /// The listings.
+    pub listings: Vec<Listing>,
+    /// The records that could not be normalised.
+    pub rejections: Vec<RecordRejection>,
+}
+
+impl Normalised {
+    fn reject(&mut self, vendor_key: impl Into<String>, reason: impl Into<String>) {
+        self.rejections.push(RecordRejection {
+            vendor_key: vendor_key.into(),
+            reason: reason.into(),
+        });
+    }
+}
+
+/// Normalises the `PriceList` of a `GetProducts` response: every term of
+/// every document becomes a listing or a rejection.
+pub fn normalise_get_products(
+    response: &GetProductsResponse,
+    fetched_at: DateTime<Utc>,
+) -> Normalised {
+    let mut out = Normalised::default();
+    for (i, raw) in response.price_list.iter().enumerate() {
+        let position = format!("PriceList[{i}]");
+        // The documents are JSON encoded as strings: decode the string, then the document.
+        let text = if raw.get().trim_start().starts_with('"') {
+            match serde_json::from_str::<String>(raw.get()) {
+                Ok(text) => text,
+                Err(e) => {
+                    out.reject(position, format!("unreadable price list string: {e}"));
+                    continue;
+                }
+            }
+        } else {
+            raw.get().to_owned()
+        };
+        let item = match serde_json::from_str::<PriceListItem>(&text) {
+            Ok(item) => item,
+            Err(e) => {
+                let key = sku_of_unreadable(&text).unwrap_or(position);
+                out.reject(key, format!("unreadable price list document: {e}"));
+                continue;
+            }
+        };
+        let template = match ProductTemplate::from_product(&item.product) {
+            Ok(t) => t,
+            Err(reason) => {
+                let key = item
+                    .product
+                    .sku
+                    .clone()
+                    .filter(|s| !s.trim().is_empty())
+                    .unwrap_or(position);
+                out.reject(key, reason);
+                continue;
+            }
+        };
+        if item.terms.on_demand.is_empty() && item.terms.reserved.is_empty() {
+            out.reject(template.sku(), "product has no terms");
+            continue;
+        }
+        let terms = item
+            .terms
+            .on_demand
+            .iter()
+            .map(|t| (TermKind::OnDemand, t))
+            .chain(item.terms.reserved.iter().map(|t| (TermKind::Reserved, t)));
+        for (kind, (key, term)) in terms {
+            match template.listing(
+                kind,
+                key,
+                term,
+                text.as_bytes(),
+                GET_PRODUCTS_API,
+                fetched_at,
+            ) {
+                Ok(listing) => out.listings.push(listing),
+                Err(reason) => out.reject(key.clone(), reason),
+            }
+        }
+    }
+    out
+}
+
+/// The `product.sku` of a document that did not deserialise, for the rejection key.
+fn sku_of_unreadable(text: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    value["product"]["sku"].as_str().map(str::to_owned)
+}
+
+/// The AWS JSON 1.1 error envelope (`__type`, `message`).
+#[derive(Debug, Deserialize)]
+pub struct AwsErrorBody {
+    /// `com.amazon.coral.service#UnrecognizedClientException` or a bare name.
+    #[serde(rename = "__type")]
+    pub error_type: String,
+    /// Message (either case).
+    #[serde(default, alias = "Message")]
+    pub message: Option<String>,
+}
+
+impl AwsErrorBody {
+    /// The error name without its namespace.
+    pub fn code(&self) -> &str {
+        self.error_type
+            .rsplit('#')
+            .next()
+            .unwrap_or(&self.error_type)
+    }
+
+    /// True for the codes that mean the credentials were refused.
+    pub fn is_credentials_error(&self) -> bool {
+        matches!(
+            self.code(),
+            "UnrecognizedClientException"
+                | "InvalidSignatureException"
+                | "AccessDeniedException"
+                | "ExpiredTokenException"
+                | "IncompleteSignature"
+                | "MissingAuthenticationToken"
+                | "InvalidClientTokenId"
+                | "SignatureDoesNotMatch"
+        )
+    }
+}
