@@ -140,6 +140,13 @@ impl SyncProgress for LogProgress {
     }
 }
 
+/// The current time at the microsecond precision both databases keep, so a
+/// run handed back equals the run read back, and a resumed run's start equals
+/// the `seen_at` its first pages were stored with.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
 /// Runs a store call on a blocking thread.
 async fn blocking<T, F>(call: F) -> Result<T, ConnectorError>
 where
@@ -188,7 +195,7 @@ async fn fail(
     run.status = RunStatus::Failed;
     run.error = Some(error.to_string());
     run.resume_token = token;
-    run.finished_at = Some(Utc::now());
+    run.finished_at = Some(now());
     if let Err(save_error) = save(stores, run).await {
         tracing::error!(run = run.id, error = %save_error, "could not save the failed sync run");
     }
@@ -201,9 +208,7 @@ async fn open_run(vendor: Vendor, stores: &SyncStores, options: &SyncOptions) ->
     let runs = Arc::clone(&stores.runs);
     match options.resume_from {
         None => {
-            // Microseconds: what both databases keep, so a resumed run's
-            // start (read back) equals the `seen_at` its first pages used.
-            let started_at = Utc::now().trunc_subsecs(6);
+            let started_at = now();
             let trigger = options.trigger.clone();
             blocking(move || runs.start_sync_run(vendor, &trigger, started_at)).await
         }
@@ -304,7 +309,7 @@ pub async fn run_sync(
             vendor,
             service: options.service.clone(),
         };
-        match blocking(move || store.retire_unseen(&scope, seen_at, Utc::now())).await {
+        match blocking(move || store.retire_unseen(&scope, seen_at, now())).await {
             Ok(retired) => run.report.retired += retired,
             Err(e) => return Err(fail(stores, progress, &mut run, None, e).await),
         }
@@ -313,7 +318,7 @@ pub async fn run_sync(
     run.status = RunStatus::Succeeded;
     run.resume_token = None;
     run.error = None;
-    run.finished_at = Some(Utc::now());
+    run.finished_at = Some(now());
     save(stores, &run).await?;
     progress.finished(&run);
     Ok(run)
@@ -364,7 +369,7 @@ where
         });
     }
     run.status = RunStatus::Succeeded;
-    run.finished_at = Some(Utc::now());
+    run.finished_at = Some(now());
     save(stores, &run).await?;
     progress.finished(&run);
     Ok(run)
@@ -381,7 +386,7 @@ mod tests {
             vendor: Vendor::Aws,
             trigger: "t".into(),
             status: RunStatus::Running,
-            started_at: Utc::now(),
+            started_at: now(),
             finished_at: None,
             pages: 0,
             report: UpsertReport::default(),
