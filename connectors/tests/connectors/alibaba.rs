@@ -1,1 +1,398 @@
-//! Tests of alibaba (to be written).
+//! Alibaba: the real ECS samples through `import`, a live sync against a
+//! local server speaking the ECS RPC API, and bad vendor data.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use rust_decimal_macros::dec;
+use secrecy::SecretString;
+use serde_json::json;
+use shiyun_connectors::alibaba::{AlibabaConnector, import};
+use shiyun_connectors::http::{RetryConfig, VendorClient};
+use shiyun_connectors::{Connector, ConnectorError, ImportContext, VendorSettings};
+use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
+use wiremock::matchers::{method, query_param};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::common::vendor_fixture;
+
+fn ctx(params: &[(&str, &str)]) -> ImportContext {
+    ImportContext {
+        fetched_at: Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap(),
+        params: params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+#[test]
+fn describe_price_sample_imports_the_trade_price_exactly() {
+    let body = vendor_fixture(
+        "alibaba",
+        "ecs-describeprice-instance-g6-large-cn-hangzhou.json",
+    );
+    let err = import(&body, &ctx(&[])).unwrap_err();
+    assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
+    assert!(err.to_string().contains("RegionId"), "{err}");
+
+    let params = [
+        ("RegionId", "cn-hangzhou"),
+        ("InstanceType", "ecs.g6.large"),
+        ("PriceUnit", "Year"),
+        ("Period", "1"),
+    ];
+    let page = import(&body, &ctx(&params)).unwrap();
+    assert!(page.rejections.is_empty(), "{:?}", page.rejections);
+    assert_eq!(page.listings.len(), 1);
+    let l = &page.listings[0];
+    assert_eq!(l.vendor(), Vendor::Alibaba);
+    assert_eq!(l.vendor_sku(), "ecs.g6.large@cn-hangzhou/year");
+    assert_eq!(l.category().as_str(), "compute.vm");
+    assert_eq!(l.service(), "ecs");
+    assert_eq!(l.region().code, "cn-hangzhou");
+    assert_eq!(l.region().geography.to_string(), "cn/hangzhou");
+    assert_eq!(l.name().zh.as_deref(), Some("通用型 g6 实例 ecs.g6.large"));
+    assert_eq!(
+        l.name().en.as_deref(),
+        Some("General Purpose g6 ecs.g6.large")
+    );
+    assert_eq!(l.prices().len(), 1);
+    let p = &l.prices()[0];
+    assert_eq!(p.billing_mode, BillingMode::Yearly);
+    assert_eq!(p.unit, PriceUnit::Year);
+    assert_eq!(p.amount.amount().to_string(), "3712.8");
+    assert_eq!(p.amount.currency().code(), "CNY");
+    assert_eq!(l.description().zh.as_deref(), Some("原价 4368 CNY"));
+    assert_eq!(l.provenance().vendor_api, "alibaba.ecs.DescribePrice");
+
+    // The default quote is on demand, per hour.
+    let hourly = import(&body, &ctx(&params[..2])).unwrap();
+    let l = &hourly.listings[0];
+    assert_eq!(l.vendor_sku(), "ecs.g6.large@cn-hangzhou/hour");
+    assert_eq!(l.prices()[0].billing_mode, BillingMode::OnDemand);
+    assert_eq!(l.prices()[0].unit, PriceUnit::Hour);
+}
+
+#[test]
+fn describe_instance_types_sample_gives_spec_listings_in_the_given_region() {
+    let body = vendor_fixture("alibaba", "ecs-describeinstancetypes.json");
+    let err = import(&body, &ctx(&[])).unwrap_err();
+    assert!(err.to_string().contains("RegionId"), "{err}");
+
+    let page = import(&body, &ctx(&[("RegionId", "cn-shanghai")])).unwrap();
+    assert!(page.rejections.is_empty(), "{:?}", page.rejections);
+    let l = &page.listings[0];
+    assert_eq!(l.vendor_sku(), "ecs.g6.large@cn-shanghai");
+    assert_eq!(l.region().geography.to_string(), "cn/shanghai");
+    assert_eq!(l.name().zh.as_deref(), Some("通用型 g6 实例 ecs.g6.large"));
+    assert_eq!(l.specs().vcpu, Some(2));
+    assert_eq!(l.specs().memory_gib, Some(dec!(8)));
+    assert_eq!(l.specs().bandwidth_mbps, Some(dec!(1000)));
+    assert_eq!(l.specs().gpu_count, None);
+    assert!(l.prices().is_empty());
+}
+
+#[test]
+fn describe_regions_sample_is_accepted_without_listings() {
+    let body = vendor_fixture("alibaba", "ecs-describeregions.json");
+    let page = import(&body, &ctx(&[])).unwrap();
+    assert!(page.listings.is_empty());
+    assert!(page.rejections.is_empty());
+}
+
+#[test]
+fn bad_data_is_rejected_or_refused() {
+    let params = [
+        ("RegionId", "cn-hangzhou"),
+        ("InstanceType", "ecs.c7.large"),
+    ];
+    let not_number =
+        json!({"RequestId": "r", "PriceInfo": {"Price": {"Currency": "CNY", "TradePrice": "abc"}}});
+    let page = import(not_number.to_string().as_bytes(), &ctx(&params)).unwrap();
+    assert!(page.listings.is_empty());
+    assert_eq!(page.rejections[0].vendor_key, "ecs.c7.large@cn-hangzhou");
+    assert!(
+        page.rejections[0].reason.contains("not a number"),
+        "{:?}",
+        page.rejections
+    );
+
+    let currency =
+        json!({"RequestId": "r", "PriceInfo": {"Price": {"Currency": "XYZ", "TradePrice": 1.5}}});
+    let page = import(currency.to_string().as_bytes(), &ctx(&params)).unwrap();
+    assert!(
+        page.rejections[0].reason.contains("unknown currency"),
+        "{:?}",
+        page.rejections
+    );
+
+    let region = import(
+        currency.to_string().replace("XYZ", "CNY").as_bytes(),
+        &ctx(&[
+            ("RegionId", "moon-base-1"),
+            ("InstanceType", "ecs.c7.large"),
+        ]),
+    )
+    .unwrap();
+    assert!(
+        region.rejections[0].reason.contains("unknown region"),
+        "{:?}",
+        region.rejections
+    );
+
+    let types = json!({"RequestId": "r", "InstanceTypes": {"InstanceType": [
+        {"InstanceTypeId": "ecs.c7.large", "CpuCoreCount": 2, "MemorySize": 4},
+        {"CpuCoreCount": 2, "MemorySize": 4},
+        {"InstanceTypeId": "ecs.r7.large", "CpuCoreCount": 2, "MemorySize": "lots"},
+        {"InstanceTypeId": "ecs.gn7i-c8g1.2xlarge", "CpuCoreCount": 8, "MemorySize": 30, "GPUAmount": 1, "GPUSpec": "NVIDIA A10", "CpuArchitecture": "X86"}
+    ]}});
+    let page = import(
+        types.to_string().as_bytes(),
+        &ctx(&[("RegionId", "cn-beijing")]),
+    )
+    .unwrap();
+    let skus: Vec<&str> = page.listings.iter().map(|l| l.vendor_sku()).collect();
+    assert_eq!(
+        skus,
+        [
+            "ecs.c7.large@cn-beijing",
+            "ecs.gn7i-c8g1.2xlarge@cn-beijing"
+        ]
+    );
+    assert_eq!(page.listings[1].category().as_str(), "compute.gpu");
+    assert_eq!(
+        page.listings[1].specs().gpu_model.as_deref(),
+        Some("NVIDIA A10")
+    );
+    let keys: Vec<&str> = page
+        .rejections
+        .iter()
+        .map(|r| r.vendor_key.as_str())
+        .collect();
+    assert_eq!(keys, ["InstanceType[1]", "ecs.r7.large"]);
+
+    let body = vendor_fixture(
+        "alibaba",
+        "ecs-describeprice-instance-g6-large-cn-hangzhou.json",
+    );
+    let err = import(&body[..40], &ctx(&params)).unwrap_err();
+    assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
+
+    let auth = json!({"RequestId": "r", "HostId": "ecs.aliyuncs.com", "Code": "InvalidAccessKeyId.NotFound", "Message": "Specified access key is not found."});
+    let err = import(auth.to_string().as_bytes(), &ctx(&params)).unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::CredentialsRejected { .. }),
+        "{err}"
+    );
+    let sig = auth
+        .to_string()
+        .replace("InvalidAccessKeyId.NotFound", "SignatureDoesNotMatch");
+    assert!(matches!(
+        import(sig.as_bytes(), &ctx(&params)).unwrap_err(),
+        ConnectorError::CredentialsRejected { .. }
+    ));
+    let other = auth
+        .to_string()
+        .replace("InvalidAccessKeyId.NotFound", "InvalidParameter");
+    assert!(matches!(
+        import(other.as_bytes(), &ctx(&params)).unwrap_err(),
+        ConnectorError::Vendor { .. }
+    ));
+}
+
+fn fast_client(settings: &VendorSettings) -> VendorClient {
+    VendorClient::new(Vendor::Alibaba, settings)
+        .unwrap()
+        .with_retry(RetryConfig {
+            max_retries: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            max_retry_after: Duration::from_secs(1),
+        })
+}
+
+fn type_entry(id: &str) -> serde_json::Value {
+    json!({"InstanceTypeId": id, "InstanceTypeFamily": "ecs.g7", "CpuCoreCount": 4, "MemorySize": 16, "InstanceBandwidthRx": 2048000, "GPUAmount": 0, "GPUSpec": ""})
+}
+
+/// Prices like the real API: a number per unit, derived from the request.
+fn price_response(request: &Request) -> ResponseTemplate {
+    let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+    let instance_type = query.get("InstanceType").cloned().unwrap_or_default();
+    if instance_type == "ecs.g7.unsold" {
+        return ResponseTemplate::new(400).set_body_json(json!({
+            "RequestId": "r", "Code": "InvalidInstanceType.ValueNotSupported", "Message": "not sold here"
+        }));
+    }
+    let price = if query.get("PriceUnit").map(String::as_str) == Some("Month") {
+        "412.5"
+    } else {
+        "0.573"
+    };
+    let body = format!(
+        r#"{{"RequestId":"r","PriceInfo":{{"Price":{{"Currency":"CNY","OriginalPrice":{price},"DiscountPrice":0,"TradePrice":{price}}},"Rules":{{"Rule":[]}}}}}}"#
+    );
+    ResponseTemplate::new(200).set_body_raw(body, "application/json")
+}
+
+#[tokio::test]
+async fn live_sync_prices_every_type_across_pages_with_retries() {
+    let server = MockServer::start().await;
+    // The first price call is throttled; cn-beijing's catalog fails once with a 500.
+    Mock::given(method("GET"))
+        .and(query_param("Action", "DescribePrice"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("Action", "DescribeInstanceTypes"))
+        .and(query_param("RegionId", "cn-beijing"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let hangzhou: Vec<serde_json::Value> = ["a", "b", "c", "d", "e", "f"]
+        .iter()
+        .map(|s| type_entry(&format!("ecs.g7.{s}")))
+        .collect();
+    Mock::given(method("GET"))
+        .and(query_param("Action", "DescribeInstanceTypes"))
+        .and(query_param("RegionId", "cn-hangzhou"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"RequestId": "r", "InstanceTypes": {"InstanceType": hangzhou}}),
+            ),
+        )
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("Action", "DescribeInstanceTypes"))
+        .and(query_param("RegionId", "cn-beijing"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"RequestId": "r", "InstanceTypes": {"InstanceType": [
+                type_entry("ecs.g7.large"), type_entry("ecs.g7.unsold")
+            ]}}),
+        ))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("Action", "DescribePrice"))
+        .respond_with(price_response)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+
+    let settings = VendorSettings {
+        endpoint: Some(server.uri()),
+        access_key_id: Some("LTAItest".into()),
+        secret_access_key: Some(SecretString::from("secret")),
+        regions: vec!["cn-hangzhou".into(), "cn-beijing".into()],
+        ..VendorSettings::default()
+    };
+    let connector = AlibabaConnector::new(&settings, fast_client(&settings)).unwrap();
+    let mut token: Option<String> = None;
+    let mut listings = Vec::new();
+    let mut rejections = Vec::new();
+    let mut tokens = Vec::new();
+    loop {
+        let page = connector.fetch_page(token.as_deref()).await.unwrap();
+        listings.extend(page.listings);
+        rejections.extend(page.rejections);
+        match page.next_token {
+            Some(next) => {
+                tokens.push(next.clone());
+                token = Some(next);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(
+        tokens,
+        [
+            r#"{"region_idx":0,"item_idx":5}"#,
+            r#"{"region_idx":1,"item_idx":0}"#
+        ]
+    );
+    // 7 sold types × (hour + month).
+    assert_eq!(listings.len(), 14);
+    assert_eq!(rejections.len(), 2, "{rejections:?}");
+    assert!(
+        rejections
+            .iter()
+            .all(|r| r.vendor_key == "ecs.g7.unsold@cn-beijing")
+    );
+    assert!(
+        rejections[0]
+            .reason
+            .contains("InvalidInstanceType.ValueNotSupported")
+    );
+    let monthly = listings
+        .iter()
+        .find(|l| l.vendor_sku() == "ecs.g7.f@cn-hangzhou/month")
+        .unwrap();
+    assert_eq!(monthly.prices()[0].billing_mode, BillingMode::Monthly);
+    assert_eq!(monthly.prices()[0].amount.amount().to_string(), "412.5");
+    assert_eq!(monthly.specs().vcpu, Some(4), "specs come from the catalog");
+    assert_eq!(monthly.specs().bandwidth_mbps, Some(dec!(2000)));
+    let hourly = listings
+        .iter()
+        .find(|l| l.vendor_sku() == "ecs.g7.large@cn-beijing/hour")
+        .unwrap();
+    assert_eq!(hourly.prices()[0].amount.amount().to_string(), "0.573");
+    assert_eq!(hourly.region().geography.to_string(), "cn/beijing");
+
+    let requests = server.received_requests().await.unwrap();
+    for request in &requests {
+        let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+        assert_eq!(
+            query.get("AccessKeyId").map(String::as_str),
+            Some("LTAItest")
+        );
+        assert_eq!(
+            query.get("SignatureMethod").map(String::as_str),
+            Some("HMAC-SHA1")
+        );
+        assert_eq!(query.get("Version").map(String::as_str), Some("2014-05-26"));
+        assert!(query.get("Signature").is_some_and(|s| !s.is_empty()));
+        assert!(query.contains_key("SignatureNonce") && query.contains_key("Timestamp"));
+    }
+    // 2 catalogs + 1 retried 500 + 16 quotes + 1 retried 429.
+    assert_eq!(requests.len(), 20);
+}
+
+#[tokio::test]
+async fn missing_credentials_and_rejected_keys_fail() {
+    let none = VendorSettings::default();
+    let err = AlibabaConnector::new(&none, fast_client(&none)).unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::MissingCredentials { .. }),
+        "{err}"
+    );
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            json!({"RequestId": "r", "Code": "InvalidAccessKeyId.NotFound", "Message": "Specified access key is not found."}),
+        ))
+        .mount(&server)
+        .await;
+    let settings = VendorSettings {
+        endpoint: Some(server.uri()),
+        access_key_id: Some("LTAItest".into()),
+        secret_access_key: Some(SecretString::from("secret")),
+        ..VendorSettings::default()
+    };
+    let connector = AlibabaConnector::new(&settings, fast_client(&settings)).unwrap();
+    let err = connector.fetch_page(None).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::CredentialsRejected { .. }),
+        "{err}"
+    );
+}
