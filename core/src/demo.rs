@@ -435,21 +435,32 @@ enum Item {
 }
 
 fn items() -> Vec<Item> {
-    let mut all = Vec::new();
+    let mut instances = Vec::new();
     for os in 0..OSES.len() {
-        for family in 0..FAMILIES.len() {
-            for size in 0..SIZES.len() {
-                all.push(Item::Instance { family, size, os });
+        for size in 0..SIZES.len() {
+            for family in 0..FAMILIES.len() {
+                instances.push(Item::Instance { family, size, os });
             }
         }
     }
-    for engine in 0..DATABASES.len() {
-        for size in 0..4 {
-            all.push(Item::Database { engine, size });
+    let mut databases = Vec::new();
+    for size in 0..4 {
+        for engine in 0..DATABASES.len() {
+            databases.push(Item::Database { engine, size });
         }
     }
-    for product in 0..PRODUCTS.len() {
-        all.push(Item::Product { product });
+    let products: Vec<Item> = (0..PRODUCTS.len())
+        .map(|product| Item::Product { product })
+        .collect();
+    // Interleave the three kinds so a small catalog still has each of them.
+    let longest = instances.len().max(databases.len()).max(products.len());
+    let mut all = Vec::with_capacity(instances.len() + databases.len() + products.len());
+    for i in 0..longest {
+        for list in [&instances, &databases, &products] {
+            if let Some(item) = list.get(i) {
+                all.push(*item);
+            }
+        }
     }
     all
 }
@@ -460,7 +471,7 @@ pub struct DemoCatalog {
     remaining: u64,
     items: Vec<Item>,
     fetched_at: DateTime<Utc>,
-    /// Position of each vendor in its product space: (round, region, item).
+    /// Position of each vendor in its product space: (round, position, unused).
     cursors: Vec<(u32, usize, usize)>,
     vendor_turn: usize,
     pending: VecDeque<Listing>,
@@ -487,14 +498,17 @@ impl DemoCatalog {
     fn next_position(&mut self, vendor_idx: usize) -> (u32, usize, Item) {
         let vendor = Vendor::ALL[vendor_idx];
         let region_count = regions(vendor).len();
-        let (round, region, item) = self.cursors[vendor_idx];
-        let mut next = (round, region + 1, item);
-        if next.1 == region_count {
-            next = (round, 0, item + 1);
-        }
-        if next.2 == self.items.len() {
-            next = (round + 1, 0, 0);
-        }
+        let item_count = self.items.len();
+        let (round, position, _) = self.cursors[vendor_idx];
+        // Walk items fastest and shift the region per lap, so even a small
+        // catalog has every kind of offer in several regions.
+        let item = position % item_count;
+        let region = (position / item_count + item) % region_count;
+        let next = if position + 1 == region_count * item_count {
+            (round + 1, 0, 0)
+        } else {
+            (round, position + 1, 0)
+        };
         self.cursors[vendor_idx] = next;
         (round, region, self.items[item])
     }

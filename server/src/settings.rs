@@ -142,6 +142,11 @@ impl Settings {
         Self::load_from(file, Env::prefixed("SHIYUN_"))
     }
 
+    /// The defaults alone: no file, no environment (embedding and tests).
+    pub fn defaults() -> Result<Settings, SettingsError> {
+        Self::load_from(None, Env::prefixed("SHIYUN_DEFAULTS_ONLY_NEVER_SET_"))
+    }
+
     /// As [`Settings::load`] with the environment replaced by `env` (tests).
     pub fn load_from(file: Option<&Path>, env: Env) -> Result<Settings, SettingsError> {
         let mut figment = Figment::from(Serialized::defaults(Defaults::default()));

@@ -1,0 +1,107 @@
+//! Listing routes: filters, cursor pagination, detail with price history,
+//! idempotent batch upserts and the change feed.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, TestApp, on_both_backends};
+
+async fn collect_pages(app: &TestApp, query: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/listings?{query}&limit=7&cursor={c}"),
+            None => format!("/v1/listings?{query}&limit=7"),
+        };
+        let (status, body) = app.get(&path).await;
+        assert_eq!(status, 200, "{body}");
+        let page = body["items"].as_array().unwrap().clone();
+        assert!(page.len() <= 7);
+        items.extend(page);
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    items
+}
+
+on_both_backends! {
+    async fn probes_answer(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        assert_eq!(app.get("/healthz").await, (200, json!({"status": "ok"})));
+        assert_eq!(app.get("/readyz").await, (200, json!({"status": "ready"})));
+        let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert!(response.headers().contains_key("x-request-id"));
+        let (status, vendors) = app.get("/v1/vendors").await;
+        assert_eq!(status, 200);
+        assert_eq!(vendors.as_array().unwrap().len(), 9);
+    }
+
+    async fn filters_and_cursor_pagination_cover_every_listing_once(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let seeded = app.seed_demo(270);
+        let alibaba = collect_pages(&app, "vendor=alibaba").await;
+        let expected = seeded.iter().filter(|l| l.vendor().id() == "alibaba").count();
+        assert_eq!(alibaba.len(), expected);
+        let ids: HashSet<&str> = alibaba.iter().map(|l| l["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), expected, "no listing repeats across pages");
+        for listing in &alibaba {
+            assert_eq!(listing["vendor"], "alibaba");
+            let zh = listing["name"]["zh"].as_str().unwrap();
+            assert!(zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "Chinese name: {zh}");
+            assert_eq!(listing["prices"][0]["amount"]["currency"], "CNY");
+        }
+
+        let gpus = collect_pages(&app, "category=compute.gpu").await;
+        assert!(!gpus.is_empty());
+        assert!(gpus.iter().all(|l| l["category"] == "compute.gpu" && l["specs"]["gpu_count"].as_u64().unwrap() >= 1));
+
+        let hangzhou = collect_pages(&app, "vendor=alibaba&region=cn-hangzhou").await;
+        assert!(!hangzhou.is_empty());
+        assert!(hangzhou.iter().all(|l| l["region"]["code"] == "cn-hangzhou" && l["region"]["geography"]["city"] == "hangzhou"));
+
+        let everything = collect_pages(&app, "status=any").await;
+        assert_eq!(everything.len(), seeded.len());
+    }
+
+    async fn detail_shows_price_history_and_batches_are_idempotent(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let listing = shiyun_core::demo::DemoCatalog::new(5, 1).next().unwrap();
+        let mut doc = serde_json::to_value(&listing).unwrap();
+        let post = |body: Value| {
+            app.client
+                .post(app.url("/v1/listings/batch"))
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&body)
+                .send()
+        };
+        let first: Value = post(json!({"listings": [doc.clone()]})).await.unwrap().json().await.unwrap();
+        assert_eq!(first, json!({"new": 1, "changed": 0, "unchanged": 0, "retired": 0}));
+        let again: Value = post(json!({"listings": [doc.clone()]})).await.unwrap().json().await.unwrap();
+        assert_eq!(again, json!({"new": 0, "changed": 0, "unchanged": 1, "retired": 0}));
+
+        doc["prices"][0]["amount"]["amount"] = json!("123.4567");
+        let repriced: Value = post(json!({"listings": [doc.clone()]})).await.unwrap().json().await.unwrap();
+        assert_eq!(repriced["changed"], 1);
+
+        let id = listing.id().as_str();
+        let (status, detail) = app.get(&format!("/v1/listings/{id}")).await;
+        assert_eq!(status, 200, "{detail}");
+        assert_eq!(detail["listing"]["prices"][0]["amount"]["amount"], "123.4567");
+        let history = detail["price_history"].as_array().unwrap();
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[0]["prices"][0]["amount"]["amount"], listing.prices()[0].amount().amount().to_string());
+        assert_eq!(history[1]["prices"][0]["amount"]["amount"], "123.4567");
+
+        let (status, feed) = app.get("/v1/changes?after=0&limit=10").await;
+        assert_eq!(status, 200);
+        let kinds: Vec<&str> = feed["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["created", "updated"]);
+        let last = feed["next_after"].as_u64().unwrap();
+        let (_, tail) = app.get(&format!("/v1/changes?after={last}")).await;
+        assert!(tail["events"].as_array().unwrap().is_empty());
+    }
+}
