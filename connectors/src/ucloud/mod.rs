@@ -1,36 +1,203 @@
-//! Ucloud connector (placeholder until its translation lands).
+//! UCloud (优刻得) connector.
+//!
+//! Live sync prices UHost configurations with `GetUHostInstancePrice` (no
+//! `ChargeType`, so one call answers hourly, monthly and yearly prices),
+//! per configured region. Configurations come from `settings.services` as
+//! `MachineType:CPU:MemoryMB` (`N:2:4096`), else [`DEFAULT_CONFIGS`]. A page
+//! is one region's next [`CONFIGS_PER_PAGE`] configurations; its token is
+//! `{"region_idx":r,"item_idx":i}`. Requests are GETs signed with UCloud's
+//! SHA-1 parameter signature, recomputed for every attempt.
 
+pub mod transformers;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 
-use crate::http::VendorClient;
+use crate::http::{VendorClient, VendorResponse, Verdict};
 use crate::settings::VendorSettings;
+use crate::signing::ucloud::signed_parameters;
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
-/// Normalises one saved Ucloud response.
-pub fn import(_body: &[u8], _ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
-    Err(ConnectorError::Config("ucloud import is not built yet".into()))
+use transformers::Offer;
+
+const VENDOR: Vendor = Vendor::Ucloud;
+const API_ENDPOINT: &str = "https://api.ucloud.cn";
+/// Regions synced when the settings name none.
+const DEFAULT_REGIONS: &[&str] = &["cn-bj2", "cn-sh2", "cn-gd"];
+/// UHost configurations priced when the settings name none: (machine type, vCPU, MB).
+pub const DEFAULT_CONFIGS: &[(&str, u32, u32)] = &[
+    ("N", 1, 2048),
+    ("N", 2, 4096),
+    ("N", 4, 8192),
+    ("N", 8, 16384),
+];
+/// Configurations priced per page.
+pub const CONFIGS_PER_PAGE: usize = 2;
+
+/// Normalises one saved UCloud response (see [`transformers`]).
+pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
+    transformers::import(body, ctx)
 }
 
-/// Live Ucloud connector.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PageToken {
+    region_idx: usize,
+    item_idx: usize,
+}
+
+/// Live UCloud connector.
 #[derive(Debug)]
 pub struct UcloudConnector {
     client: VendorClient,
+    base_url: String,
+    public_key: String,
+    private_key: SecretString,
+    regions: Vec<String>,
+    configs: Vec<(String, u32, u32)>,
+}
+
+/// A non-zero `RetCode` in a body fails at once (171/172 as refused credentials).
+fn classify(_vendor: Vendor, response: &VendorResponse) -> Option<Verdict> {
+    transformers::body_error(&response.body).map(Verdict::Fail)
+}
+
+fn parse_config(text: &str) -> Result<(String, u32, u32), ConnectorError> {
+    let bad = || {
+        ConnectorError::Config(format!(
+            "ucloud service `{text}` is not MachineType:CPU:MemoryMB"
+        ))
+    };
+    let mut parts = text.split(':');
+    let (Some(machine), Some(cpu), Some(memory), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    Ok((
+        machine.to_owned(),
+        cpu.parse().map_err(|_| bad())?,
+        memory.parse().map_err(|_| bad())?,
+    ))
 }
 
 impl UcloudConnector {
-    /// A connector using `settings`.
-    pub fn new(_settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
-        Ok(UcloudConnector { client })
+    /// A connector using `settings` (`access_key_id` is the PublicKey,
+    /// `secret_access_key` the PrivateKey).
+    pub fn new(settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
+        let (Some(public_key), Some(private_key)) =
+            (&settings.access_key_id, &settings.secret_access_key)
+        else {
+            return Err(ConnectorError::MissingCredentials {
+                vendor: VENDOR,
+                message: "set access_key_id (PublicKey) and secret_access_key (PrivateKey)".into(),
+            });
+        };
+        let regions = if settings.regions.is_empty() {
+            DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect()
+        } else {
+            settings.regions.clone()
+        };
+        let configs = if settings.services.is_empty() {
+            DEFAULT_CONFIGS
+                .iter()
+                .map(|(m, c, mem)| ((*m).to_owned(), *c, *mem))
+                .collect()
+        } else {
+            settings
+                .services
+                .iter()
+                .map(|s| parse_config(s))
+                .collect::<Result<_, _>>()?
+        };
+        Ok(UcloudConnector {
+            client: client.with_classifier(Arc::new(classify)),
+            base_url: settings
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| API_ENDPOINT.to_owned()),
+            public_key: public_key.clone(),
+            private_key: private_key.clone(),
+            regions,
+            configs,
+        })
     }
+
+    async fn price(
+        &self,
+        region: &str,
+        config: &(String, u32, u32),
+    ) -> Result<FetchedPage, ConnectorError> {
+        let (machine, cpu, memory) = config;
+        let params = vec![
+            ("Action".to_owned(), "GetUHostInstancePrice".to_owned()),
+            ("Region".to_owned(), region.to_owned()),
+            ("MachineType".to_owned(), machine.clone()),
+            ("CPU".to_owned(), cpu.to_string()),
+            ("Memory".to_owned(), memory.to_string()),
+            ("Count".to_owned(), "1".to_owned()),
+        ];
+        let url = format!("{}/", self.base_url.trim_end_matches('/'));
+        let response = self
+            .client
+            .execute(|http| {
+                let signed = signed_parameters(&params, &self.public_key, &self.private_key);
+                http.get(&url)
+                    .query(&signed)
+                    .build()
+                    .map_err(|e| ConnectorError::Config(format!("ucloud request: {e}")))
+            })
+            .await?;
+        let offer = Offer::uhost(region, machine, *cpu, *memory, None);
+        transformers::uhost_page(&response.body, &offer, Utc::now())
+    }
+}
+
+fn bad_token(token: &str) -> ConnectorError {
+    ConnectorError::Config(format!("`{token}` is not a ucloud page token"))
 }
 
 #[async_trait::async_trait]
 impl crate::Connector for UcloudConnector {
     fn vendor(&self) -> Vendor {
-        self.client.vendor()
+        VENDOR
     }
 
-    async fn fetch_page(&self, _token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        Err(ConnectorError::Config("ucloud sync is not built yet".into()))
+    async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
+        let position: PageToken = match token {
+            None => PageToken::default(),
+            Some(t) => serde_json::from_str(t).map_err(|_| bad_token(t))?,
+        };
+        let Some(region) = self.regions.get(position.region_idx) else {
+            return Ok(FetchedPage::default());
+        };
+        let end = (position.item_idx + CONFIGS_PER_PAGE).min(self.configs.len());
+        let mut page = FetchedPage::default();
+        for config in self.configs.get(position.item_idx..end).unwrap_or_default() {
+            let priced = self.price(region, config).await?;
+            page.listings.extend(priced.listings);
+            page.rejections.extend(priced.rejections);
+        }
+        let next = if end < self.configs.len() {
+            Some(PageToken {
+                region_idx: position.region_idx,
+                item_idx: end,
+            })
+        } else if position.region_idx + 1 < self.regions.len() {
+            Some(PageToken {
+                region_idx: position.region_idx + 1,
+                item_idx: 0,
+            })
+        } else {
+            None
+        };
+        page.next_token = next
+            .map(|t| serde_json::to_string(&t))
+            .transpose()
+            .map_err(|e| ConnectorError::Config(format!("page token: {e}")))?;
+        Ok(page)
     }
 }

@@ -1,1 +1,324 @@
-//! Tests of ucloud (to be written).
+//! UCloud: the real UHost and UDB price samples through `import` (yuan and
+//! fen), a live sync against a local server, and bad vendor data.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use rust_decimal_macros::dec;
+use secrecy::SecretString;
+use serde_json::json;
+use shiyun_connectors::http::{RetryConfig, VendorClient};
+use shiyun_connectors::ucloud::{UcloudConnector, import};
+use shiyun_connectors::{Connector, ConnectorError, ImportContext, VendorSettings};
+use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
+use wiremock::matchers::{method, query_param};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::common::vendor_fixture;
+
+fn ctx(params: &[(&str, &str)]) -> ImportContext {
+    ImportContext {
+        fetched_at: Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap(),
+        params: params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+#[test]
+fn uhost_price_sample_is_in_yuan_per_hour() {
+    let body = vendor_fixture("ucloud", "uhost-getuhostinstanceprice-cn-bj2.json");
+    let err = import(&body, &ctx(&[])).unwrap_err();
+    assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
+    assert!(err.to_string().contains("Region"), "{err}");
+
+    let params = [
+        ("Region", "cn-bj2"),
+        ("CPU", "2"),
+        ("Memory", "4096"),
+        ("MachineType", "N"),
+    ];
+    let page = import(&body, &ctx(&params)).unwrap();
+    assert!(page.rejections.is_empty(), "{:?}", page.rejections);
+    let l = &page.listings[0];
+    assert_eq!(l.vendor(), Vendor::Ucloud);
+    assert_eq!(l.vendor_sku(), "uhost.N.2c4g@cn-bj2/dynamic");
+    assert_eq!(l.category().as_str(), "compute.vm");
+    assert_eq!(l.service(), "uhost");
+    assert_eq!(l.region().code, "cn-bj2");
+    assert_eq!(l.region().geography.to_string(), "cn/beijing");
+    assert_eq!(l.name().zh.as_deref(), Some("云主机 UHost N 型 2 核 4GB"));
+    assert_eq!(l.specs().vcpu, Some(2));
+    assert_eq!(l.specs().memory_gib, Some(dec!(4)));
+    let p = &l.prices()[0];
+    assert_eq!(p.billing_mode, BillingMode::OnDemand);
+    assert_eq!(p.unit, PriceUnit::Hour);
+    assert_eq!(p.amount.amount().to_string(), "0.42");
+    assert_eq!(p.amount.currency().code(), "CNY");
+    assert_eq!(
+        l.provenance().vendor_api,
+        "ucloud.uhost.GetUHostInstancePrice"
+    );
+}
+
+#[test]
+fn udb_price_sample_is_in_fen() {
+    let body = vendor_fixture("ucloud", "udb-describeudbinstanceprice.json");
+    let params = [
+        ("Region", "cn-bj2"),
+        ("Zone", "cn-bj2-02"),
+        ("DBTypeId", "mysql-8.0"),
+        ("MemoryLimit", "1000"),
+        ("DiskSpace", "20"),
+    ];
+    let page = import(&body, &ctx(&params)).unwrap();
+    assert!(page.rejections.is_empty(), "{:?}", page.rejections);
+    let l = &page.listings[0];
+    assert_eq!(l.vendor_sku(), "udb.mysql-8.0.1000m.20g@cn-bj2/month");
+    assert_eq!(l.category().as_str(), "database.relational");
+    assert_eq!(l.service(), "udb");
+    assert!(
+        l.name()
+            .zh
+            .as_deref()
+            .unwrap()
+            .starts_with("云数据库 UDB MySQL 8.0")
+    );
+    assert_eq!(l.specs().storage_gib, Some(dec!(20)));
+    let p = &l.prices()[0];
+    assert_eq!(p.billing_mode, BillingMode::Monthly);
+    assert_eq!(p.unit, PriceUnit::Month);
+    // 1360 fen = 13.60 yuan, exactly.
+    assert_eq!(p.amount.amount().to_string(), "13.60");
+    assert_eq!(p.amount.currency().code(), "CNY");
+
+    let missing = import(&body, &ctx(&params[..3])).unwrap_err();
+    assert!(missing.to_string().contains("MemoryLimit"), "{missing}");
+}
+
+#[test]
+fn uredis_prices_are_in_li_and_bad_entries_are_rejected() {
+    let body = json!({
+        "Action": "DescribeURedisPriceResponse", "RetCode": 0,
+        "DataSet": [
+            {"ChargeType": "Month", "Price": 41000},
+            {"ChargeType": "Dynamic", "Price": 57},
+            {"ChargeType": "Year", "Price": "cheap"},
+            {"ChargeType": "Trial", "Price": 0},
+            {"Price": 10}
+        ]
+    });
+    let page = import(
+        body.to_string().as_bytes(),
+        &ctx(&[("Region", "hk"), ("Size", "1")]),
+    )
+    .unwrap();
+    let prices: Vec<(String, String)> = page
+        .listings
+        .iter()
+        .map(|l| {
+            (
+                l.vendor_sku().to_owned(),
+                l.prices()[0].amount.amount().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        prices,
+        [
+            ("uredis.1g@hk/month".to_owned(), "41.000".to_owned()),
+            ("uredis.1g@hk/dynamic".to_owned(), "0.057".to_owned())
+        ]
+    );
+    assert_eq!(page.listings[0].category().as_str(), "database.cache");
+    assert_eq!(
+        page.listings[0].region().geography.to_string(),
+        "hk/hong-kong"
+    );
+    assert_eq!(page.rejections.len(), 3, "{:?}", page.rejections);
+    assert!(
+        page.rejections
+            .iter()
+            .all(|r| r.vendor_key == "uredis.1g@hk")
+    );
+    assert!(
+        page.rejections[0].reason.contains("not a number"),
+        "{:?}",
+        page.rejections
+    );
+    assert!(
+        page.rejections[1].reason.contains("unknown charge type"),
+        "{:?}",
+        page.rejections
+    );
+    assert!(
+        page.rejections[2].reason.contains("ChargeType"),
+        "{:?}",
+        page.rejections
+    );
+
+    let region = import(
+        body.to_string().as_bytes(),
+        &ctx(&[("Region", "mars-1"), ("Size", "1")]),
+    )
+    .unwrap();
+    assert!(region.listings.is_empty());
+    assert!(region.rejections[0].reason.contains("unknown region"));
+}
+
+#[test]
+fn error_envelopes_and_truncated_pages_fail() {
+    let params = [("Region", "cn-bj2"), ("CPU", "2"), ("Memory", "4096")];
+    for (code, credentials) in [(171, true), (172, true), (230, false)] {
+        let body =
+            json!({"Action": "GetUHostInstancePriceResponse", "RetCode": code, "Message": "nope"});
+        let err = import(body.to_string().as_bytes(), &ctx(&params)).unwrap_err();
+        assert_eq!(
+            matches!(err, ConnectorError::CredentialsRejected { .. }),
+            credentials,
+            "{err}"
+        );
+        assert_eq!(
+            !credentials,
+            matches!(err, ConnectorError::Vendor { .. }),
+            "{err}"
+        );
+    }
+    let body = vendor_fixture("ucloud", "uhost-getuhostinstanceprice-cn-bj2.json");
+    let err = import(&body[..body.len() - 10], &ctx(&params)).unwrap_err();
+    assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
+}
+
+fn fast_client(settings: &VendorSettings) -> VendorClient {
+    VendorClient::new(Vendor::Ucloud, settings)
+        .unwrap()
+        .with_retry(RetryConfig {
+            max_retries: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            max_retry_after: Duration::from_secs(1),
+        })
+}
+
+/// Hourly, monthly and yearly prices derived from the requested CPU count.
+fn price_response(request: &Request) -> ResponseTemplate {
+    let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+    let cpu: u32 = query.get("CPU").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = format!(
+        r#"{{"Action":"GetUHostInstancePriceResponse","RetCode":0,"PriceSet":[{{"ChargeType":"Dynamic","Price":0.{cpu:02}}},{{"ChargeType":"Month","Price":{m}.5}},{{"ChargeType":"Year","Price":{y}}}]}}"#,
+        m = cpu * 100,
+        y = cpu * 1000
+    );
+    ResponseTemplate::new(200).set_body_raw(body, "application/json")
+}
+
+#[tokio::test]
+async fn live_sync_prices_configs_across_pages_with_retries() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(query_param("Region", "cn-sh2"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("Region", "cn-gd"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("Action", "GetUHostInstancePrice"))
+        .respond_with(price_response)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let settings = VendorSettings {
+        endpoint: Some(server.uri()),
+        access_key_id: Some("pubkey".into()),
+        secret_access_key: Some(SecretString::from("privkey")),
+        regions: vec!["cn-bj2".into(), "cn-sh2".into(), "cn-gd".into()],
+        services: vec!["N:2:4096".into(), "O:4:8192".into()],
+        ..VendorSettings::default()
+    };
+    let connector = UcloudConnector::new(&settings, fast_client(&settings)).unwrap();
+    let mut token: Option<String> = None;
+    let mut listings = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = connector.fetch_page(token.as_deref()).await.unwrap();
+        pages += 1;
+        assert!(page.rejections.is_empty(), "{:?}", page.rejections);
+        listings.extend(page.listings);
+        match page.next_token {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    // 3 regions × 2 configs × 3 charge types.
+    assert_eq!(listings.len(), 18);
+    let monthly = listings
+        .iter()
+        .find(|l| l.vendor_sku() == "uhost.O.4c8g@cn-gd/month")
+        .unwrap();
+    assert_eq!(monthly.prices()[0].amount.amount().to_string(), "400.5");
+    assert_eq!(monthly.region().geography.to_string(), "cn/guangzhou");
+    let yearly = listings
+        .iter()
+        .find(|l| l.vendor_sku() == "uhost.N.2c4g@cn-sh2/year")
+        .unwrap();
+    assert_eq!(yearly.prices()[0].billing_mode, BillingMode::Yearly);
+    assert_eq!(yearly.prices()[0].amount.amount(), dec!(2000));
+
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 8, "6 prices + one 429 + one 500");
+    for request in &requests {
+        let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+        assert_eq!(query.get("PublicKey").map(String::as_str), Some("pubkey"));
+        let signature = query.get("Signature").unwrap();
+        assert_eq!(signature.len(), 40, "hex sha-1");
+        // The signature is UCloud's: sorted name+value pairs, then the private key.
+        let mut pairs: Vec<(String, String)> = query
+            .iter()
+            .filter(|(k, _)| k.as_str() != "Signature")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pairs.sort();
+        let expected =
+            shiyun_connectors::signing::ucloud::sign(&pairs, &SecretString::from("privkey"));
+        assert_eq!(&expected.signature, signature);
+    }
+}
+
+#[tokio::test]
+async fn rejected_keys_fail_the_page() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"Action": "GetUHostInstancePriceResponse", "RetCode": 172, "Message": "public key not exist"}),
+        ))
+        .mount(&server)
+        .await;
+    let settings = VendorSettings {
+        endpoint: Some(server.uri()),
+        access_key_id: Some("pubkey".into()),
+        secret_access_key: Some(SecretString::from("privkey")),
+        ..VendorSettings::default()
+    };
+    let connector = UcloudConnector::new(&settings, fast_client(&settings)).unwrap();
+    let err = connector.fetch_page(None).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::CredentialsRejected { .. }),
+        "{err}"
+    );
+    let none = VendorSettings::default();
+    assert!(matches!(
+        UcloudConnector::new(&none, fast_client(&none)).unwrap_err(),
+        ConnectorError::MissingCredentials { .. }
+    ));
+}

@@ -1,0 +1,474 @@
+//! UCloud JSON → [`Listing`].
+//!
+//! Handled responses (`{"Action": "<Api>Response", "RetCode": 0, …}`):
+//! - `GetUHostInstancePrice`: `PriceSet[]`, `Price` in yuan (元);
+//! - `DescribeUDBInstancePrice`: `DataSet[]`, `Price` in fen (分, 1/100 yuan);
+//! - `DescribeURedisPrice`: `DataSet[]`, `Price` in li (厘, 1/1000 yuan).
+//!
+//! None repeats what was priced, so the request parameters are needed:
+//! `Region` always; UHost `CPU` and `Memory` (MB), optionally `MachineType`
+//! (default `N`), `GPU` and `GpuType`; UDB `MemoryLimit` (MB) and `DiskSpace`
+//! (GB), optionally `DBTypeId` and `InstanceMode`; URedis `Size` (GB);
+//! `Quantity` (periods) for all. Each price entry (one per `ChargeType`) is a
+//! listing: `vendor_sku` is `uhost.N.2c4g@cn-bj2/dynamic`,
+//! `udb.mysql-8.0.1024m.20g@cn-bj2/month`, `uredis.1g@cn-bj2/month`.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use shiyun_core::listing::{
+    BillingMode, Category, Listing, PriceComponent, PriceUnit, Provenance, Region, Specs, Vendor,
+};
+use shiyun_core::money::{Currency, Money};
+use shiyun_core::store::RecordRejection;
+
+use crate::decimal::ExactDecimal;
+use crate::{ConnectorError, FetchedPage, ImportContext};
+
+const VENDOR: Vendor = Vendor::Ucloud;
+
+/// UCloud regions and their geography; zones (`cn-bj2-02`) map to their region.
+const REGIONS: &[(&str, &str, &str)] = &[
+    ("cn-bj1", "cn", "beijing"),
+    ("cn-bj2", "cn", "beijing"),
+    ("cn-sh2", "cn", "shanghai"),
+    ("cn-gd", "cn", "guangzhou"),
+    ("cn-wlcb", "cn", "ulanqab"),
+    ("cn-qz", "cn", "quanzhou"),
+    ("hk", "hk", "hong-kong"),
+    ("tw-tp", "tw", "taipei"),
+    ("sg", "sg", "singapore"),
+    ("th-bkk", "th", "bangkok"),
+    ("kr-seoul", "kr", "seoul"),
+    ("jpn-tky", "jp", "tokyo"),
+    ("idn-jakarta", "id", "jakarta"),
+    ("ind-mumbai", "in", "mumbai"),
+    ("vn-sng", "vn", "ho-chi-minh"),
+    ("ph-mnl", "ph", "manila"),
+    ("us-ca", "us", "los-angeles"),
+    ("us-ws", "us", "washington"),
+    ("ge-fra", "de", "frankfurt"),
+    ("uk-london", "gb", "london"),
+    ("rus-mosc", "ru", "moscow"),
+    ("uae-dubai", "ae", "dubai"),
+    ("bra-saopaulo", "br", "sao-paulo"),
+    ("afr-nigeria", "ng", "lagos"),
+];
+
+/// The region of a UCloud region or zone code (`cn-bj2-02` → `cn-bj2`).
+pub fn region_of(code: &str) -> Option<Region> {
+    let find = |c: &str| REGIONS.iter().find(|(known, _, _)| *known == c);
+    let entry = find(code).or_else(|| {
+        let (head, tail) = code.rsplit_once('-')?;
+        (!tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| find(head))
+            .flatten()
+    })?;
+    Region::new(code, entry.1, Some(entry.2)).ok()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Envelope {
+    action: Option<String>,
+    ret_code: i64,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    price_set: Option<Vec<Box<RawValue>>>,
+    #[serde(default)]
+    data_set: Option<Vec<Box<RawValue>>>,
+}
+
+/// One price entry.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PriceEntry {
+    charge_type: String,
+    price: ExactDecimal,
+}
+
+/// The product a UCloud price API prices, with the unit its `Price` is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Product {
+    /// UHost: `GetUHostInstancePrice`, yuan.
+    Uhost,
+    /// UDB: `DescribeUDBInstancePrice`, fen.
+    Udb,
+    /// URedis: `DescribeURedisPrice`, li.
+    Uredis,
+}
+
+impl Product {
+    fn from_action(action: &str) -> Option<Self> {
+        match action {
+            "GetUHostInstancePriceResponse" => Some(Product::Uhost),
+            "DescribeUDBInstancePriceResponse" => Some(Product::Udb),
+            "DescribeURedisPriceResponse" => Some(Product::Uredis),
+            _ => None,
+        }
+    }
+
+    /// Decimal places between the API's `Price` unit and yuan.
+    fn minor_digits(self) -> u32 {
+        match self {
+            Product::Uhost => 0,
+            Product::Udb => 2,
+            Product::Uredis => 3,
+        }
+    }
+
+    fn api(self) -> &'static str {
+        match self {
+            Product::Uhost => "ucloud.uhost.GetUHostInstancePrice",
+            Product::Udb => "ucloud.udb.DescribeUDBInstancePrice",
+            Product::Uredis => "ucloud.umem.DescribeURedisPrice",
+        }
+    }
+}
+
+fn malformed(message: impl Into<String>) -> ConnectorError {
+    ConnectorError::Malformed {
+        vendor: VENDOR,
+        message: message.into(),
+    }
+}
+
+/// `RetCode` 171 (bad signature) and 172 (unknown public key) are refused credentials.
+fn api_error(ret_code: i64, message: String) -> ConnectorError {
+    if matches!(ret_code, 171 | 172) {
+        ConnectorError::CredentialsRejected {
+            vendor: VENDOR,
+            message: format!("RetCode {ret_code}: {message}"),
+        }
+    } else {
+        ConnectorError::Vendor {
+            vendor: VENDOR,
+            code: ret_code.to_string(),
+            message,
+        }
+    }
+}
+
+fn parse_envelope(body: &[u8]) -> Result<Envelope, ConnectorError> {
+    let envelope: Envelope = serde_json::from_slice(body)
+        .map_err(|e| malformed(format!("not a ucloud response: {e}")))?;
+    if envelope.ret_code != 0 {
+        return Err(api_error(
+            envelope.ret_code,
+            envelope.message.clone().unwrap_or_default(),
+        ));
+    }
+    Ok(envelope)
+}
+
+/// The error of a body with a non-zero `RetCode`, if it is one.
+pub fn body_error(body: &[u8]) -> Option<ConnectorError> {
+    let envelope: Envelope = serde_json::from_slice(body).ok()?;
+    (envelope.ret_code != 0)
+        .then(|| api_error(envelope.ret_code, envelope.message.unwrap_or_default()))
+}
+
+/// What was priced: the offer key and its listing's fixed parts.
+#[derive(Debug, Clone)]
+pub struct Offer {
+    product: Product,
+    region: String,
+    key: String,
+    name_zh: String,
+    name_en: String,
+    specs: Specs,
+    quantity: u16,
+}
+
+impl Offer {
+    /// The key of the offer without its billing (`uhost.N.2c4g@cn-bj2`).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// A UHost configuration: `machine_type` (`N`, `O`, `G`), vCPUs and memory in MB.
+    pub fn uhost(
+        region: &str,
+        machine_type: &str,
+        cpu: u32,
+        memory_mb: u32,
+        gpu: Option<(u32, String)>,
+    ) -> Self {
+        let memory_gib = mb_to_gib(Decimal::from(memory_mb));
+        let mut key = format!("uhost.{machine_type}.{cpu}c{memory_gib}g");
+        let mut specs = Specs {
+            vcpu: Some(cpu),
+            memory_gib: Some(memory_gib),
+            ..Specs::default()
+        };
+        let mut gpu_text = String::new();
+        if let Some((count, model)) = gpu.filter(|(n, _)| *n > 0) {
+            key.push_str(&format!(".{count}x{model}"));
+            gpu_text = format!(" {count}×{model}");
+            specs.gpu_count = Some(count);
+            specs.gpu_model = Some(model);
+        }
+        Offer {
+            product: Product::Uhost,
+            region: region.to_owned(),
+            key: format!("{key}@{region}"),
+            name_zh: format!("云主机 UHost {machine_type} 型 {cpu} 核 {memory_gib}GB{gpu_text}"),
+            name_en: format!("UHost {machine_type} {cpu} vCPU {memory_gib} GiB{gpu_text}"),
+            specs,
+            quantity: 1,
+        }
+    }
+
+    fn with_quantity(mut self, quantity: u16) -> Self {
+        self.quantity = quantity;
+        self
+    }
+
+    fn from_params(product: Product, ctx: &ImportContext) -> Result<Self, ConnectorError> {
+        let api = product.api();
+        let need = |key: &str| {
+            ctx.param(key)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| {
+                    malformed(format!(
+                        "{api} does not repeat its request: pass --param {key}=…"
+                    ))
+                })
+        };
+        let number = |key: &str| -> Result<u32, ConnectorError> {
+            let text = need(key)?;
+            text.trim()
+                .parse()
+                .map_err(|_| malformed(format!("--param {key}=`{text}` is not a whole number")))
+        };
+        let region = need("Region")?.to_owned();
+        let quantity = match ctx.param("Quantity") {
+            None => 1,
+            Some(q) => q
+                .trim()
+                .parse::<u16>()
+                .map_err(|_| malformed(format!("--param Quantity=`{q}` is not a whole number")))?,
+        };
+        let offer = match product {
+            Product::Uhost => {
+                let gpu = match (ctx.param("GPU"), ctx.param("GpuType")) {
+                    (Some(n), Some(model)) => Some((
+                        n.trim().parse().map_err(|_| {
+                            malformed(format!("--param GPU=`{n}` is not a whole number"))
+                        })?,
+                        model.to_owned(),
+                    )),
+                    _ => None,
+                };
+                let machine_type = ctx.param("MachineType").unwrap_or("N");
+                Offer::uhost(
+                    &region,
+                    machine_type,
+                    number("CPU")?,
+                    number("Memory")?,
+                    gpu,
+                )
+            }
+            Product::Udb => {
+                let memory_mb = number("MemoryLimit")?;
+                let disk_gb = number("DiskSpace")?;
+                let db_type = ctx.param("DBTypeId").unwrap_or("mysql");
+                let ha = ctx
+                    .param("InstanceMode")
+                    .is_some_and(|m| m.eq_ignore_ascii_case("HA"));
+                let (engine_zh, engine_en) = engine_names(db_type);
+                let memory_gib = mb_to_gib(Decimal::from(memory_mb));
+                let mode_suffix = if ha { ".ha" } else { "" };
+                let (mode_zh, mode_en) = if ha { (" 高可用", " HA") } else { ("", "") };
+                Offer {
+                    product,
+                    key: format!("udb.{db_type}.{memory_mb}m.{disk_gb}g{mode_suffix}@{region}"),
+                    name_zh: format!(
+                        "云数据库 UDB {engine_zh}{mode_zh} {memory_gib}GB 内存 {disk_gb}GB 磁盘"
+                    ),
+                    name_en: format!(
+                        "UDB {engine_en}{mode_en} {memory_gib} GiB memory {disk_gb} GB disk"
+                    ),
+                    specs: Specs {
+                        memory_gib: Some(memory_gib),
+                        storage_gib: Some(Decimal::from(disk_gb)),
+                        ..Specs::default()
+                    },
+                    region,
+                    quantity,
+                }
+            }
+            Product::Uredis => {
+                let size = number("Size")?;
+                Offer {
+                    product,
+                    key: format!("uredis.{size}g@{region}"),
+                    name_zh: format!("云内存 Redis {size}GB"),
+                    name_en: format!("URedis {size} GB"),
+                    specs: Specs {
+                        memory_gib: Some(Decimal::from(size)),
+                        ..Specs::default()
+                    },
+                    region,
+                    quantity,
+                }
+            }
+        };
+        Ok(offer.with_quantity(quantity))
+    }
+
+    fn category(&self) -> &'static str {
+        match self.product {
+            Product::Uhost if self.specs.gpu_count.is_some() => "compute.gpu",
+            Product::Uhost => "compute.vm",
+            Product::Udb => "database.relational",
+            Product::Uredis => "database.cache",
+        }
+    }
+
+    fn service(&self) -> &'static str {
+        match self.product {
+            Product::Uhost => "uhost",
+            Product::Udb => "udb",
+            Product::Uredis => "uredis",
+        }
+    }
+}
+
+fn mb_to_gib(mb: Decimal) -> Decimal {
+    mb.checked_div(Decimal::from(1024))
+        .unwrap_or(mb)
+        .normalize()
+}
+
+fn engine_names(db_type: &str) -> (String, String) {
+    let (engine, version) = db_type.split_once('-').unwrap_or((db_type, ""));
+    let name = match engine {
+        "mysql" => "MySQL",
+        "percona" => "Percona",
+        "postgresql" => "PostgreSQL",
+        "mongodb" => "MongoDB",
+        "sqlserver" => "SQL Server",
+        other => other,
+    };
+    let text = if version.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name} {version}")
+    };
+    (text.clone(), text)
+}
+
+/// Billing mode, unit and SKU suffix of a `ChargeType` bought for `quantity` periods.
+fn billing(charge_type: &str, quantity: u16) -> Result<(BillingMode, PriceUnit, String), String> {
+    match (charge_type, quantity) {
+        ("Dynamic", _) => Ok((BillingMode::OnDemand, PriceUnit::Hour, "dynamic".into())),
+        // Quantity 0 buys to the end of the month.
+        ("Month", 0 | 1) => Ok((BillingMode::Monthly, PriceUnit::Month, "month".into())),
+        ("Month", n) => Ok((
+            BillingMode::Reserved { term_months: n },
+            PriceUnit::Term,
+            format!("month_{n}"),
+        )),
+        ("Year", 0 | 1) => Ok((BillingMode::Yearly, PriceUnit::Year, "year".into())),
+        ("Year", n) => {
+            let months = n.checked_mul(12).ok_or("quantity too large")?;
+            Ok((
+                BillingMode::Reserved {
+                    term_months: months,
+                },
+                PriceUnit::Term,
+                format!("year_{n}"),
+            ))
+        }
+        (other, _) => Err(format!("unknown charge type `{other}`")),
+    }
+}
+
+/// Normalises the price entries of one answer about `offer`.
+fn entries(
+    raws: &[Box<RawValue>],
+    offer: &Offer,
+    fetched_at: DateTime<Utc>,
+    page: &mut FetchedPage,
+) {
+    for raw in raws {
+        match entry_listing(raw, offer, fetched_at) {
+            Ok(listing) => page.listings.push(listing),
+            Err(reason) => page.rejections.push(RecordRejection {
+                vendor_key: offer.key.clone(),
+                reason,
+            }),
+        }
+    }
+}
+
+fn entry_listing(
+    raw: &RawValue,
+    offer: &Offer,
+    fetched_at: DateTime<Utc>,
+) -> Result<Listing, String> {
+    let entry: PriceEntry =
+        serde_json::from_str(raw.get()).map_err(|e| format!("unreadable price entry: {e}"))?;
+    let region =
+        region_of(&offer.region).ok_or_else(|| format!("unknown region `{}`", offer.region))?;
+    let (mode, unit, suffix) = billing(&entry.charge_type, offer.quantity)?;
+    // Scale the minor unit exactly: 1360 fen → 13.60 yuan.
+    let mut yuan = entry.price.0;
+    let scale = yuan.scale() + offer.product.minor_digits();
+    if scale > 28 {
+        return Err("price has too many decimals".into());
+    }
+    yuan.set_scale(scale).map_err(|e| e.to_string())?;
+    let price = PriceComponent::flat(mode, unit, Money::new(yuan, Currency::CNY))
+        .map_err(|e| e.to_string())?;
+    Listing::builder(VENDOR, format!("{}/{suffix}", offer.key))
+        .category(Category::parse(offer.category()).map_err(|e| e.to_string())?)
+        .service(offer.service())
+        .name_zh(offer.name_zh.clone())
+        .name_en(offer.name_en.clone())
+        .region(region)
+        .specs(offer.specs.clone())
+        .price(price)
+        .provenance(Provenance::from_raw(
+            offer.product.api(),
+            raw.get().as_bytes(),
+            fetched_at,
+        ))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Normalises a saved UCloud price answer, detecting the API by `Action`.
+pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
+    let envelope = parse_envelope(body)?;
+    let action = envelope.action.clone().unwrap_or_default();
+    let product = Product::from_action(&action)
+        .ok_or_else(|| malformed(format!("unknown ucloud response action `{action}`")))?;
+    let offer = Offer::from_params(product, ctx)?;
+    let raws = match product {
+        Product::Uhost => envelope.price_set,
+        Product::Udb | Product::Uredis => envelope.data_set,
+    }
+    .ok_or_else(|| malformed(format!("{action} has no price list")))?;
+    let mut page = FetchedPage::default();
+    entries(&raws, &offer, ctx.fetched_at, &mut page);
+    Ok(page)
+}
+
+/// Normalises a live `GetUHostInstancePrice` answer about `offer`.
+pub fn uhost_page(
+    body: &[u8],
+    offer: &Offer,
+    fetched_at: DateTime<Utc>,
+) -> Result<FetchedPage, ConnectorError> {
+    let envelope = parse_envelope(body)?;
+    let raws = envelope
+        .price_set
+        .ok_or_else(|| malformed("GetUHostInstancePrice answer has no PriceSet"))?;
+    let mut page = FetchedPage::default();
+    entries(&raws, offer, fetched_at, &mut page);
+    Ok(page)
+}
