@@ -137,11 +137,16 @@ impl VendorClient {
             .timeout_seconds
             .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
         if timeout.is_zero() {
-            return Err(ConnectorError::Config(format!("{vendor}: timeout_seconds must be above 0")));
+            return Err(ConnectorError::Config(format!(
+                "{vendor}: timeout_seconds must be above 0"
+            )));
         }
-        let rps = settings.requests_per_second.unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
-        let rps = NonZeroU32::new(rps)
-            .ok_or_else(|| ConnectorError::Config(format!("{vendor}: requests_per_second must be above 0")))?;
+        let rps = settings
+            .requests_per_second
+            .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
+        let rps = NonZeroU32::new(rps).ok_or_else(|| {
+            ConnectorError::Config(format!("{vendor}: requests_per_second must be above 0"))
+        })?;
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -293,7 +298,11 @@ impl VendorClient {
             Ok(bytes) => bytes.to_vec(),
             Err(e) => return self.transport_failure(&e),
         };
-        let response = VendorResponse { status, headers, body };
+        let response = VendorResponse {
+            status,
+            headers,
+            body,
+        };
         if let Some(classifier) = &self.classifier {
             match classifier(self.vendor, &response) {
                 Some(Verdict::Accept) => return Attempt::Done(response),
@@ -348,13 +357,21 @@ fn excerpt(body: &[u8]) -> String {
     if body.len() > BODY_EXCERPT {
         out.push('…');
     }
-    if out.is_empty() { "(empty body)".to_owned() } else { out }
+    if out.is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        out
+    }
 }
 
 /// The wait a `Retry-After` header asks for: delay-seconds or an HTTP date
 /// (RFC 9110), measured from `now`; a date in the past means no wait.
 pub fn retry_after(headers: &reqwest::header::HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
@@ -375,8 +392,13 @@ mod tests {
 
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {
-        let now = DateTime::parse_from_rfc3339("2015-10-21T07:27:30Z").unwrap().to_utc();
-        assert_eq!(retry_after(&headers("7"), now), Some(Duration::from_secs(7)));
+        let now = DateTime::parse_from_rfc3339("2015-10-21T07:27:30Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            retry_after(&headers("7"), now),
+            Some(Duration::from_secs(7))
+        );
         assert_eq!(
             retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT"), now),
             Some(Duration::from_secs(30))

@@ -159,11 +159,22 @@ mod tests {
         assert!(text.contains("`every day`"), "{text}");
         // Five-field (minute-first) crontab lines are not accepted: seconds come first.
         assert!(VendorSchedule::parse(Vendor::Aws, "30 3 * * *").is_err());
-        let (aws, gcp, azure) = (settings(Some("bad")), settings(Some("0 0 * * * *")), settings(Some("x y")));
-        let err = Schedules::from_settings([(Vendor::Aws, &aws), (Vendor::Gcp, &gcp), (Vendor::Azure, &azure)])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("vendors.aws.schedule") && err.contains("vendors.azure.schedule"), "{err}");
+        let (aws, gcp, azure) = (
+            settings(Some("bad")),
+            settings(Some("0 0 * * * *")),
+            settings(Some("x y")),
+        );
+        let err = Schedules::from_settings([
+            (Vendor::Aws, &aws),
+            (Vendor::Gcp, &gcp),
+            (Vendor::Azure, &azure),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("vendors.aws.schedule") && err.contains("vendors.azure.schedule"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -207,9 +218,15 @@ mod tests {
         );
         assert_eq!(
             schedules.next_due(at("2025-01-01T03:00:00Z")),
-            Some((at("2025-01-01T04:00:00Z"), vec![Vendor::Aws, Vendor::Tencent]))
+            Some((
+                at("2025-01-01T04:00:00Z"),
+                vec![Vendor::Aws, Vendor::Tencent]
+            ))
         );
-        assert_eq!(Schedules::default().next_due(at("2025-01-01T00:00:00Z")), None);
+        assert_eq!(
+            Schedules::default().next_due(at("2025-01-01T00:00:00Z")),
+            None
+        );
         assert_eq!(job_name(Vendor::Gcp), "catalog-sync:gcp");
     }
 }

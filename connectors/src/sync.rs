@@ -15,8 +15,8 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, Utc};
 use shiyun_core::listing::{Listing, Vendor};
 use shiyun_core::store::{
-    ListingStore, RecordRejection, RetireScope, RunStatus, StoreError, StoreResult, SyncRun, SyncRunId,
-    SyncRunStore, UpsertReport,
+    ListingStore, RecordRejection, RetireScope, RunStatus, StoreError, StoreResult, SyncRun,
+    SyncRunId, SyncRunStore, UpsertReport,
 };
 
 use crate::error::ConnectorError;
@@ -122,7 +122,9 @@ impl SyncProgress for LogProgress {
     }
 
     fn finished(&self, run: &SyncRun) {
-        let seconds = run.finished_at.map(|end| (end - run.started_at).num_milliseconds() as f64 / 1000.0);
+        let seconds = run
+            .finished_at
+            .map(|end| (end - run.started_at).num_milliseconds() as f64 / 1000.0);
         tracing::info!(
             run = run.id,
             vendor = %run.vendor,
@@ -155,7 +157,9 @@ where
 {
     tokio::task::spawn_blocking(call)
         .await
-        .map_err(|e| ConnectorError::Store(StoreError::Internal(format!("store task failed: {e}"))))?
+        .map_err(|e| {
+            ConnectorError::Store(StoreError::Internal(format!("store task failed: {e}")))
+        })?
         .map_err(ConnectorError::from)
 }
 
@@ -165,7 +169,11 @@ async fn save(stores: &SyncStores, run: &SyncRun) -> Result<(), ConnectorError> 
     blocking(move || runs.save_sync_run(&snapshot)).await
 }
 
-async fn upsert(stores: &SyncStores, listings: Vec<Listing>, seen_at: DateTime<Utc>) -> Result<UpsertReport, ConnectorError> {
+async fn upsert(
+    stores: &SyncStores,
+    listings: Vec<Listing>,
+    seen_at: DateTime<Utc>,
+) -> Result<UpsertReport, ConnectorError> {
     if listings.is_empty() {
         return Ok(UpsertReport::default());
     }
@@ -204,7 +212,11 @@ async fn fail(
 }
 
 /// Starts a new run or reopens the failed one to resume.
-async fn open_run(vendor: Vendor, stores: &SyncStores, options: &SyncOptions) -> Result<SyncRun, ConnectorError> {
+async fn open_run(
+    vendor: Vendor,
+    stores: &SyncStores,
+    options: &SyncOptions,
+) -> Result<SyncRun, ConnectorError> {
     let runs = Arc::clone(&stores.runs);
     match options.resume_from {
         None => {
@@ -404,7 +416,14 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         absorb(&mut run, UpsertReport::default(), many(150));
-        absorb(&mut run, UpsertReport { new: 2, ..UpsertReport::default() }, many(150));
+        absorb(
+            &mut run,
+            UpsertReport {
+                new: 2,
+                ..UpsertReport::default()
+            },
+            many(150),
+        );
         assert_eq!(run.pages, 2);
         assert_eq!(run.rejected, 300);
         assert_eq!(run.rejections.len(), SyncRun::MAX_KEPT_REJECTIONS);

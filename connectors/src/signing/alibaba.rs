@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    SignableRequest, apply_headers, canonical_header_map, canonical_query_sorted, hmac_sha1, hmac_sha256,
-    rfc3986_encode, set_query, sha256_hex,
+    SignableRequest, apply_headers, canonical_header_map, canonical_query_sorted, hmac_sha1,
+    hmac_sha256, rfc3986_encode, set_query, sha256_hex,
 };
 use crate::error::ConnectorError;
 
@@ -63,7 +63,10 @@ pub fn acs3_sign(request: &SignableRequest, params: &Acs3Params<'_>) -> Acs3Sign
     let own = [
         ("x-acs-action", params.action.to_owned()),
         ("x-acs-version", params.version.to_owned()),
-        ("x-acs-date", params.date.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        (
+            "x-acs-date",
+            params.date.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        ),
         ("x-acs-signature-nonce", params.nonce.to_owned()),
         ("x-acs-content-sha256", content_sha256.clone()),
     ];
@@ -84,8 +87,15 @@ pub fn acs3_sign(request: &SignableRequest, params: &Acs3Params<'_>) -> Acs3Sign
         .map(|(n, _)| n.as_str())
         .collect::<Vec<_>>()
         .join(";");
-    let header_block: String = canonical_headers.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
-    let canonical_uri = if request.path.is_empty() { "/" } else { &request.path };
+    let header_block: String = canonical_headers
+        .iter()
+        .map(|(n, v)| format!("{n}:{v}\n"))
+        .collect();
+    let canonical_uri = if request.path.is_empty() {
+        "/"
+    } else {
+        &request.path
+    };
     let canonical_request = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         request.method,
@@ -95,7 +105,10 @@ pub fn acs3_sign(request: &SignableRequest, params: &Acs3Params<'_>) -> Acs3Sign
         signed_headers,
         content_sha256
     );
-    let string_to_sign = format!("{ACS3_ALGORITHM}\n{}", sha256_hex(canonical_request.as_bytes()));
+    let string_to_sign = format!(
+        "{ACS3_ALGORITHM}\n{}",
+        sha256_hex(canonical_request.as_bytes())
+    );
     let signature = hex::encode(hmac_sha256(
         params.access_key_secret.expose_secret().as_bytes(),
         string_to_sign.as_bytes(),
@@ -104,7 +117,10 @@ pub fn acs3_sign(request: &SignableRequest, params: &Acs3Params<'_>) -> Acs3Sign
         "{ACS3_ALGORITHM} Credential={},SignedHeaders={signed_headers},Signature={signature}",
         params.access_key_id
     );
-    let mut headers: Vec<(String, String)> = own.iter().map(|(n, v)| ((*n).to_owned(), v.clone())).collect();
+    let mut headers: Vec<(String, String)> = own
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), v.clone()))
+        .collect();
     headers.push(("Authorization".to_owned(), authorization.clone()));
     Acs3Signing {
         content_sha256,
@@ -118,7 +134,10 @@ pub fn acs3_sign(request: &SignableRequest, params: &Acs3Params<'_>) -> Acs3Sign
 }
 
 /// Signs a built request in place with V3.
-pub fn acs3_sign_request(request: &mut reqwest::Request, params: &Acs3Params<'_>) -> Result<Acs3Signing, ConnectorError> {
+pub fn acs3_sign_request(
+    request: &mut reqwest::Request,
+    params: &Acs3Params<'_>,
+) -> Result<Acs3Signing, ConnectorError> {
     let parts = SignableRequest::from_request(request)?;
     let signing = acs3_sign(&parts, params);
     apply_headers(request, &signing.headers)?;
@@ -138,7 +157,11 @@ pub struct RpcV2Signature {
 
 /// The RPC V2 signature of `parameters` (every request parameter, the
 /// common ones included, `Signature` excluded) for `http_method`.
-pub fn rpc_v2_sign(http_method: &str, parameters: &[(String, String)], access_key_secret: &SecretString) -> RpcV2Signature {
+pub fn rpc_v2_sign(
+    http_method: &str,
+    parameters: &[(String, String)],
+    access_key_secret: &SecretString,
+) -> RpcV2Signature {
     let canonicalized_query = canonical_query_sorted(parameters);
     let string_to_sign = format!(
         "{}&{}&{}",
@@ -147,7 +170,8 @@ pub fn rpc_v2_sign(http_method: &str, parameters: &[(String, String)], access_ke
         rfc3986_encode(&canonicalized_query)
     );
     let key = format!("{}&", access_key_secret.expose_secret());
-    let signature = base64::engine::general_purpose::STANDARD.encode(hmac_sha1(key.as_bytes(), string_to_sign.as_bytes()));
+    let signature = base64::engine::general_purpose::STANDARD
+        .encode(hmac_sha1(key.as_bytes(), string_to_sign.as_bytes()));
     RpcV2Signature {
         canonicalized_query,
         string_to_sign,
@@ -188,7 +212,10 @@ pub fn rpc_v2_parameters(
         ("SignatureMethod", "HMAC-SHA1".to_owned()),
         ("SignatureNonce", params.nonce.to_owned()),
         ("SignatureVersion", "1.0".to_owned()),
-        ("Timestamp", params.timestamp.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        (
+            "Timestamp",
+            params.timestamp.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        ),
         ("Version", params.version.to_owned()),
     ] {
         all.retain(|(n, _)| n != name);

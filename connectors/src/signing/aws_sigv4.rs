@@ -11,8 +11,8 @@ use percent_encoding::utf8_percent_encode;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    RFC3986, SignableRequest, apply_headers, canonical_header_map, canonical_query_sorted, hmac_sha256, set_query,
-    sha256_hex,
+    RFC3986, SignableRequest, apply_headers, canonical_header_map, canonical_query_sorted,
+    hmac_sha256, set_query, sha256_hex,
 };
 use crate::error::ConnectorError;
 
@@ -63,7 +63,12 @@ pub struct SigV4Params<'a> {
 
 impl<'a> SigV4Params<'a> {
     /// The usual parameters: normalised path, no body-hash header, session token signed.
-    pub fn new(credentials: &'a AwsCredentials, region: &'a str, service: &'a str, time: DateTime<Utc>) -> Self {
+    pub fn new(
+        credentials: &'a AwsCredentials,
+        region: &'a str,
+        service: &'a str,
+        time: DateTime<Utc>,
+    ) -> Self {
         SigV4Params {
             credentials,
             region,
@@ -85,7 +90,12 @@ impl<'a> SigV4Params<'a> {
 
     /// `<date>/<region>/<service>/aws4_request`.
     pub fn credential_scope(&self) -> String {
-        format!("{}/{}/{}/aws4_request", self.short_date(), self.region, self.service)
+        format!(
+            "{}/{}/{}/aws4_request",
+            self.short_date(),
+            self.region,
+            self.service
+        )
     }
 }
 
@@ -164,7 +174,11 @@ pub fn normalize_path(path: &str) -> String {
 /// but S3.
 pub fn canonical_uri(path: &str, normalize: bool) -> String {
     let path = if path.is_empty() { "/" } else { path };
-    let path = if normalize { normalize_path(path) } else { path.to_owned() };
+    let path = if normalize {
+        normalize_path(path)
+    } else {
+        path.to_owned()
+    };
     path.split('/')
         .map(|segment| utf8_percent_encode(segment, RFC3986).to_string())
         .collect::<Vec<_>>()
@@ -174,9 +188,14 @@ pub fn canonical_uri(path: &str, normalize: bool) -> String {
 /// Headers this module sets itself: ignored in the input so that signing
 /// twice does not sign stale values.
 fn is_own_header(name: &str) -> bool {
-    ["authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"]
-        .iter()
-        .any(|own| name.eq_ignore_ascii_case(own))
+    [
+        "authorization",
+        "x-amz-date",
+        "x-amz-security-token",
+        "x-amz-content-sha256",
+    ]
+    .iter()
+    .any(|own| name.eq_ignore_ascii_case(own))
 }
 
 fn compute(
@@ -255,7 +274,10 @@ pub fn sign_headers(request: &SignableRequest, params: &SigV4Params<'_>) -> Head
     let signature = compute(request, params, &signed, &request.query);
     let authorization = format!(
         "{ALGORITHM} Credential={}/{}, SignedHeaders={}, Signature={}",
-        params.credentials.access_key_id, signature.credential_scope, signature.signed_headers, signature.signature
+        params.credentials.access_key_id,
+        signature.credential_scope,
+        signature.signed_headers,
+        signature.signature
     );
     let mut headers = Vec::new();
     if let Some(token) = token {
@@ -275,7 +297,11 @@ pub fn sign_headers(request: &SignableRequest, params: &SigV4Params<'_>) -> Head
 
 /// Signs `request` as a presigned URL valid for `expires_in_seconds`.
 /// `request.headers` are all signed; include `host`.
-pub fn presign_query(request: &SignableRequest, params: &SigV4Params<'_>, expires_in_seconds: u64) -> QuerySigning {
+pub fn presign_query(
+    request: &SignableRequest,
+    params: &SigV4Params<'_>,
+    expires_in_seconds: u64,
+) -> QuerySigning {
     let headers: Vec<(String, String)> = request
         .headers
         .iter()
@@ -287,7 +313,11 @@ pub fn presign_query(request: &SignableRequest, params: &SigV4Params<'_>, expire
         .map(|(name, _)| name)
         .collect::<Vec<_>>()
         .join(";");
-    let credential = format!("{}/{}", params.credentials.access_key_id, params.credential_scope());
+    let credential = format!(
+        "{}/{}",
+        params.credentials.access_key_id,
+        params.credential_scope()
+    );
     let token = params
         .credentials
         .session_token
@@ -319,7 +349,10 @@ pub fn presign_query(request: &SignableRequest, params: &SigV4Params<'_>, expire
 
 /// Signs a built request in place (header form): reads its method, URL,
 /// headers and body, and sets `X-Amz-Date`, `Authorization` and the others.
-pub fn sign_request(request: &mut reqwest::Request, params: &SigV4Params<'_>) -> Result<HeaderSigning, ConnectorError> {
+pub fn sign_request(
+    request: &mut reqwest::Request,
+    params: &SigV4Params<'_>,
+) -> Result<HeaderSigning, ConnectorError> {
     let parts = SignableRequest::from_request(request)?;
     let signing = sign_headers(&parts, params);
     apply_headers(request, &signing.headers)?;
@@ -360,7 +393,9 @@ mod tests {
     #[test]
     fn signing_a_reqwest_request_sets_the_headers() {
         let creds = AwsCredentials::new("AKIDEXAMPLE", SecretString::from("secret"));
-        let time = DateTime::parse_from_rfc3339("2015-08-30T12:36:00Z").unwrap().to_utc();
+        let time = DateTime::parse_from_rfc3339("2015-08-30T12:36:00Z")
+            .unwrap()
+            .to_utc();
         let params = SigV4Params::new(&creds, "us-east-1", "pricing", time);
         let mut request = reqwest::Client::new()
             .post("https://api.pricing.us-east-1.amazonaws.com/")
@@ -369,9 +404,14 @@ mod tests {
             .build()
             .unwrap();
         let signing = sign_request(&mut request, &params).unwrap();
-        assert_eq!(signing.signature.signed_headers, "content-type;host;x-amz-date");
+        assert_eq!(
+            signing.signature.signed_headers,
+            "content-type;host;x-amz-date"
+        );
         let auth = request.headers()["authorization"].to_str().unwrap();
-        assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/pricing/aws4_request"));
+        assert!(auth.starts_with(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/pricing/aws4_request"
+        ));
         assert_eq!(request.headers()["x-amz-date"], "20150830T123600Z");
         // Signing again gives the same result: our own headers are not re-signed.
         let again = sign_request(&mut request, &params).unwrap();

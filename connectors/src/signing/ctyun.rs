@@ -38,7 +38,9 @@ pub struct EopParams<'a> {
 impl EopParams<'_> {
     /// `eop-date`: `yyyyMMddTHHmmssZ` on the UTC+8 clock (China has no DST).
     pub fn eop_date(&self) -> String {
-        (self.time + TimeDelta::hours(8)).format("%Y%m%dT%H%M%SZ").to_string()
+        (self.time + TimeDelta::hours(8))
+            .format("%Y%m%dT%H%M%SZ")
+            .to_string()
     }
 }
 
@@ -78,17 +80,24 @@ pub fn sign(request: &SignableRequest, params: &EopParams<'_>) -> EopSigning {
         canonical_query_sorted(&request.query),
         sha256_hex(&request.body)
     );
-    let k_time = hmac_sha256(params.secret_key.expose_secret().as_bytes(), eop_date.as_bytes());
+    let k_time = hmac_sha256(
+        params.secret_key.expose_secret().as_bytes(),
+        eop_date.as_bytes(),
+    );
     let k_ak = hmac_sha256(&k_time, params.access_key.as_bytes());
     let day = eop_date.get(..8).unwrap_or_default();
     let k_date = hmac_sha256(&k_ak, day.as_bytes());
-    let signature = base64::engine::general_purpose::STANDARD.encode(hmac_sha256(&k_date, string_to_sign.as_bytes()));
+    let signature = base64::engine::general_purpose::STANDARD
+        .encode(hmac_sha256(&k_date, string_to_sign.as_bytes()));
     let authorization = format!(
         "{} Headers=ctyun-eop-request-id;eop-date Signature={signature}",
         params.access_key
     );
     let headers = vec![
-        ("ctyun-eop-request-id".to_owned(), params.request_id.to_owned()),
+        (
+            "ctyun-eop-request-id".to_owned(),
+            params.request_id.to_owned(),
+        ),
         ("eop-date".to_owned(), eop_date),
         ("Eop-Authorization".to_owned(), authorization.clone()),
     ];
@@ -101,7 +110,10 @@ pub fn sign(request: &SignableRequest, params: &EopParams<'_>) -> EopSigning {
 }
 
 /// Signs a built request in place.
-pub fn sign_request(request: &mut reqwest::Request, params: &EopParams<'_>) -> Result<EopSigning, ConnectorError> {
+pub fn sign_request(
+    request: &mut reqwest::Request,
+    params: &EopParams<'_>,
+) -> Result<EopSigning, ConnectorError> {
     let parts = SignableRequest::from_request(request)?;
     let signing = sign(&parts, params);
     apply_headers(request, &signing.headers)?;

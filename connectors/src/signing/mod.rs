@@ -108,22 +108,27 @@ impl SignableRequest {
             if name == reqwest::header::HOST {
                 continue;
             }
-            let value = value
-                .to_str()
-                .map_err(|_| ConnectorError::Config(format!("header `{name}` is not visible ASCII")))?;
+            let value = value.to_str().map_err(|_| {
+                ConnectorError::Config(format!("header `{name}` is not visible ASCII"))
+            })?;
             headers.push((name.as_str().to_owned(), value.to_owned()));
         }
         let body = match request.body() {
             None => Vec::new(),
             Some(body) => body
                 .as_bytes()
-                .ok_or_else(|| ConnectorError::Config("a streaming request body cannot be signed".into()))?
+                .ok_or_else(|| {
+                    ConnectorError::Config("a streaming request body cannot be signed".into())
+                })?
                 .to_vec(),
         };
         Ok(SignableRequest {
             method: request.method().as_str().to_owned(),
             path: url.path().to_owned(),
-            query: url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+            query: url
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
             headers,
             body,
         })
@@ -131,7 +136,10 @@ impl SignableRequest {
 }
 
 /// Sets headers on a built request, replacing any of the same name.
-pub fn apply_headers(request: &mut reqwest::Request, headers: &[(String, String)]) -> Result<(), ConnectorError> {
+pub fn apply_headers(
+    request: &mut reqwest::Request,
+    headers: &[(String, String)],
+) -> Result<(), ConnectorError> {
     for (name, value) in headers {
         let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
             .map_err(|e| ConnectorError::Config(format!("header name `{name}`: {e}")))?;
@@ -163,7 +171,11 @@ pub fn encode_pairs(pairs: &[(String, String)]) -> String {
 }
 
 /// Everything but the RFC 3986 unreserved characters (`A-Z a-z 0-9 - _ . ~`).
-pub(crate) const RFC3986: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+pub(crate) const RFC3986: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Percent-encodes all but the RFC 3986 unreserved characters, upper-case
 /// hex: space is `%20`, `*` is `%2A`, `~` stays. AWS, Alibaba and Tencent all
@@ -224,13 +236,16 @@ pub(crate) fn trim_header_value(value: &str) -> String {
 /// Lower-cased header names with their values (duplicates joined by `,` in
 /// order), sorted by name: the canonical header list of AWS and ACS3.
 pub(crate) fn canonical_header_map(headers: &[(String, String)]) -> Vec<(String, String)> {
-    let mut map: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    let mut map: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
     for (name, value) in headers {
         map.entry(name.trim().to_ascii_lowercase())
             .or_default()
             .push(trim_header_value(value));
     }
-    map.into_iter().map(|(name, values)| (name, values.join(","))).collect()
+    map.into_iter()
+        .map(|(name, values)| (name, values.join(",")))
+        .collect()
 }
 
 /// Sorted, RFC 3986 encoded `k=v&…`, sorted by encoded name then value.
@@ -274,7 +289,10 @@ mod tests {
         let parts = SignableRequest::from_request(&request).unwrap();
         assert_eq!(parts.method, "POST");
         assert_eq!(parts.path, "/a%20b");
-        assert_eq!(parts.query, vec![("x".into(), "1".into()), ("y".into(), "a/b".into())]);
+        assert_eq!(
+            parts.query,
+            vec![("x".into(), "1".into()), ("y".into(), "a/b".into())]
+        );
         assert_eq!(parts.header_value("host"), Some("example.com:8080"));
         assert_eq!(parts.header_value("Content-Type"), Some("application/json"));
         assert_eq!(parts.body, b"{}");

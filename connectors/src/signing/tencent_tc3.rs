@@ -6,7 +6,9 @@
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{SignableRequest, apply_headers, hmac_sha256, rfc3986_encode, sha256_hex, trim_header_value};
+use super::{
+    SignableRequest, apply_headers, hmac_sha256, rfc3986_encode, sha256_hex, trim_header_value,
+};
 use crate::error::ConnectorError;
 
 /// The algorithm name.
@@ -61,10 +63,19 @@ pub fn sign(request: &SignableRequest, params: &Tc3Params<'_>) -> Tc3Signature {
     let mut headers: Vec<(String, String)> = request
         .headers
         .iter()
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), trim_header_value(v).to_ascii_lowercase()))
+        .map(|(n, v)| {
+            (
+                n.trim().to_ascii_lowercase(),
+                trim_header_value(v).to_ascii_lowercase(),
+            )
+        })
         .collect();
     headers.sort();
-    let signed_headers = headers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(";");
+    let signed_headers = headers
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
     let header_block: String = headers.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
     let canonical_query = request
         .query
@@ -72,10 +83,19 @@ pub fn sign(request: &SignableRequest, params: &Tc3Params<'_>) -> Tc3Signature {
         .map(|(k, v)| format!("{}={}", rfc3986_encode(k), rfc3986_encode(v)))
         .collect::<Vec<_>>()
         .join("&");
-    let canonical_uri = if request.path.is_empty() { "/" } else { &request.path };
+    let canonical_uri = if request.path.is_empty() {
+        "/"
+    } else {
+        &request.path
+    };
     let canonical_request = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
-        request.method, canonical_uri, canonical_query, header_block, signed_headers, hashed_request_payload
+        request.method,
+        canonical_uri,
+        canonical_query,
+        header_block,
+        signed_headers,
+        hashed_request_payload
     );
     let date = utc_date(params.timestamp);
     let credential_scope = format!("{date}/{}/tc3_request", params.service);

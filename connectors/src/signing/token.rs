@@ -17,9 +17,15 @@ pub fn apply_api_key_query(request: &mut reqwest::Request, name: &str, key: &Sec
 
 /// Sets `Authorization: Bearer <token>`, marked sensitive so it is not
 /// printed by reqwest's or hyper's debug output.
-pub fn apply_bearer(request: &mut reqwest::Request, token: &SecretString) -> Result<(), ConnectorError> {
-    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-        .map_err(|_| ConnectorError::Config("the bearer token is not a valid header value".into()))?;
+pub fn apply_bearer(
+    request: &mut reqwest::Request,
+    token: &SecretString,
+) -> Result<(), ConnectorError> {
+    let mut value =
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+            .map_err(|_| {
+                ConnectorError::Config("the bearer token is not a valid header value".into())
+            })?;
     value.set_sensitive(true);
     request
         .headers_mut()

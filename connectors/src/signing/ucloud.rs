@@ -21,7 +21,10 @@ pub struct UcloudSignature {
 /// Signs `parameters` (every request parameter, `PublicKey` included,
 /// `Signature` excluded; values as text, see [`param_text`]).
 pub fn sign(parameters: &[(String, String)], private_key: &SecretString) -> UcloudSignature {
-    let mut sorted: Vec<&(String, String)> = parameters.iter().filter(|(n, _)| n != "Signature").collect();
+    let mut sorted: Vec<&(String, String)> = parameters
+        .iter()
+        .filter(|(n, _)| n != "Signature")
+        .collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut text: String = sorted.iter().map(|(n, v)| format!("{n}{v}")).collect();
     text.push_str(private_key.expose_secret());
@@ -79,8 +82,14 @@ mod tests {
         assert_eq!(param_text(&serde_json::json!(10)).as_deref(), Some("10"));
         assert_eq!(param_text(&serde_json::json!(42.0)).as_deref(), Some("42"));
         assert_eq!(param_text(&serde_json::json!(0.5)).as_deref(), Some("0.5"));
-        assert_eq!(param_text(&serde_json::json!(true)).as_deref(), Some("true"));
-        assert_eq!(param_text(&serde_json::json!("cn-bj2")).as_deref(), Some("cn-bj2"));
+        assert_eq!(
+            param_text(&serde_json::json!(true)).as_deref(),
+            Some("true")
+        );
+        assert_eq!(
+            param_text(&serde_json::json!("cn-bj2")).as_deref(),
+            Some("cn-bj2")
+        );
         assert_eq!(param_text(&serde_json::json!([1])), None);
     }
 

@@ -1,6 +1,8 @@
 //! Signing against the vendors' own published test vectors, read from
 //! `signing-vectors.json` (see `common::signing_vectors`).
 
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
+
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -21,7 +23,9 @@ fn vectors() -> Value {
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or_else(|| panic!("`{key}` missing or not a string in {v}"))
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("`{key}` missing or not a string in {v}"))
 }
 
 fn time(text: &str) -> DateTime<Utc> {
@@ -128,7 +132,11 @@ impl SuiteRequest {
 
     /// The suite's `*-signed-request.txt` form of this request with extra
     /// headers and query parameters.
-    fn render(&self, extra_headers: &[(String, String)], extra_query: &[(String, String)]) -> String {
+    fn render(
+        &self,
+        extra_headers: &[(String, String)],
+        extra_query: &[(String, String)],
+    ) -> String {
         let mut target = self.path.clone();
         let mut query: Vec<String> = self.raw_query.iter().cloned().collect();
         if !extra_query.is_empty() {
@@ -177,7 +185,9 @@ fn suite_params<'a>(context: &'a Value, credentials: &'a AwsCredentials) -> SigV
 /// Compares each field and returns the mismatches, so one run lists every failing case.
 fn compare(failures: &mut Vec<String>, case: &str, what: &str, got: &str, expected: &str) {
     if got != expected {
-        failures.push(format!("{case} {what}:\n  got      {got:?}\n  expected {expected:?}"));
+        failures.push(format!(
+            "{case} {what}:\n  got      {got:?}\n  expected {expected:?}"
+        ));
     }
 }
 
@@ -198,26 +208,85 @@ fn aws_sigv4_suite_header_and_query_forms() {
 
         let header = &case["header"];
         let signed = aws_sigv4::sign_headers(&signable, &params);
-        compare(&mut failures, name, "header canonical_request", &signed.signature.canonical_request, text(header, "canonical_request"));
-        compare(&mut failures, name, "header string_to_sign", &signed.signature.string_to_sign, text(header, "string_to_sign"));
-        compare(&mut failures, name, "header signature", &signed.signature.signature, text(header, "signature"));
-        compare(&mut failures, name, "header signed_request", &request.render(&signed.headers, &[]), text(header, "signed_request"));
+        compare(
+            &mut failures,
+            name,
+            "header canonical_request",
+            &signed.signature.canonical_request,
+            text(header, "canonical_request"),
+        );
+        compare(
+            &mut failures,
+            name,
+            "header string_to_sign",
+            &signed.signature.string_to_sign,
+            text(header, "string_to_sign"),
+        );
+        compare(
+            &mut failures,
+            name,
+            "header signature",
+            &signed.signature.signature,
+            text(header, "signature"),
+        );
+        compare(
+            &mut failures,
+            name,
+            "header signed_request",
+            &request.render(&signed.headers, &[]),
+            text(header, "signed_request"),
+        );
         let expected_auth = text(header, "signed_request")
             .lines()
             .find_map(|l| l.strip_prefix("Authorization:"))
             .unwrap();
-        compare(&mut failures, name, "authorization", &signed.authorization, expected_auth);
+        compare(
+            &mut failures,
+            name,
+            "authorization",
+            &signed.authorization,
+            expected_auth,
+        );
 
         let query = &case["query"];
         let expires = context["expiration_in_seconds"].as_u64().unwrap();
         let presigned = aws_sigv4::presign_query(&signable, &params, expires);
-        compare(&mut failures, name, "query canonical_request", &presigned.signature.canonical_request, text(query, "canonical_request"));
-        compare(&mut failures, name, "query string_to_sign", &presigned.signature.string_to_sign, text(query, "string_to_sign"));
-        compare(&mut failures, name, "query signature", &presigned.signature.signature, text(query, "signature"));
-        compare(&mut failures, name, "query signed_request", &request.render(&[], &presigned.query), text(query, "signed_request"));
+        compare(
+            &mut failures,
+            name,
+            "query canonical_request",
+            &presigned.signature.canonical_request,
+            text(query, "canonical_request"),
+        );
+        compare(
+            &mut failures,
+            name,
+            "query string_to_sign",
+            &presigned.signature.string_to_sign,
+            text(query, "string_to_sign"),
+        );
+        compare(
+            &mut failures,
+            name,
+            "query signature",
+            &presigned.signature.signature,
+            text(query, "signature"),
+        );
+        compare(
+            &mut failures,
+            name,
+            "query signed_request",
+            &request.render(&[], &presigned.query),
+            text(query, "signed_request"),
+        );
         checked += 1;
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(checked, 38);
 }
 
@@ -233,9 +302,15 @@ fn aws_sign_request_helper_matches_the_suite() {
     let vanilla = case("get-vanilla");
     let credentials = suite_credentials(&vanilla["context"]);
     let params = suite_params(&vanilla["context"], &credentials);
-    let mut request = client.get("https://example.amazonaws.com/").build().unwrap();
+    let mut request = client
+        .get("https://example.amazonaws.com/")
+        .build()
+        .unwrap();
     let signing = aws_sigv4::sign_request(&mut request, &params).unwrap();
-    assert_eq!(signing.signature.signature, text(&vanilla["header"], "signature"));
+    assert_eq!(
+        signing.signature.signature,
+        text(&vanilla["header"], "signature")
+    );
     assert_eq!(request.headers()["x-amz-date"], "20150830T123600Z");
     assert!(
         request.headers()["authorization"]
@@ -247,12 +322,23 @@ fn aws_sign_request_helper_matches_the_suite() {
     let post_query = case("post-vanilla-query");
     let credentials = suite_credentials(&post_query["context"]);
     let params = suite_params(&post_query["context"], &credentials);
-    let mut request = client.post("https://example.amazonaws.com/?Param1=value1").build().unwrap();
+    let mut request = client
+        .post("https://example.amazonaws.com/?Param1=value1")
+        .build()
+        .unwrap();
     let presigned = aws_sigv4::presign_request(&mut request, &params, 3600).unwrap();
-    assert_eq!(presigned.signature.signature, text(&post_query["query"], "signature"));
+    assert_eq!(
+        presigned.signature.signature,
+        text(&post_query["query"], "signature")
+    );
     let query = request.url().query().unwrap();
-    assert!(query.starts_with("Param1=value1&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830"));
-    assert!(query.ends_with(&format!("X-Amz-Signature={}", text(&post_query["query"], "signature"))));
+    assert!(query.starts_with(
+        "Param1=value1&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830"
+    ));
+    assert!(query.ends_with(&format!(
+        "X-Amz-Signature={}",
+        text(&post_query["query"], "signature")
+    )));
 }
 
 /// Kingsoft signs with SigV4 (service `kec`, regions like `cn-beijing-6`):
@@ -262,11 +348,19 @@ fn kingsoft_uses_sigv4_with_its_own_scope() {
     let v = vectors();
     let status = text(&v["kingsoft_ksyun"], "status");
     assert!(status.contains("AWS SigV4"), "{status}");
-    assert!(v["kingsoft_ksyun"].get("expected").is_none(), "a Kingsoft vector appeared: test it");
+    assert!(
+        v["kingsoft_ksyun"].get("expected").is_none(),
+        "a Kingsoft vector appeared: test it"
+    );
     assert!(text(&v["aws_sigv4"], "algorithm").contains("Kingsoft"));
 
     let credentials = AwsCredentials::new("AKLTtest", SecretString::from("secret"));
-    let params = SigV4Params::new(&credentials, "cn-beijing-6", "kec", time("2024-01-02T03:04:05Z"));
+    let params = SigV4Params::new(
+        &credentials,
+        "cn-beijing-6",
+        "kec",
+        time("2024-01-02T03:04:05Z"),
+    );
     let request = SignableRequest::new("GET", "/")
         .query_param("Action", "DescribeInstances")
         .query_param("Version", "2016-03-04")
@@ -275,7 +369,12 @@ fn kingsoft_uses_sigv4_with_its_own_scope() {
     assert!(signed.authorization.starts_with(
         "AWS4-HMAC-SHA256 Credential=AKLTtest/20240102/cn-beijing-6/kec/aws4_request, SignedHeaders=host;x-amz-date, Signature="
     ));
-    assert!(signed.signature.canonical_request.contains("\nAction=DescribeInstances&Version=2016-03-04\n"));
+    assert!(
+        signed
+            .signature
+            .canonical_request
+            .contains("\nAction=DescribeInstances&Version=2016-03-04\n")
+    );
 }
 
 // ---------------------------------------------------------------- Tencent TC3
@@ -300,8 +399,14 @@ fn tencent_tc3_document_example() {
         timestamp: inputs["timestamp"].as_i64().unwrap(),
     };
     let signed = tencent_tc3::sign(&tencent_request(inputs), &params);
-    assert_eq!(signed.hashed_request_payload, text(expected, "hashed_request_payload"));
-    assert_eq!(signed.canonical_request, text(expected, "canonical_request"));
+    assert_eq!(
+        signed.hashed_request_payload,
+        text(expected, "hashed_request_payload")
+    );
+    assert_eq!(
+        signed.canonical_request,
+        text(expected, "canonical_request")
+    );
     assert_eq!(
         hex::encode(Sha256::digest(signed.canonical_request.as_bytes())),
         text(expected, "hashed_canonical_request")
@@ -355,7 +460,10 @@ fn acs3_inputs(inputs: &Value) -> (SignableRequest, SecretString) {
     for (k, v) in inputs["query"].as_object().unwrap() {
         request = request.query_param(k, v.as_str().unwrap());
     }
-    (request, SecretString::from(text(inputs, "access_key_secret")))
+    (
+        request,
+        SecretString::from(text(inputs, "access_key_secret")),
+    )
 }
 
 #[test]
@@ -373,8 +481,14 @@ fn alibaba_acs3_document_example() {
         nonce: text(inputs, "x-acs-signature-nonce"),
     };
     let signed = alibaba::acs3_sign(&request, &params);
-    assert_eq!(signed.content_sha256, text(expected, "x-acs-content-sha256"));
-    assert_eq!(signed.canonical_request, text(expected, "canonical_request"));
+    assert_eq!(
+        signed.content_sha256,
+        text(expected, "x-acs-content-sha256")
+    );
+    assert_eq!(
+        signed.canonical_request,
+        text(expected, "canonical_request")
+    );
     assert_eq!(signed.string_to_sign, text(expected, "string_to_sign"));
     assert_eq!(signed.signature, text(expected, "signature"));
     assert_eq!(signed.authorization, text(expected, "authorization"));
@@ -386,8 +500,14 @@ fn alibaba_acs3_document_example() {
     }
     let mut built = reqwest::Client::new().post(url).build().unwrap();
     alibaba::acs3_sign_request(&mut built, &params).unwrap();
-    assert_eq!(built.headers()["authorization"], text(expected, "authorization"));
-    assert_eq!(built.headers()["x-acs-signature-nonce"], text(inputs, "x-acs-signature-nonce"));
+    assert_eq!(
+        built.headers()["authorization"],
+        text(expected, "authorization")
+    );
+    assert_eq!(
+        built.headers()["x-acs-signature-nonce"],
+        text(inputs, "x-acs-signature-nonce")
+    );
     assert_eq!(built.headers()["x-acs-date"], "2023-10-26T10:22:32Z");
 }
 
@@ -406,8 +526,16 @@ fn rpc_v2_case(key: &str) {
     if let Some(query) = set["derived_canonicalized_query"].as_str() {
         assert_eq!(signed.canonicalized_query, query, "{key}");
     }
-    assert_eq!(signed.string_to_sign, text(set, "derived_string_to_sign"), "{key}");
-    assert_eq!(signed.signature, text(&set["expected"], "signature"), "{key}");
+    assert_eq!(
+        signed.string_to_sign,
+        text(set, "derived_string_to_sign"),
+        "{key}"
+    );
+    assert_eq!(
+        signed.signature,
+        text(&set["expected"], "signature"),
+        "{key}"
+    );
 }
 
 #[test]
@@ -436,9 +564,19 @@ fn alibaba_rpc_v2_parameters_add_the_common_ones() {
         timestamp: time(text(p, "Timestamp")),
         nonce: text(p, "SignatureNonce"),
     };
-    let (all, signature) = alibaba::rpc_v2_parameters("GET", &params, &[("RegionId".into(), text(p, "RegionId").into())]);
-    assert_eq!(signature.signature, text(&v["alibaba_rpc_v2_hmac_sha1"]["expected"], "signature"));
-    assert_eq!(all.last().unwrap(), &("Signature".to_owned(), signature.signature.clone()));
+    let (all, signature) = alibaba::rpc_v2_parameters(
+        "GET",
+        &params,
+        &[("RegionId".into(), text(p, "RegionId").into())],
+    );
+    assert_eq!(
+        signature.signature,
+        text(&v["alibaba_rpc_v2_hmac_sha1"]["expected"], "signature")
+    );
+    assert_eq!(
+        all.last().unwrap(),
+        &("Signature".to_owned(), signature.signature.clone())
+    );
 
     let mut request = reqwest::Client::new()
         .get("https://ecs.aliyuncs.com/?RegionId=cn-beijing")
@@ -447,7 +585,10 @@ fn alibaba_rpc_v2_parameters_add_the_common_ones() {
     alibaba::rpc_v2_sign_request(&mut request, &params).unwrap();
     let query = request.url().query().unwrap();
     // base64 `=` and `+` are percent-encoded in the URL.
-    assert!(query.ends_with("&Signature=9NaGiOspFP5UPcwX8Iwt2YJXXuk%3D"), "{query}");
+    assert!(
+        query.ends_with("&Signature=9NaGiOspFP5UPcwX8Iwt2YJXXuk%3D"),
+        "{query}"
+    );
 }
 
 // ---------------------------------------------------------------- UCloud
@@ -465,11 +606,17 @@ fn ucloud_document_example() {
         .collect();
     let private_key = SecretString::from(text(inputs, "private_key"));
     let signed = ucloud::sign(&parameters, &private_key);
-    assert_eq!(signed.string_to_sign.expose_secret(), text(expected, "string_to_sign"));
+    assert_eq!(
+        signed.string_to_sign.expose_secret(),
+        text(expected, "string_to_sign")
+    );
     assert_eq!(signed.signature, text(expected, "signature"));
 
     // `signed_parameters` adds PublicKey itself and signs the same.
-    let without_key: Vec<(String, String)> = parameters.into_iter().filter(|(k, _)| k != "PublicKey").collect();
+    let without_key: Vec<(String, String)> = parameters
+        .into_iter()
+        .filter(|(k, _)| k != "PublicKey")
+        .collect();
     let all = ucloud::signed_parameters(&without_key, text(inputs, "public_key"), &private_key);
     assert_eq!(all.last().unwrap().1, text(expected, "signature"));
 }
@@ -490,7 +637,10 @@ fn hmac(key: &[u8], data: &str) -> Vec<u8> {
 fn ctyun_eop_follows_the_published_algorithm() {
     let v = vectors();
     let set = &v["ctyun_eop"];
-    assert!(set.get("expected").is_none(), "a CTyun vector appeared: test against it");
+    assert!(
+        set.get("expected").is_none(),
+        "a CTyun vector appeared: test against it"
+    );
     let summary = text(set, "algorithm_summary");
     assert!(summary.contains("Headers=ctyun-eop-request-id;eop-date"));
 
@@ -519,14 +669,18 @@ fn ctyun_eop_follows_the_published_algorithm() {
     let k_time = hmac(b"sk-example", eop_date);
     let k_ak = hmac(&k_time, "ak-example");
     let k_date = hmac(&k_ak, "20240302");
-    let expected_sig = base64::engine::general_purpose::STANDARD.encode(hmac(&k_date, &expected_sts));
+    let expected_sig =
+        base64::engine::general_purpose::STANDARD.encode(hmac(&k_date, &expected_sts));
     assert_eq!(signed.signature, expected_sig);
     assert_eq!(
         signed.authorization,
         format!("ak-example Headers=ctyun-eop-request-id;eop-date Signature={expected_sig}")
     );
     let names: Vec<&str> = signed.headers.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["ctyun-eop-request-id", "eop-date", "Eop-Authorization"]);
+    assert_eq!(
+        names,
+        ["ctyun-eop-request-id", "eop-date", "Eop-Authorization"]
+    );
 }
 
 // ---------------------------------------------------------------- unsigned vendors
@@ -536,8 +690,15 @@ fn ctyun_eop_follows_the_published_algorithm() {
 #[test]
 fn gcp_azure_ibm_need_no_signature() {
     let v = vectors();
-    for key in ["gcp_cloud_billing", "azure_retail_prices", "ibm_global_catalog"] {
-        assert!(v[key].get("expected").is_none(), "{key} gained a vector: test it");
+    for key in [
+        "gcp_cloud_billing",
+        "azure_retail_prices",
+        "ibm_global_catalog",
+    ] {
+        assert!(
+            v[key].get("expected").is_none(),
+            "{key} gained a vector: test it"
+        );
         assert!(text(&v[key], "status").starts_with("no "), "{key}");
     }
     assert!(text(&v["gcp_cloud_billing"], "status").contains("?key=<API key>"));

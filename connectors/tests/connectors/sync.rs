@@ -2,6 +2,12 @@
 //! against wiremock on 127.0.0.1, and the sync engine against the real
 //! stores on SQLite and PostgreSQL.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,7 +45,10 @@ fn client(max_retries: u32) -> VendorClient {
 
 /// A build closure that counts its calls and stamps each attempt, as a
 /// signer stamps a fresh timestamp.
-fn counted_get(url: String, calls: &AtomicUsize) -> impl Fn(&reqwest::Client) -> Result<reqwest::Request, ConnectorError> + Send + Sync + '_ {
+fn counted_get(
+    url: String,
+    calls: &AtomicUsize,
+) -> impl Fn(&reqwest::Client) -> Result<reqwest::Request, ConnectorError> + Send + Sync + '_ {
     move |http: &reqwest::Client| {
         let attempt = calls.fetch_add(1, Ordering::SeqCst);
         http.get(&url)
@@ -76,7 +85,11 @@ async fn http_429_with_retry_after_then_200() {
     assert_eq!(response.status, 200);
     assert_eq!(response.body, b"ok");
     // Retry-After: 1 wins over the 2 ms backoff.
-    assert!(started.elapsed() >= Duration::from_millis(950), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     assert_eq!(received(&server).await.len(), 2);
 }
@@ -107,7 +120,11 @@ async fn http_500_and_503_then_200_rebuilds_each_attempt() {
         .iter()
         .map(|r| r.headers["x-attempt"].to_str().unwrap().to_owned())
         .collect();
-    assert_eq!(attempts, ["0", "1", "2"], "each attempt is built (and signed) afresh");
+    assert_eq!(
+        attempts,
+        ["0", "1", "2"],
+        "each attempt is built (and signed) afresh"
+    );
 }
 
 #[tokio::test]
@@ -115,7 +132,9 @@ async fn http_401_and_403_are_credentials_rejected_without_retry() {
     for status in [401, 403] {
         let server = MockServer::start().await;
         Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(status).set_body_string(r#"{"message":"The security token included in the request is invalid."}"#))
+            .respond_with(ResponseTemplate::new(status).set_body_string(
+                r#"{"message":"The security token included in the request is invalid."}"#,
+            ))
             .mount(&server)
             .await;
         let calls = AtomicUsize::new(0);
@@ -130,7 +149,11 @@ async fn http_401_and_403_are_credentials_rejected_without_retry() {
             }
             other => panic!("expected CredentialsRejected, got {other:?}"),
         }
-        assert_eq!(received(&server).await.len(), 1, "HTTP {status} is not retried");
+        assert_eq!(
+            received(&server).await.len(),
+            1,
+            "HTTP {status} is not retried"
+        );
     }
 }
 
@@ -147,19 +170,28 @@ async fn http_retries_exhausted_is_the_last_error() {
         .await
         .unwrap_err();
     match err {
-        ConnectorError::Http { status, message, .. } => {
+        ConnectorError::Http {
+            status, message, ..
+        } => {
             assert_eq!(status, 503);
             assert_eq!(message, "Service Unavailable");
         }
         other => panic!("expected Http, got {other:?}"),
     }
-    assert_eq!(received(&server).await.len(), 3, "the first attempt and 2 retries");
+    assert_eq!(
+        received(&server).await.len(),
+        3,
+        "the first attempt and 2 retries"
+    );
 }
 
 #[tokio::test]
 async fn http_other_4xx_fail_at_once_with_a_body_excerpt() {
     let server = MockServer::start().await;
-    let long = format!("{{\"Code\":\"InvalidParameter\",\"pad\":\"{}\"}}", "x".repeat(4000));
+    let long = format!(
+        "{{\"Code\":\"InvalidParameter\",\"pad\":\"{}\"}}",
+        "x".repeat(4000)
+    );
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(400).set_body_string(long))
         .mount(&server)
@@ -169,11 +201,19 @@ async fn http_other_4xx_fail_at_once_with_a_body_excerpt() {
         .execute(counted_get(format!("{}/x", server.uri()), &calls))
         .await
         .unwrap_err();
-    let ConnectorError::Http { status: 400, message, .. } = err else {
+    let ConnectorError::Http {
+        status: 400,
+        message,
+        ..
+    } = err
+    else {
         panic!("expected Http 400, got {err:?}");
     };
     assert!(message.starts_with("{\"Code\":\"InvalidParameter\""));
-    assert!(message.chars().count() < 600, "an excerpt, not the whole body");
+    assert!(
+        message.chars().count() < 600,
+        "an excerpt, not the whole body"
+    );
     assert_eq!(received(&server).await.len(), 1);
 }
 
@@ -190,7 +230,10 @@ async fn http_retry_after_beyond_the_cap_fails_instead_of_waiting() {
         .execute(counted_get(format!("{}/x", server.uri()), &calls))
         .await
         .unwrap_err();
-    assert!(matches!(err, ConnectorError::Http { status: 429, .. }), "{err:?}");
+    assert!(
+        matches!(err, ConnectorError::Http { status: 429, .. }),
+        "{err:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(received(&server).await.len(), 1);
 }
@@ -206,7 +249,16 @@ async fn http_connection_errors_are_retried_then_transport() {
         .execute(counted_get(format!("http://127.0.0.1:{port}/x"), &calls))
         .await
         .unwrap_err();
-    assert!(matches!(err, ConnectorError::Transport { vendor: Vendor::Aws, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ConnectorError::Transport {
+                vendor: Vendor::Aws,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
@@ -246,7 +298,10 @@ async fn http_stream_checks_status_and_leaves_the_body_to_read() {
         .execute_stream(counted_get(format!("{}/offers.csv", server.uri()), &calls))
         .await
         .unwrap_err();
-    assert!(matches!(err, ConnectorError::CredentialsRejected { .. }), "{err:?}");
+    assert!(
+        matches!(err, ConnectorError::CredentialsRejected { .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -254,12 +309,19 @@ async fn http_classifier_reads_vendor_envelopes() {
     // Tencent-style: HTTP 200 with a throttling code, then success.
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"Response":{"Error":{"Code":"RequestLimitExceeded"}}}"#))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(r#"{"Response":{"Error":{"Code":"RequestLimitExceeded"}}}"#),
+        )
         .up_to_n_times(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"Response":{"Error":{"Code":"AuthFailure.SignatureFailure"}}}"#))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(
+                r#"{"Response":{"Error":{"Code":"AuthFailure.SignatureFailure"}}}"#,
+            ),
+        )
         .mount(&server)
         .await;
     let classifier: shiyun_connectors::http::Classifier = Arc::new(|vendor, response| {
@@ -281,7 +343,10 @@ async fn http_classifier_reads_vendor_envelopes() {
         .execute(counted_get(format!("{}/x", server.uri()), &calls))
         .await
         .unwrap_err();
-    assert!(matches!(err, ConnectorError::CredentialsRejected { .. }), "{err:?}");
+    assert!(
+        matches!(err, ConnectorError::CredentialsRejected { .. }),
+        "{err:?}"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
@@ -306,7 +371,11 @@ async fn http_rate_limit_spaces_requests() {
             .unwrap();
     }
     // A burst of 4, then one every 250 ms: the last of 8 goes out at ~1 s.
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(received(&server).await.len(), 8);
 }
 
@@ -318,7 +387,14 @@ fn listing(sku: &str, price: Decimal) -> Listing {
         .service("ec2")
         .name_en(sku)
         .region(Region::new("us-east-1", "us", Some("virginia")).unwrap())
-        .price(PriceComponent::flat(BillingMode::OnDemand, PriceUnit::Hour, Money::new(price, Currency::USD)).unwrap())
+        .price(
+            PriceComponent::flat(
+                BillingMode::OnDemand,
+                PriceUnit::Hour,
+                Money::new(price, Currency::USD),
+            )
+            .unwrap(),
+        )
         .build()
         .unwrap()
 }
@@ -353,7 +429,10 @@ impl Connector for PagedConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        self.tokens_asked.lock().unwrap().push(token.map(str::to_owned));
+        self.tokens_asked
+            .lock()
+            .unwrap()
+            .push(token.map(str::to_owned));
         let index = match token {
             None => 0,
             Some(t) => t.trim_start_matches('p').parse::<usize>().unwrap(),
@@ -390,7 +469,10 @@ struct Recorder {
 
 impl SyncProgress for Recorder {
     fn page_done(&self, page: &PageDone<'_>) {
-        self.pages.lock().unwrap().push((page.run.pages, page.listings));
+        self.pages
+            .lock()
+            .unwrap()
+            .push((page.run.pages, page.listings));
     }
     fn finished(&self, run: &shiyun_core::store::SyncRun) {
         self.finished.lock().unwrap().push(run.status);
@@ -429,42 +511,85 @@ async fn same_pages_twice_change_nothing(db: TestDatabase) {
         .await
         .unwrap();
     assert_eq!(first.status, RunStatus::Succeeded);
-    assert_eq!((first.pages, first.report.new, first.report.changed), (3, 6, 0));
+    assert_eq!(
+        (first.pages, first.report.new, first.report.changed),
+        (3, 6, 0)
+    );
     assert_eq!(first.trigger, "cli");
     assert!(first.finished_at.is_some() && first.resume_token.is_none());
     assert_eq!(*recorder.pages.lock().unwrap(), [(1, 2), (2, 2), (3, 2)]);
     assert_eq!(*recorder.finished.lock().unwrap(), [RunStatus::Succeeded]);
-    assert_eq!(db.get_sync_run(first.id).unwrap().unwrap(), first, "the report is stored");
+    assert_eq!(
+        db.get_sync_run(first.id).unwrap().unwrap(),
+        first,
+        "the report is stored"
+    );
     let seq = db.latest_seq().unwrap();
-    assert_eq!(db.read_changes(0, 100).unwrap().len(), 6, "six creations in the feed");
+    assert_eq!(
+        db.read_changes(0, 100).unwrap().len(),
+        6,
+        "six creations in the feed"
+    );
 
-    let second = sync::run_sync(&connector, &stores, SyncOptions::new("schedule"), &NoProgress)
-        .await
-        .unwrap();
+    let second = sync::run_sync(
+        &connector,
+        &stores,
+        SyncOptions::new("schedule"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     assert_ne!(second.id, first.id);
     assert_eq!(second.report.unchanged, 6);
-    assert_eq!((second.report.new, second.report.changed, second.report.retired), (0, 0, 0));
-    assert_eq!(db.latest_seq().unwrap(), seq, "no feed entries for an unchanged catalog");
+    assert_eq!(
+        (
+            second.report.new,
+            second.report.changed,
+            second.report.retired
+        ),
+        (0, 0, 0)
+    );
+    assert_eq!(
+        db.latest_seq().unwrap(),
+        seq,
+        "no feed entries for an unchanged catalog"
+    );
     assert!(db.read_changes(seq, 100).unwrap().is_empty());
 }
 on_both_backends!(same_pages_twice_change_nothing);
 
 async fn a_price_change_is_one_change_one_point_one_entry(db: TestDatabase) {
     let stores = stores(&db);
-    sync::run_sync(&PagedConnector::new(catalog(dec!(0.30))), &stores, SyncOptions::new("cli"), &NoProgress)
-        .await
-        .unwrap();
+    sync::run_sync(
+        &PagedConnector::new(catalog(dec!(0.30))),
+        &stores,
+        SyncOptions::new("cli"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     let b1 = listing("b1", dec!(0.30));
     let history_before = db.price_history(b1.id()).unwrap().len();
     let seq = db.latest_seq().unwrap();
 
-    let run = sync::run_sync(&PagedConnector::new(catalog(dec!(0.35))), &stores, SyncOptions::new("cli"), &NoProgress)
-        .await
-        .unwrap();
-    assert_eq!((run.report.changed, run.report.unchanged, run.report.new), (1, 5, 0));
+    let run = sync::run_sync(
+        &PagedConnector::new(catalog(dec!(0.35))),
+        &stores,
+        SyncOptions::new("cli"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (run.report.changed, run.report.unchanged, run.report.new),
+        (1, 5, 0)
+    );
     let history = db.price_history(b1.id()).unwrap();
     assert_eq!(history.len(), history_before + 1, "one new price point");
-    assert_eq!(history.last().unwrap().prices[0].amount().amount(), dec!(0.35));
+    assert_eq!(
+        history.last().unwrap().prices[0].amount().amount(),
+        dec!(0.35)
+    );
     let changes = db.read_changes(seq, 100).unwrap();
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0].kind, ChangeKind::Updated);
@@ -474,21 +599,37 @@ on_both_backends!(a_price_change_is_one_change_one_point_one_entry);
 
 async fn a_vanished_sku_is_retired(db: TestDatabase) {
     let stores = stores(&db);
-    sync::run_sync(&PagedConnector::new(catalog(dec!(0.30))), &stores, SyncOptions::new("cli"), &NoProgress)
-        .await
-        .unwrap();
+    sync::run_sync(
+        &PagedConnector::new(catalog(dec!(0.30))),
+        &stores,
+        SyncOptions::new("cli"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     let seq = db.latest_seq().unwrap();
     let mut pages = catalog(dec!(0.30));
     let gone = pages[2].pop().unwrap();
-    let run = sync::run_sync(&PagedConnector::new(pages), &stores, SyncOptions::new("cli"), &NoProgress)
-        .await
-        .unwrap();
+    let run = sync::run_sync(
+        &PagedConnector::new(pages),
+        &stores,
+        SyncOptions::new("cli"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     assert_eq!((run.report.unchanged, run.report.retired), (5, 1));
-    let stored = db.get_listing(gone.id()).unwrap().expect("retired, never deleted");
+    let stored = db
+        .get_listing(gone.id())
+        .unwrap()
+        .expect("retired, never deleted");
     assert_eq!(stored.status(), ListingStatus::Retired);
     let changes = db.read_changes(seq, 100).unwrap();
     assert_eq!(changes.len(), 1);
-    assert_eq!((changes[0].kind, &changes[0].listing_id), (ChangeKind::Retired, gone.id()));
+    assert_eq!(
+        (changes[0].kind, &changes[0].listing_id),
+        (ChangeKind::Retired, gone.id())
+    );
 }
 on_both_backends!(a_vanished_sku_is_retired);
 
@@ -497,9 +638,14 @@ async fn a_failed_run_resumes_from_its_token(db: TestDatabase) {
     // An earlier catalog had `old`, which the new one no longer has.
     let mut earlier = catalog(dec!(0.30));
     earlier[0].push(listing("old", dec!(9.99)));
-    sync::run_sync(&PagedConnector::new(vec![earlier[0].clone()]), &stores, SyncOptions::new("cli"), &NoProgress)
-        .await
-        .unwrap();
+    sync::run_sync(
+        &PagedConnector::new(vec![earlier[0].clone()]),
+        &stores,
+        SyncOptions::new("cli"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
 
     let connector = PagedConnector::new(catalog(dec!(0.30))).failing_at(2);
     let recorder = Recorder::default();
@@ -512,8 +658,21 @@ async fn a_failed_run_resumes_from_its_token(db: TestDatabase) {
     assert_eq!(failed.status, RunStatus::Failed);
     assert_eq!(failed.pages, 2);
     assert_eq!(failed.resume_token.as_deref(), Some("p2"));
-    assert!(failed.error.as_deref().unwrap().contains("connection reset"));
-    assert_eq!((failed.report.unchanged, failed.report.new, failed.report.retired), (2, 2, 0));
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("connection reset")
+    );
+    assert_eq!(
+        (
+            failed.report.unchanged,
+            failed.report.new,
+            failed.report.retired
+        ),
+        (2, 2, 0)
+    );
     let old = listing("old", dec!(9.99));
     assert_eq!(
         db.get_listing(old.id()).unwrap().unwrap().status(),
@@ -522,9 +681,14 @@ async fn a_failed_run_resumes_from_its_token(db: TestDatabase) {
     );
 
     connector.tokens_asked.lock().unwrap().clear();
-    let resumed = sync::run_sync(&connector, &stores, SyncOptions::new("cli").resume(failed.id), &NoProgress)
-        .await
-        .unwrap();
+    let resumed = sync::run_sync(
+        &connector,
+        &stores,
+        SyncOptions::new("cli").resume(failed.id),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         *connector.tokens_asked.lock().unwrap(),
         [Some("p2".to_owned())],
@@ -535,22 +699,44 @@ async fn a_failed_run_resumes_from_its_token(db: TestDatabase) {
     assert_eq!(resumed.started_at, failed.started_at);
     assert_eq!(resumed.status, RunStatus::Succeeded);
     assert_eq!(resumed.pages, 3);
-    assert_eq!((resumed.report.unchanged, resumed.report.new, resumed.report.retired), (2, 4, 1));
+    assert_eq!(
+        (
+            resumed.report.unchanged,
+            resumed.report.new,
+            resumed.report.retired
+        ),
+        (2, 4, 1)
+    );
     assert!(resumed.error.is_none() && resumed.resume_token.is_none());
-    assert_eq!(db.get_listing(old.id()).unwrap().unwrap().status(), ListingStatus::Retired);
+    assert_eq!(
+        db.get_listing(old.id()).unwrap().unwrap().status(),
+        ListingStatus::Retired
+    );
     let active = ListingFilter {
         vendor: Some(Vendor::Aws),
         status: Some(ListingStatus::Active),
         ..ListingFilter::default()
     };
-    assert_eq!(db.count_listings(&active).unwrap(), 6, "pages stored before the failure stay active");
+    assert_eq!(
+        db.count_listings(&active).unwrap(),
+        6,
+        "pages stored before the failure stay active"
+    );
     assert_eq!(db.get_sync_run(failed.id).unwrap().unwrap(), resumed);
 
     // A succeeded run cannot be resumed.
-    let again = sync::run_sync(&connector, &stores, SyncOptions::new("cli").resume(failed.id), &NoProgress)
-        .await
-        .unwrap_err();
-    assert!(matches!(again, ConnectorError::Store(StoreError::Conflict(_))), "{again:?}");
+    let again = sync::run_sync(
+        &connector,
+        &stores,
+        SyncOptions::new("cli").resume(failed.id),
+        &NoProgress,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(again, ConnectorError::Store(StoreError::Conflict(_))),
+        "{again:?}"
+    );
 }
 on_both_backends!(a_failed_run_resumes_from_its_token);
 
