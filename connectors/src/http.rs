@@ -105,6 +105,7 @@ pub struct VendorClient {
     vendor: Vendor,
     http: reqwest::Client,
     limiter: Arc<DefaultDirectRateLimiter>,
+    timeout: Duration,
     retry: RetryConfig,
     classifier: Option<Classifier>,
 }
@@ -147,9 +148,12 @@ impl VendorClient {
         let rps = NonZeroU32::new(rps).ok_or_else(|| {
             ConnectorError::Config(format!("{vendor}: requests_per_second must be above 0"))
         })?;
+        // No client-wide total timeout: it would cut off a multi-GB bulk
+        // download. `execute` sets one per request; streams rely on the read
+        // timeout, which fires only when the vendor stalls.
         let http = reqwest::Client::builder()
-            .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .read_timeout(timeout)
             .user_agent(concat!("shiyun-connectors/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConnectorError::Config(format!("http client: {e}")))?;
@@ -161,6 +165,7 @@ impl VendorClient {
             vendor,
             http,
             limiter: Arc::new(RateLimiter::direct(Quota::per_second(rps))),
+            timeout,
             retry,
             classifier: None,
         })
@@ -185,6 +190,11 @@ impl VendorClient {
         self.vendor
     }
 
+    /// The per-request timeout (`timeout_seconds`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The backoff in use.
     pub fn retry_config(&self) -> RetryConfig {
         self.retry
@@ -198,7 +208,8 @@ impl VendorClient {
     where
         F: Fn(&reqwest::Client) -> Result<reqwest::Request, ConnectorError> + Send + Sync,
     {
-        self.run(&build, |response| self.buffer(response)).await
+        self.run(&build, Some(self.timeout), |response| self.buffer(response))
+            .await
     }
 
     /// Like [`VendorClient::execute`] but returns the response once its
@@ -209,7 +220,7 @@ impl VendorClient {
     where
         F: Fn(&reqwest::Client) -> Result<reqwest::Request, ConnectorError> + Send + Sync,
     {
-        self.run(&build, |response| async move {
+        self.run(&build, None, |response| async move {
             if response.status().is_success() {
                 Attempt::Done(response)
             } else {
@@ -227,7 +238,12 @@ impl VendorClient {
     }
 
     /// The retry loop shared by both forms.
-    async fn run<T, F, R, Fut>(&self, build: &F, finish: R) -> Result<T, ConnectorError>
+    async fn run<T, F, R, Fut>(
+        &self,
+        build: &F,
+        total_timeout: Option<Duration>,
+        finish: R,
+    ) -> Result<T, ConnectorError>
     where
         F: Fn(&reqwest::Client) -> Result<reqwest::Request, ConnectorError> + Send + Sync,
         R: Fn(reqwest::Response) -> Fut,
@@ -238,7 +254,10 @@ impl VendorClient {
         let mut retries: u32 = 0;
         loop {
             self.limiter.until_ready().await;
-            let request = build(&self.http)?;
+            let mut request = build(&self.http)?;
+            if request.timeout().is_none() {
+                *request.timeout_mut() = total_timeout;
+            }
             let outcome = match self.http.execute(request).await {
                 Ok(response) => finish(response).await,
                 Err(e) => self.transport_failure(&e),

@@ -263,6 +263,50 @@ async fn http_connection_errors_are_retried_then_transport() {
 }
 
 #[tokio::test]
+async fn http_timeouts_are_retried_transport_errors() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+        .mount(&server)
+        .await;
+    let settings = VendorSettings {
+        timeout_seconds: Some(1),
+        ..VendorSettings::default()
+    };
+    let client = VendorClient::new(Vendor::Ucloud, &settings)
+        .unwrap()
+        .with_retry(RetryConfig {
+            max_retries: 1,
+            base_delay: Duration::from_millis(2),
+            max_delay: Duration::from_millis(2),
+            max_retry_after: Duration::from_secs(1),
+        });
+    assert_eq!(client.timeout(), Duration::from_secs(1));
+    let calls = AtomicUsize::new(0);
+    let started = Instant::now();
+    let err = client
+        .execute(counted_get(format!("{}/slow", server.uri()), &calls))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ConnectorError::Transport {
+                vendor: Vendor::Ucloud,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(4),
+        "{elapsed:?}"
+    );
+}
+
+#[tokio::test]
 async fn http_stream_checks_status_and_leaves_the_body_to_read() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
