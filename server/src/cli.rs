@@ -171,8 +171,9 @@ async fn serve(db: Database, settings: Settings) -> Result<()> {
     let state = AppState::new(db.clone(), settings.clone());
     let app =
         Application::bind(state).with_context(|| format!("cannot listen on {}", settings.bind))?;
-    tracing::info!(address = %settings.bind, "serving");
-    eprintln!("Shiyun is serving on http://{}", settings.bind);
+    let address = std::net::SocketAddr::new(settings.bind.ip(), app.port());
+    tracing::info!(%address, "serving");
+    eprintln!("Shiyun is serving on http://{address}");
     let scheduler = if settings.run_schedules {
         Some(tokio::spawn(crate::cli::catalog::run_schedules(
             db,

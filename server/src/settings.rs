@@ -11,6 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use shiyun_connectors::VendorSettings;
+use shiyun_connectors::schedule::Schedules;
 use shiyun_core::listing::Vendor;
 
 /// Environment variables read by the binary itself, not settings keys.
@@ -168,6 +169,12 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The vendors' parsed sync schedules.
+    pub fn schedules(&self) -> Result<Schedules, SettingsError> {
+        Schedules::from_settings(Vendor::ALL.into_iter().map(|v| (v, self.vendors.get(v))))
+            .map_err(|e| SettingsError(e.to_string()))
+    }
+
     fn validate(&self) -> Result<(), SettingsError> {
         if self.database_max_connections == 0 {
             return Err(SettingsError(
@@ -177,11 +184,7 @@ impl Settings {
         if self.max_body_bytes < 1024 {
             return Err(SettingsError("max_body_bytes must be at least 1024".into()));
         }
-        for vendor in Vendor::ALL {
-            if let Some(expr) = &self.vendors.get(vendor).schedule {
-                let _ = expr; // checked by the schedule parser once it lands
-            }
-        }
+        self.schedules()?;
         Ok(())
     }
 }
@@ -252,6 +255,19 @@ mod tests {
                 Settings::load(None).is_err(),
                 "unknown environment keys are rejected"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_cron_expressions_fail_at_load() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SHIYUN_VENDORS__ALIBABA__SCHEDULE", "every day");
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("vendors.alibaba.schedule"), "{err}");
+            jail.set_env("SHIYUN_VENDORS__ALIBABA__SCHEDULE", "0 30 3 * * *");
+            let ok = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(ok.schedules().map_err(|e| e.to_string())?.iter().count(), 1);
             Ok(())
         });
     }

@@ -1,14 +1,19 @@
 //! `shiyun catalog …`: import saved vendor responses, sync live, list runs;
 //! and the scheduler `serve` runs.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
 use serde::Serialize;
+use indicatif::{ProgressBar, ProgressStyle};
 use shiyun_connectors::ImportContext;
+use shiyun_connectors::http::VendorClient;
+use shiyun_connectors::schedule::job_name;
+use shiyun_connectors::sync::{self, LogProgress, PageDone, SyncOptions, SyncProgress, SyncStores};
 use shiyun_core::listing::{Listing, Vendor};
-use shiyun_core::store::{SyncRun, SyncRunStore};
+use shiyun_core::store::{JobLock, RunStatus, SyncRun, SyncRunStore};
 use shiyun_schema::Database;
 
 use super::{
@@ -96,19 +101,101 @@ async fn import(settings: Settings, args: ImportArgs) -> Result<()> {
     Ok(())
 }
 
-async fn import_into(
-    db: &Database,
-    vendor: Vendor,
-    pages: Vec<(String, Vec<u8>)>,
-    ctx: ImportContext,
-) -> Result<SyncRun> {
-    let _ = (db, vendor, pages, ctx);
-    anyhow::bail!("storing imports lands with the sync engine")
+fn stores_of(db: &Database) -> SyncStores {
+    SyncStores {
+        listings: Arc::new(db.clone()),
+        runs: Arc::new(db.clone()),
+    }
+}
+
+/// Shows sync progress: a spinner on a terminal, log lines otherwise.
+struct CliProgress {
+    bar: ProgressBar,
+}
+
+impl CliProgress {
+    fn new(vendor: Vendor) -> Box<dyn SyncProgress> {
+        if !std::io::stderr().is_terminal() {
+            return Box::new(LogProgress);
+        }
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix} {msg} [{elapsed}]") {
+            bar.set_style(style);
+        }
+        bar.set_prefix(vendor.id());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Box::new(CliProgress { bar })
+    }
+}
+
+impl SyncProgress for CliProgress {
+    fn page_done(&self, page: &PageDone<'_>) {
+        let run = page.run;
+        self.bar.set_message(format!(
+            "page {}{}: {} new, {} changed, {} unchanged, {} rejected",
+            run.pages,
+            page.label.map(|l| format!(" ({l})")).unwrap_or_default(),
+            run.report.new,
+            run.report.changed,
+            run.report.unchanged,
+            run.rejected,
+        ));
+    }
+
+    fn finished(&self, _run: &SyncRun) {
+        self.bar.finish_and_clear();
+    }
+}
+
+async fn import_into(db: &Database, vendor: Vendor, pages: Vec<(String, Vec<u8>)>, ctx: ImportContext) -> Result<SyncRun> {
+    let stores = stores_of(db);
+    let progress = CliProgress::new(vendor);
+    let pages = pages.into_iter().map(|(label, bytes)| (label, bytes, ctx.clone()));
+    Ok(sync::import_pages(vendor, pages, &stores, progress.as_ref()).await?)
 }
 
 async fn sync(settings: Settings, args: SyncArgs) -> Result<()> {
-    let _ = (settings, args);
-    anyhow::bail!("live sync lands with the sync engine")
+    let vendor = parse_vendor(&args.vendor)?;
+    let db = open_database(&settings).await?;
+    let mut options = SyncOptions::new("cli");
+    if args.resume {
+        let store = db.clone();
+        let recent = tokio::task::spawn_blocking(move || store.recent_sync_runs(Some(vendor), 50)).await??;
+        let failed = recent
+            .into_iter()
+            .find(|run| run.trigger != "import")
+            .filter(|run| run.status == RunStatus::Failed)
+            .with_context(|| format!("{vendor} has no failed run to resume (its last run did not fail)"))?;
+        eprintln!("resuming run {} from page {}", failed.id, failed.pages + 1);
+        options = options.resume(failed.id);
+    }
+    let run = sync_vendor(&db, &settings, vendor, options).await?;
+    print_run(&run);
+    if run.status != RunStatus::Succeeded {
+        anyhow::bail!("sync of {vendor} failed; `shiyun catalog sync --vendor {vendor} --resume` continues it");
+    }
+    Ok(())
+}
+
+/// Runs one sync of `vendor`; a failed run is saved and returned as an error.
+async fn sync_vendor(db: &Database, settings: &Settings, vendor: Vendor, options: SyncOptions) -> Result<SyncRun> {
+    let vendor_settings = settings.vendors.get(vendor);
+    let client = VendorClient::new(vendor, vendor_settings)?;
+    let connector = shiyun_connectors::connector_for(vendor, vendor_settings, client)?;
+    let progress = CliProgress::new(vendor);
+    let stores = stores_of(db);
+    match sync::run_sync(connector.as_ref(), &stores, options, progress.as_ref()).await {
+        Ok(run) => Ok(run),
+        Err(e) => {
+            // The engine saved the failed run with its resume token; show it.
+            let store = db.clone();
+            let last = tokio::task::spawn_blocking(move || store.recent_sync_runs(Some(vendor), 1)).await??;
+            if let Some(run) = last.first() {
+                print_run(run);
+            }
+            Err(anyhow::Error::new(e).context(format!("sync of {vendor} failed")))
+        }
+    }
 }
 
 async fn runs(settings: Settings, args: RunsArgs) -> Result<()> {
@@ -188,7 +275,51 @@ fn print_run(run: &SyncRun) {
     }
 }
 
-/// Runs due vendor syncs while the server runs (lands with the sync engine).
+/// How often the scheduler looks for due syncs.
+const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Runs due vendor syncs while the server runs. Each due sync runs under the
+/// vendor's job lock, so instances sharing PostgreSQL run it once.
 pub async fn run_schedules(db: Database, settings: Settings) {
-    let _ = (db, settings);
+    let schedules = match settings.schedules() {
+        Ok(s) if !s.is_empty() => s,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::error!(error = %e, "schedules not started");
+            return;
+        }
+    };
+    for entry in schedules.iter() {
+        tracing::info!(vendor = %entry.vendor(), schedule = entry.expression(), "catalog sync scheduled");
+    }
+    let mut last_tick = Utc::now();
+    loop {
+        tokio::time::sleep(SCHEDULER_TICK).await;
+        let now = Utc::now();
+        for vendor in schedules.due_between(last_tick, now) {
+            let lock_store = db.clone();
+            let job = job_name(vendor);
+            let guard = match tokio::task::spawn_blocking(move || lock_store.try_lock_job(&job)).await {
+                Ok(Ok(Some(guard))) => guard,
+                Ok(Ok(None)) => {
+                    tracing::info!(vendor = %vendor, "scheduled sync already running elsewhere");
+                    continue;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(vendor = %vendor, error = %e, "cannot take the sync lock");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(vendor = %vendor, error = %e, "lock task failed");
+                    continue;
+                }
+            };
+            match sync_vendor(&db, &settings, vendor, SyncOptions::new("schedule")).await {
+                Ok(run) => tracing::info!(vendor = %vendor, run = run.id, new = run.report.new, changed = run.report.changed, retired = run.report.retired, "scheduled sync done"),
+                Err(e) => tracing::warn!(vendor = %vendor, error = %format!("{e:#}"), "scheduled sync failed"),
+            }
+            drop(guard);
+        }
+        last_tick = now;
+    }
 }
