@@ -1,36 +1,226 @@
-//! Ctyun connector (placeholder until its translation lands).
+//! China Telecom Cloud (天翼云) connector.
+//!
+//! Live sync (EOP-signed): `GET /v4/region/list-regions` once (the pools,
+//! with their opaque `regionID` and readable `regionCode`), then per region
+//! and VM flavor a one-month new-order quote, `POST /v4/new-order/query-price`
+//! (`resourceType=VM`). Flavors come from `settings.services`, else
+//! [`DEFAULT_FLAVORS`]; `settings.regions` filters the pools by code or id.
+//! A page is one region's next [`FLAVORS_PER_PAGE`] flavors; its token is
+//! `{"region_idx":r,"item_idx":i}` (regions sorted by code, so indexes stay
+//! valid when a failed run resumes).
 
+pub mod transformers;
+
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 
-use crate::http::VendorClient;
+use crate::http::{VendorClient, VendorResponse, Verdict};
 use crate::settings::VendorSettings;
+use crate::signing::ctyun::{EopParams, new_request_id, sign_request};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
-/// Normalises one saved Ctyun response.
-pub fn import(_body: &[u8], _ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
-    Err(ConnectorError::Config("ctyun import is not built yet".into()))
+use transformers::{Quote, RegionEntry};
+
+const VENDOR: Vendor = Vendor::Ctyun;
+const ECS_ENDPOINT: &str = "https://ctecs-global.ctapi.ctyun.cn";
+/// Flavors quoted when the settings name none.
+pub const DEFAULT_FLAVORS: &[&str] = &["s7.large.2", "s7.xlarge.2", "s7.2xlarge.2"];
+/// Flavors quoted per page.
+pub const FLAVORS_PER_PAGE: usize = 2;
+
+/// Normalises one saved CTyun response (see [`transformers`]).
+pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
+    transformers::import(body, ctx)
 }
 
-/// Live Ctyun connector.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PageToken {
+    region_idx: usize,
+    item_idx: usize,
+}
+
+/// Live CTyun connector.
 #[derive(Debug)]
 pub struct CtyunConnector {
     client: VendorClient,
+    base_url: String,
+    access_key: String,
+    secret_key: SecretString,
+    regions: Vec<String>,
+    flavors: Vec<String>,
+    pools: Mutex<Option<Arc<Vec<RegionEntry>>>>,
+}
+
+/// A `statusCode` other than 800 fails at once.
+fn classify(_vendor: Vendor, response: &VendorResponse) -> Option<Verdict> {
+    transformers::body_error(&response.body).map(Verdict::Fail)
 }
 
 impl CtyunConnector {
-    /// A connector using `settings`.
-    pub fn new(_settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
-        Ok(CtyunConnector { client })
+    /// A connector using `settings` (`access_key_id` is the AK, `secret_access_key` the SK).
+    pub fn new(settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
+        let (Some(ak), Some(sk)) = (&settings.access_key_id, &settings.secret_access_key) else {
+            return Err(ConnectorError::MissingCredentials {
+                vendor: VENDOR,
+                message: "set access_key_id (AK) and secret_access_key (SK)".into(),
+            });
+        };
+        let flavors = if settings.services.is_empty() {
+            DEFAULT_FLAVORS.iter().map(|f| (*f).to_owned()).collect()
+        } else {
+            settings.services.clone()
+        };
+        Ok(CtyunConnector {
+            client: client.with_classifier(Arc::new(classify)),
+            base_url: settings
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| ECS_ENDPOINT.to_owned()),
+            access_key: ak.clone(),
+            secret_key: sk.clone(),
+            regions: settings.regions.clone(),
+            flavors,
+            pools: Mutex::new(None),
+        })
     }
+
+    /// One EOP-signed call, signed again (new request id and date) per attempt.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, ConnectorError> {
+        let url = format!("{}{path}", self.base_url.trim_end_matches('/'));
+        let response = self
+            .client
+            .execute(|http| {
+                let mut builder = http.request(method.clone(), &url);
+                if let Some(body) = &body {
+                    builder = builder
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(body.clone());
+                }
+                let mut request = builder
+                    .build()
+                    .map_err(|e| ConnectorError::Config(format!("ctyun request: {e}")))?;
+                let request_id = new_request_id();
+                let params = EopParams {
+                    access_key: &self.access_key,
+                    secret_key: &self.secret_key,
+                    time: Utc::now(),
+                    request_id: &request_id,
+                };
+                sign_request(&mut request, &params)?;
+                Ok(request)
+            })
+            .await?;
+        if let Some(error) = transformers::body_error(&response.body) {
+            return Err(error);
+        }
+        Ok(response.body)
+    }
+
+    async fn pools(&self) -> Result<Arc<Vec<RegionEntry>>, ConnectorError> {
+        if let Some(pools) = self.pools.lock().ok().and_then(|p| p.clone()) {
+            return Ok(pools);
+        }
+        let body = self
+            .call(reqwest::Method::GET, "/v4/region/list-regions", None)
+            .await?;
+        let mut pools: Vec<RegionEntry> = transformers::parse_regions(&body)?
+            .into_iter()
+            .filter(|p| p.region_code.is_some())
+            .filter(|p| {
+                self.regions.is_empty()
+                    || self
+                        .regions
+                        .iter()
+                        .any(|r| Some(r) == p.region_code.as_ref() || *r == p.region_id)
+            })
+            .collect();
+        pools.sort_by(|a, b| a.region_code.cmp(&b.region_code));
+        let pools = Arc::new(pools);
+        if let Ok(mut cache) = self.pools.lock() {
+            *cache = Some(pools.clone());
+        }
+        Ok(pools)
+    }
+}
+
+fn bad_token(token: &str) -> ConnectorError {
+    ConnectorError::Config(format!("`{token}` is not a ctyun page token"))
 }
 
 #[async_trait::async_trait]
 impl crate::Connector for CtyunConnector {
     fn vendor(&self) -> Vendor {
-        self.client.vendor()
+        VENDOR
     }
 
-    async fn fetch_page(&self, _token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        Err(ConnectorError::Config("ctyun sync is not built yet".into()))
+    async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
+        let position: PageToken = match token {
+            None => PageToken::default(),
+            Some(t) => serde_json::from_str(t).map_err(|_| bad_token(t))?,
+        };
+        let pools = self.pools().await?;
+        let Some(pool) = pools.get(position.region_idx) else {
+            return Ok(FetchedPage::default());
+        };
+        let region_code = pool.region_code.clone().unwrap_or_default();
+        let end = (position.item_idx + FLAVORS_PER_PAGE).min(self.flavors.len());
+        let mut page = FetchedPage::default();
+        for flavor in self.flavors.get(position.item_idx..end).unwrap_or_default() {
+            let body = serde_json::json!({
+                "regionID": pool.region_id,
+                "resourceType": "VM",
+                "count": 1,
+                "onDemand": false,
+                "cycleType": "MONTH",
+                "cycleCount": 1,
+                "flavorName": flavor,
+            })
+            .to_string()
+            .into_bytes();
+            let answer = self
+                .call(
+                    reqwest::Method::POST,
+                    "/v4/new-order/query-price",
+                    Some(body),
+                )
+                .await?;
+            let quote = Quote {
+                region_code: region_code.clone(),
+                cycle_type: "month".into(),
+                cycle_count: Some(1),
+                flavor_name: Some(flavor.clone()),
+                disk_type: None,
+            };
+            let priced = transformers::price_page(&answer, &quote, Utc::now())?;
+            page.listings.extend(priced.listings);
+            page.rejections.extend(priced.rejections);
+        }
+        let next = if end < self.flavors.len() {
+            Some(PageToken {
+                region_idx: position.region_idx,
+                item_idx: end,
+            })
+        } else if position.region_idx + 1 < pools.len() {
+            Some(PageToken {
+                region_idx: position.region_idx + 1,
+                item_idx: 0,
+            })
+        } else {
+            None
+        };
+        page.next_token = next
+            .map(|t| serde_json::to_string(&t))
+            .transpose()
+            .map_err(|e| ConnectorError::Config(format!("page token: {e}")))?;
+        Ok(page)
     }
 }

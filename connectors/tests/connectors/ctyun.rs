@@ -1,1 +1,284 @@
-//! Tests of ctyun (to be written).
+//! CTyun: the real order-price sample through `import`, a live sync against
+//! a local server speaking the EOP-signed OpenAPI, and bad vendor data.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use rust_decimal_macros::dec;
+use secrecy::SecretString;
+use serde_json::json;
+use shiyun_connectors::ctyun::{CtyunConnector, import};
+use shiyun_connectors::http::{RetryConfig, VendorClient};
+use shiyun_connectors::{Connector, ConnectorError, ImportContext, VendorSettings};
+use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
+use wiremock::matchers::{header_exists, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::common::vendor_fixture;
+
+fn ctx(params: &[(&str, &str)]) -> ImportContext {
+    ImportContext {
+        fetched_at: Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap(),
+        params: params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+const SAMPLE: &str = "order-query-new-price-n100-ecs-ebs-eip-cfw.json";
+
+#[test]
+fn order_price_sample_gives_one_listing_per_item() {
+    let body = vendor_fixture("ctyun", SAMPLE);
+    let err = import(&body, &ctx(&[])).unwrap_err();
+    assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
+    assert!(err.to_string().contains("regionCode"), "{err}");
+
+    let params = [
+        ("regionCode", "cn-neimeng-8"),
+        ("cycleType", "month"),
+        ("flavorName", "s7.large.2"),
+        ("diskType", "SATA"),
+    ];
+    let page = import(&body, &ctx(&params)).unwrap();
+    assert!(page.rejections.is_empty(), "{:?}", page.rejections);
+    let by_sku: BTreeMap<&str, _> = page.listings.iter().map(|l| (l.vendor_sku(), l)).collect();
+    assert_eq!(
+        by_sku.keys().copied().collect::<Vec<_>>(),
+        [
+            "CFWVERSION@cn-neimeng-8/month_2",
+            "EBS.SATA.40GB@cn-neimeng-8/month_2",
+            "NETWORK.2Mbps@cn-neimeng-8/month_2",
+            "VM.s7.large.2@cn-neimeng-8/month_2",
+        ]
+    );
+    let vm = by_sku["VM.s7.large.2@cn-neimeng-8/month_2"];
+    assert_eq!(vm.vendor(), Vendor::Ctyun);
+    assert_eq!(vm.category().as_str(), "compute.vm");
+    assert_eq!(vm.service(), "ovms");
+    assert_eq!(vm.name().zh.as_deref(), Some("弹性云主机ECS s7.large.2"));
+    assert_eq!(vm.region().geography.to_string(), "cn/hohhot");
+    // The sample quotes two monthly cycles: the price is for the whole term.
+    let p = &vm.prices()[0];
+    assert_eq!(p.billing_mode, BillingMode::Reserved { term_months: 2 });
+    assert_eq!(p.unit, PriceUnit::Term);
+    assert_eq!(p.amount.amount().to_string(), "313.24");
+    assert_eq!(p.amount.currency().code(), "CNY");
+
+    let ebs = by_sku["EBS.SATA.40GB@cn-neimeng-8/month_2"];
+    assert_eq!(ebs.category().as_str(), "storage.block");
+    assert_eq!(ebs.name().zh.as_deref(), Some("云硬盘 40GB"));
+    assert_eq!(ebs.specs().storage_gib, Some(dec!(40)));
+    assert_eq!(ebs.prices()[0].amount.amount().to_string(), "24.0");
+
+    let eip = by_sku["NETWORK.2Mbps@cn-neimeng-8/month_2"];
+    assert_eq!(eip.category().as_str(), "network.ip");
+    assert_eq!(eip.specs().bandwidth_mbps, Some(dec!(2)));
+    assert_eq!(eip.prices()[0].amount.amount(), dec!(40));
+
+    let cfw = by_sku["CFWVERSION@cn-neimeng-8/month_2"];
+    assert_eq!(cfw.category().as_str(), "security.firewall");
+    assert_eq!(cfw.service(), "cfw");
+    assert_eq!(cfw.name().zh.as_deref(), Some("云防火墙(原生版)"));
+    assert_eq!(cfw.prices()[0].amount.amount().to_string(), "2600.0");
+    assert_eq!(cfw.provenance().vendor_api, "ctyun.order.queryNewPrice");
+
+    // Without flavorName the VM item is rejected, the others still import.
+    let page = import(&body, &ctx(&params[..2])).unwrap();
+    assert_eq!(page.listings.len(), 3);
+    assert_eq!(page.rejections[0].vendor_key, "VM@cn-neimeng-8");
+    assert!(page.rejections[0].reason.contains("flavorName"));
+}
+
+#[test]
+fn bad_items_are_rejected_and_bad_pages_refused() {
+    let body = json!({"statusCode": 800, "returnObj": {"isSucceed": true, "subOrderPrices": [
+        {"serviceTag": "OVMS", "cycleCount": 1, "orderItemPrices": [
+            {"itemId": "a", "resourceType": "VM", "ctyunName": "弹性云主机", "instanceCnt": "1.0", "totalPrice": 202.0, "finalPrice": 180.5},
+            {"itemId": "b", "resourceType": "EBS", "ctyunName": "云硬盘", "instanceCnt": "40.0", "totalPrice": "n/a", "finalPrice": "n/a"},
+            {"itemId": "c", "ctyunName": "无类型", "finalPrice": 1},
+            {"itemId": "d", "resourceType": "WHATEVER", "ctyunName": "?", "finalPrice": 1}
+        ]}
+    ]}});
+    let params = [
+        ("regionCode", "cn-huadong1"),
+        ("cycleType", "3"),
+        ("flavorName", "c7.large.2"),
+    ];
+    let page = import(body.to_string().as_bytes(), &ctx(&params)).unwrap();
+    assert_eq!(page.listings.len(), 1);
+    let vm = &page.listings[0];
+    assert_eq!(vm.vendor_sku(), "VM.c7.large.2@cn-huadong1/month");
+    assert_eq!(vm.prices()[0].billing_mode, BillingMode::Monthly);
+    assert_eq!(vm.prices()[0].amount.amount().to_string(), "180.5");
+    assert_eq!(vm.region().geography.to_string(), "cn");
+    let keys: Vec<&str> = page
+        .rejections
+        .iter()
+        .map(|r| r.vendor_key.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "EBS@cn-huadong1",
+            "OVMS[2]@cn-huadong1",
+            "WHATEVER@cn-huadong1"
+        ]
+    );
+    assert!(
+        page.rejections[0].reason.contains("not a number"),
+        "{:?}",
+        page.rejections
+    );
+
+    let mars = import(
+        body.to_string().as_bytes(),
+        &ctx(&[
+            ("regionCode", "mars-1"),
+            ("cycleType", "month"),
+            ("flavorName", "x"),
+        ]),
+    )
+    .unwrap();
+    assert!(mars.listings.is_empty());
+    assert!(
+        mars.rejections
+            .iter()
+            .any(|r| r.reason.contains("unknown region"))
+    );
+
+    let sample = vendor_fixture("ctyun", SAMPLE);
+    let err = import(&sample[..sample.len() - 30], &ctx(&params)).unwrap_err();
+    assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
+
+    let failed = json!({"statusCode": 900, "errorCode": "Order.Price.Invalid", "message": "bad", "description": "询价失败"});
+    let err = import(failed.to_string().as_bytes(), &ctx(&params)).unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Vendor { ref code, .. } if code == "Order.Price.Invalid"),
+        "{err}"
+    );
+    let auth = json!({"statusCode": 900, "errorCode": "Openapi.Signature.Invalid", "message": "signature mismatch"});
+    let err = import(auth.to_string().as_bytes(), &ctx(&params)).unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::CredentialsRejected { .. }),
+        "{err}"
+    );
+
+    let regions = json!({"statusCode": 800, "returnObj": {"regionList": [{"regionID": "x", "regionCode": "cn-huadong1"}]}});
+    let page = import(regions.to_string().as_bytes(), &ctx(&[])).unwrap();
+    assert!(page.listings.is_empty() && page.rejections.is_empty());
+}
+
+fn fast_client(settings: &VendorSettings) -> VendorClient {
+    VendorClient::new(Vendor::Ctyun, settings)
+        .unwrap()
+        .with_retry(RetryConfig {
+            max_retries: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            max_retry_after: Duration::from_secs(1),
+        })
+}
+
+fn quote_response(request: &Request) -> ResponseTemplate {
+    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
+    let flavor = body["flavorName"].as_str().unwrap_or_default();
+    let price = match flavor {
+        "s7.large.2" => "202.5",
+        _ => "405.0",
+    };
+    let text = format!(
+        r#"{{"statusCode":800,"returnObj":{{"isSucceed":true,"totalPrice":{price},"finalPrice":{price},"subOrderPrices":[{{"serviceTag":"OVMS","cycleCount":1,"totalPrice":{price},"finalPrice":{price},"orderItemPrices":[{{"itemId":"i","resourceType":"VM","ctyunName":"弹性云主机","instanceCnt":"1.0","totalPrice":{price},"finalPrice":{price}}}]}}]}}}}"#
+    );
+    ResponseTemplate::new(200).set_body_raw(text, "application/json")
+}
+
+#[tokio::test]
+async fn live_sync_quotes_flavors_per_region_with_retries() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v4/region/list-regions"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v4/region/list-regions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"statusCode": 800, "returnObj": {"regionList": [
+            {"regionID": "bb9fdb42056f11eda1610242ac110002", "regionCode": "cn-huadong1", "regionName": "华东1"},
+            {"regionID": "100054c0416811e9a6690242ac110002", "regionCode": "cn-baoding-1", "regionName": "保定"},
+            {"regionID": "ffff", "regionName": "no code"}
+        ]}})))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v4/new-order/query-price"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v4/new-order/query-price"))
+        .and(header_exists("Eop-Authorization"))
+        .and(header_exists("eop-date"))
+        .and(header_exists("ctyun-eop-request-id"))
+        .respond_with(quote_response)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let settings = VendorSettings {
+        endpoint: Some(server.uri()),
+        access_key_id: Some("ak".into()),
+        secret_access_key: Some(SecretString::from("sk")),
+        services: vec![
+            "s7.large.2".into(),
+            "s7.xlarge.2".into(),
+            "s7.2xlarge.2".into(),
+        ],
+        ..VendorSettings::default()
+    };
+    let connector = CtyunConnector::new(&settings, fast_client(&settings)).unwrap();
+    let mut token: Option<String> = None;
+    let mut listings = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = connector.fetch_page(token.as_deref()).await.unwrap();
+        pages += 1;
+        assert!(page.rejections.is_empty(), "{:?}", page.rejections);
+        listings.extend(page.listings);
+        match page.next_token {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    // Two pools × (2 + 1 flavors per page).
+    assert_eq!(pages, 4);
+    assert_eq!(listings.len(), 6);
+    let l = listings
+        .iter()
+        .find(|l| l.vendor_sku() == "VM.s7.large.2@cn-baoding-1/month")
+        .unwrap();
+    assert_eq!(l.prices()[0].amount.amount().to_string(), "202.5");
+    assert_eq!(l.region().geography.to_string(), "cn/baoding");
+
+    let requests = server.received_requests().await.unwrap();
+    // list-regions twice (a 500 first), six quotes plus one 429.
+    assert_eq!(requests.len(), 9);
+    for request in &requests {
+        let auth = request
+            .headers
+            .get("eop-authorization")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(
+            auth.starts_with("ak Headers=ctyun-eop-request-id;eop-date Signature="),
+            "{auth}"
+        );
+    }
+}

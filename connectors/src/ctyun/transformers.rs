@@ -1,0 +1,511 @@
+//! China Telecom Cloud (天翼云) JSON → [`Listing`].
+//!
+//! Handled responses (`{"statusCode": 800, "returnObj": …}`; 900 is a failure):
+//! - the order price quotes (查询新购订单价格, ECS `query-price` and the
+//!   like): `returnObj.subOrderPrices[].orderItemPrices[]`, one listing per
+//!   order item (VM, EBS, NETWORK, CFWVERSION, …). `finalPrice` (after
+//!   discounts) is the price of `instanceCnt` units for the whole term of
+//!   `cycleCount` cycles. The answer does not say where or how it was bought,
+//!   so the request parameters are needed: `regionCode` (the region's code
+//!   from `list-regions`, e.g. `cn-huadong1`, because `regionID` is an opaque
+//!   id), `cycleType` (`month`, `year`, `on_demand`, or the numeric 3/5 of
+//!   the N100 APIs), and `flavorName` for VM items (`diskType` optionally
+//!   names EBS items).
+//! - `list-regions`: accepted, no listings (the live flow reads it).
+//!
+//! `vendor_sku` is `<item>@<regionCode>/<billing>`, e.g.
+//! `VM.s7.large.2@cn-huadong1/month_2`, `EBS.SATA.40GB@…`, `NETWORK.2Mbps@…`.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use shiyun_core::listing::{
+    BillingMode, Category, Listing, PriceComponent, PriceUnit, Provenance, Region, Specs, Vendor,
+};
+use shiyun_core::money::{Currency, Money};
+use shiyun_core::store::RecordRejection;
+
+use crate::decimal::ExactDecimal;
+use crate::{ConnectorError, FetchedPage, ImportContext};
+
+const VENDOR: Vendor = Vendor::Ctyun;
+
+/// CTyun region code places (`cn-<place>[-n]`) and their city. The big
+/// multi-zone pools named after a part of China (华东1 `cn-huadong1`) have
+/// no single city.
+const PLACES: &[(&str, Option<&str>)] = &[
+    ("huadong", None),
+    ("huabei", None),
+    ("huanan", None),
+    ("huazhong", None),
+    ("xinan", None),
+    ("xibei", None),
+    ("dongbei", None),
+    ("beijing", Some("beijing")),
+    ("shanghai", Some("shanghai")),
+    ("guangzhou", Some("guangzhou")),
+    ("shenzhen", Some("shenzhen")),
+    ("hangzhou", Some("hangzhou")),
+    ("nanjing", Some("nanjing")),
+    ("suzhou", Some("suzhou")),
+    ("wuhan", Some("wuhan")),
+    ("changsha", Some("changsha")),
+    ("chengdu", Some("chengdu")),
+    ("chongqing", Some("chongqing")),
+    ("xian", Some("xian")),
+    ("fuzhou", Some("fuzhou")),
+    ("xiamen", Some("xiamen")),
+    ("hefei", Some("hefei")),
+    ("zhengzhou", Some("zhengzhou")),
+    ("jinan", Some("jinan")),
+    ("qingdao", Some("qingdao")),
+    ("tianjin", Some("tianjin")),
+    ("shijiazhuang", Some("shijiazhuang")),
+    ("baoding", Some("baoding")),
+    ("taiyuan", Some("taiyuan")),
+    ("neimeng", Some("hohhot")),
+    ("huhehaote", Some("hohhot")),
+    ("shenyang", Some("shenyang")),
+    ("dalian", Some("dalian")),
+    ("changchun", Some("changchun")),
+    ("haerbin", Some("harbin")),
+    ("nanchang", Some("nanchang")),
+    ("nanning", Some("nanning")),
+    ("haikou", Some("haikou")),
+    ("kunming", Some("kunming")),
+    ("guiyang", Some("guiyang")),
+    ("anshun", Some("anshun")),
+    ("lanzhou", Some("lanzhou")),
+    ("xining", Some("xining")),
+    ("yinchuan", Some("yinchuan")),
+    ("zhongwei", Some("zhongwei")),
+    ("wulumuqi", Some("urumqi")),
+    ("lasa", Some("lhasa")),
+];
+
+/// The region of a CTyun region code (`cn-huadong1`, `cn-neimeng-8`, `cn-anshun-t1`).
+pub fn region_of(code: &str) -> Option<Region> {
+    let rest = code.strip_prefix("cn-")?;
+    let place = rest.split('-').next()?;
+    let place = place.trim_end_matches(|c: char| c.is_ascii_digit());
+    let (_, city) = PLACES.iter().find(|(known, _)| *known == place)?;
+    Region::new(code, "cn", *city).ok()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope {
+    status_code: i64,
+    #[serde(default)]
+    return_obj: Option<ReturnObj>,
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReturnObj {
+    #[serde(default)]
+    sub_order_prices: Option<Vec<SubOrder>>,
+    #[serde(default)]
+    region_list: Option<Vec<RegionEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubOrder {
+    #[serde(default)]
+    service_tag: Option<String>,
+    /// A number or a numeric string, depending on the API.
+    #[serde(default)]
+    cycle_count: Option<ExactDecimal>,
+    #[serde(default)]
+    order_item_prices: Vec<Box<RawValue>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderItem {
+    resource_type: String,
+    #[serde(default)]
+    ctyun_name: Option<String>,
+    #[serde(default)]
+    instance_cnt: Option<ExactDecimal>,
+    #[serde(default)]
+    total_price: Option<ExactDecimal>,
+    #[serde(default)]
+    final_price: Option<ExactDecimal>,
+}
+
+/// One resource pool of `list-regions`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionEntry {
+    /// The opaque id the order APIs take.
+    #[serde(rename = "regionID")]
+    pub region_id: String,
+    /// `cn-huadong1`.
+    #[serde(default)]
+    pub region_code: Option<String>,
+    /// `华东1`.
+    #[serde(default)]
+    pub region_name: Option<String>,
+}
+
+/// What a quote was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    /// The region's code (`cn-huadong1`).
+    pub region_code: String,
+    /// `month`, `year` or `on_demand`.
+    pub cycle_type: String,
+    /// Cycles bought; the answer's own `cycleCount` wins when present.
+    pub cycle_count: Option<u16>,
+    /// The VM flavor (`s7.large.2`).
+    pub flavor_name: Option<String>,
+    /// The EBS disk type (`SATA`, `SAS`, `SSD`).
+    pub disk_type: Option<String>,
+}
+
+fn malformed(message: impl Into<String>) -> ConnectorError {
+    ConnectorError::Malformed {
+        vendor: VENDOR,
+        message: message.into(),
+    }
+}
+
+/// Normalises the numeric cycle types of the N100 APIs (3 month, 5 year).
+fn cycle_type_name(text: &str) -> Option<&'static str> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "month" | "3" => Some("month"),
+        "year" | "5" => Some("year"),
+        "on_demand" | "ondemand" => Some("on_demand"),
+        _ => None,
+    }
+}
+
+impl Quote {
+    fn from_params(ctx: &ImportContext) -> Result<Self, ConnectorError> {
+        let need = |key: &str| {
+            ctx.param(key)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| {
+                    malformed(format!(
+                        "ctyun price answers do not repeat the request: pass --param {key}=…"
+                    ))
+                })
+        };
+        let region_code = need("regionCode")?.to_owned();
+        let cycle_text = need("cycleType")?;
+        let cycle_type = cycle_type_name(cycle_text)
+            .ok_or_else(|| {
+                malformed(format!(
+                    "--param cycleType=`{cycle_text}` is not month, year or on_demand"
+                ))
+            })?
+            .to_owned();
+        let cycle_count = match ctx.param("cycleCount").or_else(|| ctx.param("cycleCnt")) {
+            None => None,
+            Some(c) => Some(c.trim().parse::<u16>().map_err(|_| {
+                malformed(format!("--param cycleCount=`{c}` is not a whole number"))
+            })?),
+        };
+        Ok(Quote {
+            region_code,
+            cycle_type,
+            cycle_count,
+            flavor_name: ctx.param("flavorName").map(str::to_owned),
+            disk_type: ctx.param("diskType").map(str::to_owned),
+        })
+    }
+
+    fn billing(
+        &self,
+        answered_count: Option<Decimal>,
+    ) -> Result<(BillingMode, PriceUnit, String), String> {
+        if self.cycle_type == "on_demand" {
+            return Ok((BillingMode::OnDemand, PriceUnit::Hour, "on_demand".into()));
+        }
+        let count = match answered_count {
+            Some(d) => u16::try_from(d.normalize().mantissa())
+                .ok()
+                .filter(|_| d.fract().is_zero()),
+            None => self.cycle_count.or(Some(1)),
+        }
+        .filter(|n| *n > 0)
+        .ok_or("cycle count is not a positive whole number")?;
+        let per_cycle: u16 = if self.cycle_type == "year" { 12 } else { 1 };
+        let months = count.checked_mul(per_cycle).ok_or("term too long")?;
+        Ok(match (self.cycle_type.as_str(), count) {
+            ("month", 1) => (BillingMode::Monthly, PriceUnit::Month, "month".into()),
+            ("year", 1) => (BillingMode::Yearly, PriceUnit::Year, "year".into()),
+            (cycle, n) => (
+                BillingMode::Reserved {
+                    term_months: months,
+                },
+                PriceUnit::Term,
+                format!("{cycle}_{n}"),
+            ),
+        })
+    }
+}
+
+fn is_auth_code(code: &str) -> bool {
+    let lower = code.to_ascii_lowercase();
+    ["signature", "auth", "accesskey", "credential"]
+        .iter()
+        .any(|k| lower.contains(k))
+        || lower.ends_with(".401")
+        || lower.ends_with(".403")
+}
+
+fn parse_envelope(body: &[u8]) -> Result<Envelope, ConnectorError> {
+    let envelope: Envelope = serde_json::from_slice(body)
+        .map_err(|e| malformed(format!("not a ctyun response: {e}")))?;
+    if envelope.status_code != 800 {
+        return Err(envelope_error(&envelope));
+    }
+    Ok(envelope)
+}
+
+fn envelope_error(envelope: &Envelope) -> ConnectorError {
+    let code = envelope
+        .error_code
+        .clone()
+        .or_else(|| envelope.error.clone())
+        .unwrap_or_else(|| envelope.status_code.to_string());
+    let message = envelope
+        .description
+        .clone()
+        .or_else(|| envelope.message.clone())
+        .unwrap_or_default();
+    if is_auth_code(&code) {
+        ConnectorError::CredentialsRejected {
+            vendor: VENDOR,
+            message: format!("{code}: {message}"),
+        }
+    } else {
+        ConnectorError::Vendor {
+            vendor: VENDOR,
+            code,
+            message,
+        }
+    }
+}
+
+/// The error of a body whose `statusCode` is not 800, if it is one.
+pub fn body_error(body: &[u8]) -> Option<ConnectorError> {
+    let envelope: Envelope = serde_json::from_slice(body).ok()?;
+    (envelope.status_code != 800).then(|| envelope_error(&envelope))
+}
+
+/// Reads a live `list-regions` answer.
+pub fn parse_regions(body: &[u8]) -> Result<Vec<RegionEntry>, ConnectorError> {
+    parse_envelope(body)?
+        .return_obj
+        .and_then(|r| r.region_list)
+        .ok_or_else(|| malformed("list-regions answer has no regionList"))
+}
+
+/// Normalises a saved CTyun response.
+pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
+    let envelope = parse_envelope(body)?;
+    let obj = envelope
+        .return_obj
+        .ok_or_else(|| malformed("ctyun answer has no returnObj"))?;
+    if obj.region_list.is_some() {
+        return Ok(FetchedPage::default());
+    }
+    let sub_orders = obj
+        .sub_order_prices
+        .ok_or_else(|| malformed("unknown ctyun answer: expected subOrderPrices or regionList"))?;
+    let quote = Quote::from_params(ctx)?;
+    Ok(quote_page(&sub_orders, &quote, ctx.fetched_at))
+}
+
+/// Normalises a live price answer about `quote`.
+pub fn price_page(
+    body: &[u8],
+    quote: &Quote,
+    fetched_at: DateTime<Utc>,
+) -> Result<FetchedPage, ConnectorError> {
+    let envelope = parse_envelope(body)?;
+    let sub_orders = envelope
+        .return_obj
+        .and_then(|o| o.sub_order_prices)
+        .ok_or_else(|| malformed("price answer has no subOrderPrices"))?;
+    Ok(quote_page(&sub_orders, quote, fetched_at))
+}
+
+fn quote_page(sub_orders: &[SubOrder], quote: &Quote, fetched_at: DateTime<Utc>) -> FetchedPage {
+    let mut page = FetchedPage::default();
+    for sub in sub_orders {
+        for (i, raw) in sub.order_item_prices.iter().enumerate() {
+            let item: OrderItem = match serde_json::from_str(raw.get()) {
+                Ok(item) => item,
+                Err(e) => {
+                    let value: serde_json::Value =
+                        serde_json::from_str(raw.get()).unwrap_or_default();
+                    let key = value
+                        .get("resourceType")
+                        .and_then(|v| v.as_str())
+                        .map_or_else(
+                            || format!("{}[{i}]", sub.service_tag.as_deref().unwrap_or("order")),
+                            str::to_owned,
+                        );
+                    page.rejections.push(RecordRejection {
+                        vendor_key: format!("{key}@{}", quote.region_code),
+                        reason: format!("unreadable order item: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let result = item_key(&item, quote).and_then(|(key, names, category, specs)| {
+                item_listing(
+                    &item, raw, sub, quote, &key, names, category, specs, fetched_at,
+                )
+                .map_err(|reason| (key, reason))
+            });
+            match result {
+                Ok(listing) => page.listings.push(listing),
+                Err((key, reason)) => page.rejections.push(RecordRejection {
+                    vendor_key: format!("{key}@{}", quote.region_code),
+                    reason,
+                }),
+            }
+        }
+    }
+    page
+}
+
+type Names = (String, String);
+
+/// The item's key, names, category and specs, by resource type.
+fn item_key(
+    item: &OrderItem,
+    quote: &Quote,
+) -> Result<(String, Names, &'static str, Specs), (String, String)> {
+    let resource = item.resource_type.trim();
+    if resource.is_empty() {
+        return Err(("?".into(), "missing resourceType".into()));
+    }
+    let count = item.instance_cnt.map(|c| c.0.normalize());
+    let zh_name = item
+        .ctyun_name
+        .clone()
+        .unwrap_or_else(|| resource.to_owned());
+    Ok(match resource {
+        "VM" => {
+            let flavor = quote.flavor_name.clone().ok_or_else(|| {
+                (
+                    "VM".to_owned(),
+                    "missing request parameter flavorName for a VM item".to_owned(),
+                )
+            })?;
+            (
+                format!("VM.{flavor}"),
+                (
+                    format!("{zh_name} {flavor}"),
+                    format!("Elastic Cloud Server {flavor}"),
+                ),
+                "compute.vm",
+                Specs::default(),
+            )
+        }
+        "EBS" => {
+            let size =
+                count.ok_or_else(|| ("EBS".to_owned(), "missing instanceCnt (GB)".to_owned()))?;
+            let disk = quote.disk_type.clone().unwrap_or_else(|| "disk".into());
+            (
+                format!("EBS.{disk}.{size}GB"),
+                (
+                    format!("{zh_name} {size}GB"),
+                    format!("Elastic Block Storage {size} GB"),
+                ),
+                "storage.block",
+                Specs {
+                    storage_gib: Some(size),
+                    ..Specs::default()
+                },
+            )
+        }
+        "NETWORK" => {
+            let mbps = count.ok_or_else(|| {
+                (
+                    "NETWORK".to_owned(),
+                    "missing instanceCnt (Mbit/s)".to_owned(),
+                )
+            })?;
+            (
+                format!("NETWORK.{mbps}Mbps"),
+                (
+                    format!("{zh_name} {mbps}Mbps"),
+                    format!("Elastic IP {mbps} Mbit/s"),
+                ),
+                "network.ip",
+                Specs {
+                    bandwidth_mbps: Some(mbps),
+                    ..Specs::default()
+                },
+            )
+        }
+        "CFWVERSION" => (
+            "CFWVERSION".to_owned(),
+            (zh_name, "Cloud Firewall (Native)".to_owned()),
+            "security.firewall",
+            Specs::default(),
+        ),
+        other => return Err((other.to_owned(), format!("unknown resource type `{other}`"))),
+    })
+}
+
+#[expect(clippy::too_many_arguments, reason = "one item's parts, read once")]
+fn item_listing(
+    item: &OrderItem,
+    raw: &RawValue,
+    sub: &SubOrder,
+    quote: &Quote,
+    key: &str,
+    names: Names,
+    category: &str,
+    specs: Specs,
+    fetched_at: DateTime<Utc>,
+) -> Result<Listing, String> {
+    let region = region_of(&quote.region_code)
+        .ok_or_else(|| format!("unknown region `{}`", quote.region_code))?;
+    let amount = item
+        .final_price
+        .or(item.total_price)
+        .ok_or("order item has no finalPrice")?
+        .0;
+    let (mode, unit, suffix) = quote.billing(sub.cycle_count.map(|c| c.0))?;
+    let price = PriceComponent::flat(mode, unit, Money::new(amount, Currency::CNY))
+        .map_err(|e| e.to_string())?;
+    let service = sub
+        .service_tag
+        .clone()
+        .unwrap_or_else(|| "order".into())
+        .to_ascii_lowercase();
+    Listing::builder(VENDOR, format!("{key}@{}/{suffix}", quote.region_code))
+        .category(Category::parse(category).map_err(|e| e.to_string())?)
+        .service(service)
+        .name_zh(names.0)
+        .name_en(names.1)
+        .region(region)
+        .specs(specs)
+        .price(price)
+        .provenance(Provenance::from_raw(
+            "ctyun.order.queryNewPrice",
+            raw.get().as_bytes(),
+            fetched_at,
+        ))
+        .build()
+        .map_err(|e| e.to_string())
+}
