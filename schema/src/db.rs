@@ -60,7 +60,9 @@ pub(crate) struct Manager {
 impl fmt::Debug for Manager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The target may carry a password.
-        f.debug_struct("Manager").field("backend", &self.backend).finish_non_exhaustive()
+        f.debug_struct("Manager")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 
@@ -164,9 +166,9 @@ impl Database {
         }
         let manager = Manager { backend, target };
         // Fail fast with the driver's own message instead of a pool timeout.
-        let first = manager
-            .connect()
-            .map_err(|e| StoreError::Unavailable(format!("cannot open the {backend:?} database: {e}")))?;
+        let first = manager.connect().map_err(|e| {
+            StoreError::Unavailable(format!("cannot open the {backend:?} database: {e}"))
+        })?;
         drop(first);
         let pool = Pool::builder()
             .max_size(max_connections)
@@ -191,17 +193,23 @@ impl Database {
     /// instances may start at once.
     pub fn migrate(&self) -> StoreResult<()> {
         let mut conn = self.conn()?;
-        let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Internal(format!("migration failed: {e}"));
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
+            StoreError::Internal(format!("migration failed: {e}"))
+        };
         match &mut *conn {
             DbConnection::Sqlite(conn) => {
-                conn.run_pending_migrations(SQLITE_MIGRATIONS).map_err(failed)?;
+                conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map_err(failed)?;
             }
             DbConnection::Pg(conn) => {
                 diesel::sql_query("SELECT pg_advisory_lock($1)")
                     .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
                     .execute(conn)
                     .map_err(map_diesel)?;
-                let result = conn.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()).map_err(failed);
+                let result = conn
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|_| ())
+                    .map_err(failed);
                 let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1)")
                     .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
                     .execute(conn)
@@ -227,7 +235,10 @@ impl Database {
     /// `seq > n` never later sees a smaller one appear. SQLite: `BEGIN
     /// IMMEDIATE` takes the write lock up front, so a transaction that reads
     /// before it writes cannot fail to upgrade (`SQLITE_BUSY`) midway.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>) -> StoreResult<T> {
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>,
+    ) -> StoreResult<T> {
         let mut pooled = self.conn()?;
         let conn: &mut DbConnection = &mut pooled;
         let result = match conn {
@@ -310,7 +321,8 @@ pub(crate) fn map_diesel(e: DieselError) -> StoreError {
             info,
         ) => StoreError::Unavailable(info.message().to_owned()),
         DieselError::DatabaseError(_, info)
-            if info.message().contains("database is locked") || info.message().contains("database is busy") =>
+            if info.message().contains("database is locked")
+                || info.message().contains("database is busy") =>
         {
             StoreError::Unavailable(info.message().to_owned())
         }
@@ -326,14 +338,26 @@ mod tests {
     fn urls_select_the_backend() {
         let cases = [
             ("postgres://u@h/db", Backend::Postgres, "postgres://u@h/db"),
-            ("postgresql://h/db?x=1", Backend::Postgres, "postgresql://h/db?x=1"),
-            ("sqlite:///var/lib/shiyun.db", Backend::Sqlite, "/var/lib/shiyun.db"),
+            (
+                "postgresql://h/db?x=1",
+                Backend::Postgres,
+                "postgresql://h/db?x=1",
+            ),
+            (
+                "sqlite:///var/lib/shiyun.db",
+                Backend::Sqlite,
+                "/var/lib/shiyun.db",
+            ),
             ("sqlite://data/shiyun.db", Backend::Sqlite, "data/shiyun.db"),
             ("sqlite:shiyun.db", Backend::Sqlite, "shiyun.db"),
             ("shiyun.db", Backend::Sqlite, "shiyun.db"),
         ];
         for (url, backend, target) in cases {
-            assert_eq!(parse_url(url).unwrap(), (backend, target.to_owned()), "{url}");
+            assert_eq!(
+                parse_url(url).unwrap(),
+                (backend, target.to_owned()),
+                "{url}"
+            );
         }
         assert!(parse_url("sqlite:").is_err());
         assert!(parse_url("").is_err());

@@ -73,7 +73,9 @@ pub use db::{Backend, Database, DbConnection};
 impl StoreHealth for Database {
     fn ping(&self) -> StoreResult<()> {
         let mut conn = self.conn()?;
-        diesel::sql_query("SELECT 1").execute(&mut *conn).map_err(db::map_diesel)?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut *conn)
+            .map_err(db::map_diesel)?;
         Ok(())
     }
 }

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use shiyun_core::listing::{Listing, ListingId, ListingStatus, PriceComponent, Vendor};
 use shiyun_core::store::{
-    ChangeEvent, ChangeFeed, ChangeKind, ListingFilter, ListingQuery, ListingStore, Page, PricePoint, RetireScope,
-    StoreError, StoreResult, UpsertReport,
+    ChangeEvent, ChangeFeed, ChangeKind, ListingFilter, ListingQuery, ListingStore, Page,
+    PricePoint, RetireScope, StoreError, StoreResult, UpsertReport,
 };
 
 use crate::db::{Database, Db, DbConnection, TxError, map_diesel};
@@ -44,10 +44,12 @@ impl ListingRow {
     /// The row of `listing` as upserted at `seen`. Serialising happens here,
     /// before the transaction, to keep write locks short.
     fn new(listing: &Listing, seen: i64) -> StoreResult<(Self, String)> {
-        let doc = serde_json::to_string(listing)
-            .map_err(|e| StoreError::Internal(format!("cannot serialise listing {}: {e}", listing.id())))?;
-        let prices = serde_json::to_string(listing.prices())
-            .map_err(|e| StoreError::Internal(format!("cannot serialise prices of {}: {e}", listing.id())))?;
+        let doc = serde_json::to_string(listing).map_err(|e| {
+            StoreError::Internal(format!("cannot serialise listing {}: {e}", listing.id()))
+        })?;
+        let prices = serde_json::to_string(listing.prices()).map_err(|e| {
+            StoreError::Internal(format!("cannot serialise prices of {}: {e}", listing.id()))
+        })?;
         let region = listing.region();
         let row = ListingRow {
             id: listing.id().as_str().to_owned(),
@@ -101,7 +103,9 @@ impl TryFrom<ChangeRecord> for ChangeEvent {
     type Error = StoreError;
 
     fn try_from(r: ChangeRecord) -> StoreResult<ChangeEvent> {
-        let corrupt = |what: &str| StoreError::Internal(format!("corrupt change feed entry {}: {what}", r.seq));
+        let corrupt = |what: &str| {
+            StoreError::Internal(format!("corrupt change feed entry {}: {what}", r.seq))
+        };
         Ok(ChangeEvent {
             seq: u64::try_from(r.seq).map_err(|_| corrupt("negative seq"))?,
             listing_id: ListingId::parse(&r.listing_id).map_err(|e| corrupt(&e.to_string()))?,
@@ -116,15 +120,17 @@ fn parse_status(text: &str) -> StoreResult<ListingStatus> {
     match text {
         "active" => Ok(ListingStatus::Active),
         "retired" => Ok(ListingStatus::Retired),
-        other => Err(StoreError::Internal(format!("corrupt listing status `{other}`"))),
+        other => Err(StoreError::Internal(format!(
+            "corrupt listing status `{other}`"
+        ))),
     }
 }
 
 /// A stored listing: `doc` through `Listing`'s validating serde, with the
 /// status column (the one retirement updates) applied.
 fn decode(doc: &str, status: &str) -> StoreResult<Listing> {
-    let listing: Listing =
-        serde_json::from_str(doc).map_err(|e| StoreError::Internal(format!("corrupt listing document: {e}")))?;
+    let listing: Listing = serde_json::from_str(doc)
+        .map_err(|e| StoreError::Internal(format!("corrupt listing document: {e}")))?;
     Ok(listing.with_status(parse_status(status)?))
 }
 
@@ -173,7 +179,11 @@ struct Stored {
 }
 
 impl ListingStore for Database {
-    fn upsert_listings(&self, batch: &[Listing], seen_at: DateTime<Utc>) -> StoreResult<UpsertReport> {
+    fn upsert_listings(
+        &self,
+        batch: &[Listing],
+        seen_at: DateTime<Utc>,
+    ) -> StoreResult<UpsertReport> {
         // Duplicate ids: the last one wins, in the place of the first.
         let mut position: HashMap<&ListingId, usize> = HashMap::with_capacity(batch.len());
         let mut unique: Vec<&Listing> = Vec::with_capacity(batch.len());
@@ -201,10 +211,22 @@ impl ListingStore for Database {
                 let ids: Vec<&str> = chunk.iter().map(|(row, _)| row.id.as_str()).collect();
                 let rows: Vec<(String, String, String, String)> = listings::table
                     .filter(listings::id.eq_any(ids))
-                    .select((listings::id, listings::status, listings::content_hash, listings::price_hash))
+                    .select((
+                        listings::id,
+                        listings::status,
+                        listings::content_hash,
+                        listings::price_hash,
+                    ))
                     .load(conn)?;
                 for (id, status, content_hash, price_hash) in rows {
-                    stored.insert(id, Stored { status, content_hash, price_hash });
+                    stored.insert(
+                        id,
+                        Stored {
+                            status,
+                            content_hash,
+                            price_hash,
+                        },
+                    );
                 }
             }
 
@@ -270,7 +292,9 @@ impl ListingStore for Database {
 
             insert_chunks!(conn, listings::table, inserts);
             for row in &updates {
-                diesel::update(listings::table.find(&row.id)).set(row).execute(conn)?;
+                diesel::update(listings::table.find(&row.id))
+                    .set(row)
+                    .execute(conn)?;
             }
             for chunk in seen_only.chunks(CHUNK) {
                 diesel::update(listings::table.filter(listings::id.eq_any(chunk)))
@@ -321,7 +345,10 @@ impl ListingStore for Database {
 
     fn count_listings(&self, filter: &ListingFilter) -> StoreResult<u64> {
         let mut conn = self.conn()?;
-        let count: i64 = filtered(filter).count().get_result(&mut *conn).map_err(map_diesel)?;
+        let count: i64 = filtered(filter)
+            .count()
+            .get_result(&mut *conn)
+            .map_err(map_diesel)?;
         u64::try_from(count).map_err(|_| StoreError::Internal(format!("negative count {count}")))
     }
 
@@ -362,7 +389,12 @@ impl ListingStore for Database {
         })
     }
 
-    fn retire_unseen(&self, scope: &RetireScope, seen_before: DateTime<Utc>, at: DateTime<Utc>) -> StoreResult<u64> {
+    fn retire_unseen(
+        &self,
+        scope: &RetireScope,
+        seen_before: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64> {
         let (seen_before, at) = (micros(seen_before), micros(at));
         let vendor = scope.vendor.id();
         self.write(|conn| {
@@ -403,7 +435,10 @@ impl ListingStore for Database {
         let mut conn = self.conn()?;
         let rows: Vec<(i64, String)> = listing_price_history::table
             .filter(listing_price_history::listing_id.eq(id.as_str()))
-            .select((listing_price_history::recorded_at, listing_price_history::prices))
+            .select((
+                listing_price_history::recorded_at,
+                listing_price_history::prices,
+            ))
             .order(listing_price_history::id.asc())
             .load(&mut *conn)
             .map_err(map_diesel)?;
@@ -416,8 +451,9 @@ impl ListingStore for Database {
         }
         rows.into_iter()
             .map(|(recorded_at, prices)| {
-                let prices: Vec<PriceComponent> = serde_json::from_str(&prices)
-                    .map_err(|e| StoreError::Internal(format!("corrupt price history of {id}: {e}")))?;
+                let prices: Vec<PriceComponent> = serde_json::from_str(&prices).map_err(|e| {
+                    StoreError::Internal(format!("corrupt price history of {id}: {e}"))
+                })?;
                 Ok(PricePoint {
                     recorded_at: from_micros(recorded_at)?,
                     prices,
@@ -458,6 +494,7 @@ impl ChangeFeed for Database {
             .select(diesel::dsl::max(listing_changes::seq))
             .first(&mut *conn)
             .map_err(map_diesel)?;
-        u64::try_from(max.unwrap_or(0)).map_err(|_| StoreError::Internal("negative change feed seq".into()))
+        u64::try_from(max.unwrap_or(0))
+            .map_err(|_| StoreError::Internal("negative change feed seq".into()))
     }
 }

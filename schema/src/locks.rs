@@ -46,7 +46,9 @@ impl Drop for PgJobGuard {
                 .get_result::<Locked>(pg);
             match unlocked {
                 Ok(Locked { locked: true }) => {}
-                Ok(Locked { locked: false }) => tracing::warn!(job = %self.job, "job lock was not held at release"),
+                Ok(Locked { locked: false }) => {
+                    tracing::warn!(job = %self.job, "job lock was not held at release")
+                }
                 Err(error) => {
                     // Try once more wholesale; a broken connection is dropped by the pool,
                     // and its session (with the lock) ends.
@@ -69,7 +71,10 @@ impl JobGuard for LocalJobGuard {}
 impl Drop for LocalJobGuard {
     fn drop(&mut self) {
         // The set stays consistent even if a holder panicked.
-        self.held.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.job);
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.job);
     }
 }
 
@@ -78,7 +83,9 @@ impl JobLock for Database {
         if self.backend() == Backend::Postgres {
             let mut conn = self.conn()?;
             let DbConnection::Pg(pg) = &mut *conn else {
-                return Err(StoreError::Internal("postgres pool gave another connection".into()));
+                return Err(StoreError::Internal(
+                    "postgres pool gave another connection".into(),
+                ));
             };
             let key = job_key(job);
             let Locked { locked } = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
@@ -94,7 +101,10 @@ impl JobLock for Database {
                 job: job.to_owned(),
             })));
         }
-        let mut held = self.local_jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut held = self
+            .local_jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if !held.insert(job.to_owned()) {
             return Ok(None);
         }

@@ -109,4 +109,9 @@ diesel::table! {
 
 diesel::joinable!(listing_price_history -> listings (listing_id));
 diesel::joinable!(listing_changes -> listings (listing_id));
-diesel::allow_tables_to_appear_in_same_query!(listings, listing_price_history, listing_changes, sync_runs);
+diesel::allow_tables_to_appear_in_same_query!(
+    listings,
+    listing_price_history,
+    listing_changes,
+    sync_runs
+);

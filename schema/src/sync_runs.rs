@@ -5,7 +5,8 @@ use diesel::prelude::*;
 use shiyun_core::ValidationError;
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::{
-    RecordRejection, RunStatus, StoreError, StoreResult, SyncRun, SyncRunId, SyncRunStore, UpsertReport,
+    RecordRejection, RunStatus, StoreError, StoreResult, SyncRun, SyncRunId, SyncRunStore,
+    UpsertReport,
 };
 
 use crate::db::{Database, map_diesel};
@@ -110,7 +111,12 @@ impl TryFrom<SyncRunRecord> for SyncRun {
 }
 
 impl SyncRunStore for Database {
-    fn start_sync_run(&self, vendor: Vendor, trigger: &str, started_at: DateTime<Utc>) -> StoreResult<SyncRun> {
+    fn start_sync_run(
+        &self,
+        vendor: Vendor,
+        trigger: &str,
+        started_at: DateTime<Utc>,
+    ) -> StoreResult<SyncRun> {
         let mut run = SyncRun {
             id: 0,
             vendor,
@@ -132,7 +138,8 @@ impl SyncRunStore for Database {
             .returning(sync_runs::id)
             .get_result(&mut *conn)
             .map_err(map_diesel)?;
-        run.id = u64::try_from(id).map_err(|_| StoreError::Internal(format!("negative sync run id {id}")))?;
+        run.id = u64::try_from(id)
+            .map_err(|_| StoreError::Internal(format!("negative sync run id {id}")))?;
         Ok(run)
     }
 

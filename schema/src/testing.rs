@@ -57,7 +57,9 @@ pub struct TestDatabase {
 
 impl std::fmt::Debug for TestDatabase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestDatabase").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("TestDatabase")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -89,7 +91,8 @@ impl TestDatabase {
     ///
     /// When PostgreSQL cannot be reached or the schema cannot be created.
     pub fn postgres() -> TestDatabase {
-        let admin_url = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let admin_url =
+            std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
         let schema = format!("test_{:016x}", fastrand::u64(..));
         let mut admin = match PgConnection::establish(&admin_url) {
             Ok(conn) => conn,
@@ -101,7 +104,10 @@ impl TestDatabase {
         let separator = if admin_url.contains('?') { '&' } else { '?' };
         let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
         // Guarded before migrating, so a failed migration still drops the schema.
-        let schema = PgSchema { admin_url, name: schema };
+        let schema = PgSchema {
+            admin_url,
+            name: schema,
+        };
         let db = open_migrated(&url);
         TestDatabase {
             db,

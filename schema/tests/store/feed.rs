@@ -11,9 +11,13 @@ use crate::support::{Store, at, listing, repriced};
 pub fn feed_is_ordered_and_paged<S: Store>(store: &S) {
     assert_eq!(store.latest_seq().unwrap(), 0);
     assert!(store.read_changes(0, 10).unwrap().is_empty());
-    let batch: Vec<Listing> = (0..6).map(|i| listing(Vendor::Aws, &format!("f{i}"), "1")).collect();
+    let batch: Vec<Listing> = (0..6)
+        .map(|i| listing(Vendor::Aws, &format!("f{i}"), "1"))
+        .collect();
     store.upsert_listings(&batch, at(1)).unwrap();
-    store.upsert_listings(&[repriced(&batch[2], "3")], at(2)).unwrap();
+    store
+        .upsert_listings(&[repriced(&batch[2], "3")], at(2))
+        .unwrap();
     store.retire_listing(batch[4].id(), at(3)).unwrap();
 
     let all = store.read_changes(0, 100).unwrap();
@@ -22,11 +26,20 @@ pub fn feed_is_ordered_and_paged<S: Store>(store: &S) {
     assert_eq!(store.latest_seq().unwrap(), all[7].seq);
     // Creations follow batch order.
     for (event, l) in all.iter().zip(&batch) {
-        assert_eq!((&event.listing_id, event.kind, event.vendor), (l.id(), ChangeKind::Created, Vendor::Aws));
+        assert_eq!(
+            (&event.listing_id, event.kind, event.vendor),
+            (l.id(), ChangeKind::Created, Vendor::Aws)
+        );
         assert_eq!(event.recorded_at, at(1));
     }
-    assert_eq!((&all[6].listing_id, all[6].kind, all[6].recorded_at), (batch[2].id(), ChangeKind::Updated, at(2)));
-    assert_eq!((&all[7].listing_id, all[7].kind, all[7].recorded_at), (batch[4].id(), ChangeKind::Retired, at(3)));
+    assert_eq!(
+        (&all[6].listing_id, all[6].kind, all[6].recorded_at),
+        (batch[2].id(), ChangeKind::Updated, at(2))
+    );
+    assert_eq!(
+        (&all[7].listing_id, all[7].kind, all[7].recorded_at),
+        (batch[4].id(), ChangeKind::Retired, at(3))
+    );
 
     // Paging by `after` and `limit`.
     let first = store.read_changes(0, 3).unwrap();
@@ -79,7 +92,9 @@ pub fn feed_is_monotonic_under_concurrent_upserts<S: Store>(store: &S) {
                     // Also update some listings of the previous batch.
                     if b > 0 {
                         let old = listing(Vendor::Tencent, &format!("w{w}-b{}-0", b - 1), "1");
-                        store.upsert_listings(&[repriced(&old, "2")], at(b as i64)).unwrap();
+                        store
+                            .upsert_listings(&[repriced(&old, "2")], at(b as i64))
+                            .unwrap();
                     }
                 }
             })
@@ -90,7 +105,12 @@ pub fn feed_is_monotonic_under_concurrent_upserts<S: Store>(store: &S) {
     }
     done.store(true, Ordering::SeqCst);
     let seen = reader.join().unwrap();
-    let all: Vec<u64> = store.read_changes(0, 100_000).unwrap().into_iter().map(|e| e.seq).collect();
+    let all: Vec<u64> = store
+        .read_changes(0, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.seq)
+        .collect();
     assert_eq!(all.len(), WRITERS * (BATCHES * PER_BATCH + BATCHES - 1));
     assert_eq!(seen, all, "the follower missed or reordered entries");
 }

@@ -1,13 +1,16 @@
 //! `JobLock` and `StoreHealth`.
 
 use shiyun_core::store::JobLock;
-use shiyun_schema::{Backend, Database};
 use shiyun_schema::testing::TestDatabase;
+use shiyun_schema::{Backend, Database};
 
 use crate::support::Store;
 
 pub fn job_lock_is_exclusive_until_dropped<S: Store>(store: &S) {
-    let guard = store.try_lock_job("sync:aws").unwrap().expect("free lock is taken");
+    let guard = store
+        .try_lock_job("sync:aws")
+        .unwrap()
+        .expect("free lock is taken");
     assert!(store.try_lock_job("sync:aws").unwrap().is_none());
     // A clone (another handle in the same process) sees the lock too.
     assert!(store.clone().try_lock_job("sync:aws").unwrap().is_none());
@@ -17,7 +20,9 @@ pub fn job_lock_is_exclusive_until_dropped<S: Store>(store: &S) {
     // From another thread as well.
     let from_thread = {
         let store = store.clone();
-        std::thread::spawn(move || store.try_lock_job("sync:aws").unwrap().is_none()).join().unwrap()
+        std::thread::spawn(move || store.try_lock_job("sync:aws").unwrap().is_none())
+            .join()
+            .unwrap()
     };
     assert!(from_thread);
     drop(guard);

@@ -1,6 +1,10 @@
 //! The store conformance suite: every test is a generic function over the
 //! store, run once on SQLite and once on PostgreSQL.
 
+// The test bodies are helper functions, not `#[test]`s, so clippy's
+// allowance for tests does not reach them.
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
 mod feed;
 mod listings;
 mod locks;

@@ -2,15 +2,23 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
-use shiyun_core::listing::{BillingMode, Category, Listing, PriceComponent, PriceUnit, Provenance, Region, Vendor};
+use shiyun_core::listing::{
+    BillingMode, Category, Listing, PriceComponent, PriceUnit, Provenance, Region, Vendor,
+};
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::{ChangeFeed, JobLock, ListingStore, StoreHealth, SyncRunStore};
-use shiyun_schema::testing::TestDatabase;
 use shiyun_schema::Database;
+use shiyun_schema::testing::TestDatabase;
 
 /// Every store trait at once.
-pub trait Store: ListingStore + ChangeFeed + StoreHealth + SyncRunStore + JobLock + Clone + 'static {}
-impl<T: ListingStore + ChangeFeed + StoreHealth + SyncRunStore + JobLock + Clone + 'static> Store for T {}
+pub trait Store:
+    ListingStore + ChangeFeed + StoreHealth + SyncRunStore + JobLock + Clone + 'static
+{
+}
+impl<T: ListingStore + ChangeFeed + StoreHealth + SyncRunStore + JobLock + Clone + 'static> Store
+    for T
+{
+}
 
 /// `secs` seconds after a fixed instant (whole microseconds, as stored).
 pub fn at(secs: i64) -> DateTime<Utc> {
@@ -48,13 +56,18 @@ pub fn repriced(listing: &Listing, amount: &str) -> Listing {
 pub fn migrate_twice_is_harmless(db: &TestDatabase) {
     use shiyun_core::listing::ListingStatus;
     let store: &Database = db;
-    store.upsert_listings(&[listing(Vendor::Aws, "a", "1.00")], at(1)).unwrap();
+    store
+        .upsert_listings(&[listing(Vendor::Aws, "a", "1.00")], at(1))
+        .unwrap();
     store.migrate().unwrap();
     store.migrate().unwrap();
     // A second instance on the same database migrates too and sees the data.
     let other = Database::open(db.url(), 2).unwrap();
     assert_eq!(other.backend(), db.backend());
     other.migrate().unwrap();
-    let got = other.get_listing(listing(Vendor::Aws, "a", "1.00").id()).unwrap().unwrap();
+    let got = other
+        .get_listing(listing(Vendor::Aws, "a", "1.00").id())
+        .unwrap()
+        .unwrap();
     assert_eq!(got.status(), ListingStatus::Active);
 }

@@ -8,25 +8,49 @@ use crate::support::{Store, at};
 pub fn sync_run_lifecycle<S: Store>(store: &S) {
     let run = store.start_sync_run(Vendor::Aws, "cli", at(1)).unwrap();
     assert_eq!(run.status, RunStatus::Running);
-    assert_eq!((run.vendor, run.trigger.as_str(), run.started_at), (Vendor::Aws, "cli", at(1)));
+    assert_eq!(
+        (run.vendor, run.trigger.as_str(), run.started_at),
+        (Vendor::Aws, "cli", at(1))
+    );
     assert_eq!(store.get_sync_run(run.id).unwrap().unwrap(), run);
 
     let mut done = run.clone();
     done.status = RunStatus::Failed;
     done.finished_at = Some(at(90));
     done.pages = 7;
-    done.report = UpsertReport { new: 10, changed: 3, unchanged: 100, retired: 2 };
+    done.report = UpsertReport {
+        new: 10,
+        changed: 3,
+        unchanged: 100,
+        retired: 2,
+    };
     done.rejected = 250;
     done.rejections = (0..250)
-        .map(|i| RecordRejection { vendor_key: format!("sku-{i}"), reason: "no price".into() })
+        .map(|i| RecordRejection {
+            vendor_key: format!("sku-{i}"),
+            reason: "no price".into(),
+        })
         .collect();
     done.resume_token = Some("page-8".into());
     done.error = Some("vendor answered 503".into());
     store.save_sync_run(&done).unwrap();
     let got = store.get_sync_run(run.id).unwrap().unwrap();
-    assert_eq!(got.rejections.len(), SyncRun::MAX_KEPT_REJECTIONS, "only the first rejections are kept");
-    assert_eq!(got.rejections[..], done.rejections[..SyncRun::MAX_KEPT_REJECTIONS]);
-    assert_eq!(SyncRun { rejections: done.rejections[..SyncRun::MAX_KEPT_REJECTIONS].to_vec(), ..done.clone() }, got);
+    assert_eq!(
+        got.rejections.len(),
+        SyncRun::MAX_KEPT_REJECTIONS,
+        "only the first rejections are kept"
+    );
+    assert_eq!(
+        got.rejections[..],
+        done.rejections[..SyncRun::MAX_KEPT_REJECTIONS]
+    );
+    assert_eq!(
+        SyncRun {
+            rejections: done.rejections[..SyncRun::MAX_KEPT_REJECTIONS].to_vec(),
+            ..done.clone()
+        },
+        got
+    );
 
     // Clearing optional fields is saved too.
     let mut resumed = got.clone();
@@ -37,21 +61,48 @@ pub fn sync_run_lifecycle<S: Store>(store: &S) {
     assert_eq!(store.get_sync_run(run.id).unwrap().unwrap(), resumed);
 
     assert_eq!(store.get_sync_run(run.id + 1000).unwrap(), None);
-    let ghost = SyncRun { id: run.id + 1000, ..resumed };
-    assert!(matches!(store.save_sync_run(&ghost), Err(StoreError::NotFound { .. })));
+    let ghost = SyncRun {
+        id: run.id + 1000,
+        ..resumed
+    };
+    assert!(matches!(
+        store.save_sync_run(&ghost),
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 pub fn recent_sync_runs_newest_first<S: Store>(store: &S) {
-    let a1 = store.start_sync_run(Vendor::Aws, "schedule", at(10)).unwrap();
-    let g1 = store.start_sync_run(Vendor::Gcp, "schedule", at(20)).unwrap();
+    let a1 = store
+        .start_sync_run(Vendor::Aws, "schedule", at(10))
+        .unwrap();
+    let g1 = store
+        .start_sync_run(Vendor::Gcp, "schedule", at(20))
+        .unwrap();
     let a2 = store.start_sync_run(Vendor::Aws, "cli", at(30)).unwrap();
     // Same start time: the later id comes first.
     let a3 = store.start_sync_run(Vendor::Aws, "cli", at(30)).unwrap();
     assert!(a3.id > a2.id);
     let ids = |runs: Vec<SyncRun>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
-    assert_eq!(ids(store.recent_sync_runs(None, 10).unwrap()), vec![a3.id, a2.id, g1.id, a1.id]);
-    assert_eq!(ids(store.recent_sync_runs(None, 2).unwrap()), vec![a3.id, a2.id]);
-    assert_eq!(ids(store.recent_sync_runs(Some(Vendor::Aws), 10).unwrap()), vec![a3.id, a2.id, a1.id]);
-    assert_eq!(ids(store.recent_sync_runs(Some(Vendor::Gcp), 10).unwrap()), vec![g1.id]);
-    assert!(store.recent_sync_runs(Some(Vendor::Ibm), 10).unwrap().is_empty());
+    assert_eq!(
+        ids(store.recent_sync_runs(None, 10).unwrap()),
+        vec![a3.id, a2.id, g1.id, a1.id]
+    );
+    assert_eq!(
+        ids(store.recent_sync_runs(None, 2).unwrap()),
+        vec![a3.id, a2.id]
+    );
+    assert_eq!(
+        ids(store.recent_sync_runs(Some(Vendor::Aws), 10).unwrap()),
+        vec![a3.id, a2.id, a1.id]
+    );
+    assert_eq!(
+        ids(store.recent_sync_runs(Some(Vendor::Gcp), 10).unwrap()),
+        vec![g1.id]
+    );
+    assert!(
+        store
+            .recent_sync_runs(Some(Vendor::Ibm), 10)
+            .unwrap()
+            .is_empty()
+    );
 }
