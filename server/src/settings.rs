@@ -264,7 +264,10 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("SHIYUN_VENDORS__ALIBABA__SCHEDULE", "every day");
             let err = Settings::load(None).unwrap_err();
-            assert!(err.to_string().contains("vendors.alibaba.schedule"), "{err}");
+            assert!(
+                err.to_string().contains("vendors.alibaba.schedule"),
+                "{err}"
+            );
             jail.set_env("SHIYUN_VENDORS__ALIBABA__SCHEDULE", "0 30 3 * * *");
             let ok = Settings::load(None).map_err(|e| e.to_string())?;
             assert_eq!(ok.schedules().map_err(|e| e.to_string())?.iter().count(), 1);

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use serde::Serialize;
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 use shiyun_connectors::ImportContext;
 use shiyun_connectors::http::VendorClient;
 use shiyun_connectors::schedule::job_name;
@@ -147,10 +147,17 @@ impl SyncProgress for CliProgress {
     }
 }
 
-async fn import_into(db: &Database, vendor: Vendor, pages: Vec<(String, Vec<u8>)>, ctx: ImportContext) -> Result<SyncRun> {
+async fn import_into(
+    db: &Database,
+    vendor: Vendor,
+    pages: Vec<(String, Vec<u8>)>,
+    ctx: ImportContext,
+) -> Result<SyncRun> {
     let stores = stores_of(db);
     let progress = CliProgress::new(vendor);
-    let pages = pages.into_iter().map(|(label, bytes)| (label, bytes, ctx.clone()));
+    let pages = pages
+        .into_iter()
+        .map(|(label, bytes)| (label, bytes, ctx.clone()));
     Ok(sync::import_pages(vendor, pages, &stores, progress.as_ref()).await?)
 }
 
@@ -160,25 +167,35 @@ async fn sync(settings: Settings, args: SyncArgs) -> Result<()> {
     let mut options = SyncOptions::new("cli");
     if args.resume {
         let store = db.clone();
-        let recent = tokio::task::spawn_blocking(move || store.recent_sync_runs(Some(vendor), 50)).await??;
+        let recent =
+            tokio::task::spawn_blocking(move || store.recent_sync_runs(Some(vendor), 50)).await??;
         let failed = recent
             .into_iter()
             .find(|run| run.trigger != "import")
             .filter(|run| run.status == RunStatus::Failed)
-            .with_context(|| format!("{vendor} has no failed run to resume (its last run did not fail)"))?;
+            .with_context(|| {
+                format!("{vendor} has no failed run to resume (its last run did not fail)")
+            })?;
         eprintln!("resuming run {} from page {}", failed.id, failed.pages + 1);
         options = options.resume(failed.id);
     }
     let run = sync_vendor(&db, &settings, vendor, options).await?;
     print_run(&run);
     if run.status != RunStatus::Succeeded {
-        anyhow::bail!("sync of {vendor} failed; `shiyun catalog sync --vendor {vendor} --resume` continues it");
+        anyhow::bail!(
+            "sync of {vendor} failed; `shiyun catalog sync --vendor {vendor} --resume` continues it"
+        );
     }
     Ok(())
 }
 
 /// Runs one sync of `vendor`; a failed run is saved and returned as an error.
-async fn sync_vendor(db: &Database, settings: &Settings, vendor: Vendor, options: SyncOptions) -> Result<SyncRun> {
+async fn sync_vendor(
+    db: &Database,
+    settings: &Settings,
+    vendor: Vendor,
+    options: SyncOptions,
+) -> Result<SyncRun> {
     let vendor_settings = settings.vendors.get(vendor);
     let client = VendorClient::new(vendor, vendor_settings)?;
     let connector = shiyun_connectors::connector_for(vendor, vendor_settings, client)?;
@@ -189,7 +206,8 @@ async fn sync_vendor(db: &Database, settings: &Settings, vendor: Vendor, options
         Err(e) => {
             // The engine saved the failed run with its resume token; show it.
             let store = db.clone();
-            let last = tokio::task::spawn_blocking(move || store.recent_sync_runs(Some(vendor), 1)).await??;
+            let last = tokio::task::spawn_blocking(move || store.recent_sync_runs(Some(vendor), 1))
+                .await??;
             if let Some(run) = last.first() {
                 print_run(run);
             }
@@ -299,7 +317,9 @@ pub async fn run_schedules(db: Database, settings: Settings) {
         for vendor in schedules.due_between(last_tick, now) {
             let lock_store = db.clone();
             let job = job_name(vendor);
-            let guard = match tokio::task::spawn_blocking(move || lock_store.try_lock_job(&job)).await {
+            let guard = match tokio::task::spawn_blocking(move || lock_store.try_lock_job(&job))
+                .await
+            {
                 Ok(Ok(Some(guard))) => guard,
                 Ok(Ok(None)) => {
                     tracing::info!(vendor = %vendor, "scheduled sync already running elsewhere");
@@ -315,8 +335,12 @@ pub async fn run_schedules(db: Database, settings: Settings) {
                 }
             };
             match sync_vendor(&db, &settings, vendor, SyncOptions::new("schedule")).await {
-                Ok(run) => tracing::info!(vendor = %vendor, run = run.id, new = run.report.new, changed = run.report.changed, retired = run.report.retired, "scheduled sync done"),
-                Err(e) => tracing::warn!(vendor = %vendor, error = %format!("{e:#}"), "scheduled sync failed"),
+                Ok(run) => {
+                    tracing::info!(vendor = %vendor, run = run.id, new = run.report.new, changed = run.report.changed, retired = run.report.retired, "scheduled sync done")
+                }
+                Err(e) => {
+                    tracing::warn!(vendor = %vendor, error = %format!("{e:#}"), "scheduled sync failed")
+                }
             }
             drop(guard);
         }

@@ -1,0 +1,244 @@
+//! The `shiyun` binary end to end: migrate, demo, serve with graceful
+//! shutdown, catalog import (dry run and stored) and run reports.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn shiyun(db_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shiyun"));
+    // Only this test's settings; nothing from the developer's environment.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SHIYUN_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env(
+        "SHIYUN_DATABASE_URL",
+        format!("sqlite://{}/shiyun.sqlite", db_dir.display()),
+    )
+    .env("SHIYUN_BIND", "127.0.0.1:0")
+    .env("SHIYUN_RUN_SCHEDULES", "false")
+    .env("SHIYUN_LOG", "warn")
+    .current_dir(db_dir);
+    cmd
+}
+
+fn ok(output: Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn fixture(vendor: &str, file: &str) -> PathBuf {
+    let dir = std::env::var_os("FIXTURES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
+    let path = dir.join("vendors").join(vendor).join(file);
+    assert!(path.exists(), "fixture {} is missing", path.display());
+    path
+}
+
+/// Starts `shiyun serve` and returns it with the port it printed.
+fn serve(db_dir: &Path) -> (Child, u16) {
+    let mut child = shiyun(db_dir)
+        .arg("serve")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(rest) = line.split("serving on http://").nth(1) {
+            let port = rest.rsplit(':').next().unwrap().trim().parse().unwrap();
+            // Keep draining stderr so the child never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return (child, port);
+        }
+    }
+    let _ = child.kill();
+    panic!("server did not report its address");
+}
+
+fn get(port: u16, path: &str) -> (u16, serde_json::Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    })
+}
+
+#[test]
+fn migrate_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(shiyun(dir.path()).arg("migrate").output().unwrap());
+    let again = ok(shiyun(dir.path()).arg("migrate").output().unwrap());
+    assert!(again.contains("up to date"));
+}
+
+#[test]
+fn demo_then_serve_answers_search_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(shiyun(dir.path())
+        .args(["demo", "--listings", "400", "--no-serve"])
+        .output()
+        .unwrap());
+    let (mut child, port) = serve(dir.path());
+    let (status, page) = get(port, "/v1/listings?vendor=alibaba&limit=5");
+    assert_eq!(status, 200);
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5);
+    for item in items {
+        assert_eq!(item["vendor"], "alibaba");
+        assert!(
+            item["name"]["zh"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+        );
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        status.success(),
+        "graceful shutdown exits 0, got {status:?}"
+    );
+}
+
+#[test]
+fn catalog_import_dry_run_prints_exact_jsonl() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture("aws", "pricing-getproducts-ec2-ebs-piops-ca-central-1.json");
+    let stdout = ok(shiyun(dir.path())
+        .args([
+            "catalog",
+            "import",
+            "--vendor",
+            "aws",
+            "--dry-run",
+            "--format",
+            "jsonl",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap());
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        for key in [
+            "id",
+            "vendor",
+            "vendor_sku",
+            "category",
+            "region",
+            "geography",
+            "specs",
+            "prices",
+        ] {
+            assert!(line.get(key).is_some(), "{key} in {line}");
+        }
+        assert_eq!(line["vendor"], "aws");
+        assert_eq!(line["region"], "ca-central-1");
+    }
+    let amounts: Vec<&str> = lines
+        .iter()
+        .flat_map(|l| l["prices"].as_array().unwrap())
+        .map(|p| p["amount"]["amount"].as_str().unwrap())
+        .collect();
+    assert!(
+        amounts.contains(&"0.1380000000"),
+        "exact decimal string kept: {amounts:?}"
+    );
+    // A dry run stores nothing.
+    let runs = ok(shiyun(dir.path())
+        .args(["catalog", "runs"])
+        .output()
+        .unwrap());
+    assert!(runs.contains("no runs yet"), "{runs}");
+}
+
+#[test]
+fn catalog_import_stores_and_reports_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture("aws", "pricing-getproducts-ec2-ebs-piops-ca-central-1.json");
+    let first = ok(shiyun(dir.path())
+        .args(["catalog", "import", "--vendor", "aws"])
+        .arg(&file)
+        .output()
+        .unwrap());
+    assert!(
+        first.contains("succeeded") && first.contains("1 new"),
+        "{first}"
+    );
+    let second = ok(shiyun(dir.path())
+        .args(["catalog", "import", "--vendor", "aws"])
+        .arg(&file)
+        .output()
+        .unwrap());
+    assert!(
+        second.contains("0 new") && second.contains("1 unchanged"),
+        "{second}"
+    );
+    let runs = ok(shiyun(dir.path())
+        .args(["catalog", "runs", "--vendor", "aws"])
+        .output()
+        .unwrap());
+    let rows: Vec<&str> = runs.lines().filter(|l| l.contains(" aws ")).collect();
+    assert_eq!(rows.len(), 2, "{runs}");
+    assert!(
+        rows.iter()
+            .all(|r| r.contains("import") && r.contains("succeeded")),
+        "{runs}"
+    );
+}
+
+#[test]
+fn bad_arguments_fail_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = shiyun(dir.path())
+        .args(["catalog", "import", "--vendor", "oracle", "x.json"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown vendor `oracle`"));
+    let output = shiyun(dir.path())
+        .arg("serve")
+        .env("SHIYUN_BIND", "not-an-address")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("invalid settings"));
+}
