@@ -188,9 +188,9 @@ impl Database {
         self.backend
     }
 
-    /// Applies pending migrations; running it again is harmless. On
-    /// PostgreSQL it holds a session advisory lock meanwhile, so several
-    /// instances may start at once.
+    /// Applies pending migrations; running it again is harmless. Several
+    /// instances may start at once: PostgreSQL migrates under a session
+    /// advisory lock, SQLite under its write lock.
     pub fn migrate(&self) -> StoreResult<()> {
         let mut conn = self.conn()?;
         let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
@@ -198,8 +198,15 @@ impl Database {
         };
         match &mut *conn {
             DbConnection::Sqlite(conn) => {
-                conn.run_pending_migrations(SQLITE_MIGRATIONS)
-                    .map_err(failed)?;
+                // The write lock first, so two processes cannot both find a
+                // migration pending and both apply it; diesel's per-migration
+                // transactions nest as savepoints.
+                conn.immediate_transaction(|conn| {
+                    conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                        .map(|_| ())
+                        .map_err(|e| TxError::Store(failed(e)))
+                })
+                .map_err(StoreError::from)?;
             }
             DbConnection::Pg(conn) => {
                 diesel::sql_query("SELECT pg_advisory_lock($1)")

@@ -7,8 +7,8 @@ use shiyun_core::listing::{
 };
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::{ChangeFeed, JobLock, ListingStore, StoreHealth, SyncRunStore};
-use shiyun_schema::Database;
 use shiyun_schema::testing::TestDatabase;
+use shiyun_schema::{Backend, Database};
 
 /// Every store trait at once.
 pub trait Store:
@@ -70,4 +70,51 @@ pub fn migrate_twice_is_harmless(db: &TestDatabase) {
         .unwrap()
         .unwrap();
     assert_eq!(got.status(), ListingStatus::Active);
+}
+
+/// Several instances migrating one fresh database at once all succeed and
+/// leave one schema.
+pub fn concurrent_migrations_agree(db: &TestDatabase) {
+    use diesel::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let schema = format!("test_mig_{:016x}", fastrand::u64(..));
+    let url = match db.backend() {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("fresh.db").display()),
+        Backend::Postgres => {
+            let admin = std::env::var("TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| shiyun_schema::testing::DEFAULT_POSTGRES_URL.to_owned());
+            let mut conn = PgConnection::establish(&admin).unwrap();
+            diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+                .execute(&mut conn)
+                .unwrap();
+            let separator = if admin.contains('?') { '&' } else { '?' };
+            format!("{admin}{separator}options=-c%20search_path%3D{schema}")
+        }
+    };
+    let result = std::panic::catch_unwind(|| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || Database::open(&url, 1).and_then(|db| db.migrate()))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
+        let fresh = Database::open(&url, 1).unwrap();
+        fresh
+            .upsert_listings(&[listing(Vendor::Aws, "m", "1")], at(1))
+            .unwrap();
+    });
+    if db.backend() == Backend::Postgres {
+        let admin = std::env::var("TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| shiyun_schema::testing::DEFAULT_POSTGRES_URL.to_owned());
+        let mut conn = PgConnection::establish(&admin).unwrap();
+        diesel::sql_query(format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
 }
