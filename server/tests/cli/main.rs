@@ -242,3 +242,123 @@ fn bad_arguments_fail_with_a_clear_message() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("invalid settings"));
 }
+
+/// An Azure Retail Prices item in the documented shape, from the shared sample.
+fn azure_item(n: u32, price: &str) -> serde_json::Value {
+    let bytes = std::fs::read(fixture(
+        "azure",
+        "retail-prices-item-devtest-f16s-spot-westeurope-usd.json",
+    ))
+    .unwrap();
+    let mut item: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    item["meterId"] = format!("00000000-0000-0000-0000-{n:012}").into();
+    item["skuId"] = format!("DZH318Z0BQPS/{n:04}").into();
+    item["retailPrice"] = serde_json::from_str(price).unwrap();
+    item["unitPrice"] = serde_json::from_str(price).unwrap();
+    item
+}
+
+fn azure_page(items: Vec<serde_json::Value>, next: Option<String>) -> serde_json::Value {
+    serde_json::json!({
+        "BillingCurrency": "USD",
+        "CustomerEntityId": "Default",
+        "CustomerEntityType": "Retail",
+        "Items": items,
+        "NextPageLink": next,
+        "Count": 2,
+    })
+}
+
+#[test]
+fn catalog_sync_survives_a_failure_and_resumes() {
+    use wiremock::matchers::{method, query_param, query_param_is_missing};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(MockServer::start());
+    let base = server.uri();
+    let page_two = "https://prices.azure.com/api/retail/prices?$skip=100&page=2".to_owned();
+    runtime.block_on(async {
+        Mock::given(method("GET"))
+            .and(query_param_is_missing("page"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(azure_page(
+                vec![azure_item(1, "0.1234"), azure_item(2, "1.5")],
+                Some(page_two.clone()),
+            )))
+            .mount(&server)
+            .await;
+        // Page two fails for longer than the retries last.
+        Mock::given(method("GET"))
+            .and(query_param("page", "2"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&server)
+            .await;
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("shiyun.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[vendors.azure]\nendpoint = \"{base}/api/retail/prices\"\nservices = [\"Virtual Machines\"]\nregions = [\"westeurope\"]\nmax_retries = 1\n"
+        ),
+    )
+    .unwrap();
+    let failed = shiyun(dir.path())
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "catalog",
+            "sync",
+            "--vendor",
+            "azure",
+        ])
+        .output()
+        .unwrap();
+    assert!(!failed.status.success(), "page two keeps failing");
+    let stdout = String::from_utf8_lossy(&failed.stdout);
+    assert!(
+        stdout.contains("failed") && stdout.contains("2 new"),
+        "{stdout}"
+    );
+
+    // The vendor recovers; resuming fetches page two only and completes the same run.
+    runtime.block_on(async {
+        server.reset().await;
+        Mock::given(method("GET"))
+            .and(query_param("page", "2"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(azure_page(vec![azure_item(3, "2.25")], None)),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+    });
+    let resumed = ok(shiyun(dir.path())
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "catalog",
+            "sync",
+            "--vendor",
+            "azure",
+            "--resume",
+        ])
+        .output()
+        .unwrap());
+    assert!(
+        resumed.contains("succeeded") && resumed.contains("3 new"),
+        "{resumed}"
+    );
+    let runs = ok(shiyun(dir.path())
+        .args(["catalog", "runs", "--vendor", "azure"])
+        .output()
+        .unwrap());
+    let rows: Vec<&str> = runs.lines().filter(|l| l.contains(" azure ")).collect();
+    assert_eq!(rows.len(), 1, "resuming continues the same run: {runs}");
+    runtime.block_on(server.verify());
+}
