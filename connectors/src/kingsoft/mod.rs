@@ -1,36 +1,231 @@
-//! Kingsoft connector (placeholder until its translation lands).
+//! Kingsoft Cloud (金山云) connector.
+//!
+//! Live sync, per configured region (KEC API 2016-03-04, AWS SigV4 with
+//! service `kec` and the region): `DescribeInstanceTypeConfigs` once (cached),
+//! then `DescribeSpotPriceHistory` for each type and zone it is sold in. That
+//! call is the KEC price query we found documented; no real sample of its
+//! answer exists (see [`transformers`]). A page is one region's next
+//! [`ITEMS_PER_PAGE`] (type, zone) pairs; its token is
+//! `{"region_idx":r,"item_idx":i}`. `settings.services` restricts families
+//! (`N3`, `C6`).
 
+pub mod transformers;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
+use shiyun_core::store::RecordRejection;
 
-use crate::http::VendorClient;
+use crate::http::{VendorClient, VendorResponse, Verdict};
 use crate::settings::VendorSettings;
+use crate::signing::aws_sigv4::{AwsCredentials, SigV4Params, sign_request};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
-/// Normalises one saved Kingsoft response.
-pub fn import(_body: &[u8], _ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
-    Err(ConnectorError::Config("kingsoft import is not built yet".into()))
+use transformers::InstanceTypeConfig;
+
+const VENDOR: Vendor = Vendor::Kingsoft;
+const KEC_VERSION: &str = "2016-03-04";
+/// Regions synced when the settings name none.
+const DEFAULT_REGIONS: &[&str] = &["cn-beijing-6", "cn-shanghai-2", "cn-guangzhou-1"];
+/// (type, zone) pairs priced per page.
+pub const ITEMS_PER_PAGE: usize = 4;
+
+/// Normalises one saved Kingsoft response (see [`transformers`]).
+pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
+    transformers::import(body, ctx)
 }
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PageToken {
+    region_idx: usize,
+    item_idx: usize,
+}
+
+/// A region's catalog: each (type, zone) pair to price, with the type's specs.
+type Catalog = Arc<Vec<(Arc<InstanceTypeConfig>, String)>>;
 
 /// Live Kingsoft connector.
 #[derive(Debug)]
 pub struct KingsoftConnector {
     client: VendorClient,
+    endpoint: Option<String>,
+    credentials: AwsCredentials,
+    regions: Vec<String>,
+    families: Vec<String>,
+    catalogs: Mutex<HashMap<String, Catalog>>,
+}
+
+/// Throttling is retried; other error codes in a body fail at once.
+fn classify(_vendor: Vendor, response: &VendorResponse) -> Option<Verdict> {
+    match transformers::error_code(&response.body) {
+        Some(code) if code.contains("Throttl") || code.contains("LimitExceeded") => {
+            Some(Verdict::Retry)
+        }
+        Some(_) => transformers::check_error(&response.body)
+            .err()
+            .map(Verdict::Fail),
+        None => None,
+    }
 }
 
 impl KingsoftConnector {
-    /// A connector using `settings`.
-    pub fn new(_settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
-        Ok(KingsoftConnector { client })
+    /// A connector using `settings` (`access_key_id`/`secret_access_key` are the AK/SK).
+    pub fn new(settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
+        let (Some(id), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key)
+        else {
+            return Err(ConnectorError::MissingCredentials {
+                vendor: VENDOR,
+                message: "set access_key_id and secret_access_key (AK/SK)".into(),
+            });
+        };
+        let regions = if settings.regions.is_empty() {
+            DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect()
+        } else {
+            settings.regions.clone()
+        };
+        Ok(KingsoftConnector {
+            client: client.with_classifier(Arc::new(classify)),
+            endpoint: settings.endpoint.clone(),
+            credentials: AwsCredentials::new(id.clone(), secret.clone()),
+            regions,
+            families: settings.services.clone(),
+            catalogs: Mutex::new(HashMap::new()),
+        })
     }
+
+    /// One SigV4-signed KEC GET call, signed again per attempt.
+    async fn call(
+        &self,
+        region: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Vec<u8>, ConnectorError> {
+        let base = self
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| format!("https://kec.{region}.api.ksyun.com"));
+        let url = format!("{}/", base.trim_end_matches('/'));
+        let mut query: Vec<(&str, &str)> = vec![("Action", action), ("Version", KEC_VERSION)];
+        query.extend_from_slice(params);
+        let response =
+            self.client
+                .execute(|http| {
+                    let mut request =
+                        http.get(&url).query(&query).build().map_err(|e| {
+                            ConnectorError::Config(format!("kingsoft request: {e}"))
+                        })?;
+                    sign_request(
+                        &mut request,
+                        &SigV4Params::new(&self.credentials, region, "kec", Utc::now()),
+                    )?;
+                    Ok(request)
+                })
+                .await?;
+        transformers::check_error(&response.body)?;
+        Ok(response.body)
+    }
+
+    async fn catalog(&self, region: &str) -> Result<Catalog, ConnectorError> {
+        if let Some(catalog) = self
+            .catalogs
+            .lock()
+            .ok()
+            .and_then(|c| c.get(region).cloned())
+        {
+            return Ok(catalog);
+        }
+        let body = self
+            .call(region, "DescribeInstanceTypeConfigs", &[])
+            .await?;
+        let (configs, _unreadable) = transformers::parse_type_configs(&body)?;
+        let mut pairs = Vec::new();
+        for config in configs {
+            let family = config
+                .instance_type
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            if !self.families.is_empty() && !self.families.contains(&family) {
+                continue;
+            }
+            let config = Arc::new(config);
+            for zone in config.zones() {
+                pairs.push((config.clone(), zone));
+            }
+        }
+        // A stable order keeps item indexes valid across a resumed run.
+        pairs.sort_by(|a, b| (&a.0.instance_type, &a.1).cmp(&(&b.0.instance_type, &b.1)));
+        let catalog = Arc::new(pairs);
+        if let Ok(mut cache) = self.catalogs.lock() {
+            cache.insert(region.to_owned(), catalog.clone());
+        }
+        Ok(catalog)
+    }
+}
+
+fn bad_token(token: &str) -> ConnectorError {
+    ConnectorError::Config(format!("`{token}` is not a kingsoft page token"))
 }
 
 #[async_trait::async_trait]
 impl crate::Connector for KingsoftConnector {
     fn vendor(&self) -> Vendor {
-        self.client.vendor()
+        VENDOR
     }
 
-    async fn fetch_page(&self, _token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        Err(ConnectorError::Config("kingsoft sync is not built yet".into()))
+    async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
+        let position: PageToken = match token {
+            None => PageToken::default(),
+            Some(t) => serde_json::from_str(t).map_err(|_| bad_token(t))?,
+        };
+        let Some(region) = self.regions.get(position.region_idx) else {
+            return Ok(FetchedPage::default());
+        };
+        let catalog = self.catalog(region).await?;
+        let end = (position.item_idx + ITEMS_PER_PAGE).min(catalog.len());
+        let mut page = FetchedPage::default();
+        for (config, zone) in catalog.get(position.item_idx..end).unwrap_or_default() {
+            let params = [
+                ("InstanceType", config.instance_type.as_str()),
+                ("AvailabilityZone", zone.as_str()),
+            ];
+            match self.call(region, "DescribeSpotPriceHistory", &params).await {
+                Ok(body) => {
+                    let priced = transformers::spot_page(&body, Some(config), Utc::now())?;
+                    page.listings.extend(priced.listings);
+                    page.rejections.extend(priced.rejections);
+                }
+                // Not sold as spot there, or a bad parameter: report it and go on.
+                Err(ConnectorError::Vendor { code, message, .. }) => {
+                    page.rejections.push(RecordRejection {
+                        vendor_key: format!("{}@{zone}", config.instance_type),
+                        reason: format!("describe spot price history: {code}: {message}"),
+                    })
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        let next = if end < catalog.len() {
+            Some(PageToken {
+                region_idx: position.region_idx,
+                item_idx: end,
+            })
+        } else if position.region_idx + 1 < self.regions.len() {
+            Some(PageToken {
+                region_idx: position.region_idx + 1,
+                item_idx: 0,
+            })
+        } else {
+            None
+        };
+        page.next_token = next
+            .map(|t| serde_json::to_string(&t))
+            .transpose()
+            .map_err(|e| ConnectorError::Config(format!("page token: {e}")))?;
+        Ok(page)
     }
 }

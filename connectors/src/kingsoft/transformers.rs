@@ -1,0 +1,420 @@
+//! Kingsoft Cloud (金山云) JSON → [`Listing`].
+//!
+//! Handled responses:
+//! - KEC `DescribeSpotPriceHistory` (2016-03-04): `{RequestId, InstanceType,
+//!   AvailabilityZone, SpotPrices[{SpotPrice, OriginPrice, Timestamp}]}`.
+//!   This is the one KEC price query we found documented (docs.ksyun.com
+//!   document 3961); no real sample of it exists, so its shape is written
+//!   from the field table there. The latest entry gives two listings:
+//!   `<type>@<zone>/spot` (`SpotPrice`) and `<type>@<zone>/on_demand`
+//!   (`OriginPrice`, the pay-as-you-go hourly price), in CNY per hour.
+//! - KEC `DescribeInstanceTypeConfigs`: the catalog, one spec listing per
+//!   type and zone (`<type>@<zone>`), no price.
+//! - trade `DescribeInstances` (2020-01-14): the account's instances, not a
+//!   price list: accepted, no listings.
+//! - the error envelope `{RequestId, Error{Code, Message}}`.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use shiyun_core::listing::{
+    BillingMode, Category, Listing, ListingBuilder, PriceComponent, PriceUnit, Provenance, Region,
+    Specs, Vendor,
+};
+use shiyun_core::money::{Currency, Money};
+use shiyun_core::store::RecordRejection;
+
+use crate::decimal::ExactDecimal;
+use crate::{ConnectorError, FetchedPage, ImportContext};
+
+const VENDOR: Vendor = Vendor::Kingsoft;
+
+/// Kingsoft regions and their geography; zones (`cn-beijing-6a`) map to their region.
+const REGIONS: &[(&str, &str, &str)] = &[
+    ("cn-beijing-6", "cn", "beijing"),
+    ("cn-beijing-fin", "cn", "beijing"),
+    ("cn-shanghai-2", "cn", "shanghai"),
+    ("cn-shanghai-fin", "cn", "shanghai"),
+    ("cn-guangzhou-1", "cn", "guangzhou"),
+    ("cn-hongkong-2", "hk", "hong-kong"),
+    ("cn-taipei-1", "tw", "taipei"),
+    ("ap-singapore-1", "sg", "singapore"),
+    ("eu-east-1", "ru", "moscow"),
+];
+
+/// The region of a Kingsoft region or zone code (`cn-beijing-6a` → `cn-beijing-6`).
+pub fn region_of(code: &str) -> Option<Region> {
+    let find = |c: &str| REGIONS.iter().find(|(known, _, _)| *known == c);
+    let entry = find(code).or_else(|| {
+        let head = code.strip_suffix(|c: char| c.is_ascii_lowercase())?;
+        find(head)
+    })?;
+    Region::new(code, entry.1, Some(entry.2)).ok()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Body {
+    error: Option<ApiError>,
+    instance_type: Option<String>,
+    availability_zone: Option<String>,
+    spot_prices: Option<Vec<Box<RawValue>>>,
+    instance_type_config_set: Option<Vec<Box<RawValue>>>,
+    /// trade `DescribeInstances`.
+    #[serde(rename = "data")]
+    data: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ApiError {
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SpotPrice {
+    spot_price: Option<ExactDecimal>,
+    origin_price: Option<ExactDecimal>,
+    #[serde(default)]
+    timestamp: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AvailabilityZoneEntry {
+    availability_zone: String,
+}
+
+/// One `InstanceTypeConfigSet[]` entry of `DescribeInstanceTypeConfigs`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InstanceTypeConfig {
+    /// `N3.2B`.
+    pub instance_type: String,
+    #[serde(default)]
+    instance_family: Option<String>,
+    #[serde(default)]
+    instance_family_name: Option<String>,
+    #[serde(default, rename = "CPU")]
+    cpu: Option<u32>,
+    /// GiB.
+    #[serde(default)]
+    memory: Option<ExactDecimal>,
+    #[serde(default, rename = "GPU")]
+    gpu: Option<u32>,
+    #[serde(default)]
+    availability_zone_set: Vec<AvailabilityZoneEntry>,
+}
+
+impl InstanceTypeConfig {
+    /// The zones that sell this type.
+    pub fn zones(&self) -> Vec<String> {
+        self.availability_zone_set
+            .iter()
+            .map(|z| z.availability_zone.clone())
+            .collect()
+    }
+
+    fn specs(&self) -> Specs {
+        Specs {
+            vcpu: self.cpu,
+            memory_gib: self.memory.map(|m| m.0),
+            gpu_count: self.gpu.filter(|n| *n > 0),
+            ..Specs::default()
+        }
+    }
+}
+
+fn malformed(message: impl Into<String>) -> ConnectorError {
+    ConnectorError::Malformed {
+        vendor: VENDOR,
+        message: message.into(),
+    }
+}
+
+fn is_auth_code(code: &str) -> bool {
+    matches!(
+        code,
+        "SignatureDoesNotMatch"
+            | "InvalidAccessKey"
+            | "InvalidAccessKeyId"
+            | "InvalidClientTokenId"
+            | "MissingAuthenticationToken"
+            | "IncompleteSignature"
+    ) || code.starts_with("AuthFailure")
+}
+
+fn api_error(error: ApiError) -> ConnectorError {
+    if is_auth_code(&error.code) {
+        ConnectorError::CredentialsRejected {
+            vendor: VENDOR,
+            message: format!("{}: {}", error.code, error.message),
+        }
+    } else {
+        ConnectorError::Vendor {
+            vendor: VENDOR,
+            code: error.code,
+            message: error.message,
+        }
+    }
+}
+
+/// The `Error.Code` of a body, if it is the error envelope.
+pub fn error_code(body: &[u8]) -> Option<String> {
+    let body: Body = serde_json::from_slice(body).ok()?;
+    body.error.map(|e| e.code)
+}
+
+fn parse_body(body: &[u8]) -> Result<Body, ConnectorError> {
+    let mut parsed: Body = serde_json::from_slice(body)
+        .map_err(|e| malformed(format!("not a kingsoft response: {e}")))?;
+    if let Some(error) = parsed.error.take() {
+        return Err(api_error(error));
+    }
+    Ok(parsed)
+}
+
+/// Checks a live body for the error envelope.
+pub fn check_error(body: &[u8]) -> Result<(), ConnectorError> {
+    parse_body(body).map(|_| ())
+}
+
+/// Normalises a saved Kingsoft response, detecting the API by its payload.
+pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
+    let parsed = parse_body(body)?;
+    if parsed.spot_prices.is_some() {
+        return spot_page_of(parsed, None, ctx.fetched_at);
+    }
+    if let Some(configs) = parsed.instance_type_config_set {
+        let mut page = FetchedPage::default();
+        for (i, raw) in configs.iter().enumerate() {
+            let config: InstanceTypeConfig = match serde_json::from_str(raw.get()) {
+                Ok(c) => c,
+                Err(e) => {
+                    page.rejections.push(RecordRejection {
+                        vendor_key: format!("InstanceTypeConfigSet[{i}]"),
+                        reason: format!("unreadable record: {e}"),
+                    });
+                    continue;
+                }
+            };
+            for zone in config.zones() {
+                let result = region_of(&zone)
+                    .ok_or_else(|| format!("unknown region or zone `{zone}`"))
+                    .and_then(|region| {
+                        builder(
+                            &config.instance_type,
+                            &config,
+                            format!("{}@{zone}", config.instance_type),
+                            region,
+                        )?
+                        .provenance(Provenance::from_raw(
+                            "kingsoft.kec.DescribeInstanceTypeConfigs",
+                            raw.get().as_bytes(),
+                            ctx.fetched_at,
+                        ))
+                        .build()
+                        .map_err(|e| e.to_string())
+                    });
+                match result {
+                    Ok(listing) => page.listings.push(listing),
+                    Err(reason) => page.rejections.push(RecordRejection {
+                        vendor_key: format!("{}@{zone}", config.instance_type),
+                        reason,
+                    }),
+                }
+            }
+        }
+        return Ok(page);
+    }
+    if parsed.data.is_some() {
+        // trade DescribeInstances lists the account's instances, not prices.
+        return Ok(FetchedPage::default());
+    }
+    Err(malformed(
+        "unknown kingsoft response: expected SpotPrices, InstanceTypeConfigSet or data",
+    ))
+}
+
+/// Reads a live `DescribeInstanceTypeConfigs` answer.
+pub fn parse_type_configs(
+    body: &[u8],
+) -> Result<(Vec<InstanceTypeConfig>, Vec<RecordRejection>), ConnectorError> {
+    let parsed = parse_body(body)?;
+    let raws = parsed.instance_type_config_set.ok_or_else(|| {
+        malformed("DescribeInstanceTypeConfigs answer has no InstanceTypeConfigSet")
+    })?;
+    let mut configs = Vec::new();
+    let mut rejections = Vec::new();
+    for (i, raw) in raws.iter().enumerate() {
+        match serde_json::from_str::<InstanceTypeConfig>(raw.get()) {
+            Ok(c) => configs.push(c),
+            Err(e) => rejections.push(RecordRejection {
+                vendor_key: format!("InstanceTypeConfigSet[{i}]"),
+                reason: format!("unreadable record: {e}"),
+            }),
+        }
+    }
+    Ok((configs, rejections))
+}
+
+/// Normalises a live `DescribeSpotPriceHistory` answer, with the catalog's specs.
+pub fn spot_page(
+    body: &[u8],
+    config: Option<&InstanceTypeConfig>,
+    fetched_at: DateTime<Utc>,
+) -> Result<FetchedPage, ConnectorError> {
+    let parsed = parse_body(body)?;
+    spot_page_of(parsed, config, fetched_at)
+}
+
+/// Chinese and English names of a KEC family (`N3` of `N3.2B`).
+fn family_names(family: &str) -> (&'static str, &'static str) {
+    let letters: String = family
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    match letters.as_str() {
+        "N" => ("通用型", "General Purpose"),
+        "S" => ("标准型", "Standard"),
+        "C" => ("计算优化型", "Compute Optimized"),
+        "X" => ("内存优化型", "Memory Optimized"),
+        "I" | "IO" => ("IO 优化型", "IO Optimized"),
+        "E" => ("经济型", "Economy"),
+        "P" | "GN" => ("GPU 计算型", "GPU Compute"),
+        _ => ("云服务器", "Kingsoft Cloud Elastic Compute"),
+    }
+}
+
+fn builder(
+    instance_type: &str,
+    config: &InstanceTypeConfig,
+    sku: String,
+    region: Region,
+) -> Result<ListingBuilder, String> {
+    let family = config.instance_family.clone().unwrap_or_else(|| {
+        instance_type
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    let (zh, en) = family_names(&family);
+    let zh = config
+        .instance_family_name
+        .clone()
+        .filter(|n| !n.is_ascii() && !n.trim().is_empty())
+        .unwrap_or_else(|| format!("{zh} {family}"));
+    let specs = config.specs();
+    let category = if specs.gpu_count.is_some() {
+        "compute.gpu"
+    } else {
+        "compute.vm"
+    };
+    Ok(Listing::builder(VENDOR, sku)
+        .category(Category::parse(category).map_err(|e| e.to_string())?)
+        .service("kec")
+        .name_zh(format!("{zh} 实例 {instance_type}"))
+        .name_en(format!("{en} {family} {instance_type}"))
+        .region(region)
+        .specs(specs))
+}
+
+fn spot_page_of(
+    parsed: Body,
+    config: Option<&InstanceTypeConfig>,
+    fetched_at: DateTime<Utc>,
+) -> Result<FetchedPage, ConnectorError> {
+    let raws = parsed.spot_prices.unwrap_or_default();
+    let mut page = FetchedPage::default();
+    let instance_type = parsed.instance_type.unwrap_or_default();
+    let zone = parsed.availability_zone.unwrap_or_default();
+    let key = format!("{instance_type}@{zone}");
+    if instance_type.trim().is_empty() || zone.trim().is_empty() {
+        page.rejections.push(RecordRejection {
+            vendor_key: key,
+            reason: "missing InstanceType or AvailabilityZone".into(),
+        });
+        return Ok(page);
+    }
+    // The latest entry is the current price; timestamps sort as text.
+    let mut latest: Option<(SpotPrice, &RawValue)> = None;
+    for raw in &raws {
+        match serde_json::from_str::<SpotPrice>(raw.get()) {
+            Ok(entry) => {
+                if latest
+                    .as_ref()
+                    .is_none_or(|(l, _)| entry.timestamp > l.timestamp)
+                {
+                    latest = Some((entry, raw.as_ref()));
+                }
+            }
+            Err(e) => page.rejections.push(RecordRejection {
+                vendor_key: key.clone(),
+                reason: format!("unreadable spot price: {e}"),
+            }),
+        }
+    }
+    let Some((entry, raw)) = latest else {
+        return Ok(page);
+    };
+    let Some(region) = region_of(&zone) else {
+        page.rejections.push(RecordRejection {
+            vendor_key: key,
+            reason: format!("unknown region or zone `{zone}`"),
+        });
+        return Ok(page);
+    };
+    let empty = InstanceTypeConfig {
+        instance_type: instance_type.clone(),
+        instance_family: None,
+        instance_family_name: None,
+        cpu: None,
+        memory: None,
+        gpu: None,
+        availability_zone_set: Vec::new(),
+    };
+    let config = config.unwrap_or(&empty);
+    let offers = [
+        ("spot", BillingMode::Spot, entry.spot_price),
+        ("on_demand", BillingMode::OnDemand, entry.origin_price),
+    ];
+    for (suffix, mode, amount) in offers {
+        let Some(amount) = amount.map(|a| a.0) else {
+            continue;
+        };
+        let result = price(mode, amount).and_then(|p| {
+            builder(
+                &instance_type,
+                config,
+                format!("{key}/{suffix}"),
+                region.clone(),
+            )?
+            .price(p)
+            .provenance(Provenance::from_raw(
+                "kingsoft.kec.DescribeSpotPriceHistory",
+                raw.get().as_bytes(),
+                fetched_at,
+            ))
+            .build()
+            .map_err(|e| e.to_string())
+        });
+        match result {
+            Ok(listing) => page.listings.push(listing),
+            Err(reason) => page.rejections.push(RecordRejection {
+                vendor_key: key.clone(),
+                reason,
+            }),
+        }
+    }
+    Ok(page)
+}
+
+fn price(mode: BillingMode, amount: Decimal) -> Result<PriceComponent, String> {
+    PriceComponent::flat(mode, PriceUnit::Hour, Money::new(amount, Currency::CNY))
+        .map_err(|e| e.to_string())
+}
