@@ -261,6 +261,8 @@ impl ListingStore for Database {
                                 prices: price_json,
                             });
                         }
+                        // A flip to retired counts as retired; a reactivation as
+                        // changed, since the report has no field of its own for it.
                         match (status_changed, row.status) {
                             (true, "retired") => {
                                 report.retired += 1;
