@@ -205,6 +205,11 @@ pub trait ListingStore: Send + Sync {
     /// a listing sent as retired is retired. Every change is appended to the
     /// change feed in the same transaction. `seen_at` marks the listings as
     /// seen by the current sync (see [`ListingStore::retire_unseen`]).
+    ///
+    /// A retired listing sent active again is reactivated and counted as
+    /// changed. An unchanged listing keeps the stored document and provenance
+    /// of the fetch that produced its current content; only its last-seen
+    /// time moves.
     fn upsert_listings(
         &self,
         batch: &[Listing],
@@ -220,7 +225,8 @@ pub trait ListingStore: Send + Sync {
     /// Number of listings matching `filter`.
     fn count_listings(&self, filter: &ListingFilter) -> StoreResult<u64>;
 
-    /// Retires one listing (never deletes). Returns false when it was already retired.
+    /// Retires one listing (never deletes). Returns false when it was already
+    /// retired, `NotFound` when there is no such listing.
     fn retire_listing(&self, id: &ListingId, at: DateTime<Utc>) -> StoreResult<bool>;
 
     /// Retires every active listing in `scope` not seen since `seen_before`:
@@ -232,14 +238,15 @@ pub trait ListingStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> StoreResult<u64>;
 
-    /// The listing's prices over time, oldest first.
+    /// The listing's prices over time, oldest first; `NotFound` for an unknown id.
     fn price_history(&self, id: &ListingId) -> StoreResult<Vec<PricePoint>>;
 }
 
 /// The ordered log of catalog changes that derived data (the search index,
 /// caches on other instances) follows.
 pub trait ChangeFeed: Send + Sync {
-    /// Up to `limit` events with `seq > after`, in order.
+    /// Up to `limit` events with `seq > after`, in order. Callers bound
+    /// `limit` (the HTTP API allows at most 1000).
     fn read_changes(&self, after: u64, limit: u32) -> StoreResult<Vec<ChangeEvent>>;
 
     /// The last sequence number written (0 when empty).

@@ -96,9 +96,11 @@ struct SqlitePragmas;
 impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
         if let DbConnection::Sqlite(conn) = conn {
+            // busy_timeout first: switching to WAL needs a lock that a
+            // connection opened at the same moment may hold.
             conn.batch_execute(&format!(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                 PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON;",
+                "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 WAIT.as_millis()
             ))
             .map_err(diesel::r2d2::Error::QueryError)?;
