@@ -202,7 +202,10 @@ fn bad_data_is_rejected_or_refused() {
     ));
 }
 
-#[expect(clippy::unwrap_used, reason = "a test helper: a bad client fails the test")]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test helper: a bad client fails the test"
+)]
 fn fast_client(settings: &VendorSettings) -> VendorClient {
     VendorClient::new(Vendor::Alibaba, settings)
         .unwrap()

@@ -171,7 +171,10 @@ fn bad_items_are_rejected_and_bad_pages_refused() {
     assert!(page.listings.is_empty() && page.rejections.is_empty());
 }
 
-#[expect(clippy::unwrap_used, reason = "a test helper: a bad client fails the test")]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test helper: a bad client fails the test"
+)]
 fn fast_client(settings: &VendorSettings) -> VendorClient {
     VendorClient::new(Vendor::Ctyun, settings)
         .unwrap()

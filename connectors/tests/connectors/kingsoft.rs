@@ -145,7 +145,10 @@ fn bad_records_are_rejected() {
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
 }
 
-#[expect(clippy::unwrap_used, reason = "a test helper: a bad client fails the test")]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test helper: a bad client fails the test"
+)]
 fn fast_client(settings: &VendorSettings) -> VendorClient {
     VendorClient::new(Vendor::Kingsoft, settings)
         .unwrap()

@@ -259,7 +259,10 @@ fn settings(endpoint: &str, regions: &[&str]) -> VendorSettings {
     }
 }
 
-#[expect(clippy::unwrap_used, reason = "a test helper: a bad client fails the test")]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test helper: a bad client fails the test"
+)]
 fn fast_client(settings: &VendorSettings) -> VendorClient {
     VendorClient::new(Vendor::Tencent, settings)
         .unwrap()

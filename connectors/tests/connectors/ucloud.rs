@@ -191,7 +191,10 @@ fn error_envelopes_and_truncated_pages_fail() {
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
 }
 
-#[expect(clippy::unwrap_used, reason = "a test helper: a bad client fails the test")]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test helper: a bad client fails the test"
+)]
 fn fast_client(settings: &VendorSettings) -> VendorClient {
     VendorClient::new(Vendor::Ucloud, settings)
         .unwrap()
