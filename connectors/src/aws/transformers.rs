@@ -555,7 +555,7 @@ fn price_components(
                 amount: dimension_price(dim)?,
             });
         }
-        tiers.sort_by(|a, b| a.from.cmp(&b.from));
+        tiers.sort_by_key(|t| t.from);
         let flat = tiers.len() == 1 && tiers[0].from.is_zero() && tiers[0].to.is_none();
         let component = if flat {
             PriceComponent::flat(mode, unit, tiers[0].amount)

@@ -351,7 +351,7 @@ pub fn normalise_group(
             amount: per_unit(raw)?,
         });
     }
-    tiers.sort_by(|a, b| a.from.cmp(&b.from));
+    tiers.sort_by_key(|t| t.from);
     for i in 1..tiers.len() {
         tiers[i - 1].to = Some(tiers[i].from);
     }

@@ -364,7 +364,7 @@ pub fn normalise_sku(
             amount,
         });
     }
-    tiers.sort_by(|a, b| a.from.cmp(&b.from));
+    tiers.sort_by_key(|t| t.from);
     for i in 1..tiers.len() {
         tiers[i - 1].to = Some(tiers[i].from);
     }

@@ -430,7 +430,7 @@ pub fn metric_component(
             .transpose()?;
         bands.push((upper, Money::new(value, currency)));
     }
-    bands.sort_by(|a, b| a.0.cmp(&b.0));
+    bands.sort_by_key(|b| b.0);
     let unit = unit_of(metric);
     let component = match bands.as_slice() {
         [] => return Err(format!("metric {id} has no prices")),

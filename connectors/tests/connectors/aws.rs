@@ -1,5 +1,7 @@
 //! AWS: the real Price List samples, a live sync against a local server
 //! speaking the Price List Query API, bad records, and offer-file streaming.
+//! Also the helpers the other vendor tests of this team share.
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

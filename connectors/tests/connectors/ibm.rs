@@ -155,7 +155,7 @@ fn pricing(id: &str, region: &str, price: Value, currency: &str) -> Value {
 #[tokio::test]
 async fn live_sync_pages_plans_and_fetches_pricing_through_throttling() {
     let server = MockServer::start().await;
-    let plans = vec![
+    let plans = [
         plan("p1", "Standard", "Paid"),
         plan("p2", "Smart Tier", "Paid"),
         plan("p3", "Lite", "free"),
