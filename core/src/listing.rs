@@ -832,26 +832,61 @@ impl Listing {
     /// provenance. Two syncs of an unchanged offer give the same fingerprint.
     pub fn content_fingerprint(&self) -> String {
         let d = &self.0;
-        let content = serde_json::json!({
-            "vendor": d.vendor,
-            "vendor_sku": d.vendor_sku,
-            "category": d.category,
-            "service": d.service,
-            "name": d.name,
-            "description": d.description,
-            "region": d.region,
-            "specs": d.specs,
-            "prices": d.prices,
-            "tags": d.tags,
-        });
-        hex::encode(Sha256::digest(content.to_string().as_bytes()))
+        hash_json(&ContentView {
+            vendor: d.vendor,
+            vendor_sku: &d.vendor_sku,
+            category: &d.category,
+            service: &d.service,
+            name: &d.name,
+            description: &d.description,
+            region: &d.region,
+            specs: &d.specs,
+            prices: &d.prices,
+            tags: &d.tags,
+        })
     }
 
     /// SHA-256 (hex) of the prices alone: a change here writes price history.
     pub fn price_fingerprint(&self) -> String {
-        let prices = serde_json::to_string(&self.0.prices).unwrap_or_default();
-        hex::encode(Sha256::digest(prices.as_bytes()))
+        hash_json(&self.0.prices)
     }
+}
+
+/// The customer-visible part of a listing, borrowed for hashing.
+#[derive(Serialize)]
+struct ContentView<'a> {
+    vendor: Vendor,
+    vendor_sku: &'a str,
+    category: &'a Category,
+    service: &'a str,
+    name: &'a LocalizedText,
+    description: &'a LocalizedText,
+    region: &'a Region,
+    specs: &'a Specs,
+    prices: &'a [PriceComponent],
+    tags: &'a BTreeSet<String>,
+}
+
+/// Feeds serialised JSON straight into the hash, without building a string:
+/// the store fingerprints every listing of every sync.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn hash_json(value: &impl Serialize) -> String {
+    let mut writer = HashWriter(Sha256::new());
+    // Serialising plain data into a writer that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut writer, value);
+    hex::encode(writer.0.finalize())
 }
 
 fn check_text(field: &str, text: &str, max: usize) -> Result<(), ValidationError> {
