@@ -1,30 +1,37 @@
 //! Streaming reader of AWS Bulk API offer files
 //! (`offers/v1.0/aws/<service>/current/<region>/index.json`, up to gigabytes).
 //!
-//! The design choice: **one pass with a compact product table**. A serde
-//! `DeserializeSeed` walks the document; it never builds the `products` or
-//! `terms` maps. Each product is normalised as it is read into a
+//! The design choice: **one pass, a compact product table, and a byte
+//! scanner that cuts records out for serde**. A small scanner walks the
+//! document's outer structure (`products{sku→…}`, `terms{kind→{sku→{key→…}}}`)
+//! over a sliding buffer and cuts out the raw bytes of each product and each
+//! term; serde_json then parses each of those slices. Each product becomes a
 //! [`ProductTemplate`] (category, names, region, specs: a few hundred bytes)
-//! and kept by SKU; each term is read, joined with its template, turned into
-//! a listing at once (one term is one listing, see
-//! [`super::transformers`]) and handed out in batches. So memory holds the
-//! templates and one batch, never the terms (the bulk of the file: several
-//! reserved options per product) nor raw text. AWS writes `products` before
-//! `terms`, which this relies on; a term whose SKU was not seen is rejected.
-//! The alternative, two passes over a seekable file, would also have to
-//! remember every product to join terms, so it saves nothing and reads twice.
+//! kept by SKU, with the hash of its raw JSON; each term is joined with its
+//! template, turned into a listing at once (one term is one listing, see
+//! [`super::transformers`]) and handed out in batches. Memory holds the
+//! templates, one batch and the buffer (about one read chunk plus the
+//! largest single record), never the terms, which are most of the file.
+//! AWS writes `products` before `terms`, which this relies on; a term whose
+//! SKU was not seen is rejected.
+//!
+//! Why not a serde `DeserializeSeed` over `serde_json::Deserializer::from_reader`:
+//! it was written first and measured at 0.35× a bare `IgnoredAny` parse,
+//! mostly in serde_json's byte-at-a-time `IoRead` capturing each record's
+//! raw text for the provenance hash. Why not two passes over a seekable
+//! file: joining terms to products still needs every product remembered,
+//! so a second pass only reads the file twice.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
-use std::io::{BufReader, Read};
+use std::io::Read;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::RecordRejection;
 
-use super::transformers::{OFFER_FILE_API, Product, ProductTemplate, Term, TermKind};
+use super::transformers::{
+    OFFER_FILE_API, Product, ProductTemplate, Term, TermKind, provenance_of_parts,
+};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 /// Records (listings plus rejections) per batch handed to the callback.
@@ -78,20 +85,10 @@ where
         page: FetchedPage::default(),
         batch_size: batch_size.max(1),
         on_batch,
-        stopped: None,
         summary: OfferFileSummary::default(),
     };
-    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, reader));
-    let parsed = OfferSeed(&mut state)
-        .deserialize(&mut de)
-        .and_then(|()| de.end());
-    if let Some(error) = state.stopped.take() {
-        return Err(error);
-    }
-    parsed.map_err(|e| ConnectorError::Malformed {
-        vendor: Vendor::Aws,
-        message: format!("offer file: {e}"),
-    })?;
+    let mut scanner = Scanner::new(reader);
+    read_document(&mut scanner, &mut state)?;
     state.flush()?;
     Ok(state.summary)
 }
@@ -105,8 +102,6 @@ struct State<'c, F> {
     page: FetchedPage,
     batch_size: usize,
     on_batch: F,
-    /// The callback's error, kept while serde unwinds.
-    stopped: Option<ConnectorError>,
     summary: OfferFileSummary,
 }
 
@@ -136,14 +131,14 @@ where
         Ok(())
     }
 
-    fn add_product(&mut self, sku: String, raw: &RawValue) -> Result<(), ConnectorError> {
+    fn add_product(&mut self, sku: String, raw: &[u8]) -> Result<(), ConnectorError> {
         self.summary.products += 1;
-        let template = serde_json::from_str::<Product>(raw.get())
+        let template = serde_json::from_slice::<Product>(raw)
             .map_err(|e| format!("unreadable product: {e}"))
             .and_then(|product| ProductTemplate::from_product(&product));
         match template {
             Ok(template) => {
-                let hash: [u8; 32] = Sha256::digest(raw.get().as_bytes()).into();
+                let hash: [u8; 32] = Sha256::digest(raw).into();
                 self.templates.insert(sku, (template, hash));
             }
             Err(reason) => {
@@ -159,28 +154,23 @@ where
         kind: TermKind,
         sku: &str,
         key: String,
-        raw: &RawValue,
+        raw: &[u8],
     ) -> Result<(), ConnectorError> {
         let result = match self.templates.get(sku) {
             None if self.failed.contains(sku) => return Ok(()),
             None => Err(format!(
                 "term for sku `{sku}` that is not among the products"
             )),
-            Some((template, product_hash)) => serde_json::from_str::<Term>(raw.get())
+            Some((template, product_hash)) => serde_json::from_slice::<Term>(raw)
                 .map_err(|e| format!("unreadable term: {e}"))
                 .and_then(|term| {
                     // The record is the product and the term: hash both.
-                    let mut record = Vec::with_capacity(32 + raw.get().len());
-                    record.extend_from_slice(product_hash);
-                    record.extend_from_slice(raw.get().as_bytes());
-                    template.listing(
-                        kind,
-                        &key,
-                        &term,
-                        &record,
+                    let provenance = provenance_of_parts(
                         OFFER_FILE_API,
+                        &[product_hash, raw],
                         self.ctx.fetched_at,
-                    )
+                    );
+                    template.listing(kind, &key, &term, provenance)
                 }),
         };
         match result {
@@ -192,194 +182,279 @@ where
         }
         self.maybe_flush()
     }
+}
 
-    fn stop<E: serde::de::Error>(&mut self, error: ConnectorError) -> E {
-        self.stopped = Some(error);
-        E::custom("stopped by the batch callback")
+fn malformed(at: u64, message: impl std::fmt::Display) -> ConnectorError {
+    ConnectorError::Malformed {
+        vendor: Vendor::Aws,
+        message: format!("offer file at byte {at}: {message}"),
     }
 }
 
-/// The whole document.
-struct OfferSeed<'s, 'c, F>(&'s mut State<'c, F>);
+/// Bytes read from the source at a time.
+const CHUNK: usize = 1 << 20;
 
-impl<'de, F> DeserializeSeed<'de> for OfferSeed<'_, '_, F>
-where
-    F: FnMut(FetchedPage) -> Result<(), ConnectorError>,
-{
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
+/// A sliding window over the source: `buf[pos..end]` is read but not yet
+/// consumed. Only the unconsumed tail is kept, so the buffer holds about one
+/// chunk plus the record being cut out.
+struct Scanner<R> {
+    reader: R,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    /// Source offset of `buf[0]`, for error messages.
+    base: u64,
+    eof: bool,
 }
 
-impl<'de, F> Visitor<'de> for OfferSeed<'_, '_, F>
-where
-    F: FnMut(FetchedPage) -> Result<(), ConnectorError>,
-{
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an AWS offer file object")
+impl<R: Read> Scanner<R> {
+    fn new(reader: R) -> Self {
+        Scanner {
+            reader,
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
+            base: 0,
+            eof: false,
+        }
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut saw_products = false;
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "offerCode" => self.0.summary.offer_code = Some(map.next_value()?),
-                "version" => self.0.summary.version = Some(map.next_value()?),
-                "products" => {
-                    saw_products = true;
-                    map.next_value_seed(ProductsSeed(&mut *self.0))?;
+
+    fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Reads more; moves the unconsumed tail to the front first. `false` at end of input.
+    fn fill(&mut self) -> Result<bool, ConnectorError> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.base += self.pos as u64;
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        if self.buf.len() < self.end + CHUNK {
+            self.buf.resize(self.end + CHUNK, 0);
+        }
+        loop {
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
                 }
-                "terms" => map.next_value_seed(TermsSeed(&mut *self.0))?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(malformed(self.offset(), format!("read failed: {e}"))),
             }
         }
-        if !saw_products {
-            return Err(serde::de::Error::custom("no `products` in the offer file"));
-        }
-        Ok(())
     }
-}
 
-/// `products`: `{sku: product}`.
-struct ProductsSeed<'s, 'c, F>(&'s mut State<'c, F>);
-
-impl<'de, F> DeserializeSeed<'de> for ProductsSeed<'_, '_, F>
-where
-    F: FnMut(FetchedPage) -> Result<(), ConnectorError>,
-{
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de, F> Visitor<'de> for ProductsSeed<'_, '_, F>
-where
-    F: FnMut(FetchedPage) -> Result<(), ConnectorError>,
-{
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a map of SKU to product")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(sku) = map.next_key::<String>()? {
-            let raw: Box<RawValue> = map.next_value()?;
-            if let Err(e) = self.0.add_product(sku, &raw) {
-                return Err(self.0.stop(e));
+    /// The byte `rel` bytes past `pos`, reading more when needed.
+    fn byte_at(&mut self, rel: usize) -> Result<Option<u8>, ConnectorError> {
+        while self.pos + rel >= self.end {
+            if !self.fill()? {
+                return Ok(None);
             }
         }
-        Ok(())
+        Ok(Some(self.buf[self.pos + rel]))
     }
-}
 
-/// `terms`: `{OnDemand|Reserved: {sku: {termKey: term}}}`.
-struct TermsSeed<'s, 'c, F>(&'s mut State<'c, F>);
-
-impl<'de, F> DeserializeSeed<'de> for TermsSeed<'_, '_, F>
-where
-    F: FnMut(FetchedPage) -> Result<(), ConnectorError>,
-{
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
+    /// Skips whitespace and returns the next byte without consuming it.
+    fn peek(&mut self) -> Result<Option<u8>, ConnectorError> {
+        loop {
+            match self.byte_at(0)? {
+                Some(b' ' | b'\n' | b'\r' | b'\t') => self.pos += 1,
+                other => return Ok(other),
+            }
+        }
     }
-}
 
-impl<'de, F> Visitor<'de> for TermsSeed<'_, '_, F>
-where
-    F: FnMut(FetchedPage) -> Result<(), ConnectorError>,
-{
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a map of term kind to terms")
+    fn expect(&mut self, byte: u8) -> Result<(), ConnectorError> {
+        match self.peek()? {
+            Some(b) if b == byte => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(b) => Err(malformed(
+                self.offset(),
+                format!("expected `{}`, found `{}`", byte as char, b as char),
+            )),
+            None => Err(malformed(
+                self.offset(),
+                format!("expected `{}`, found the end", byte as char),
+            )),
+        }
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(kind) = map.next_key::<String>()? {
-            match TermKind::from_key(&kind) {
-                Some(kind) => map.next_value_seed(SkusSeed {
-                    state: &mut *self.0,
-                    kind,
-                })?,
+
+    /// Cuts out the next JSON value (object, array, string or scalar) and
+    /// returns its bytes, which stay valid until the next call.
+    fn value(&mut self) -> Result<&[u8], ConnectorError> {
+        let first = self
+            .peek()?
+            .ok_or_else(|| malformed(self.offset(), "expected a value, found the end"))?;
+        let truncated = |s: &Self| malformed(s.offset(), "truncated value");
+        let mut rel = 0usize;
+        match first {
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                // Scan the buffered window in a tight loop; read more only when it runs out.
+                'scan: loop {
+                    if self.pos + rel >= self.end && !self.fill()? {
+                        return Err(truncated(self));
+                    }
+                    let (from, end) = (self.pos + rel, self.end);
+                    for k in from..end {
+                        match self.buf[k] {
+                            b'{' | b'[' => depth += 1,
+                            b'}' | b']' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    rel = k + 1 - self.pos;
+                                    break 'scan;
+                                }
+                            }
+                            b'"' => {
+                                rel = self.string_end(k + 1 - self.pos)?;
+                                continue 'scan;
+                            }
+                            _ => {}
+                        }
+                    }
+                    rel = end - self.pos;
+                }
+            }
+            b'"' => rel = self.string_end(1)?,
+            _ => loop {
+                match self.byte_at(rel)? {
+                    Some(b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') | None => break,
+                    Some(_) => rel += 1,
+                }
+            },
+        }
+        let start = self.pos;
+        self.pos += rel;
+        Ok(&self.buf[start..start + rel])
+    }
+
+    /// Given `rel` just past an opening quote, the offset just past the closing one.
+    fn string_end(&mut self, mut rel: usize) -> Result<usize, ConnectorError> {
+        loop {
+            // Scan what is buffered without a call per byte.
+            let window = &self.buf[self.pos + rel..self.end];
+            match window.iter().position(|b| *b == b'"' || *b == b'\\') {
+                Some(i) if window[i] == b'"' => return Ok(rel + i + 1),
+                Some(i) => {
+                    // An escape: skip it and the escaped byte.
+                    rel += i + 2;
+                    if self.byte_at(rel - 1)?.is_none() {
+                        return Err(malformed(self.offset(), "truncated string"));
+                    }
+                }
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    rel += window.len();
+                    if self.byte_at(rel)?.is_none() {
+                        return Err(malformed(self.offset(), "truncated string"));
+                    }
                 }
             }
         }
-        Ok(())
     }
-}
 
-/// `{sku: {termKey: term}}` of one term kind.
-struct SkusSeed<'s, 'c, F> {
-    state: &'s mut State<'c, F>,
-    kind: TermKind,
-}
-
-impl<'de, F> DeserializeSeed<'de> for SkusSeed<'_, '_, F>
-where
-    F: FnMut(FetchedPage) -> Result<(), ConnectorError>,
-{
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de, F> Visitor<'de> for SkusSeed<'_, '_, F>
-where
-    F: FnMut(FetchedPage) -> Result<(), ConnectorError>,
-{
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a map of SKU to its terms")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(sku) = map.next_key::<String>()? {
-            map.next_value_seed(OffersSeed {
-                state: &mut *self.state,
-                kind: self.kind,
-                sku: &sku,
-            })?;
+    /// Reads a string value (an object key).
+    fn string(&mut self) -> Result<String, ConnectorError> {
+        let at = self.offset();
+        let raw = self.value()?;
+        if raw.first() != Some(&b'"') {
+            return Err(malformed(at, "expected a string"));
         }
-        Ok(())
+        // Keys rarely hold escapes: take the bytes between the quotes as they are.
+        if !raw.contains(&b'\\') {
+            return std::str::from_utf8(&raw[1..raw.len() - 1])
+                .map(str::to_owned)
+                .map_err(|e| malformed(at, e));
+        }
+        serde_json::from_slice(raw).map_err(|e| malformed(at, e))
     }
-}
 
-/// `{termKey: term}` of one SKU.
-struct OffersSeed<'s, 'c, 'k, F> {
-    state: &'s mut State<'c, F>,
-    kind: TermKind,
-    sku: &'k str,
-}
-
-impl<'de, F> DeserializeSeed<'de> for OffersSeed<'_, '_, '_, F>
-where
-    F: FnMut(FetchedPage) -> Result<(), ConnectorError>,
-{
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de, F> Visitor<'de> for OffersSeed<'_, '_, '_, F>
-where
-    F: FnMut(FetchedPage) -> Result<(), ConnectorError>,
-{
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a map of term key to term")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            let raw: Box<RawValue> = map.next_value()?;
-            if let Err(e) = self.state.add_term(self.kind, self.sku, key, &raw) {
-                return Err(self.state.stop(e));
+    /// Walks an object, calling `member` with each key, positioned at its value.
+    fn object<F>(&mut self, mut member: F) -> Result<(), ConnectorError>
+    where
+        F: FnMut(&mut Self, String) -> Result<(), ConnectorError>,
+    {
+        self.expect(b'{')?;
+        if self.peek()? == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            let key = self.string()?;
+            self.expect(b':')?;
+            member(self, key)?;
+            match self.peek()? {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(malformed(self.offset(), "expected `,` or `}` in an object")),
             }
         }
-        Ok(())
     }
+}
+
+fn read_document<R, F>(
+    scanner: &mut Scanner<R>,
+    state: &mut State<'_, F>,
+) -> Result<(), ConnectorError>
+where
+    R: Read,
+    F: FnMut(FetchedPage) -> Result<(), ConnectorError>,
+{
+    let mut saw_products = false;
+    scanner.object(|s, key| match key.as_str() {
+        "offerCode" | "version" => {
+            let at = s.offset();
+            let text: String = serde_json::from_slice(s.value()?).map_err(|e| malformed(at, e))?;
+            if key == "offerCode" {
+                state.summary.offer_code = Some(text);
+            } else {
+                state.summary.version = Some(text);
+            }
+            Ok(())
+        }
+        "products" => {
+            saw_products = true;
+            s.object(|s, sku| {
+                let raw = s.value()?;
+                state.add_product(sku, raw)
+            })
+        }
+        "terms" => s.object(|s, kind| match TermKind::from_key(&kind) {
+            Some(kind) => s.object(|s, sku| {
+                s.object(|s, key| {
+                    let raw = s.value()?;
+                    state.add_term(kind, &sku, key, raw)
+                })
+            }),
+            None => s.value().map(|_| ()),
+        }),
+        _ => s.value().map(|_| ()),
+    })?;
+    if scanner.peek()?.is_some() {
+        return Err(malformed(
+            scanner.offset(),
+            "content after the offer file's object",
+        ));
+    }
+    if !saw_products {
+        return Err(malformed(
+            scanner.offset(),
+            "no `products` in the offer file",
+        ));
+    }
+    Ok(())
 }

@@ -12,15 +12,17 @@
 //! is stable across syncs. It also lets the offer-file parser emit a listing
 //! as soon as a term is read, without holding terms back.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
 use shiyun_core::listing::{
-    Architecture, BillingMode, Category, Listing, PriceComponent, PriceTier, PriceUnit, Provenance,
-    Region, Specs, Vendor,
+    Architecture, BillingMode, Category, Listing, ListingData, ListingId, ListingStatus,
+    LocalizedText, PriceComponent, PriceTier, PriceUnit, Provenance, Region, Specs, Vendor,
 };
 use shiyun_core::money::{Currency, Money, parse_decimal};
 use shiyun_core::store::RecordRejection;
@@ -50,23 +52,23 @@ pub struct GetProductsResponse {
 
 /// One decoded `PriceList` document: a product and all its terms.
 #[derive(Debug, Deserialize)]
-pub struct PriceListItem {
+pub struct PriceListItem<'a> {
     /// The product.
     pub product: Product,
     /// Its terms.
-    #[serde(default)]
-    pub terms: ItemTerms,
+    #[serde(default, borrow)]
+    pub terms: ItemTerms<'a>,
 }
 
 /// The terms of one `PriceList` document, keyed by `<sku>.<offerTermCode>`.
 #[derive(Debug, Default, Deserialize)]
-pub struct ItemTerms {
+pub struct ItemTerms<'a> {
     /// On-demand terms.
-    #[serde(rename = "OnDemand", default)]
-    pub on_demand: BTreeMap<String, Term>,
+    #[serde(rename = "OnDemand", default, borrow)]
+    pub on_demand: BTreeMap<Cow<'a, str>, Term<'a>>,
     /// Reserved terms.
-    #[serde(rename = "Reserved", default)]
-    pub reserved: BTreeMap<String, Term>,
+    #[serde(rename = "Reserved", default, borrow)]
+    pub reserved: BTreeMap<Cow<'a, str>, Term<'a>>,
 }
 
 /// A product: what is sold, where.
@@ -83,41 +85,42 @@ pub struct Product {
     pub attributes: BTreeMap<String, String>,
 }
 
-/// One term: how a product is paid for.
+/// One term: how a product is paid for. Borrows from the JSON text (terms
+/// are most of an offer file, so they are read without copying strings).
 #[derive(Debug, Deserialize)]
-pub struct Term {
+pub struct Term<'a> {
     /// The offer term code (`JRTCKXETXF` on demand; reserved codes differ per option).
-    #[serde(rename = "offerTermCode", default)]
-    pub offer_term_code: Option<String>,
+    #[serde(rename = "offerTermCode", default, borrow)]
+    pub offer_term_code: Option<Cow<'a, str>>,
     /// The SKU the term prices.
-    #[serde(default)]
-    pub sku: Option<String>,
+    #[serde(default, borrow)]
+    pub sku: Option<Cow<'a, str>>,
     /// Prices, keyed by rate code.
-    #[serde(rename = "priceDimensions", default)]
-    pub price_dimensions: BTreeMap<String, PriceDimension>,
+    #[serde(rename = "priceDimensions", default, borrow)]
+    pub price_dimensions: BTreeMap<Cow<'a, str>, PriceDimension<'a>>,
     /// `LeaseContractLength`, `PurchaseOption`, `OfferingClass` of reserved terms.
-    #[serde(rename = "termAttributes", default)]
-    pub term_attributes: BTreeMap<String, String>,
+    #[serde(rename = "termAttributes", default, borrow)]
+    pub term_attributes: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
 }
 
 /// One price of a term, for usage in `[beginRange, endRange)`.
 #[derive(Debug, Deserialize)]
-pub struct PriceDimension {
+pub struct PriceDimension<'a> {
     /// `Hrs`, `GB-Mo`, `Quantity`, …
-    #[serde(default)]
-    pub unit: String,
+    #[serde(default, borrow)]
+    pub unit: Cow<'a, str>,
     /// Lower bound of the tier (a decimal string).
-    #[serde(rename = "beginRange", default)]
-    pub begin_range: Option<String>,
+    #[serde(rename = "beginRange", default, borrow)]
+    pub begin_range: Option<Cow<'a, str>>,
     /// Upper bound of the tier, `Inf` when unbounded.
-    #[serde(rename = "endRange", default)]
-    pub end_range: Option<String>,
+    #[serde(rename = "endRange", default, borrow)]
+    pub end_range: Option<Cow<'a, str>>,
     /// Human description.
-    #[serde(default)]
-    pub description: Option<String>,
+    #[serde(default, borrow)]
+    pub description: Option<Cow<'a, str>>,
     /// Price per unit by currency code, as decimal strings.
-    #[serde(rename = "pricePerUnit", default)]
-    pub price_per_unit: BTreeMap<String, Box<RawValue>>,
+    #[serde(rename = "pricePerUnit", default, borrow)]
+    pub price_per_unit: BTreeMap<Cow<'a, str>, &'a RawValue>,
 }
 
 /// Which kind of term.
@@ -150,6 +153,7 @@ pub struct ProductTemplate {
     service: &'static str,
     name_en: String,
     name_zh: String,
+    name_zh_on_demand: String,
     region: Region,
     specs: Specs,
 }
@@ -290,22 +294,25 @@ impl ProductTemplate {
             category,
             service,
             name_en,
+            name_zh_on_demand: format!("{name_zh}（按需）"),
             name_zh,
             region,
             specs,
         })
     }
 
-    /// The listing of one term of this product. `raw` is the record's raw
-    /// JSON (its hash goes into the provenance).
+    /// The listing of one term of this product, with the provenance of the
+    /// record it came from.
+    ///
+    /// Built as [`ListingData`] and validated once with `Listing::try_from`:
+    /// the offer-file parser calls this for every term, and the builder's
+    /// by-value steps cost more than the rest of the normalisation.
     pub fn listing(
         &self,
         kind: TermKind,
         term_key: &str,
-        term: &Term,
-        raw: &[u8],
-        vendor_api: &str,
-        fetched_at: DateTime<Utc>,
+        term: &Term<'_>,
+        provenance: Provenance,
     ) -> Result<Listing, String> {
         let code = match term.offer_term_code.as_deref().filter(|c| !c.is_empty()) {
             Some(code) => code,
@@ -314,24 +321,22 @@ impl ProductTemplate {
                 .map(|(_, code)| code)
                 .ok_or("term without offerTermCode")?,
         };
-        let vendor_sku = format!("{}.{code}", self.sku);
-        let mut builder = Listing::builder(Vendor::Aws, vendor_sku)
-            .category(self.category.clone())
-            .service(self.service)
-            .region(self.region.clone())
-            .specs(self.specs.clone())
-            .provenance(Provenance::from_raw(vendor_api, raw, fetched_at));
-        let (mode, name_suffix_en, name_suffix_zh) = match kind {
+        let mut vendor_sku = String::with_capacity(self.sku.len() + 1 + code.len());
+        vendor_sku.push_str(&self.sku);
+        vendor_sku.push('.');
+        vendor_sku.push_str(code);
+        let mut tags = BTreeSet::new();
+        let (mode, name_en, name_zh) = match kind {
             TermKind::OnDemand => (
                 BillingMode::OnDemand,
-                String::new(),
-                String::from("（按需）"),
+                self.name_en.clone(),
+                self.name_zh_on_demand.clone(),
             ),
             TermKind::Reserved => {
                 let ta = &term.term_attributes;
                 let length = ta
                     .get("LeaseContractLength")
-                    .map(String::as_str)
+                    .map(|v| v.as_ref())
                     .unwrap_or_default();
                 let years: u16 = length
                     .trim_end_matches("yr")
@@ -340,15 +345,14 @@ impl ProductTemplate {
                     .map_err(|_| format!("unknown reserved term length `{length}`"))?;
                 let option = ta
                     .get("PurchaseOption")
-                    .map(String::as_str)
+                    .map(|v| v.as_ref())
                     .unwrap_or("No Upfront");
                 let class = ta
                     .get("OfferingClass")
-                    .map(String::as_str)
+                    .map(|v| v.as_ref())
                     .unwrap_or("standard");
-                builder = builder
-                    .tag(format!("purchase_option:{}", slug(option)))
-                    .tag(format!("offering_class:{}", slug(class)));
+                tags.insert(format!("purchase_option:{}", slug(option)));
+                tags.insert(format!("offering_class:{}", slug(class)));
                 let option_zh = match option {
                     "All Upfront" => "全部预付",
                     "Partial Upfront" => "部分预付",
@@ -363,26 +367,62 @@ impl ProductTemplate {
                     BillingMode::Reserved {
                         term_months: years * 12,
                     },
-                    format!(", reserved {years}yr {class} {option}"),
-                    format!("（预留 {years} 年，{class_zh}，{option_zh}）"),
+                    format!("{}, reserved {years}yr {class} {option}", self.name_en),
+                    format!(
+                        "{}（预留 {years} 年，{class_zh}，{option_zh}）",
+                        self.name_zh
+                    ),
                 )
             }
         };
-        builder = builder
-            .name_en(format!("{}{name_suffix_en}", self.name_en))
-            .name_zh(format!("{}{name_suffix_zh}", self.name_zh));
-        if let Some(description) = term
+        let description = term
             .price_dimensions
             .values()
             .filter_map(|d| d.description.as_deref())
-            .find(|d| !d.trim().is_empty())
-        {
-            builder = builder.description_en(description.trim());
-        }
-        for price in price_components(kind, mode, term)? {
-            builder = builder.price(price);
-        }
-        builder.build().map_err(|e| e.to_string())
+            .map(str::trim)
+            .find(|d| !d.is_empty())
+            .map(str::to_owned);
+        let data = ListingData {
+            id: ListingId::derive(Vendor::Aws, &vendor_sku),
+            vendor: Vendor::Aws,
+            vendor_sku,
+            category: self.category.clone(),
+            service: self.service.to_owned(),
+            name: LocalizedText {
+                en: Some(name_en),
+                zh: Some(name_zh),
+            },
+            description: LocalizedText {
+                en: description,
+                zh: None,
+            },
+            region: self.region.clone(),
+            specs: self.specs.clone(),
+            prices: price_components(kind, mode, term)?,
+            tags,
+            status: ListingStatus::Active,
+            provenance,
+        };
+        Listing::try_from(data).map_err(|e| e.to_string())
+    }
+}
+
+/// Provenance of a record given as parts (the product's hash and a term's
+/// raw text): the SHA-256 of their concatenation, as `Provenance::from_raw`
+/// would compute it, without copying them together.
+pub fn provenance_of_parts(
+    vendor_api: &str,
+    parts: &[&[u8]],
+    fetched_at: DateTime<Utc>,
+) -> Provenance {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    Provenance {
+        fetched_at,
+        vendor_api: vendor_api.to_owned(),
+        raw_hash: hex::encode(hasher.finalize()),
     }
 }
 
@@ -505,7 +545,7 @@ fn price_unit(unit: &str, kind: TermKind) -> Result<PriceUnit, String> {
 }
 
 /// The amount of a dimension: its only currency, or USD when it has several.
-fn dimension_price(dim: &PriceDimension) -> Result<Money, String> {
+fn dimension_price(dim: &PriceDimension<'_>) -> Result<Money, String> {
     let (code, raw) = if dim.price_per_unit.len() == 1 {
         dim.price_per_unit.iter().next()
     } else {
@@ -532,14 +572,14 @@ fn range_bound(text: Option<&str>) -> Result<Option<Decimal>, String> {
 fn price_components(
     kind: TermKind,
     mode: BillingMode,
-    term: &Term,
+    term: &Term<'_>,
 ) -> Result<Vec<PriceComponent>, String> {
     if term.price_dimensions.is_empty() {
         return Err("term has no price dimensions".into());
     }
-    let mut by_unit: BTreeMap<&str, Vec<&PriceDimension>> = BTreeMap::new();
+    let mut by_unit: BTreeMap<&str, Vec<&PriceDimension<'_>>> = BTreeMap::new();
     for dim in term.price_dimensions.values() {
-        by_unit.entry(dim.unit.as_str()).or_default().push(dim);
+        by_unit.entry(dim.unit.as_ref()).or_default().push(dim);
     }
     let several = by_unit.len() > 1;
     let mut out = Vec::with_capacity(by_unit.len());
@@ -647,17 +687,12 @@ pub fn normalise_get_products(
             .iter()
             .map(|t| (TermKind::OnDemand, t))
             .chain(item.terms.reserved.iter().map(|t| (TermKind::Reserved, t)));
+        // Every term's listing traces back to the whole document.
+        let provenance = Provenance::from_raw(GET_PRODUCTS_API, text.as_bytes(), fetched_at);
         for (kind, (key, term)) in terms {
-            match template.listing(
-                kind,
-                key,
-                term,
-                text.as_bytes(),
-                GET_PRODUCTS_API,
-                fetched_at,
-            ) {
+            match template.listing(kind, key, term, provenance.clone()) {
                 Ok(listing) => out.listings.push(listing),
-                Err(reason) => out.reject(key.clone(), reason),
+                Err(reason) => out.reject(key.to_string(), reason),
             }
         }
     }

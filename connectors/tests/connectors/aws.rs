@@ -476,6 +476,22 @@ async fn live_sync_pages_through_throttling_and_errors_signed() {
     assert_eq!(resumed.listings[0].vendor_sku(), "SKU3.JRTCKXETXF");
 }
 
+/// A reader that returns at most 3 bytes per call.
+struct Trickle<'a>(&'a [u8]);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(3).min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+fn listings_in_order(pages: &[FetchedPage]) -> Vec<Listing> {
+    pages.iter().flat_map(|p| p.listings.clone()).collect()
+}
+
 fn offer_file() -> String {
     json!({
         "formatVersion": "v1.0",
@@ -485,7 +501,7 @@ fn offer_file() -> String {
         "publicationDate": "2026-01-01T00:00:00Z",
         "products": {
             "SKUA": {"sku": "SKUA", "productFamily": "Compute Instance", "attributes": {"servicecode": "AmazonEC2", "regionCode": "ap-northeast-1", "instanceType": "m6g.large", "vcpu": "2", "memory": "8 GiB", "physicalProcessor": "AWS Graviton2 Processor", "operatingSystem": "Linux", "tenancy": "Shared", "capacitystatus": "Used", "networkPerformance": "10 Gigabit"}},
-            "SKUB": {"sku": "SKUB", "productFamily": "Storage", "attributes": {"servicecode": "AmazonEC2", "regionCode": "ap-northeast-1", "volumeApiName": "gp3", "volumeType": "General Purpose"}},
+            "SKUB": {"sku": "SKUB", "productFamily": "Storage", "attributes": {"servicecode": "AmazonEC2", "regionCode": "ap-northeast-1", "volumeApiName": "gp3", "volumeType": "General Purpose", "note\\u0021": "a \"quoted\" {brace} [bracket]"}},
             "SKUC": {"sku": "SKUC", "productFamily": "Fee", "attributes": {"servicecode": "AmazonEC2", "regionCode": "ap-northeast-1"}}
         },
         "terms": {
@@ -561,6 +577,15 @@ fn offer_files_stream_in_batches() {
             .any(|r| r.vendor_key == "SKUZ.JRTCKXETXF"
                 && r.reason.contains("not among the products"))
     );
+
+    // A source that hands out a few bytes at a time cuts records out the same way.
+    let trickled = stream_offer_file_with_batch(Trickle(text.as_bytes()), &ctx(), 1000, |page| {
+        assert_eq!(page.listings.len(), 3);
+        assert_eq!(page.listings, listings_in_order(&pages));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(trickled, summary);
 
     // Import reads offer files too; a truncated one is malformed; a callback error stops the stream.
     let page = aws::import(text.as_bytes(), &ctx()).unwrap();
