@@ -6,12 +6,15 @@
 //! document's outer structure (`products{sku→…}`, `terms{kind→{sku→{key→…}}}`)
 //! over a sliding buffer and cuts out the raw bytes of each product and each
 //! term; serde_json then parses each of those slices. Each product becomes a
-//! [`ProductTemplate`] (category, names, region, specs: a few hundred bytes)
-//! kept by SKU, with the hash of its raw JSON; each term is joined with its
-//! template, turned into a listing at once (one term is one listing, see
-//! [`super::transformers`]) and handed out in batches. Memory holds the
-//! templates, one batch and the buffer (about one read chunk plus the
-//! largest single record), never the terms, which are most of the file.
+//! [`ProductTemplate`] (category, names, region, specs); templates are
+//! interned, since most products differ only in attributes that are not
+//! normalised, so a SKU costs its key, a pointer and the 32-byte hash of its
+//! raw JSON (about 100 bytes). Each term is joined with its template, turned
+//! into a listing at once (one term is one listing, see
+//! [`super::transformers`]) and handed out in batches. Memory holds that
+//! table, one batch and the buffer (about one read chunk plus the largest
+//! single record), never the terms, which are most of the file. It grows
+//! with the number of products, not with the size of the file.
 //! AWS writes `products` before `terms`, which this relies on; a term whose
 //! SKU was not seen is rejected.
 //!
@@ -24,6 +27,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
+use std::rc::Rc;
 
 use sha2::{Digest, Sha256};
 use shiyun_core::listing::Vendor;
@@ -81,6 +85,7 @@ where
     let mut state = State {
         ctx,
         templates: HashMap::new(),
+        shapes: HashSet::new(),
         failed: HashSet::new(),
         page: FetchedPage::default(),
         batch_size: batch_size.max(1),
@@ -95,8 +100,10 @@ where
 
 struct State<'c, F> {
     ctx: &'c ImportContext,
-    /// The compact per-SKU record, with the hash of the product's raw JSON.
-    templates: HashMap<String, (ProductTemplate, [u8; 32])>,
+    /// The compact per-SKU record: a shared template and the hash of the product's raw JSON.
+    templates: HashMap<Box<str>, (Rc<ProductTemplate>, [u8; 32])>,
+    /// One copy of each distinct template.
+    shapes: HashSet<Rc<ProductTemplate>>,
     /// SKUs already rejected, so their terms are not reported again.
     failed: HashSet<String>,
     page: FetchedPage,
@@ -137,9 +144,17 @@ where
             .map_err(|e| format!("unreadable product: {e}"))
             .and_then(|product| ProductTemplate::from_product(&product));
         match template {
-            Ok(template) => {
+            Ok((_, template)) => {
                 let hash: [u8; 32] = Sha256::digest(raw).into();
-                self.templates.insert(sku, (template, hash));
+                let shared = match self.shapes.get(&template) {
+                    Some(shared) => Rc::clone(shared),
+                    None => {
+                        let shared = Rc::new(template);
+                        self.shapes.insert(Rc::clone(&shared));
+                        shared
+                    }
+                };
+                self.templates.insert(sku.into_boxed_str(), (shared, hash));
             }
             Err(reason) => {
                 self.failed.insert(sku.clone());
@@ -170,7 +185,7 @@ where
                         &[product_hash, raw],
                         self.ctx.fetched_at,
                     );
-                    template.listing(kind, &key, &term, provenance)
+                    template.listing(sku, kind, &key, &term, provenance)
                 }),
         };
         match result {

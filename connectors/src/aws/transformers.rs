@@ -144,11 +144,12 @@ impl TermKind {
     }
 }
 
-/// What every listing of one product shares: the product normalised once.
-/// It is the compact per-SKU record the offer-file parser keeps.
-#[derive(Debug, Clone)]
+/// What every listing of one product shares: the product normalised once,
+/// without its SKU. Many products share one (they differ only in attributes
+/// that are not normalised), so the offer-file parser keeps one copy of each
+/// and a pointer per SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProductTemplate {
-    sku: String,
     category: Category,
     service: &'static str,
     name_en: String,
@@ -159,13 +160,8 @@ pub struct ProductTemplate {
 }
 
 impl ProductTemplate {
-    /// The SKU.
-    pub fn sku(&self) -> &str {
-        &self.sku
-    }
-
-    /// Normalises a product, or says why it cannot be.
-    pub fn from_product(product: &Product) -> Result<Self, String> {
+    /// Normalises a product into its SKU and template, or says why it cannot be.
+    pub fn from_product(product: &Product) -> Result<(String, Self), String> {
         let sku = product
             .sku
             .as_deref()
@@ -289,16 +285,18 @@ impl ProductTemplate {
             }
         };
         let category = Category::parse(category).map_err(|e| e.to_string())?;
-        Ok(ProductTemplate {
+        Ok((
             sku,
-            category,
-            service,
-            name_en,
-            name_zh_on_demand: format!("{name_zh}（按需）"),
-            name_zh,
-            region,
-            specs,
-        })
+            ProductTemplate {
+                category,
+                service,
+                name_en,
+                name_zh_on_demand: format!("{name_zh}（按需）"),
+                name_zh,
+                region,
+                specs,
+            },
+        ))
     }
 
     /// The listing of one term of this product, with the provenance of the
@@ -309,6 +307,7 @@ impl ProductTemplate {
     /// by-value steps cost more than the rest of the normalisation.
     pub fn listing(
         &self,
+        sku: &str,
         kind: TermKind,
         term_key: &str,
         term: &Term<'_>,
@@ -321,8 +320,8 @@ impl ProductTemplate {
                 .map(|(_, code)| code)
                 .ok_or("term without offerTermCode")?,
         };
-        let mut vendor_sku = String::with_capacity(self.sku.len() + 1 + code.len());
-        vendor_sku.push_str(&self.sku);
+        let mut vendor_sku = String::with_capacity(sku.len() + 1 + code.len());
+        vendor_sku.push_str(sku);
         vendor_sku.push('.');
         vendor_sku.push_str(code);
         let mut tags = BTreeSet::new();
@@ -664,7 +663,7 @@ pub fn normalise_get_products(
                 continue;
             }
         };
-        let template = match ProductTemplate::from_product(&item.product) {
+        let (sku, template) = match ProductTemplate::from_product(&item.product) {
             Ok(t) => t,
             Err(reason) => {
                 let key = item
@@ -678,7 +677,7 @@ pub fn normalise_get_products(
             }
         };
         if item.terms.on_demand.is_empty() && item.terms.reserved.is_empty() {
-            out.reject(template.sku(), "product has no terms");
+            out.reject(sku, "product has no terms");
             continue;
         }
         let terms = item
@@ -690,7 +689,7 @@ pub fn normalise_get_products(
         // Every term's listing traces back to the whole document.
         let provenance = Provenance::from_raw(GET_PRODUCTS_API, text.as_bytes(), fetched_at);
         for (kind, (key, term)) in terms {
-            match template.listing(kind, key, term, provenance.clone()) {
+            match template.listing(&sku, kind, key, term, provenance.clone()) {
                 Ok(listing) => out.listings.push(listing),
                 Err(reason) => out.reject(key.to_string(), reason),
             }
