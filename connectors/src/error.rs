@@ -72,11 +72,13 @@ impl CodedError for ConnectorError {
     fn code(&self) -> ErrorCode {
         match self {
             ConnectorError::CredentialsRejected { .. } => ErrorCode::Unauthenticated,
-            ConnectorError::MissingCredentials { .. } | ConnectorError::Config(_) => ErrorCode::InvalidArgument,
-            ConnectorError::Malformed { .. } => ErrorCode::InvalidArgument,
-            ConnectorError::Http { .. } | ConnectorError::Vendor { .. } | ConnectorError::Transport { .. } => {
-                ErrorCode::Unavailable
+            ConnectorError::MissingCredentials { .. } | ConnectorError::Config(_) => {
+                ErrorCode::InvalidArgument
             }
+            ConnectorError::Malformed { .. } => ErrorCode::InvalidArgument,
+            ConnectorError::Http { .. }
+            | ConnectorError::Vendor { .. }
+            | ConnectorError::Transport { .. } => ErrorCode::Unavailable,
             ConnectorError::Store(e) => e.code(),
         }
     }

@@ -91,7 +91,11 @@ pub trait Connector: Send + Sync {
 
 /// Normalises one saved vendor API response (the exact bytes the API
 /// returned), detecting which of the vendor's APIs it came from.
-pub fn import_page(vendor: Vendor, body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
+pub fn import_page(
+    vendor: Vendor,
+    body: &[u8],
+    ctx: &ImportContext,
+) -> Result<FetchedPage, ConnectorError> {
     match vendor {
         Vendor::Aws => aws::import(body, ctx),
         Vendor::Azure => azure::import(body, ctx),

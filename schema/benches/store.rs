@@ -35,7 +35,12 @@ use bare::bench_bare;
 fn rows(listings: &[Listing]) -> Vec<(String, String)> {
     listings
         .iter()
-        .map(|l| (l.id().to_string(), serde_json::to_string(l).unwrap_or_default()))
+        .map(|l| {
+            (
+                l.id().to_string(),
+                serde_json::to_string(l).unwrap_or_default(),
+            )
+        })
         .collect()
 }
 
@@ -51,8 +56,12 @@ fn bare_insert_sqlite(url: &str, rows: &[(String, String)]) -> f64 {
             .iter()
             .map(|(id, doc)| (bench_bare::id.eq(id), bench_bare::doc.eq(doc)))
             .collect();
-        conn.immediate_transaction(|c| diesel::insert_into(bench_bare::table).values(&values).execute(c))
-            .expect("insert");
+        conn.immediate_transaction(|c| {
+            diesel::insert_into(bench_bare::table)
+                .values(&values)
+                .execute(c)
+        })
+        .expect("insert");
     }
     started.elapsed().as_secs_f64()
 }
@@ -68,8 +77,12 @@ fn bare_insert_postgres(url: &str, rows: &[(String, String)]) -> f64 {
             .iter()
             .map(|(id, doc)| (bench_bare::id.eq(id), bench_bare::doc.eq(doc)))
             .collect();
-        conn.transaction(|c| diesel::insert_into(bench_bare::table).values(&values).execute(c))
-            .expect("insert");
+        conn.transaction(|c| {
+            diesel::insert_into(bench_bare::table)
+                .values(&values)
+                .execute(c)
+        })
+        .expect("insert");
     }
     started.elapsed().as_secs_f64()
 }
@@ -94,7 +107,10 @@ fn run(backend: &str, db: TestDatabase, listings: &[Listing]) {
     let unchanged = upsert_all(&db, listings);
     println!("store_{backend}_bare_insert = {:.0} listings/s", n / bare);
     println!("store_{backend}_upsert_new = {:.0} listings/s", n / new);
-    println!("store_{backend}_upsert_unchanged = {:.0} listings/s", n / unchanged);
+    println!(
+        "store_{backend}_upsert_unchanged = {:.0} listings/s",
+        n / unchanged
+    );
     println!("store_{backend}_upsert_new_vs_bare = {:.2} x", bare / new);
 }
 

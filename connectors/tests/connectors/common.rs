@@ -22,6 +22,7 @@ pub fn vendor_fixture(vendor: &str, file: &str) -> Vec<u8> {
 #[allow(dead_code)]
 pub fn signing_vectors() -> serde_json::Value {
     let path = fixtures_dir().join("signing-vectors.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
