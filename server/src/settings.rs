@@ -232,6 +232,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail closures return figment's error"
+    )]
     fn environment_overrides_file_and_nests_with_double_underscore() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("shiyun.toml", "bind = \"127.0.0.1:9000\"\n")?;
@@ -260,6 +264,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail closures return figment's error"
+    )]
     fn bad_cron_expressions_fail_at_load() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("SHIYUN_VENDORS__ALIBABA__SCHEDULE", "every day");

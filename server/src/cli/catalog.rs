@@ -77,7 +77,7 @@ async fn import(settings: Settings, args: ImportArgs) -> Result<()> {
         let mut rejected = 0usize;
         for (label, bytes) in &pages {
             let page = shiyun_connectors::import_page(vendor, bytes, &ctx)
-                .with_context(|| format!("{label}"))?;
+                .with_context(|| label.clone())?;
             for listing in &page.listings {
                 write_line(&mut out, &dry_run_line(listing)?)?;
             }
@@ -114,7 +114,7 @@ struct CliProgress {
 }
 
 impl CliProgress {
-    fn new(vendor: Vendor) -> Box<dyn SyncProgress> {
+    fn for_vendor(vendor: Vendor) -> Box<dyn SyncProgress> {
         if !std::io::stderr().is_terminal() {
             return Box::new(LogProgress);
         }
@@ -154,7 +154,7 @@ async fn import_into(
     ctx: ImportContext,
 ) -> Result<SyncRun> {
     let stores = stores_of(db);
-    let progress = CliProgress::new(vendor);
+    let progress = CliProgress::for_vendor(vendor);
     let pages = pages
         .into_iter()
         .map(|(label, bytes)| (label, bytes, ctx.clone()));
@@ -199,7 +199,7 @@ async fn sync_vendor(
     let vendor_settings = settings.vendors.get(vendor);
     let client = VendorClient::new(vendor, vendor_settings)?;
     let connector = shiyun_connectors::connector_for(vendor, vendor_settings, client)?;
-    let progress = CliProgress::new(vendor);
+    let progress = CliProgress::for_vendor(vendor);
     let stores = stores_of(db);
     match sync::run_sync(connector.as_ref(), &stores, options, progress.as_ref()).await {
         Ok(run) => Ok(run),

@@ -1,6 +1,11 @@
 //! The `shiyun` binary end to end: migrate, demo, serve with graceful
 //! shutdown, catalog import (dry run and stored) and run reports.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first surprise"
+)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -66,6 +71,7 @@ fn serve(db_dir: &Path) -> (Child, u16) {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not report its address");
 }
 

@@ -1,6 +1,11 @@
 //! End-to-end tests through real HTTP on a random local port, each on SQLite
 //! and on PostgreSQL (a fresh schema per test).
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first surprise"
+)]
+
 mod helpers;
 
 mod errors;
