@@ -11,16 +11,15 @@
 
 pub mod transformers;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::Utc;
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::RecordRejection;
 
 use crate::http::{VendorClient, VendorResponse, Verdict};
+use crate::paging::{RegionCache, RegionItemCursor};
 use crate::settings::VendorSettings;
 use crate::signing::alibaba::{RpcV2Params, rpc_v2_sign_request};
 use crate::signing::new_nonce;
@@ -43,13 +42,6 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
     transformers::import(body, ctx)
 }
 
-/// Where a sync stands.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct PageToken {
-    region_idx: usize,
-    item_idx: usize,
-}
-
 /// Live Alibaba connector.
 #[derive(Debug)]
 pub struct AlibabaConnector {
@@ -60,7 +52,7 @@ pub struct AlibabaConnector {
     regions: Vec<String>,
     families: Vec<String>,
     /// Instance types per region, fetched once per connector.
-    types: Mutex<HashMap<String, Arc<Vec<InstanceTypeSpec>>>>,
+    types: RegionCache<Vec<InstanceTypeSpec>>,
 }
 
 /// Throttling is retried; other error codes in a body fail at once.
@@ -80,29 +72,18 @@ impl AlibabaConnector {
     /// A connector using `settings` (`access_key_id`/`secret_access_key` are
     /// the AccessKey pair).
     pub fn new(settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
-        let (Some(id), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key)
-        else {
-            return Err(ConnectorError::MissingCredentials {
-                vendor: VENDOR,
-                message: "set access_key_id and secret_access_key (an AccessKey pair)".into(),
-            });
-        };
-        let regions = if settings.regions.is_empty() {
-            DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect()
-        } else {
-            settings.regions.clone()
-        };
+        let (access_key_id, access_key_secret) = settings.credentials(
+            VENDOR,
+            "set access_key_id and secret_access_key (an AccessKey pair)",
+        )?;
         Ok(AlibabaConnector {
             client: client.with_classifier(Arc::new(classify)),
-            base_url: settings
-                .endpoint
-                .clone()
-                .unwrap_or_else(|| ECS_ENDPOINT.to_owned()),
-            access_key_id: id.clone(),
-            access_key_secret: secret.clone(),
-            regions,
+            base_url: settings.endpoint_or(ECS_ENDPOINT, VENDOR)?,
+            access_key_id,
+            access_key_secret,
+            regions: settings.regions_or(DEFAULT_REGIONS),
             families: settings.services.clone(),
-            types: Mutex::new(HashMap::new()),
+            types: RegionCache::default(),
         })
     }
 
@@ -142,35 +123,28 @@ impl AlibabaConnector {
         &self,
         region: &str,
     ) -> Result<Arc<Vec<InstanceTypeSpec>>, ConnectorError> {
-        if let Some(types) = self.types.lock().ok().and_then(|m| m.get(region).cloned()) {
-            return Ok(types);
-        }
-        let body = self
-            .call(
-                "DescribeInstanceTypes",
-                &[("RegionId".to_owned(), region.to_owned())],
-            )
-            .await?;
-        let (mut specs, _unreadable) = transformers::parse_instance_types(&body)?;
-        if !self.families.is_empty() {
-            specs.retain(|s| {
-                s.instance_type_family
-                    .as_deref()
-                    .is_some_and(|f| self.families.iter().any(|wanted| wanted == f))
-            });
-        }
-        // A stable order keeps item indexes valid across a resumed run.
-        specs.sort_by(|a, b| a.instance_type_id.cmp(&b.instance_type_id));
-        let specs = Arc::new(specs);
-        if let Ok(mut cache) = self.types.lock() {
-            cache.insert(region.to_owned(), specs.clone());
-        }
-        Ok(specs)
+        self.types
+            .get_or_load(region, || async {
+                let body = self
+                    .call(
+                        "DescribeInstanceTypes",
+                        &[("RegionId".to_owned(), region.to_owned())],
+                    )
+                    .await?;
+                let (mut specs, _unreadable) = transformers::parse_instance_types(&body)?;
+                if !self.families.is_empty() {
+                    specs.retain(|s| {
+                        s.instance_type_family
+                            .as_deref()
+                            .is_some_and(|f| self.families.iter().any(|wanted| wanted == f))
+                    });
+                }
+                // A stable order keeps item indexes valid across a resumed run.
+                specs.sort_by(|a, b| a.instance_type_id.cmp(&b.instance_type_id));
+                Ok(specs)
+            })
+            .await
     }
-}
-
-fn bad_token(token: &str) -> ConnectorError {
-    ConnectorError::Config(format!("`{token}` is not an alibaba page token"))
 }
 
 #[async_trait::async_trait]
@@ -180,17 +154,14 @@ impl crate::Connector for AlibabaConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let position: PageToken = match token {
-            None => PageToken::default(),
-            Some(t) => serde_json::from_str(t).map_err(|_| bad_token(t))?,
-        };
+        let position = RegionItemCursor::decode(VENDOR, token)?;
         let Some(region) = self.regions.get(position.region_idx) else {
             return Ok(FetchedPage::default());
         };
         let types = self.instance_types(region).await?;
-        let end = (position.item_idx + TYPES_PER_PAGE).min(types.len());
+        let window = position.page(types.len(), TYPES_PER_PAGE, self.regions.len());
         let mut page = FetchedPage::default();
-        for spec in types.get(position.item_idx..end).unwrap_or_default() {
+        for spec in window.slice(&types) {
             for (unit, period) in QUOTES {
                 let query = PriceQuery {
                     region_id: region.clone(),
@@ -223,23 +194,7 @@ impl crate::Connector for AlibabaConnector {
                 }
             }
         }
-        let next = if end < types.len() {
-            Some(PageToken {
-                region_idx: position.region_idx,
-                item_idx: end,
-            })
-        } else if position.region_idx + 1 < self.regions.len() {
-            Some(PageToken {
-                region_idx: position.region_idx + 1,
-                item_idx: 0,
-            })
-        } else {
-            None
-        };
-        page.next_token = next
-            .map(|t| serde_json::to_string(&t))
-            .transpose()
-            .map_err(|e| ConnectorError::Config(format!("page token: {e}")))?;
+        page.next_token = window.next_token()?;
         Ok(page)
     }
 }

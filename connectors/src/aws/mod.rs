@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 
 use crate::http::{VendorClient, VendorResponse, Verdict};
+use crate::paging::{decode_token, encode_token};
 use crate::settings::VendorSettings;
 use crate::signing::aws_sigv4::{self, AwsCredentials, SigV4Params};
 use crate::{ConnectorError, FetchedPage, ImportContext};
@@ -173,38 +174,16 @@ pub struct AwsConnector {
 impl AwsConnector {
     /// A connector using `settings`; AWS needs an access key id and secret.
     pub fn new(settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
-        let (Some(key_id), Some(secret)) = (
-            settings.access_key_id.as_ref(),
-            settings.secret_access_key.as_ref(),
-        ) else {
-            return Err(ConnectorError::MissingCredentials {
-                vendor: Vendor::Aws,
-                message:
-                    "set access_key_id and secret_access_key (the Price List API is SigV4-signed)"
-                        .into(),
-            });
-        };
-        let endpoint = settings
-            .endpoint
-            .as_deref()
-            .unwrap_or(DEFAULT_ENDPOINT)
-            .trim_end_matches('/')
-            .to_owned();
-        url::Url::parse(&endpoint)
-            .map_err(|e| ConnectorError::Config(format!("aws endpoint `{endpoint}`: {e}")))?;
-        let or_default = |given: &[String], default: &[&str]| {
-            if given.is_empty() {
-                default.iter().map(|s| (*s).to_owned()).collect()
-            } else {
-                given.to_vec()
-            }
-        };
+        let (key_id, secret) = settings.credentials(
+            Vendor::Aws,
+            "set access_key_id and secret_access_key (the Price List API is SigV4-signed)",
+        )?;
         Ok(AwsConnector {
             client: client.with_classifier(Arc::new(classify)),
-            endpoint,
-            credentials: AwsCredentials::new(key_id.clone(), secret.clone()),
-            services: or_default(&settings.services, DEFAULT_SERVICES),
-            regions: or_default(&settings.regions, DEFAULT_REGIONS),
+            endpoint: settings.endpoint_or(DEFAULT_ENDPOINT, Vendor::Aws)?,
+            credentials: AwsCredentials::new(key_id, secret),
+            services: settings.services_or(DEFAULT_SERVICES),
+            regions: settings.regions_or(DEFAULT_REGIONS),
         })
     }
 
@@ -277,9 +256,7 @@ impl crate::Connector for AwsConnector {
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
         let at = match token {
-            Some(token) => serde_json::from_str::<PageToken>(token).map_err(|e| {
-                ConnectorError::Config(format!("not an aws page token `{token}`: {e}"))
-            })?,
+            Some(token) => decode_token::<PageToken>(Vendor::Aws, token)?,
             None => match self.first_position() {
                 Some(at) => at,
                 None => return Ok(FetchedPage::default()),
@@ -299,10 +276,7 @@ impl crate::Connector for AwsConnector {
             }),
             None => self.position_after(&at),
         };
-        let next_token = next
-            .map(|t| serde_json::to_string(&t))
-            .transpose()
-            .map_err(|e| ConnectorError::Config(e.to_string()))?;
+        let next_token = encode_token(next)?;
         Ok(FetchedPage {
             listings: normalised.listings,
             rejections: normalised.rejections,

@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 use shiyun_core::listing::Vendor;
 
 use crate::http::VendorClient;
+use crate::paging::{decode_token, encode_token};
 use crate::settings::VendorSettings;
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
@@ -128,22 +129,12 @@ pub struct AzureConnector {
 impl AzureConnector {
     /// A connector using `settings` (no credentials: the API is public).
     pub fn new(settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
-        let text = settings.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
-        let endpoint = url::Url::parse(text)
-            .map_err(|e| ConnectorError::Config(format!("azure endpoint `{text}`: {e}")))?;
-        let or_default = |given: &[String], default: &[&str]| {
-            if given.is_empty() {
-                default.iter().map(|s| (*s).to_owned()).collect()
-            } else {
-                given.to_vec()
-            }
-        };
         Ok(AzureConnector {
             client,
-            endpoint,
+            endpoint: settings.endpoint_url_or(DEFAULT_ENDPOINT, Vendor::Azure)?,
             overridden: settings.endpoint.is_some(),
-            services: or_default(&settings.services, DEFAULT_SERVICES),
-            regions: or_default(&settings.regions, DEFAULT_REGIONS),
+            services: settings.services_or(DEFAULT_SERVICES),
+            regions: settings.regions_or(DEFAULT_REGIONS),
         })
     }
 
@@ -207,9 +198,7 @@ impl crate::Connector for AzureConnector {
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
         let at = match token {
-            Some(token) => serde_json::from_str::<PageToken>(token).map_err(|e| {
-                ConnectorError::Config(format!("not an azure page token `{token}`: {e}"))
-            })?,
+            Some(token) => decode_token::<PageToken>(Vendor::Azure, token)?,
             None => match self.pairs().first() {
                 Some((s, r)) => PageToken {
                     service: (*s).clone(),
@@ -237,10 +226,7 @@ impl crate::Connector for AzureConnector {
             }),
             None => self.position_after(&at),
         };
-        let next_token = next
-            .map(|t| serde_json::to_string(&t))
-            .transpose()
-            .map_err(|e| ConnectorError::Config(e.to_string()))?;
+        let next_token = encode_token(next)?;
         let items: Vec<&RawValue> = page.items.iter().map(|b| &**b).collect();
         let normalised = normalise_items(&items, chrono::Utc::now());
         Ok(FetchedPage {

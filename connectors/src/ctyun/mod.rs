@@ -15,10 +15,10 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 
 use crate::http::{VendorClient, VendorResponse, Verdict};
+use crate::paging::RegionItemCursor;
 use crate::settings::VendorSettings;
 use crate::signing::ctyun::{EopParams, new_request_id, sign_request};
 use crate::{ConnectorError, FetchedPage, ImportContext};
@@ -35,12 +35,6 @@ pub const FLAVORS_PER_PAGE: usize = 2;
 /// Normalises one saved CTyun response (see [`transformers`]).
 pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
     transformers::import(body, ctx)
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct PageToken {
-    region_idx: usize,
-    item_idx: usize,
 }
 
 /// Live CTyun connector.
@@ -63,27 +57,16 @@ fn classify(_vendor: Vendor, response: &VendorResponse) -> Option<Verdict> {
 impl CtyunConnector {
     /// A connector using `settings` (`access_key_id` is the AK, `secret_access_key` the SK).
     pub fn new(settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
-        let (Some(ak), Some(sk)) = (&settings.access_key_id, &settings.secret_access_key) else {
-            return Err(ConnectorError::MissingCredentials {
-                vendor: VENDOR,
-                message: "set access_key_id (AK) and secret_access_key (SK)".into(),
-            });
-        };
-        let flavors = if settings.services.is_empty() {
-            DEFAULT_FLAVORS.iter().map(|f| (*f).to_owned()).collect()
-        } else {
-            settings.services.clone()
-        };
+        let (access_key, secret_key) =
+            settings.credentials(VENDOR, "set access_key_id (AK) and secret_access_key (SK)")?;
         Ok(CtyunConnector {
             client: client.with_classifier(Arc::new(classify)),
-            base_url: settings
-                .endpoint
-                .clone()
-                .unwrap_or_else(|| ECS_ENDPOINT.to_owned()),
-            access_key: ak.clone(),
-            secret_key: sk.clone(),
+            base_url: settings.endpoint_or(ECS_ENDPOINT, VENDOR)?,
+            access_key,
+            secret_key,
+            // Empty means every pool: the regions filter the pool list.
             regions: settings.regions.clone(),
-            flavors,
+            flavors: settings.services_or(DEFAULT_FLAVORS),
             pools: Mutex::new(None),
         })
     }
@@ -152,10 +135,6 @@ impl CtyunConnector {
     }
 }
 
-fn bad_token(token: &str) -> ConnectorError {
-    ConnectorError::Config(format!("`{token}` is not a ctyun page token"))
-}
-
 #[async_trait::async_trait]
 impl crate::Connector for CtyunConnector {
     fn vendor(&self) -> Vendor {
@@ -163,18 +142,15 @@ impl crate::Connector for CtyunConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let position: PageToken = match token {
-            None => PageToken::default(),
-            Some(t) => serde_json::from_str(t).map_err(|_| bad_token(t))?,
-        };
+        let position = RegionItemCursor::decode(VENDOR, token)?;
         let pools = self.pools().await?;
         let Some(pool) = pools.get(position.region_idx) else {
             return Ok(FetchedPage::default());
         };
         let region_code = pool.region_code.clone().unwrap_or_default();
-        let end = (position.item_idx + FLAVORS_PER_PAGE).min(self.flavors.len());
+        let window = position.page(self.flavors.len(), FLAVORS_PER_PAGE, pools.len());
         let mut page = FetchedPage::default();
-        for flavor in self.flavors.get(position.item_idx..end).unwrap_or_default() {
+        for flavor in window.slice(&self.flavors) {
             let body = serde_json::json!({
                 "regionID": pool.region_id,
                 "resourceType": "VM",
@@ -204,23 +180,7 @@ impl crate::Connector for CtyunConnector {
             page.listings.extend(priced.listings);
             page.rejections.extend(priced.rejections);
         }
-        let next = if end < self.flavors.len() {
-            Some(PageToken {
-                region_idx: position.region_idx,
-                item_idx: end,
-            })
-        } else if position.region_idx + 1 < pools.len() {
-            Some(PageToken {
-                region_idx: position.region_idx + 1,
-                item_idx: 0,
-            })
-        } else {
-            None
-        };
-        page.next_token = next
-            .map(|t| serde_json::to_string(&t))
-            .transpose()
-            .map_err(|e| ConnectorError::Config(format!("page token: {e}")))?;
+        page.next_token = window.next_token()?;
         Ok(page)
     }
 }

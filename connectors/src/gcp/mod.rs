@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 use shiyun_core::listing::Vendor;
 
 use crate::http::{VendorClient, VendorResponse, Verdict};
+use crate::paging::{decode_token, encode_token};
 use crate::settings::VendorSettings;
 use crate::signing::token::apply_api_key_query;
 use crate::{ConnectorError, FetchedPage, ImportContext};
@@ -139,32 +140,15 @@ pub struct GcpConnector {
 impl GcpConnector {
     /// A connector using `settings`; the API key is `secret_access_key`.
     pub fn new(settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
-        let api_key = settings.secret_access_key.clone().ok_or_else(|| {
-            ConnectorError::MissingCredentials {
-                vendor: Vendor::Gcp,
-                message:
-                    "set secret_access_key to a Google API key with the Cloud Billing API enabled"
-                        .into(),
-            }
-        })?;
-        let endpoint = settings
-            .endpoint
-            .as_deref()
-            .unwrap_or(DEFAULT_ENDPOINT)
-            .trim_end_matches('/')
-            .to_owned();
-        url::Url::parse(&endpoint)
-            .map_err(|e| ConnectorError::Config(format!("gcp endpoint `{endpoint}`: {e}")))?;
-        let services = if settings.services.is_empty() {
-            vec![COMPUTE_ENGINE.to_owned()]
-        } else {
-            settings.services.clone()
-        };
+        let api_key = settings.secret(
+            Vendor::Gcp,
+            "set secret_access_key to a Google API key with the Cloud Billing API enabled",
+        )?;
         Ok(GcpConnector {
             client: client.with_classifier(Arc::new(classify)),
-            endpoint,
+            endpoint: settings.endpoint_or(DEFAULT_ENDPOINT, Vendor::Gcp)?,
             api_key,
-            services,
+            services: settings.services_or(&[COMPUTE_ENGINE]),
             regions: settings.regions.clone(),
         })
     }
@@ -178,9 +162,7 @@ impl crate::Connector for GcpConnector {
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
         let at = match token {
-            Some(token) => serde_json::from_str::<PageToken>(token).map_err(|e| {
-                ConnectorError::Config(format!("not a gcp page token `{token}`: {e}"))
-            })?,
+            Some(token) => decode_token::<PageToken>(Vendor::Gcp, token)?,
             None => match self.services.first() {
                 Some(service) => PageToken {
                     service: service.clone(),
@@ -227,10 +209,7 @@ impl crate::Connector for GcpConnector {
                     page: None,
                 }),
         };
-        let next_token = next
-            .map(|t| serde_json::to_string(&t))
-            .transpose()
-            .map_err(|e| ConnectorError::Config(e.to_string()))?;
+        let next_token = encode_token(next)?;
         let normalised = normalise_page(&page, &self.regions, chrono::Utc::now());
         Ok(FetchedPage {
             listings: normalised.listings,

@@ -18,7 +18,8 @@ use shiyun_core::listing::{Category, Vendor};
 use shiyun_core::store::RecordRejection;
 
 use crate::http::VendorClient;
-use crate::settings::VendorSettings;
+use crate::paging::{decode_token, encode_token};
+use crate::settings::{VendorSettings, or_defaults};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 pub mod transformers;
@@ -256,20 +257,9 @@ pub struct IbmConnector {
 impl IbmConnector {
     /// A connector using `settings` (no credentials: catalog reads are public).
     pub fn new(settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
-        let endpoint = settings
-            .endpoint
-            .as_deref()
-            .unwrap_or(DEFAULT_ENDPOINT)
-            .trim_end_matches('/')
-            .to_owned();
-        url::Url::parse(&endpoint)
-            .map_err(|e| ConnectorError::Config(format!("ibm endpoint `{endpoint}`: {e}")))?;
-        let entries: Vec<String> = if settings.services.is_empty() {
-            DEFAULT_SERVICES.iter().map(|s| (*s).to_owned()).collect()
-        } else {
-            settings.services.clone()
-        };
-        let services = entries
+        let endpoint = settings.endpoint_or(DEFAULT_ENDPOINT, Vendor::Ibm)?;
+        let services = settings
+            .services_or(DEFAULT_SERVICES)
             .iter()
             .map(|e| ServiceRef::parse(e).map_err(ConnectorError::Config))
             .collect::<Result<Vec<_>, _>>()?;
@@ -281,15 +271,13 @@ impl IbmConnector {
             .find(|r| is_country(r))
             .cloned()
             .unwrap_or_else(|| DEFAULT_COUNTRY.to_owned());
-        let mut regions: Vec<String> = settings
+        let regions: Vec<String> = settings
             .regions
             .iter()
             .filter(|r| !is_country(r))
             .cloned()
             .collect();
-        if regions.is_empty() {
-            regions = DEFAULT_REGIONS.iter().map(|s| (*s).to_owned()).collect();
-        }
+        let regions = or_defaults(&regions, DEFAULT_REGIONS);
         Ok(IbmConnector {
             client,
             endpoint,
@@ -411,9 +399,7 @@ impl crate::Connector for IbmConnector {
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
         let at = match token {
-            Some(token) => serde_json::from_str::<PageToken>(token).map_err(|e| {
-                ConnectorError::Config(format!("not an ibm page token `{token}`: {e}"))
-            })?,
+            Some(token) => decode_token::<PageToken>(Vendor::Ibm, token)?,
             None => match self.services.first() {
                 Some(s) => PageToken {
                     service: s.name.clone(),
@@ -470,10 +456,7 @@ impl crate::Connector for IbmConnector {
                 offset: 0,
             })
         };
-        page.next_token = next
-            .map(|t| serde_json::to_string(&t))
-            .transpose()
-            .map_err(|e| ConnectorError::Config(e.to_string()))?;
+        page.next_token = encode_token(next)?;
         Ok(page)
     }
 }

@@ -11,15 +11,14 @@
 
 pub mod transformers;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::RecordRejection;
 
 use crate::http::{VendorClient, VendorResponse, Verdict};
+use crate::paging::{RegionCache, RegionItemCursor};
 use crate::settings::VendorSettings;
 use crate::signing::aws_sigv4::{AwsCredentials, SigV4Params, sign_request};
 use crate::{ConnectorError, FetchedPage, ImportContext};
@@ -38,14 +37,8 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
     transformers::import(body, ctx)
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct PageToken {
-    region_idx: usize,
-    item_idx: usize,
-}
-
 /// A region's catalog: each (type, zone) pair to price, with the type's specs.
-type Catalog = Arc<Vec<(Arc<InstanceTypeConfig>, String)>>;
+type Catalog = Vec<(Arc<InstanceTypeConfig>, String)>;
 
 /// Live Kingsoft connector.
 #[derive(Debug)]
@@ -55,7 +48,7 @@ pub struct KingsoftConnector {
     credentials: AwsCredentials,
     regions: Vec<String>,
     families: Vec<String>,
-    catalogs: Mutex<HashMap<String, Catalog>>,
+    catalogs: RegionCache<Catalog>,
 }
 
 /// Throttling is retried; other error codes in a body fail at once.
@@ -74,25 +67,15 @@ fn classify(_vendor: Vendor, response: &VendorResponse) -> Option<Verdict> {
 impl KingsoftConnector {
     /// A connector using `settings` (`access_key_id`/`secret_access_key` are the AK/SK).
     pub fn new(settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
-        let (Some(id), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key)
-        else {
-            return Err(ConnectorError::MissingCredentials {
-                vendor: VENDOR,
-                message: "set access_key_id and secret_access_key (AK/SK)".into(),
-            });
-        };
-        let regions = if settings.regions.is_empty() {
-            DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect()
-        } else {
-            settings.regions.clone()
-        };
+        let (id, secret) =
+            settings.credentials(VENDOR, "set access_key_id and secret_access_key (AK/SK)")?;
         Ok(KingsoftConnector {
             client: client.with_classifier(Arc::new(classify)),
-            endpoint: settings.endpoint.clone(),
-            credentials: AwsCredentials::new(id.clone(), secret.clone()),
-            regions,
+            endpoint: settings.endpoint_override(VENDOR)?,
+            credentials: AwsCredentials::new(id, secret),
+            regions: settings.regions_or(DEFAULT_REGIONS),
             families: settings.services.clone(),
-            catalogs: Mutex::new(HashMap::new()),
+            catalogs: RegionCache::default(),
         })
     }
 
@@ -128,47 +111,35 @@ impl KingsoftConnector {
         Ok(response.body)
     }
 
-    async fn catalog(&self, region: &str) -> Result<Catalog, ConnectorError> {
-        if let Some(catalog) = self
-            .catalogs
-            .lock()
-            .ok()
-            .and_then(|c| c.get(region).cloned())
-        {
-            return Ok(catalog);
-        }
-        let body = self
-            .call(region, "DescribeInstanceTypeConfigs", &[])
-            .await?;
-        let (configs, _unreadable) = transformers::parse_type_configs(&body)?;
-        let mut pairs = Vec::new();
-        for config in configs {
-            let family = config
-                .instance_type
-                .split('.')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            if !self.families.is_empty() && !self.families.contains(&family) {
-                continue;
-            }
-            let config = Arc::new(config);
-            for zone in config.zones() {
-                pairs.push((config.clone(), zone));
-            }
-        }
-        // A stable order keeps item indexes valid across a resumed run.
-        pairs.sort_by(|a, b| (&a.0.instance_type, &a.1).cmp(&(&b.0.instance_type, &b.1)));
-        let catalog = Arc::new(pairs);
-        if let Ok(mut cache) = self.catalogs.lock() {
-            cache.insert(region.to_owned(), catalog.clone());
-        }
-        Ok(catalog)
+    async fn catalog(&self, region: &str) -> Result<Arc<Catalog>, ConnectorError> {
+        self.catalogs
+            .get_or_load(region, || async {
+                let body = self
+                    .call(region, "DescribeInstanceTypeConfigs", &[])
+                    .await?;
+                let (configs, _unreadable) = transformers::parse_type_configs(&body)?;
+                let mut pairs = Vec::new();
+                for config in configs {
+                    let family = config
+                        .instance_type
+                        .split('.')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    if !self.families.is_empty() && !self.families.contains(&family) {
+                        continue;
+                    }
+                    let config = Arc::new(config);
+                    for zone in config.zones() {
+                        pairs.push((config.clone(), zone));
+                    }
+                }
+                // A stable order keeps item indexes valid across a resumed run.
+                pairs.sort_by(|a, b| (&a.0.instance_type, &a.1).cmp(&(&b.0.instance_type, &b.1)));
+                Ok(pairs)
+            })
+            .await
     }
-}
-
-fn bad_token(token: &str) -> ConnectorError {
-    ConnectorError::Config(format!("`{token}` is not a kingsoft page token"))
 }
 
 #[async_trait::async_trait]
@@ -178,17 +149,14 @@ impl crate::Connector for KingsoftConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let position: PageToken = match token {
-            None => PageToken::default(),
-            Some(t) => serde_json::from_str(t).map_err(|_| bad_token(t))?,
-        };
+        let position = RegionItemCursor::decode(VENDOR, token)?;
         let Some(region) = self.regions.get(position.region_idx) else {
             return Ok(FetchedPage::default());
         };
         let catalog = self.catalog(region).await?;
-        let end = (position.item_idx + ITEMS_PER_PAGE).min(catalog.len());
+        let window = position.page(catalog.len(), ITEMS_PER_PAGE, self.regions.len());
         let mut page = FetchedPage::default();
-        for (config, zone) in catalog.get(position.item_idx..end).unwrap_or_default() {
+        for (config, zone) in window.slice(&catalog) {
             let params = [
                 ("InstanceType", config.instance_type.as_str()),
                 ("AvailabilityZone", zone.as_str()),
@@ -209,23 +177,7 @@ impl crate::Connector for KingsoftConnector {
                 Err(other) => return Err(other),
             }
         }
-        let next = if end < catalog.len() {
-            Some(PageToken {
-                region_idx: position.region_idx,
-                item_idx: end,
-            })
-        } else if position.region_idx + 1 < self.regions.len() {
-            Some(PageToken {
-                region_idx: position.region_idx + 1,
-                item_idx: 0,
-            })
-        } else {
-            None
-        };
-        page.next_token = next
-            .map(|t| serde_json::to_string(&t))
-            .transpose()
-            .map_err(|e| ConnectorError::Config(format!("page token: {e}")))?;
+        page.next_token = window.next_token()?;
         Ok(page)
     }
 }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 
 use crate::http::{VendorClient, VendorResponse, Verdict};
+use crate::paging::{decode_token, encode_token};
 use crate::settings::VendorSettings;
 use crate::signing::tencent_tc3::{Tc3Call, Tc3Params, sign_request};
 use crate::{ConnectorError, FetchedPage, ImportContext};
@@ -57,28 +58,16 @@ impl TencentConnector {
     /// `secret_access_key` the SecretKey, `services` optional instance
     /// families (`S5`, `SA2`) to restrict the catalog to.
     pub fn new(settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
-        let (Some(secret_id), Some(secret_key)) =
-            (&settings.access_key_id, &settings.secret_access_key)
-        else {
-            return Err(ConnectorError::MissingCredentials {
-                vendor: VENDOR,
-                message: "set access_key_id (SecretId) and secret_access_key (SecretKey)".into(),
-            });
-        };
-        let regions = if settings.regions.is_empty() {
-            DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect()
-        } else {
-            settings.regions.clone()
-        };
+        let (secret_id, secret_key) = settings.credentials(
+            VENDOR,
+            "set access_key_id (SecretId) and secret_access_key (SecretKey)",
+        )?;
         Ok(TencentConnector {
             client: client.with_classifier(Arc::new(classify)),
-            base_url: settings
-                .endpoint
-                .clone()
-                .unwrap_or_else(|| CVM_HOST.to_owned()),
-            secret_id: secret_id.clone(),
-            secret_key: secret_key.clone(),
-            regions,
+            base_url: settings.endpoint_or(CVM_HOST, VENDOR)?,
+            secret_id,
+            secret_key,
+            regions: settings.regions_or(DEFAULT_REGIONS),
             families: settings.services.clone(),
         })
     }
@@ -104,10 +93,6 @@ fn classify(_vendor: Vendor, response: &VendorResponse) -> Option<Verdict> {
             .map(Verdict::Fail),
         None => None,
     }
-}
-
-fn bad_token(token: &str) -> ConnectorError {
-    ConnectorError::Config(format!("`{token}` is not a tencent page token"))
 }
 
 /// Maps an HTTP failure: Tencent answers errors with 200 and an envelope,
@@ -142,10 +127,9 @@ impl crate::Connector for TencentConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let position: PageToken = match token {
-            None => PageToken::default(),
-            Some(t) => serde_json::from_str(t).map_err(|_| bad_token(t))?,
-        };
+        // One call is a whole region, so the token has no item index.
+        let position: PageToken =
+            token.map_or(Ok(PageToken::default()), |t| decode_token(VENDOR, t))?;
         let Some(region) = self.regions.get(position.region_idx) else {
             return Ok(FetchedPage::default());
         };
@@ -184,11 +168,8 @@ impl crate::Connector for TencentConnector {
         let ctx = ImportContext::at(Utc::now());
         let mut page = transformers::import_zone_configs(&response.body, &ctx)?;
         let next = position.region_idx + 1;
-        page.next_token = if next < self.regions.len() {
-            Some(serde_json::json!({ "region_idx": next }).to_string())
-        } else {
-            None
-        };
+        page.next_token =
+            encode_token((next < self.regions.len()).then_some(PageToken { region_idx: next }))?;
         Ok(page)
     }
 }

@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 
 use crate::http::{VendorClient, VendorResponse, Verdict};
+use crate::paging::RegionItemCursor;
 use crate::settings::VendorSettings;
 use crate::signing::ucloud::signed_parameters;
 use crate::{ConnectorError, FetchedPage, ImportContext};
@@ -41,12 +41,6 @@ pub const CONFIGS_PER_PAGE: usize = 2;
 /// Normalises one saved UCloud response (see [`transformers`]).
 pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
     transformers::import(body, ctx)
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct PageToken {
-    region_idx: usize,
-    item_idx: usize,
 }
 
 /// Live UCloud connector.
@@ -88,19 +82,10 @@ impl UcloudConnector {
     /// A connector using `settings` (`access_key_id` is the PublicKey,
     /// `secret_access_key` the PrivateKey).
     pub fn new(settings: &VendorSettings, client: VendorClient) -> Result<Self, ConnectorError> {
-        let (Some(public_key), Some(private_key)) =
-            (&settings.access_key_id, &settings.secret_access_key)
-        else {
-            return Err(ConnectorError::MissingCredentials {
-                vendor: VENDOR,
-                message: "set access_key_id (PublicKey) and secret_access_key (PrivateKey)".into(),
-            });
-        };
-        let regions = if settings.regions.is_empty() {
-            DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect()
-        } else {
-            settings.regions.clone()
-        };
+        let (public_key, private_key) = settings.credentials(
+            VENDOR,
+            "set access_key_id (PublicKey) and secret_access_key (PrivateKey)",
+        )?;
         let configs = if settings.services.is_empty() {
             DEFAULT_CONFIGS
                 .iter()
@@ -115,13 +100,10 @@ impl UcloudConnector {
         };
         Ok(UcloudConnector {
             client: client.with_classifier(Arc::new(classify)),
-            base_url: settings
-                .endpoint
-                .clone()
-                .unwrap_or_else(|| API_ENDPOINT.to_owned()),
-            public_key: public_key.clone(),
-            private_key: private_key.clone(),
-            regions,
+            base_url: settings.endpoint_or(API_ENDPOINT, VENDOR)?,
+            public_key,
+            private_key,
+            regions: settings.regions_or(DEFAULT_REGIONS),
             configs,
         })
     }
@@ -156,10 +138,6 @@ impl UcloudConnector {
     }
 }
 
-fn bad_token(token: &str) -> ConnectorError {
-    ConnectorError::Config(format!("`{token}` is not a ucloud page token"))
-}
-
 #[async_trait::async_trait]
 impl crate::Connector for UcloudConnector {
     fn vendor(&self) -> Vendor {
@@ -167,37 +145,18 @@ impl crate::Connector for UcloudConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let position: PageToken = match token {
-            None => PageToken::default(),
-            Some(t) => serde_json::from_str(t).map_err(|_| bad_token(t))?,
-        };
+        let position = RegionItemCursor::decode(VENDOR, token)?;
         let Some(region) = self.regions.get(position.region_idx) else {
             return Ok(FetchedPage::default());
         };
-        let end = (position.item_idx + CONFIGS_PER_PAGE).min(self.configs.len());
+        let window = position.page(self.configs.len(), CONFIGS_PER_PAGE, self.regions.len());
         let mut page = FetchedPage::default();
-        for config in self.configs.get(position.item_idx..end).unwrap_or_default() {
+        for config in window.slice(&self.configs) {
             let priced = self.price(region, config).await?;
             page.listings.extend(priced.listings);
             page.rejections.extend(priced.rejections);
         }
-        let next = if end < self.configs.len() {
-            Some(PageToken {
-                region_idx: position.region_idx,
-                item_idx: end,
-            })
-        } else if position.region_idx + 1 < self.regions.len() {
-            Some(PageToken {
-                region_idx: position.region_idx + 1,
-                item_idx: 0,
-            })
-        } else {
-            None
-        };
-        page.next_token = next
-            .map(|t| serde_json::to_string(&t))
-            .transpose()
-            .map_err(|e| ConnectorError::Config(format!("page token: {e}")))?;
+        page.next_token = window.next_token()?;
         Ok(page)
     }
 }
