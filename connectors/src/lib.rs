@@ -22,6 +22,7 @@ use shiyun_core::store::RecordRejection;
 pub mod decimal;
 pub mod error;
 pub mod http;
+pub mod normalise;
 pub mod paging;
 pub mod schedule;
 pub mod settings;

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use chrono::Utc;
 use secrecy::SecretString;
 use shiyun_core::listing::Vendor;
-use shiyun_core::store::RecordRejection;
 
 use crate::http::{VendorClient, VendorResponse, Verdict};
 use crate::paging::{RegionCache, RegionItemCursor};
@@ -184,12 +183,10 @@ impl crate::Connector for AlibabaConnector {
                         }
                     }
                     // The region does not sell this type, or not this way: report it and go on.
-                    Err(ConnectorError::Vendor { code, message, .. }) => {
-                        page.rejections.push(RecordRejection {
-                            vendor_key: query.key(),
-                            reason: format!("describe price {unit}: {code}: {message}"),
-                        })
-                    }
+                    Err(ConnectorError::Vendor { code, message, .. }) => page.reject(
+                        query.key(),
+                        format!("describe price {unit}: {code}: {message}"),
+                    ),
                     Err(other) => return Err(other),
                 }
             }

@@ -19,22 +19,22 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use shiyun_core::listing::{
-    Architecture, BillingMode, Category, Listing, PriceComponent, PriceUnit, Provenance, Region,
-    Specs, Vendor,
+    Architecture, BillingMode, Category, Listing, PriceUnit, Provenance, Region, Specs, Vendor,
 };
-use shiyun_core::money::{Currency, Money};
+use shiyun_core::money::Currency;
 use shiyun_core::store::RecordRejection;
 
 use chrono::{DateTime, Utc};
 
 use crate::decimal::ExactDecimal;
+use crate::normalise::{RegionTable, flat_price, parse_category, region_in};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Alibaba;
 
 /// Alibaba Cloud regions and their geography; zones (`cn-hangzhou-h`) map
 /// to their region.
-const REGIONS: &[(&str, &str, &str)] = &[
+const REGIONS: &RegionTable = &[
     ("cn-qingdao", "cn", "qingdao"),
     ("cn-beijing", "cn", "beijing"),
     ("cn-zhangjiakou", "cn", "zhangjiakou"),
@@ -69,14 +69,11 @@ const REGIONS: &[(&str, &str, &str)] = &[
 
 /// The region of an Alibaba region or zone code (`cn-hangzhou-h` → `cn-hangzhou`).
 pub fn region_of(code: &str) -> Option<Region> {
-    let find = |c: &str| REGIONS.iter().find(|(known, _, _)| *known == c);
-    let entry = find(code).or_else(|| {
-        let (head, tail) = code.rsplit_once('-')?;
-        (tail.len() == 1 && tail.bytes().all(|b| b.is_ascii_lowercase()))
-            .then(|| find(head))
-            .flatten()
-    })?;
-    Region::new(code, entry.1, Some(entry.2)).ok()
+    region_in(REGIONS, code, |zone| {
+        // Zones end in one letter: `cn-hangzhou-h`.
+        let (head, tail) = zone.rsplit_once('-')?;
+        (tail.len() == 1 && tail.bytes().all(|b| b.is_ascii_lowercase())).then_some(head)
+    })
 }
 
 /// Every payload an ECS answer may carry, plus the error envelope's fields.
@@ -354,13 +351,10 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
     let mut page = FetchedPage::default();
     if let Some(price_info) = parsed.price_info {
         let query = PriceQuery::from_params(ctx)?;
-        match price_listing(&price_info, &query, None, ctx.fetched_at) {
-            Ok(listing) => page.listings.push(listing),
-            Err(reason) => page.rejections.push(RecordRejection {
-                vendor_key: query.key(),
-                reason,
-            }),
-        }
+        page.push_result(
+            query.key(),
+            price_listing(&price_info, &query, None, ctx.fetched_at),
+        );
     } else if let Some(types) = parsed.instance_types {
         let region_id = ctx.param("RegionId").filter(|r| !r.trim().is_empty()).ok_or_else(|| {
             malformed("DescribeInstanceTypes is not per region: pass --param RegionId=… to list its types there")
@@ -368,13 +362,10 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
         let (specs, rejections) = instance_types(&types.instance_type);
         page.rejections = rejections;
         for (spec, raw) in specs {
-            match catalog_listing(&spec, raw, region_id, ctx.fetched_at) {
-                Ok(listing) => page.listings.push(listing),
-                Err(reason) => page.rejections.push(RecordRejection {
-                    vendor_key: format!("{}@{region_id}", spec.instance_type_id),
-                    reason,
-                }),
-            }
+            page.push_result(
+                format!("{}@{region_id}", spec.instance_type_id),
+                catalog_listing(&spec, raw, region_id, ctx.fetched_at),
+            );
         }
     } else if parsed.regions.is_none() {
         return Err(malformed(
@@ -547,7 +538,7 @@ pub fn price_listing(
         Resource::Disk { category, size } => {
             let (zh, en) = disk_names(category);
             Listing::builder(VENDOR, sku)
-                .category(Category::parse("storage.block").map_err(|e| e.to_string())?)
+                .category(parse_category("storage.block")?)
                 .service("ecs")
                 .name_zh(format!("{zh} {size}GiB"))
                 .name_en(format!("{en} {size} GiB"))
@@ -558,8 +549,7 @@ pub fn price_listing(
                 })
         }
     };
-    let price = PriceComponent::flat(mode, unit, Money::new(amount, currency))
-        .map_err(|e| e.to_string())?;
+    let price = flat_price(mode, unit, amount, currency)?;
     let mut builder = builder.price(price).provenance(Provenance::from_raw(
         "alibaba.ecs.DescribePrice",
         price_info.get().as_bytes(),

@@ -29,6 +29,7 @@ use shiyun_core::store::RecordRejection;
 
 use super::regions::{region_from_code, region_from_location};
 use crate::decimal::decimal_from_json_text;
+use crate::normalise::parse_category;
 
 /// `vendor_api` of listings read from `GetProducts`.
 pub const GET_PRODUCTS_API: &str = "aws.pricing.GetProducts";
@@ -284,7 +285,7 @@ impl ProductTemplate {
                 return Err(format!("unsupported product family `{family}` of `{code}`"));
             }
         };
-        let category = Category::parse(category).map_err(|e| e.to_string())?;
+        let category = parse_category(category)?;
         Ok((
             sku,
             ProductTemplate {

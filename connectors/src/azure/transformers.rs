@@ -21,13 +21,14 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use shiyun_core::listing::{
-    BillingMode, Category, Listing, PriceComponent, PriceTier, PriceUnit, Provenance, Specs, Vendor,
+    BillingMode, Listing, PriceComponent, PriceTier, PriceUnit, Provenance, Specs, Vendor,
 };
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
 
 use super::regions::region_of;
 use crate::decimal::{ExactDecimal, decimal_from_json_text};
+use crate::normalise::parse_category;
 
 /// `vendor_api` of listings read from the Retail Prices API.
 pub const RETAIL_PRICES_API: &str = "azure.retail.prices";
@@ -382,7 +383,7 @@ pub fn normalise_group(
         raw_all.extend_from_slice(raw.get().as_bytes());
     }
     let mut builder = Listing::builder(Vendor::Azure, vendor_sku)
-        .category(Category::parse(category).map_err(|e| e.to_string())?)
+        .category(parse_category(category)?)
         .service(service.to_ascii_lowercase().replace(' ', "-"))
         .name_en(format!("{product} {sku_name}{suffix_en}").trim().to_owned())
         .name_zh(format!(

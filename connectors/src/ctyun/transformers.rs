@@ -20,13 +20,12 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use shiyun_core::listing::{
-    BillingMode, Category, Listing, PriceComponent, PriceUnit, Provenance, Region, Specs, Vendor,
-};
-use shiyun_core::money::{Currency, Money};
+use shiyun_core::listing::{BillingMode, Listing, PriceUnit, Provenance, Region, Specs, Vendor};
+use shiyun_core::money::Currency;
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::ExactDecimal;
+use crate::normalise::{flat_price, parse_category};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Ctyun;
@@ -360,10 +359,10 @@ fn quote_page(sub_orders: &[SubOrder], quote: &Quote, fetched_at: DateTime<Utc>)
                             || format!("{}[{i}]", sub.service_tag.as_deref().unwrap_or("order")),
                             str::to_owned,
                         );
-                    page.rejections.push(RecordRejection {
-                        vendor_key: format!("{key}@{}", quote.region_code),
-                        reason: format!("unreadable order item: {e}"),
-                    });
+                    page.reject(
+                        format!("{key}@{}", quote.region_code),
+                        format!("unreadable order item: {e}"),
+                    );
                     continue;
                 }
             };
@@ -486,15 +485,14 @@ fn item_listing(
         .ok_or("order item has no finalPrice")?
         .0;
     let (mode, unit, suffix) = quote.billing(sub.cycle_count.map(|c| c.0))?;
-    let price = PriceComponent::flat(mode, unit, Money::new(amount, Currency::CNY))
-        .map_err(|e| e.to_string())?;
+    let price = flat_price(mode, unit, amount, Currency::CNY)?;
     let service = sub
         .service_tag
         .clone()
         .unwrap_or_else(|| "order".into())
         .to_ascii_lowercase();
     Listing::builder(VENDOR, format!("{key}@{}/{suffix}", quote.region_code))
-        .category(Category::parse(category).map_err(|e| e.to_string())?)
+        .category(parse_category(category)?)
         .service(service)
         .name_zh(names.0)
         .name_en(names.1)

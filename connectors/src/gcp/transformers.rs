@@ -16,13 +16,13 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use shiyun_core::listing::{
-    BillingMode, Category, Listing, PriceComponent, PriceTier, PriceUnit, Provenance, Region,
-    Specs, Vendor,
+    BillingMode, Listing, PriceComponent, PriceTier, PriceUnit, Provenance, Region, Specs, Vendor,
 };
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::decimal_from_json_text;
+use crate::normalise::parse_category;
 
 /// `vendor_api` of listings read from the Catalog API.
 pub const CATALOG_API: &str = "gcp.cloudbilling.skus";
@@ -405,7 +405,7 @@ pub fn normalise_sku(
     if service != "Compute Engine" {
         name_zh = format!("{service} {label_zh}");
     }
-    let category = Category::parse(category_name).map_err(|e| e.to_string())?;
+    let category = parse_category(category_name)?;
     let mut out = Vec::new();
     for code in regions_of(sku) {
         if !only_regions.is_empty() && !only_regions.contains(&code) {

@@ -192,10 +192,7 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
             let plan = match serde_json::from_str::<Plan>(raw.get()) {
                 Ok(plan) => plan,
                 Err(e) => {
-                    page.rejections.push(RecordRejection {
-                        vendor_key: format!("resources[{i}]"),
-                        reason: format!("unreadable plan: {e}"),
-                    });
+                    page.reject(format!("resources[{i}]"), format!("unreadable plan: {e}"));
                     continue;
                 }
             };
@@ -211,14 +208,10 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
                 &service.name_en,
                 &service.name_zh,
             );
-            match normalise_listed_plan(&plan, &info, country, raw.get().as_bytes(), ctx.fetched_at)
-            {
-                Ok(listing) => page.listings.push(listing),
-                Err(reason) => page.rejections.push(RecordRejection {
-                    vendor_key: format!("{key}@global"),
-                    reason,
-                }),
-            }
+            page.push_result(
+                format!("{key}@global"),
+                normalise_listed_plan(&plan, &info, country, raw.get().as_bytes(), ctx.fetched_at),
+            );
         }
         return Ok(page);
     }
@@ -318,10 +311,10 @@ impl IbmConnector {
         page: &mut FetchedPage,
     ) -> Result<(), ConnectorError> {
         let Some(id) = plan.id.as_deref().filter(|s| !s.is_empty()) else {
-            page.rejections.push(RecordRejection {
-                vendor_key: plan.name.clone().unwrap_or_else(|| "plan".into()),
-                reason: "plan without id".into(),
-            });
+            page.reject(
+                plan.name.clone().unwrap_or_else(|| "plan".into()),
+                "plan without id",
+            );
             return Ok(());
         };
         let info = plan_info(
@@ -379,13 +372,7 @@ impl IbmConnector {
                     Err(e) => return Err(e),
                 }
             };
-            match result {
-                Ok(listing) => page.listings.push(listing),
-                Err(reason) => page.rejections.push(RecordRejection {
-                    vendor_key: key,
-                    reason,
-                }),
-            }
+            page.push_result(key, result);
         }
         Ok(())
     }
@@ -437,10 +424,10 @@ impl crate::Connector for IbmConnector {
                     self.plan_listings(service, &plan, raw.get(), &mut page)
                         .await?
                 }
-                Err(e) => page.rejections.push(RecordRejection {
-                    vendor_key: format!("{}:resources[{}]", service.name, at.offset + i as u64),
-                    reason: format!("unreadable plan: {e}"),
-                }),
+                Err(e) => page.reject(
+                    format!("{}:resources[{}]", service.name, at.offset + i as u64),
+                    format!("unreadable plan: {e}"),
+                ),
             }
         }
         let read = list.resources.len() as u64;

@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use shiyun_core::listing::Vendor;
-use shiyun_core::store::RecordRejection;
 
 use crate::http::{VendorClient, VendorResponse, Verdict};
 use crate::paging::{RegionCache, RegionItemCursor};
@@ -168,12 +167,10 @@ impl crate::Connector for KingsoftConnector {
                     page.rejections.extend(priced.rejections);
                 }
                 // Not sold as spot there, or a bad parameter: report it and go on.
-                Err(ConnectorError::Vendor { code, message, .. }) => {
-                    page.rejections.push(RecordRejection {
-                        vendor_key: format!("{}@{zone}", config.instance_type),
-                        reason: format!("describe spot price history: {code}: {message}"),
-                    })
-                }
+                Err(ConnectorError::Vendor { code, message, .. }) => page.reject(
+                    format!("{}@{zone}", config.instance_type),
+                    format!("describe spot price history: {code}: {message}"),
+                ),
                 Err(other) => return Err(other),
             }
         }

@@ -19,19 +19,20 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use shiyun_core::listing::{
-    BillingMode, Category, Listing, ListingBuilder, PriceComponent, PriceUnit, Provenance, Region,
-    Specs, Vendor,
+    BillingMode, Listing, ListingBuilder, PriceComponent, PriceUnit, Provenance, Region, Specs,
+    Vendor,
 };
-use shiyun_core::money::{Currency, Money};
+use shiyun_core::money::Currency;
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::ExactDecimal;
+use crate::normalise::{RegionTable, flat_price, parse_category, region_in};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Kingsoft;
 
 /// Kingsoft regions and their geography; zones (`cn-beijing-6a`) map to their region.
-const REGIONS: &[(&str, &str, &str)] = &[
+const REGIONS: &RegionTable = &[
     ("cn-beijing-6", "cn", "beijing"),
     ("cn-beijing-fin", "cn", "beijing"),
     ("cn-shanghai-2", "cn", "shanghai"),
@@ -45,12 +46,10 @@ const REGIONS: &[(&str, &str, &str)] = &[
 
 /// The region of a Kingsoft region or zone code (`cn-beijing-6a` → `cn-beijing-6`).
 pub fn region_of(code: &str) -> Option<Region> {
-    let find = |c: &str| REGIONS.iter().find(|(known, _, _)| *known == c);
-    let entry = find(code).or_else(|| {
-        let head = code.strip_suffix(|c: char| c.is_ascii_lowercase())?;
-        find(head)
-    })?;
-    Region::new(code, entry.1, Some(entry.2)).ok()
+    region_in(REGIONS, code, |zone| {
+        // Zones add one letter to the region: `cn-beijing-6a`.
+        zone.strip_suffix(|c: char| c.is_ascii_lowercase())
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,10 +194,10 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
             let config: InstanceTypeConfig = match serde_json::from_str(raw.get()) {
                 Ok(c) => c,
                 Err(e) => {
-                    page.rejections.push(RecordRejection {
-                        vendor_key: format!("InstanceTypeConfigSet[{i}]"),
-                        reason: format!("unreadable record: {e}"),
-                    });
+                    page.reject(
+                        format!("InstanceTypeConfigSet[{i}]"),
+                        format!("unreadable record: {e}"),
+                    );
                     continue;
                 }
             };
@@ -220,13 +219,7 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
                         .build()
                         .map_err(|e| e.to_string())
                     });
-                match result {
-                    Ok(listing) => page.listings.push(listing),
-                    Err(reason) => page.rejections.push(RecordRejection {
-                        vendor_key: format!("{}@{zone}", config.instance_type),
-                        reason,
-                    }),
-                }
+                page.push_result(format!("{}@{zone}", config.instance_type), result);
             }
         }
         return Ok(page);
@@ -316,7 +309,7 @@ fn builder(
         "compute.vm"
     };
     Ok(Listing::builder(VENDOR, sku)
-        .category(Category::parse(category).map_err(|e| e.to_string())?)
+        .category(parse_category(category)?)
         .service("kec")
         .name_zh(format!("{zh} 实例 {instance_type}"))
         .name_en(format!("{en} {family} {instance_type}"))
@@ -335,10 +328,7 @@ fn spot_page_of(
     let zone = parsed.availability_zone.unwrap_or_default();
     let key = format!("{instance_type}@{zone}");
     if instance_type.trim().is_empty() || zone.trim().is_empty() {
-        page.rejections.push(RecordRejection {
-            vendor_key: key,
-            reason: "missing InstanceType or AvailabilityZone".into(),
-        });
+        page.reject(key, "missing InstanceType or AvailabilityZone");
         return Ok(page);
     }
     // The latest entry is the current price; timestamps sort as text.
@@ -353,20 +343,14 @@ fn spot_page_of(
                     latest = Some((entry, raw.as_ref()));
                 }
             }
-            Err(e) => page.rejections.push(RecordRejection {
-                vendor_key: key.clone(),
-                reason: format!("unreadable spot price: {e}"),
-            }),
+            Err(e) => page.reject(key.clone(), format!("unreadable spot price: {e}")),
         }
     }
     let Some((entry, raw)) = latest else {
         return Ok(page);
     };
     let Some(region) = region_of(&zone) else {
-        page.rejections.push(RecordRejection {
-            vendor_key: key,
-            reason: format!("unknown region or zone `{zone}`"),
-        });
+        page.reject(key, format!("unknown region or zone `{zone}`"));
         return Ok(page);
     };
     let empty = InstanceTypeConfig {
@@ -403,18 +387,11 @@ fn spot_page_of(
             .build()
             .map_err(|e| e.to_string())
         });
-        match result {
-            Ok(listing) => page.listings.push(listing),
-            Err(reason) => page.rejections.push(RecordRejection {
-                vendor_key: key.clone(),
-                reason,
-            }),
-        }
+        page.push_result(key.clone(), result);
     }
     Ok(page)
 }
 
 fn price(mode: BillingMode, amount: Decimal) -> Result<PriceComponent, String> {
-    PriceComponent::flat(mode, PriceUnit::Hour, Money::new(amount, Currency::CNY))
-        .map_err(|e| e.to_string())
+    flat_price(mode, PriceUnit::Hour, amount, Currency::CNY)
 }

@@ -21,13 +21,14 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use shiyun_core::listing::{
-    Architecture, BillingMode, Category, Listing, PriceComponent, PriceTier, PriceUnit, Provenance,
-    Region, Specs, Vendor,
+    Architecture, BillingMode, Listing, PriceComponent, PriceTier, PriceUnit, Provenance, Region,
+    Specs, Vendor,
 };
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::ExactDecimal;
+use crate::normalise::{RegionTable, numbered_zone_region, parse_category, region_in};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Tencent;
@@ -39,7 +40,7 @@ const THIRD_STEP_FROM_HOURS: i64 = 360;
 
 /// Tencent regions with their geography; zones (`ap-guangzhou-6`) map to
 /// their region.
-const REGIONS: &[(&str, &str, &str)] = &[
+const REGIONS: &RegionTable = &[
     ("ap-guangzhou", "cn", "guangzhou"),
     ("ap-shenzhen-fsi", "cn", "shenzhen"),
     ("ap-shanghai", "cn", "shanghai"),
@@ -66,16 +67,7 @@ const REGIONS: &[(&str, &str, &str)] = &[
 
 /// The region of a Tencent region or zone code (`ap-guangzhou-6` → `ap-guangzhou`).
 pub fn region_of(code: &str) -> Option<Region> {
-    let find = |c: &str| REGIONS.iter().find(|(known, _, _)| *known == c);
-    let entry = find(code).or_else(|| {
-        let (head, tail) = code.rsplit_once('-')?;
-        if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) {
-            find(head)
-        } else {
-            None
-        }
-    })?;
-    Region::new(code, entry.1, Some(entry.2)).ok()
+    region_in(REGIONS, code, numbered_zone_region)
 }
 
 /// Tencent's `Response` envelope, with every payload it may carry.
@@ -563,7 +555,7 @@ fn quota_listing(
             q.instance_charge_type.to_ascii_lowercase()
         ),
     )
-    .category(Category::parse(category).map_err(|e| e.to_string())?)
+    .category(parse_category(category)?)
     .service("cvm")
     .name_zh(format!("{zh_family} {family} 实例 {}", q.instance_type))
     .name_en(en_name)
@@ -651,7 +643,7 @@ fn run_instances_listing(
     let family = instance_type.split('.').next().unwrap_or_default();
     let (zh_family, en_family) = family_names(family);
     let mut builder = Listing::builder(VENDOR, sku)
-        .category(Category::parse("compute.vm").map_err(|e| e.to_string())?)
+        .category(parse_category("compute.vm")?)
         .service("cvm")
         .name_zh(format!("{zh_family} {family} 实例 {instance_type}"))
         .name_en(format!("{en_family} {family} {instance_type}"))
@@ -712,7 +704,7 @@ fn disk_quote(price: &RawValue, ctx: &ImportContext, out: &mut Out) -> Result<()
         let region = region_of(place).ok_or_else(|| format!("unknown region or zone `{place}`"))?;
         let (zh, en) = disk_names(disk_type);
         let mut builder = Listing::builder(VENDOR, format!("{key}/{billing}"))
-            .category(Category::parse("storage.block").map_err(|e| e.to_string())?)
+            .category(parse_category("storage.block")?)
             .service("cbs")
             .name_zh(format!("{zh} {size}GB"))
             .name_en(format!("{en} {size} GB"))

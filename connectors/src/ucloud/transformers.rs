@@ -17,19 +17,17 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use shiyun_core::listing::{
-    BillingMode, Category, Listing, PriceComponent, PriceUnit, Provenance, Region, Specs, Vendor,
-};
-use shiyun_core::money::{Currency, Money};
-use shiyun_core::store::RecordRejection;
+use shiyun_core::listing::{BillingMode, Listing, PriceUnit, Provenance, Region, Specs, Vendor};
+use shiyun_core::money::Currency;
 
 use crate::decimal::ExactDecimal;
+use crate::normalise::{RegionTable, flat_price, numbered_zone_region, parse_category, region_in};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Ucloud;
 
 /// UCloud regions and their geography; zones (`cn-bj2-02`) map to their region.
-const REGIONS: &[(&str, &str, &str)] = &[
+const REGIONS: &RegionTable = &[
     ("cn-bj1", "cn", "beijing"),
     ("cn-bj2", "cn", "beijing"),
     ("cn-sh2", "cn", "shanghai"),
@@ -58,14 +56,7 @@ const REGIONS: &[(&str, &str, &str)] = &[
 
 /// The region of a UCloud region or zone code (`cn-bj2-02` → `cn-bj2`).
 pub fn region_of(code: &str) -> Option<Region> {
-    let find = |c: &str| REGIONS.iter().find(|(known, _, _)| *known == c);
-    let entry = find(code).or_else(|| {
-        let (head, tail) = code.rsplit_once('-')?;
-        (!tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| find(head))
-            .flatten()
-    })?;
-    Region::new(code, entry.1, Some(entry.2)).ok()
+    region_in(REGIONS, code, numbered_zone_region)
 }
 
 #[derive(Debug, Deserialize)]
@@ -395,13 +386,7 @@ fn entries(
     page: &mut FetchedPage,
 ) {
     for raw in raws {
-        match entry_listing(raw, offer, fetched_at) {
-            Ok(listing) => page.listings.push(listing),
-            Err(reason) => page.rejections.push(RecordRejection {
-                vendor_key: offer.key.clone(),
-                reason,
-            }),
-        }
+        page.push_result(offer.key.clone(), entry_listing(raw, offer, fetched_at));
     }
 }
 
@@ -422,10 +407,9 @@ fn entry_listing(
         return Err("price has too many decimals".into());
     }
     yuan.set_scale(scale).map_err(|e| e.to_string())?;
-    let price = PriceComponent::flat(mode, unit, Money::new(yuan, Currency::CNY))
-        .map_err(|e| e.to_string())?;
+    let price = flat_price(mode, unit, yuan, Currency::CNY)?;
     Listing::builder(VENDOR, format!("{}/{suffix}", offer.key))
-        .category(Category::parse(offer.category()).map_err(|e| e.to_string())?)
+        .category(parse_category(offer.category())?)
         .service(offer.service())
         .name_zh(offer.name_zh.clone())
         .name_en(offer.name_en.clone())
