@@ -2,30 +2,17 @@
 //! local server speaking the ECS RPC API, and bad vendor data.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
 use rust_decimal_macros::dec;
 use secrecy::SecretString;
 use serde_json::json;
 use shiyun_connectors::alibaba::{AlibabaConnector, import};
-use shiyun_connectors::http::{RetryConfig, VendorClient};
-use shiyun_connectors::{Connector, ConnectorError, ImportContext, VendorSettings};
+use shiyun_connectors::{Connector, ConnectorError, VendorSettings};
 use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
 use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::vendor_fixture;
-
-fn ctx(params: &[(&str, &str)]) -> ImportContext {
-    ImportContext {
-        fetched_at: Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap(),
-        params: params
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<BTreeMap<_, _>>(),
-    }
-}
+use crate::common::{fast_client, params_ctx, vendor_fixture};
 
 #[test]
 fn describe_price_sample_imports_the_trade_price_exactly() {
@@ -33,7 +20,7 @@ fn describe_price_sample_imports_the_trade_price_exactly() {
         "alibaba",
         "ecs-describeprice-instance-g6-large-cn-hangzhou.json",
     );
-    let err = import(&body, &ctx(&[])).unwrap_err();
+    let err = import(&body, &params_ctx(&[])).unwrap_err();
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
     assert!(err.to_string().contains("RegionId"), "{err}");
 
@@ -43,7 +30,7 @@ fn describe_price_sample_imports_the_trade_price_exactly() {
         ("PriceUnit", "Year"),
         ("Period", "1"),
     ];
-    let page = import(&body, &ctx(&params)).unwrap();
+    let page = import(&body, &params_ctx(&params)).unwrap();
     assert!(page.rejections.is_empty(), "{:?}", page.rejections);
     assert_eq!(page.listings.len(), 1);
     let l = &page.listings[0];
@@ -68,7 +55,7 @@ fn describe_price_sample_imports_the_trade_price_exactly() {
     assert_eq!(l.provenance().vendor_api, "alibaba.ecs.DescribePrice");
 
     // The default quote is on demand, per hour.
-    let hourly = import(&body, &ctx(&params[..2])).unwrap();
+    let hourly = import(&body, &params_ctx(&params[..2])).unwrap();
     let l = &hourly.listings[0];
     assert_eq!(l.vendor_sku(), "ecs.g6.large@cn-hangzhou/hour");
     assert_eq!(l.prices()[0].billing_mode, BillingMode::OnDemand);
@@ -78,10 +65,10 @@ fn describe_price_sample_imports_the_trade_price_exactly() {
 #[test]
 fn describe_instance_types_sample_gives_spec_listings_in_the_given_region() {
     let body = vendor_fixture("alibaba", "ecs-describeinstancetypes.json");
-    let err = import(&body, &ctx(&[])).unwrap_err();
+    let err = import(&body, &params_ctx(&[])).unwrap_err();
     assert!(err.to_string().contains("RegionId"), "{err}");
 
-    let page = import(&body, &ctx(&[("RegionId", "cn-shanghai")])).unwrap();
+    let page = import(&body, &params_ctx(&[("RegionId", "cn-shanghai")])).unwrap();
     assert!(page.rejections.is_empty(), "{:?}", page.rejections);
     let l = &page.listings[0];
     assert_eq!(l.vendor_sku(), "ecs.g6.large@cn-shanghai");
@@ -97,7 +84,7 @@ fn describe_instance_types_sample_gives_spec_listings_in_the_given_region() {
 #[test]
 fn describe_regions_sample_is_accepted_without_listings() {
     let body = vendor_fixture("alibaba", "ecs-describeregions.json");
-    let page = import(&body, &ctx(&[])).unwrap();
+    let page = import(&body, &params_ctx(&[])).unwrap();
     assert!(page.listings.is_empty());
     assert!(page.rejections.is_empty());
 }
@@ -110,7 +97,7 @@ fn bad_data_is_rejected_or_refused() {
     ];
     let not_number =
         json!({"RequestId": "r", "PriceInfo": {"Price": {"Currency": "CNY", "TradePrice": "abc"}}});
-    let page = import(not_number.to_string().as_bytes(), &ctx(&params)).unwrap();
+    let page = import(not_number.to_string().as_bytes(), &params_ctx(&params)).unwrap();
     assert!(page.listings.is_empty());
     assert_eq!(page.rejections[0].vendor_key, "ecs.c7.large@cn-hangzhou");
     assert!(
@@ -121,7 +108,7 @@ fn bad_data_is_rejected_or_refused() {
 
     let currency =
         json!({"RequestId": "r", "PriceInfo": {"Price": {"Currency": "XYZ", "TradePrice": 1.5}}});
-    let page = import(currency.to_string().as_bytes(), &ctx(&params)).unwrap();
+    let page = import(currency.to_string().as_bytes(), &params_ctx(&params)).unwrap();
     assert!(
         page.rejections[0].reason.contains("unknown currency"),
         "{:?}",
@@ -130,7 +117,7 @@ fn bad_data_is_rejected_or_refused() {
 
     let region = import(
         currency.to_string().replace("XYZ", "CNY").as_bytes(),
-        &ctx(&[
+        &params_ctx(&[
             ("RegionId", "moon-base-1"),
             ("InstanceType", "ecs.c7.large"),
         ]),
@@ -150,7 +137,7 @@ fn bad_data_is_rejected_or_refused() {
     ]}});
     let page = import(
         types.to_string().as_bytes(),
-        &ctx(&[("RegionId", "cn-beijing")]),
+        &params_ctx(&[("RegionId", "cn-beijing")]),
     )
     .unwrap();
     let skus: Vec<&str> = page.listings.iter().map(|l| l.vendor_sku()).collect();
@@ -177,11 +164,11 @@ fn bad_data_is_rejected_or_refused() {
         "alibaba",
         "ecs-describeprice-instance-g6-large-cn-hangzhou.json",
     );
-    let err = import(&body[..40], &ctx(&params)).unwrap_err();
+    let err = import(&body[..40], &params_ctx(&params)).unwrap_err();
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
 
     let auth = json!({"RequestId": "r", "HostId": "ecs.aliyuncs.com", "Code": "InvalidAccessKeyId.NotFound", "Message": "Specified access key is not found."});
-    let err = import(auth.to_string().as_bytes(), &ctx(&params)).unwrap_err();
+    let err = import(auth.to_string().as_bytes(), &params_ctx(&params)).unwrap_err();
     assert!(
         matches!(err, ConnectorError::CredentialsRejected { .. }),
         "{err}"
@@ -190,31 +177,16 @@ fn bad_data_is_rejected_or_refused() {
         .to_string()
         .replace("InvalidAccessKeyId.NotFound", "SignatureDoesNotMatch");
     assert!(matches!(
-        import(sig.as_bytes(), &ctx(&params)).unwrap_err(),
+        import(sig.as_bytes(), &params_ctx(&params)).unwrap_err(),
         ConnectorError::CredentialsRejected { .. }
     ));
     let other = auth
         .to_string()
         .replace("InvalidAccessKeyId.NotFound", "InvalidParameter");
     assert!(matches!(
-        import(other.as_bytes(), &ctx(&params)).unwrap_err(),
+        import(other.as_bytes(), &params_ctx(&params)).unwrap_err(),
         ConnectorError::Vendor { .. }
     ));
-}
-
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test helper: a bad client fails the test"
-)]
-fn fast_client(settings: &VendorSettings) -> VendorClient {
-    VendorClient::new(Vendor::Alibaba, settings)
-        .unwrap()
-        .with_retry(RetryConfig {
-            max_retries: 3,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-            max_retry_after: Duration::from_secs(1),
-        })
 }
 
 fn type_entry(id: &str) -> serde_json::Value {
@@ -300,7 +272,8 @@ async fn live_sync_prices_every_type_across_pages_with_retries() {
         regions: vec!["cn-hangzhou".into(), "cn-beijing".into()],
         ..VendorSettings::default()
     };
-    let connector = AlibabaConnector::new(&settings, fast_client(&settings)).unwrap();
+    let connector =
+        AlibabaConnector::new(&settings, fast_client(Vendor::Alibaba, &settings)).unwrap();
     let mut token: Option<String> = None;
     let mut listings = Vec::new();
     let mut rejections = Vec::new();
@@ -374,7 +347,7 @@ async fn live_sync_prices_every_type_across_pages_with_retries() {
 #[tokio::test]
 async fn missing_credentials_and_rejected_keys_fail() {
     let none = VendorSettings::default();
-    let err = AlibabaConnector::new(&none, fast_client(&none)).unwrap_err();
+    let err = AlibabaConnector::new(&none, fast_client(Vendor::Alibaba, &none)).unwrap_err();
     assert!(
         matches!(err, ConnectorError::MissingCredentials { .. }),
         "{err}"
@@ -393,7 +366,8 @@ async fn missing_credentials_and_rejected_keys_fail() {
         secret_access_key: Some(SecretString::from("secret")),
         ..VendorSettings::default()
     };
-    let connector = AlibabaConnector::new(&settings, fast_client(&settings)).unwrap();
+    let connector =
+        AlibabaConnector::new(&settings, fast_client(Vendor::Alibaba, &settings)).unwrap();
     let err = connector.fetch_page(None).await.unwrap_err();
     assert!(
         matches!(err, ConnectorError::CredentialsRejected { .. }),

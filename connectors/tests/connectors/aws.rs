@@ -1,100 +1,19 @@
 //! AWS: the real Price List samples, a live sync against a local server
 //! speaking the Price List Query API, bad records, and offer-file streaming.
-//! Also the helpers the other vendor tests of this team share.
-#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
-
-use chrono::DateTime;
 use rust_decimal_macros::dec;
 use secrecy::SecretString;
 use serde_json::json;
 use shiyun_connectors::aws::offer_file::{stream_offer_file, stream_offer_file_with_batch};
 use shiyun_connectors::aws::{self, AwsConnector};
-use shiyun_connectors::http::{RetryConfig, VendorClient};
-use shiyun_connectors::{Connector, ConnectorError, FetchedPage, ImportContext, VendorSettings};
+use shiyun_connectors::http::VendorClient;
+use shiyun_connectors::{Connector, ConnectorError, FetchedPage, VendorSettings};
 use shiyun_core::listing::{Architecture, BillingMode, Listing, PriceUnit, Vendor};
 use shiyun_core::money::Currency;
 use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::vendor_fixture;
-
-pub(crate) fn ctx() -> ImportContext {
-    ImportContext::at(
-        DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
-            .unwrap()
-            .to_utc(),
-    )
-}
-
-/// Answers with `inner`, except that the calls numbered in `faults` (from 0)
-/// get that HTTP status with `Retry-After: 0`.
-pub(crate) struct WithFaults<F> {
-    calls: AtomicUsize,
-    faults: Vec<(usize, u16)>,
-    inner: F,
-}
-
-impl<F> WithFaults<F> {
-    pub(crate) fn new(faults: &[(usize, u16)], inner: F) -> Self {
-        WithFaults {
-            calls: AtomicUsize::new(0),
-            faults: faults.to_vec(),
-            inner,
-        }
-    }
-}
-
-impl<F: Fn(&Request) -> ResponseTemplate + Send + Sync + 'static> Respond for WithFaults<F> {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        if let Some((_, status)) = self.faults.iter().find(|(i, _)| *i == n) {
-            return ResponseTemplate::new(*status)
-                .insert_header("Retry-After", "0")
-                .set_body_string(r#"{"message":"try again"}"#);
-        }
-        (self.inner)(request)
-    }
-}
-
-/// Fetches pages until the connector says there is no next one.
-pub(crate) async fn drain(connector: &dyn Connector) -> Vec<FetchedPage> {
-    let mut pages = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = connector.fetch_page(token.as_deref()).await.unwrap();
-        token = page.next_token.clone();
-        pages.push(page);
-        if token.is_none() || pages.len() > 50 {
-            return pages;
-        }
-    }
-}
-
-/// Settings pointing at `endpoint`, with no rate limit to speak of.
-pub(crate) fn settings_for(endpoint: &str) -> VendorSettings {
-    VendorSettings {
-        endpoint: Some(endpoint.to_owned()),
-        max_retries: Some(4),
-        timeout_seconds: Some(10),
-        requests_per_second: Some(1000),
-        ..VendorSettings::default()
-    }
-}
-
-/// A client of `vendor` with millisecond backoff.
-pub(crate) fn fast_client(vendor: Vendor, settings: &VendorSettings) -> VendorClient {
-    VendorClient::new(vendor, settings)
-        .unwrap()
-        .with_retry(RetryConfig {
-            max_retries: 4,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-            max_retry_after: Duration::from_secs(1),
-        })
-}
+use crate::common::{WithFaults, ctx, drain, fast_client, settings_for, vendor_fixture};
 
 fn listing<'a>(listings: &'a [Listing], sku: &str) -> &'a Listing {
     listings

@@ -10,8 +10,7 @@ use shiyun_core::money::Currency;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::aws::{WithFaults, ctx, drain, fast_client, settings_for};
-use crate::common::vendor_fixture;
+use crate::common::{WithFaults, ctx, drain, fast_client, settings_for, vendor_fixture};
 
 #[test]
 fn devtest_spot_sample_is_exact() {

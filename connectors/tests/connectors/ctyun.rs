@@ -2,37 +2,24 @@
 //! a local server speaking the EOP-signed OpenAPI, and bad vendor data.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
 use rust_decimal_macros::dec;
 use secrecy::SecretString;
 use serde_json::json;
 use shiyun_connectors::ctyun::{CtyunConnector, import};
-use shiyun_connectors::http::{RetryConfig, VendorClient};
-use shiyun_connectors::{Connector, ConnectorError, ImportContext, VendorSettings};
+use shiyun_connectors::{Connector, ConnectorError, VendorSettings};
 use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
 use wiremock::matchers::{header_exists, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::vendor_fixture;
-
-fn ctx(params: &[(&str, &str)]) -> ImportContext {
-    ImportContext {
-        fetched_at: Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap(),
-        params: params
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<BTreeMap<_, _>>(),
-    }
-}
+use crate::common::{fast_client, params_ctx, vendor_fixture};
 
 const SAMPLE: &str = "order-query-new-price-n100-ecs-ebs-eip-cfw.json";
 
 #[test]
 fn order_price_sample_gives_one_listing_per_item() {
     let body = vendor_fixture("ctyun", SAMPLE);
-    let err = import(&body, &ctx(&[])).unwrap_err();
+    let err = import(&body, &params_ctx(&[])).unwrap_err();
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
     assert!(err.to_string().contains("regionCode"), "{err}");
 
@@ -42,7 +29,7 @@ fn order_price_sample_gives_one_listing_per_item() {
         ("flavorName", "s7.large.2"),
         ("diskType", "SATA"),
     ];
-    let page = import(&body, &ctx(&params)).unwrap();
+    let page = import(&body, &params_ctx(&params)).unwrap();
     assert!(page.rejections.is_empty(), "{:?}", page.rejections);
     let by_sku: BTreeMap<&str, _> = page.listings.iter().map(|l| (l.vendor_sku(), l)).collect();
     assert_eq!(
@@ -86,7 +73,7 @@ fn order_price_sample_gives_one_listing_per_item() {
     assert_eq!(cfw.provenance().vendor_api, "ctyun.order.queryNewPrice");
 
     // Without flavorName the VM item is rejected, the others still import.
-    let page = import(&body, &ctx(&params[..2])).unwrap();
+    let page = import(&body, &params_ctx(&params[..2])).unwrap();
     assert_eq!(page.listings.len(), 3);
     assert_eq!(page.rejections[0].vendor_key, "VM@cn-neimeng-8");
     assert!(page.rejections[0].reason.contains("flavorName"));
@@ -107,7 +94,7 @@ fn bad_items_are_rejected_and_bad_pages_refused() {
         ("cycleType", "3"),
         ("flavorName", "c7.large.2"),
     ];
-    let page = import(body.to_string().as_bytes(), &ctx(&params)).unwrap();
+    let page = import(body.to_string().as_bytes(), &params_ctx(&params)).unwrap();
     assert_eq!(page.listings.len(), 1);
     let vm = &page.listings[0];
     assert_eq!(vm.vendor_sku(), "VM.c7.large.2@cn-huadong1/month");
@@ -135,7 +122,7 @@ fn bad_items_are_rejected_and_bad_pages_refused() {
 
     let mars = import(
         body.to_string().as_bytes(),
-        &ctx(&[
+        &params_ctx(&[
             ("regionCode", "mars-1"),
             ("cycleType", "month"),
             ("flavorName", "x"),
@@ -150,40 +137,25 @@ fn bad_items_are_rejected_and_bad_pages_refused() {
     );
 
     let sample = vendor_fixture("ctyun", SAMPLE);
-    let err = import(&sample[..sample.len() - 30], &ctx(&params)).unwrap_err();
+    let err = import(&sample[..sample.len() - 30], &params_ctx(&params)).unwrap_err();
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
 
     let failed = json!({"statusCode": 900, "errorCode": "Order.Price.Invalid", "message": "bad", "description": "询价失败"});
-    let err = import(failed.to_string().as_bytes(), &ctx(&params)).unwrap_err();
+    let err = import(failed.to_string().as_bytes(), &params_ctx(&params)).unwrap_err();
     assert!(
         matches!(err, ConnectorError::Vendor { ref code, .. } if code == "Order.Price.Invalid"),
         "{err}"
     );
     let auth = json!({"statusCode": 900, "errorCode": "Openapi.Signature.Invalid", "message": "signature mismatch"});
-    let err = import(auth.to_string().as_bytes(), &ctx(&params)).unwrap_err();
+    let err = import(auth.to_string().as_bytes(), &params_ctx(&params)).unwrap_err();
     assert!(
         matches!(err, ConnectorError::CredentialsRejected { .. }),
         "{err}"
     );
 
     let regions = json!({"statusCode": 800, "returnObj": {"regionList": [{"regionID": "x", "regionCode": "cn-huadong1"}]}});
-    let page = import(regions.to_string().as_bytes(), &ctx(&[])).unwrap();
+    let page = import(regions.to_string().as_bytes(), &params_ctx(&[])).unwrap();
     assert!(page.listings.is_empty() && page.rejections.is_empty());
-}
-
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test helper: a bad client fails the test"
-)]
-fn fast_client(settings: &VendorSettings) -> VendorClient {
-    VendorClient::new(Vendor::Ctyun, settings)
-        .unwrap()
-        .with_retry(RetryConfig {
-            max_retries: 3,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-            max_retry_after: Duration::from_secs(1),
-        })
 }
 
 fn quote_response(request: &Request) -> ResponseTemplate {
@@ -246,7 +218,7 @@ async fn live_sync_quotes_flavors_per_region_with_retries() {
         ],
         ..VendorSettings::default()
     };
-    let connector = CtyunConnector::new(&settings, fast_client(&settings)).unwrap();
+    let connector = CtyunConnector::new(&settings, fast_client(Vendor::Ctyun, &settings)).unwrap();
     let mut token: Option<String> = None;
     let mut listings = Vec::new();
     let mut pages = 0;

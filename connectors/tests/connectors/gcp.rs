@@ -13,8 +13,7 @@ use shiyun_core::money::Currency;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::aws::{WithFaults, ctx, drain, fast_client, settings_for};
-use crate::common::vendor_fixture;
+use crate::common::{WithFaults, ctx, drain, fast_client, settings_for, vendor_fixture};
 
 #[test]
 fn a100_sample_is_exact_per_region() {

@@ -12,8 +12,7 @@ use shiyun_core::money::Currency;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::aws::{WithFaults, ctx, drain, fast_client, settings_for};
-use crate::common::vendor_fixture;
+use crate::common::{WithFaults, ctx, drain, fast_client, settings_for, vendor_fixture};
 
 fn with_params(pairs: &[(&str, &str)]) -> ImportContext {
     let mut c = ctx();

@@ -3,29 +3,22 @@
 //! vendor data.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
 use rust_decimal_macros::dec;
 use secrecy::SecretString;
 use serde_json::json;
-use shiyun_connectors::http::{RetryConfig, VendorClient};
 use shiyun_connectors::kingsoft::{KingsoftConnector, import};
-use shiyun_connectors::{Connector, ConnectorError, ImportContext, VendorSettings};
+use shiyun_connectors::{Connector, ConnectorError, VendorSettings};
 use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
 use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::vendor_fixture;
-
-fn ctx() -> ImportContext {
-    ImportContext::at(Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap())
-}
+use crate::common::{fast_client, params_ctx, vendor_fixture};
 
 #[test]
 fn trade_describe_instances_sample_is_accepted_without_listings() {
     let body = vendor_fixture("kingsoft", "trade-describeinstances.json");
-    let page = import(&body, &ctx()).unwrap();
+    let page = import(&body, &params_ctx(&[])).unwrap();
     assert!(page.listings.is_empty());
     assert!(page.rejections.is_empty());
 }
@@ -33,7 +26,7 @@ fn trade_describe_instances_sample_is_accepted_without_listings() {
 #[test]
 fn trade_error_sample_is_a_vendor_error() {
     let body = vendor_fixture("kingsoft", "trade-error-serviceinnererror.json");
-    let err = import(&body, &ctx()).unwrap_err();
+    let err = import(&body, &params_ctx(&[])).unwrap_err();
     match err {
         ConnectorError::Vendor { code, message, .. } => {
             assert_eq!(code, "ServiceInnerError");
@@ -43,7 +36,7 @@ fn trade_error_sample_is_a_vendor_error() {
     }
     for code in ["SignatureDoesNotMatch", "InvalidAccessKey"] {
         let body = json!({"RequestId": "r", "Error": {"Code": code, "Message": "no"}});
-        let err = import(body.to_string().as_bytes(), &ctx()).unwrap_err();
+        let err = import(body.to_string().as_bytes(), &params_ctx(&[])).unwrap_err();
         assert!(
             matches!(err, ConnectorError::CredentialsRejected { .. }),
             "{err}"
@@ -67,7 +60,7 @@ fn spot_price_history_gives_spot_and_on_demand_listings_from_the_latest_entry() 
             {"SpotPrice": 0.0410, "OriginPrice": 0.1965, "Timestamp": "2023-09-17 17:00:00"}
         ]),
     );
-    let page = import(body.as_bytes(), &ctx()).unwrap();
+    let page = import(body.as_bytes(), &params_ctx(&[])).unwrap();
     assert!(page.rejections.is_empty(), "{:?}", page.rejections);
     assert_eq!(page.listings.len(), 2);
     let spot = &page.listings[0];
@@ -98,7 +91,7 @@ fn bad_records_are_rejected() {
             {"SpotPrice": 0.1, "OriginPrice": 0.5, "Timestamp": "2023-09-17 16:00:00"}
         ]),
     );
-    let page = import(body.as_bytes(), &ctx()).unwrap();
+    let page = import(body.as_bytes(), &params_ctx(&[])).unwrap();
     assert_eq!(page.listings.len(), 2, "the readable entry still prices it");
     assert_eq!(page.rejections[0].vendor_key, "C6.4B@cn-shanghai-2a");
     assert!(page.rejections[0].reason.contains("not a number"));
@@ -108,7 +101,7 @@ fn bad_records_are_rejected() {
         "cn-shanghai-2a",
         json!([{"SpotPrice": 0.1, "Timestamp": "t"}]),
     );
-    let page = import(no_type.as_bytes(), &ctx()).unwrap();
+    let page = import(no_type.as_bytes(), &params_ctx(&[])).unwrap();
     assert!(page.listings.is_empty());
     assert!(page.rejections[0].reason.contains("missing InstanceType"));
 
@@ -117,7 +110,7 @@ fn bad_records_are_rejected() {
         "mars-1a",
         json!([{"SpotPrice": 0.1, "Timestamp": "t"}]),
     );
-    let page = import(mars.as_bytes(), &ctx()).unwrap();
+    let page = import(mars.as_bytes(), &params_ctx(&[])).unwrap();
     assert!(page.rejections[0].reason.contains("unknown region"));
 
     let configs = json!({"RequestId": "r", "InstanceTypeConfigSet": [
@@ -125,7 +118,7 @@ fn bad_records_are_rejected() {
         {"InstanceFamily": "N3", "CPU": 2},
         {"InstanceType": "P3I.14B1", "InstanceFamily": "P3I", "CPU": 14, "Memory": 120, "GPU": 1, "AvailabilityZoneSet": [{"AvailabilityZone": "cn-beijing-6c"}]}
     ]});
-    let page = import(configs.to_string().as_bytes(), &ctx()).unwrap();
+    let page = import(configs.to_string().as_bytes(), &params_ctx(&[])).unwrap();
     let skus: Vec<&str> = page.listings.iter().map(|l| l.vendor_sku()).collect();
     assert_eq!(
         skus,
@@ -141,23 +134,8 @@ fn bad_records_are_rejected() {
     assert_eq!(page.rejections[0].vendor_key, "InstanceTypeConfigSet[1]");
 
     let sample = vendor_fixture("kingsoft", "trade-describeinstances.json");
-    let err = import(&sample[..sample.len() / 2], &ctx()).unwrap_err();
+    let err = import(&sample[..sample.len() / 2], &params_ctx(&[])).unwrap_err();
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
-}
-
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test helper: a bad client fails the test"
-)]
-fn fast_client(settings: &VendorSettings) -> VendorClient {
-    VendorClient::new(Vendor::Kingsoft, settings)
-        .unwrap()
-        .with_retry(RetryConfig {
-            max_retries: 3,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-            max_retry_after: Duration::from_secs(1),
-        })
 }
 
 fn spot_response(request: &Request) -> ResponseTemplate {
@@ -218,7 +196,8 @@ async fn live_sync_prices_types_per_zone_across_pages_with_retries() {
         regions: vec!["cn-beijing-6".into()],
         ..VendorSettings::default()
     };
-    let connector = KingsoftConnector::new(&settings, fast_client(&settings)).unwrap();
+    let connector =
+        KingsoftConnector::new(&settings, fast_client(Vendor::Kingsoft, &settings)).unwrap();
     let mut token: Option<String> = None;
     let mut listings = Vec::new();
     let mut rejections = Vec::new();
@@ -289,7 +268,8 @@ async fn three_regions_make_three_pages_and_missing_keys_fail() {
         services: vec!["S6".into()],
         ..VendorSettings::default()
     };
-    let connector = KingsoftConnector::new(&settings, fast_client(&settings)).unwrap();
+    let connector =
+        KingsoftConnector::new(&settings, fast_client(Vendor::Kingsoft, &settings)).unwrap();
     let first = connector.fetch_page(None).await.unwrap();
     assert_eq!(
         first.next_token.as_deref(),
@@ -311,7 +291,7 @@ async fn three_regions_make_three_pages_and_missing_keys_fail() {
 
     let none = VendorSettings::default();
     assert!(matches!(
-        KingsoftConnector::new(&none, fast_client(&none)).unwrap_err(),
+        KingsoftConnector::new(&none, fast_client(Vendor::Kingsoft, &none)).unwrap_err(),
         ConnectorError::MissingCredentials { .. }
     ));
 }

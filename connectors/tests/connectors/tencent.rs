@@ -1,31 +1,16 @@
 //! Tencent: the real samples through `import`, a live sync against a local
 //! server speaking Tencent's API 3.0, and bad vendor data.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-use chrono::{TimeZone, Utc};
 use rust_decimal_macros::dec;
 use secrecy::SecretString;
 use serde_json::json;
-use shiyun_connectors::http::{RetryConfig, VendorClient};
 use shiyun_connectors::tencent::{TencentConnector, import};
-use shiyun_connectors::{Connector, ConnectorError, ImportContext, VendorSettings};
+use shiyun_connectors::{Connector, ConnectorError, VendorSettings};
 use shiyun_core::listing::{Architecture, BillingMode, PriceUnit, Vendor};
 use wiremock::matchers::{header, header_exists, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::vendor_fixture;
-
-fn ctx(params: &[(&str, &str)]) -> ImportContext {
-    ImportContext {
-        fetched_at: Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap(),
-        params: params
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<BTreeMap<_, _>>(),
-    }
-}
+use crate::common::{fast_client, params_ctx, vendor_fixture};
 
 #[test]
 fn zone_instance_config_infos_sample_imports_with_exact_prices() {
@@ -33,7 +18,7 @@ fn zone_instance_config_infos_sample_imports_with_exact_prices() {
         "tencent",
         "cvm-describezoneinstanceconfiginfos-ap-guangzhou-6.json",
     );
-    let page = import(&body, &ctx(&[])).unwrap();
+    let page = import(&body, &params_ctx(&[])).unwrap();
     assert!(page.rejections.is_empty(), "{:?}", page.rejections);
     assert_eq!(page.listings.len(), 1);
     let l = &page.listings[0];
@@ -74,7 +59,7 @@ fn inquiry_price_run_instances_sample_needs_and_uses_the_request_params() {
         "tencent",
         "cvm-inquirypricerruninstances-prepaid-s5-16xlarge256.json",
     );
-    let err = import(&body, &ctx(&[])).unwrap_err();
+    let err = import(&body, &params_ctx(&[])).unwrap_err();
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
     assert!(err.to_string().contains("InstanceType"), "{err}");
 
@@ -84,7 +69,7 @@ fn inquiry_price_run_instances_sample_needs_and_uses_the_request_params() {
         ("InstanceChargeType", "PREPAID"),
         ("InstanceChargePrepaid.Period", "1"),
     ];
-    let page = import(&body, &ctx(&params)).unwrap();
+    let page = import(&body, &params_ctx(&params)).unwrap();
     assert!(page.rejections.is_empty(), "{:?}", page.rejections);
     let l = &page.listings[0];
     assert_eq!(l.vendor_sku(), "S5.16XLARGE256@ap-shanghai-2/prepaid_1m");
@@ -125,7 +110,7 @@ fn cbs_inquiry_price_prefers_the_high_precision_strings() {
         ("Region", "ap-guangzhou"),
         ("DiskChargeType", "POSTPAID_BY_HOUR"),
     ];
-    let page = import(&body, &ctx(&params)).unwrap();
+    let page = import(&body, &params_ctx(&params)).unwrap();
     assert!(page.rejections.is_empty(), "{:?}", page.rejections);
     let l = &page.listings[0];
     assert_eq!(
@@ -143,7 +128,7 @@ fn cbs_inquiry_price_prefers_the_high_precision_strings() {
     assert_eq!(p.amount.amount().to_string(), "0.042");
     assert_eq!(p.amount.currency().code(), "CNY");
 
-    let missing = import(&body, &ctx(&[("DiskType", "CLOUD_PREMIUM")])).unwrap_err();
+    let missing = import(&body, &params_ctx(&[("DiskType", "CLOUD_PREMIUM")])).unwrap_err();
     assert!(missing.to_string().contains("DiskSize"), "{missing}");
 }
 
@@ -174,7 +159,7 @@ fn bad_records_are_rejected_and_the_rest_goes_on() {
         quota("SA2.SMALL1", "xx-mars-1", json!(0.05)),
         json!({"Zone": "ap-guangzhou-3", "InstanceChargeType": "POSTPAID_BY_HOUR", "Price": {}}),
     ]);
-    let page = import(body.to_string().as_bytes(), &ctx(&[])).unwrap();
+    let page = import(body.to_string().as_bytes(), &params_ctx(&[])).unwrap();
     assert_eq!(page.listings.len(), 1);
     let l = &page.listings[0];
     assert_eq!(
@@ -230,18 +215,18 @@ fn truncated_pages_and_error_envelopes_fail_the_page() {
         "tencent",
         "cvm-describezoneinstanceconfiginfos-ap-guangzhou-6.json",
     );
-    let err = import(&body[..body.len() / 2], &ctx(&[])).unwrap_err();
+    let err = import(&body[..body.len() / 2], &params_ctx(&[])).unwrap_err();
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
 
     let auth = json!({"Response": {"Error": {"Code": "AuthFailure.SignatureFailure", "Message": "bad"}, "RequestId": "r"}});
-    let err = import(auth.to_string().as_bytes(), &ctx(&[])).unwrap_err();
+    let err = import(auth.to_string().as_bytes(), &params_ctx(&[])).unwrap_err();
     assert!(
         matches!(err, ConnectorError::CredentialsRejected { .. }),
         "{err}"
     );
 
     let other = json!({"Response": {"Error": {"Code": "InvalidParameter", "Message": "no"}, "RequestId": "r"}});
-    let err = import(other.to_string().as_bytes(), &ctx(&[])).unwrap_err();
+    let err = import(other.to_string().as_bytes(), &params_ctx(&[])).unwrap_err();
     assert!(
         matches!(err, ConnectorError::Vendor { ref code, .. } if code == "InvalidParameter"),
         "{err}"
@@ -257,21 +242,6 @@ fn settings(endpoint: &str, regions: &[&str]) -> VendorSettings {
         max_retries: Some(3),
         ..VendorSettings::default()
     }
-}
-
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test helper: a bad client fails the test"
-)]
-fn fast_client(settings: &VendorSettings) -> VendorClient {
-    VendorClient::new(Vendor::Tencent, settings)
-        .unwrap()
-        .with_retry(RetryConfig {
-            max_retries: 3,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-            max_retry_after: Duration::from_secs(1),
-        })
 }
 
 #[tokio::test]
@@ -310,7 +280,8 @@ async fn live_sync_pages_through_regions_with_retries() {
             .await;
     }
     let settings = settings(&server.uri(), &regions);
-    let connector = TencentConnector::new(&settings, fast_client(&settings)).unwrap();
+    let connector =
+        TencentConnector::new(&settings, fast_client(Vendor::Tencent, &settings)).unwrap();
     let mut token: Option<String> = None;
     let mut listings = Vec::new();
     let mut pages = 0;
@@ -362,7 +333,8 @@ async fn live_sync_resumes_from_a_token_and_maps_auth_failures() {
         .mount(&server)
         .await;
     let settings = settings(&server.uri(), &["ap-guangzhou", "ap-shanghai"]);
-    let connector = TencentConnector::new(&settings, fast_client(&settings)).unwrap();
+    let connector =
+        TencentConnector::new(&settings, fast_client(Vendor::Tencent, &settings)).unwrap();
     let err = connector
         .fetch_page(Some(r#"{"region_idx":1}"#))
         .await
@@ -379,7 +351,7 @@ async fn live_sync_resumes_from_a_token_and_maps_auth_failures() {
     assert!(done.listings.is_empty() && done.next_token.is_none());
 
     let no_keys = VendorSettings::default();
-    let err = TencentConnector::new(&no_keys, fast_client(&no_keys)).unwrap_err();
+    let err = TencentConnector::new(&no_keys, fast_client(Vendor::Tencent, &no_keys)).unwrap_err();
     assert!(
         matches!(err, ConnectorError::MissingCredentials { .. }),
         "{err}"

@@ -2,35 +2,22 @@
 //! fen), a live sync against a local server, and bad vendor data.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
 use rust_decimal_macros::dec;
 use secrecy::SecretString;
 use serde_json::json;
-use shiyun_connectors::http::{RetryConfig, VendorClient};
 use shiyun_connectors::ucloud::{UcloudConnector, import};
-use shiyun_connectors::{Connector, ConnectorError, ImportContext, VendorSettings};
+use shiyun_connectors::{Connector, ConnectorError, VendorSettings};
 use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
 use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::vendor_fixture;
-
-fn ctx(params: &[(&str, &str)]) -> ImportContext {
-    ImportContext {
-        fetched_at: Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap(),
-        params: params
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<BTreeMap<_, _>>(),
-    }
-}
+use crate::common::{fast_client, params_ctx, vendor_fixture};
 
 #[test]
 fn uhost_price_sample_is_in_yuan_per_hour() {
     let body = vendor_fixture("ucloud", "uhost-getuhostinstanceprice-cn-bj2.json");
-    let err = import(&body, &ctx(&[])).unwrap_err();
+    let err = import(&body, &params_ctx(&[])).unwrap_err();
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
     assert!(err.to_string().contains("Region"), "{err}");
 
@@ -40,7 +27,7 @@ fn uhost_price_sample_is_in_yuan_per_hour() {
         ("Memory", "4096"),
         ("MachineType", "N"),
     ];
-    let page = import(&body, &ctx(&params)).unwrap();
+    let page = import(&body, &params_ctx(&params)).unwrap();
     assert!(page.rejections.is_empty(), "{:?}", page.rejections);
     let l = &page.listings[0];
     assert_eq!(l.vendor(), Vendor::Ucloud);
@@ -73,7 +60,7 @@ fn udb_price_sample_is_in_fen() {
         ("MemoryLimit", "1000"),
         ("DiskSpace", "20"),
     ];
-    let page = import(&body, &ctx(&params)).unwrap();
+    let page = import(&body, &params_ctx(&params)).unwrap();
     assert!(page.rejections.is_empty(), "{:?}", page.rejections);
     let l = &page.listings[0];
     assert_eq!(l.vendor_sku(), "udb.mysql-8.0.1000m.20g@cn-bj2/month");
@@ -94,7 +81,7 @@ fn udb_price_sample_is_in_fen() {
     assert_eq!(p.amount.amount().to_string(), "13.60");
     assert_eq!(p.amount.currency().code(), "CNY");
 
-    let missing = import(&body, &ctx(&params[..3])).unwrap_err();
+    let missing = import(&body, &params_ctx(&params[..3])).unwrap_err();
     assert!(missing.to_string().contains("MemoryLimit"), "{missing}");
 }
 
@@ -112,7 +99,7 @@ fn uredis_prices_are_in_li_and_bad_entries_are_rejected() {
     });
     let page = import(
         body.to_string().as_bytes(),
-        &ctx(&[("Region", "hk"), ("Size", "1")]),
+        &params_ctx(&[("Region", "hk"), ("Size", "1")]),
     )
     .unwrap();
     let prices: Vec<(String, String)> = page
@@ -161,7 +148,7 @@ fn uredis_prices_are_in_li_and_bad_entries_are_rejected() {
 
     let region = import(
         body.to_string().as_bytes(),
-        &ctx(&[("Region", "mars-1"), ("Size", "1")]),
+        &params_ctx(&[("Region", "mars-1"), ("Size", "1")]),
     )
     .unwrap();
     assert!(region.listings.is_empty());
@@ -174,7 +161,7 @@ fn error_envelopes_and_truncated_pages_fail() {
     for (code, credentials) in [(171, true), (172, true), (230, false)] {
         let body =
             json!({"Action": "GetUHostInstancePriceResponse", "RetCode": code, "Message": "nope"});
-        let err = import(body.to_string().as_bytes(), &ctx(&params)).unwrap_err();
+        let err = import(body.to_string().as_bytes(), &params_ctx(&params)).unwrap_err();
         assert_eq!(
             matches!(err, ConnectorError::CredentialsRejected { .. }),
             credentials,
@@ -187,23 +174,8 @@ fn error_envelopes_and_truncated_pages_fail() {
         );
     }
     let body = vendor_fixture("ucloud", "uhost-getuhostinstanceprice-cn-bj2.json");
-    let err = import(&body[..body.len() - 10], &ctx(&params)).unwrap_err();
+    let err = import(&body[..body.len() - 10], &params_ctx(&params)).unwrap_err();
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
-}
-
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test helper: a bad client fails the test"
-)]
-fn fast_client(settings: &VendorSettings) -> VendorClient {
-    VendorClient::new(Vendor::Ucloud, settings)
-        .unwrap()
-        .with_retry(RetryConfig {
-            max_retries: 3,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-            max_retry_after: Duration::from_secs(1),
-        })
 }
 
 /// Hourly, monthly and yearly prices derived from the requested CPU count.
@@ -249,7 +221,8 @@ async fn live_sync_prices_configs_across_pages_with_retries() {
         services: vec!["N:2:4096".into(), "O:4:8192".into()],
         ..VendorSettings::default()
     };
-    let connector = UcloudConnector::new(&settings, fast_client(&settings)).unwrap();
+    let connector =
+        UcloudConnector::new(&settings, fast_client(Vendor::Ucloud, &settings)).unwrap();
     let mut token: Option<String> = None;
     let mut listings = Vec::new();
     let mut pages = 0;
@@ -314,7 +287,8 @@ async fn rejected_keys_fail_the_page() {
         secret_access_key: Some(SecretString::from("privkey")),
         ..VendorSettings::default()
     };
-    let connector = UcloudConnector::new(&settings, fast_client(&settings)).unwrap();
+    let connector =
+        UcloudConnector::new(&settings, fast_client(Vendor::Ucloud, &settings)).unwrap();
     let err = connector.fetch_page(None).await.unwrap_err();
     assert!(
         matches!(err, ConnectorError::CredentialsRejected { .. }),
@@ -322,7 +296,7 @@ async fn rejected_keys_fail_the_page() {
     );
     let none = VendorSettings::default();
     assert!(matches!(
-        UcloudConnector::new(&none, fast_client(&none)).unwrap_err(),
+        UcloudConnector::new(&none, fast_client(Vendor::Ucloud, &none)).unwrap_err(),
         ConnectorError::MissingCredentials { .. }
     ));
 }
