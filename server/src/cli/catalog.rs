@@ -299,6 +299,11 @@ const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(15);
 /// Runs due vendor syncs while the server runs. Each due sync runs under the
 /// vendor's job lock, so instances sharing PostgreSQL run it once.
 pub async fn run_schedules(db: Database, settings: Settings) {
+    run_schedules_every(db, settings, SCHEDULER_TICK).await;
+}
+
+/// [`run_schedules`] looking for due syncs every `tick`.
+pub async fn run_schedules_every(db: Database, settings: Settings, tick: std::time::Duration) {
     let schedules = match settings.schedules() {
         Ok(s) if !s.is_empty() => s,
         Ok(_) => return,
@@ -312,7 +317,7 @@ pub async fn run_schedules(db: Database, settings: Settings) {
     }
     let mut last_tick = Utc::now();
     loop {
-        tokio::time::sleep(SCHEDULER_TICK).await;
+        tokio::time::sleep(tick).await;
         let now = Utc::now();
         for vendor in schedules.due_between(last_tick, now) {
             let lock_store = db.clone();
@@ -345,5 +350,87 @@ pub async fn run_schedules(db: Database, settings: Settings) {
             drop(guard);
         }
         last_tick = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use shiyun_core::store::ListingFilter;
+    use shiyun_core::store::ListingStore;
+    use shiyun_schema::testing::TestDatabase;
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    fn azure_item(n: u32) -> serde_json::Value {
+        serde_json::json!({
+            "currencyCode": "USD", "tierMinimumUnits": 0.0, "retailPrice": 0.5, "unitPrice": 0.5,
+            "armRegionName": "westeurope", "location": "EU West", "effectiveStartDate": "2024-01-01T00:00:00Z",
+            "meterId": format!("meter-{n}"), "meterName": "D2 v5", "productId": "DZH318Z0BQ4L",
+            "skuId": format!("DZH318Z0BQ4L/{n:04}"), "productName": "Virtual Machines Dv5 Series",
+            "skuName": "D2 v5", "serviceName": "Virtual Machines", "serviceId": "DZH313Z7MMC8",
+            "serviceFamily": "Compute", "unitOfMeasure": "1 Hour", "type": "Consumption",
+            "isPrimaryMeterRegion": true, "armSkuName": "Standard_D2_v5"
+        })
+    }
+
+    async fn scheduled_sync_runs_on_time(db: TestDatabase) {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "BillingCurrency": "USD", "CustomerEntityId": "Default", "CustomerEntityType": "Retail",
+                "Items": [azure_item(1), azure_item(2)], "NextPageLink": null, "Count": 2
+            })))
+            .mount(&server)
+            .await;
+        let mut settings = Settings::defaults().unwrap();
+        let azure = &mut settings.vendors.azure;
+        azure.endpoint = Some(format!("{}/api/retail/prices", server.uri()));
+        azure.services = vec!["Virtual Machines".into()];
+        azure.regions = vec!["westeurope".into()];
+        azure.schedule = Some("* * * * * *".into());
+
+        let database = db.database().clone();
+        let scheduler = tokio::spawn(run_schedules_every(
+            database.clone(),
+            settings,
+            Duration::from_millis(100),
+        ));
+        let mut runs = Vec::new();
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let store = database.clone();
+            runs = tokio::task::spawn_blocking(move || {
+                store.recent_sync_runs(Some(Vendor::Azure), 10)
+            })
+            .await
+            .unwrap()
+            .unwrap();
+            if runs.iter().any(|r| r.status == RunStatus::Succeeded) {
+                break;
+            }
+        }
+        scheduler.abort();
+        let run = runs
+            .iter()
+            .find(|r| r.status == RunStatus::Succeeded)
+            .expect("a scheduled run succeeded");
+        assert_eq!(run.trigger, "schedule");
+        assert_eq!(run.report.new + run.report.unchanged, 2);
+        let count = database.count_listings(&ListingFilter::default()).unwrap();
+        assert_eq!(count, 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn scheduled_sync_runs_on_time_sqlite() {
+        scheduled_sync_runs_on_time(TestDatabase::sqlite()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn scheduled_sync_runs_on_time_postgres() {
+        scheduled_sync_runs_on_time(TestDatabase::postgres()).await;
     }
 }
