@@ -314,6 +314,7 @@ pub struct RecordRejection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncRun {
     /// Id assigned by the store.
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub id: SyncRunId,
     /// The vendor synced.
     pub vendor: Vendor,
