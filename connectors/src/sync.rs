@@ -349,19 +349,39 @@ pub async fn import_pages<I>(
 where
     I: IntoIterator<Item = (String, Vec<u8>, ImportContext)>,
 {
+    let normalised = pages.into_iter().map(|(label, body, ctx)| {
+        let page = crate::import_page(vendor, &body, &ctx);
+        (label, page)
+    });
+    import_stream(vendor, futures::stream::iter(normalised), stores, progress).await
+}
+
+/// Stores already normalised pages as one `import` run, in the order the
+/// stream yields them. A page that failed is recorded as a rejection under
+/// its label and the import goes on. Feeding it from a bounded channel keeps
+/// memory flat however large the input (AWS offer files are gigabytes).
+pub async fn import_stream<S>(
+    vendor: Vendor,
+    pages: S,
+    stores: &SyncStores,
+    progress: &dyn SyncProgress,
+) -> Result<SyncRun, ConnectorError>
+where
+    S: futures::Stream<Item = (String, Result<FetchedPage, ConnectorError>)>,
+{
+    use futures::StreamExt;
+
     let mut run = open_run(vendor, stores, &SyncOptions::new("import")).await?;
     let seen_at = run.started_at;
-    for (label, body, ctx) in pages {
-        let page = match crate::import_page(vendor, &body, &ctx) {
-            Ok(page) => page,
-            Err(e) => FetchedPage {
-                rejections: vec![RecordRejection {
-                    vendor_key: label.clone(),
-                    reason: e.to_string(),
-                }],
-                ..FetchedPage::default()
-            },
-        };
+    let mut pages = std::pin::pin!(pages);
+    while let Some((label, page)) = pages.next().await {
+        let page = page.unwrap_or_else(|e| FetchedPage {
+            rejections: vec![RecordRejection {
+                vendor_key: label.clone(),
+                reason: e.to_string(),
+            }],
+            ..FetchedPage::default()
+        });
         let listings_on_page = page.listings.len();
         let rejected_on_page = page.rejections.len();
         let report = match upsert(stores, page.listings, seen_at).await {

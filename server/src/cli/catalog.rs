@@ -1,17 +1,20 @@
 //! `shiyun catalog …`: import saved vendor responses, sync live, list runs;
 //! and the scheduler `serve` runs.
 
-use std::io::{IsTerminal, Write};
+use std::fs::File;
+use std::io::{BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use shiyun_connectors::ImportContext;
+use shiyun_connectors::aws::offer_file::stream_offer_file;
 use shiyun_connectors::http::VendorClient;
 use shiyun_connectors::schedule::job_name;
 use shiyun_connectors::sync::{self, LogProgress, PageDone, SyncOptions, SyncProgress, SyncStores};
+use shiyun_connectors::{ConnectorError, FetchedPage, ImportContext};
 use shiyun_core::listing::{Listing, Vendor};
 use shiyun_core::store::{JobLock, RunStatus, SyncRun, SyncRunStore};
 use shiyun_schema::Database;
@@ -59,45 +62,120 @@ fn dry_run_line(listing: &Listing) -> Result<String> {
     })?)
 }
 
+/// True when `path` begins like an AWS Bulk API offer file: those are
+/// gigabytes, so they are streamed instead of read whole.
+fn is_aws_offer_file(vendor: Vendor, path: &Path) -> bool {
+    if vendor != Vendor::Aws {
+        return false;
+    }
+    let mut head = [0u8; 4096];
+    let read = File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    String::from_utf8_lossy(&head[..read]).contains("\"offerCode\"")
+}
+
+/// Normalises each file in turn and hands the pages to `emit`, streaming AWS
+/// offer files in batches. Stops when `emit` fails.
+fn normalise_files(
+    vendor: Vendor,
+    files: &[PathBuf],
+    ctx: &ImportContext,
+    mut emit: impl FnMut(String, Result<FetchedPage, ConnectorError>) -> Result<(), ConnectorError>,
+) -> Result<(), ConnectorError> {
+    for path in files {
+        let label = path.display().to_string();
+        if is_aws_offer_file(vendor, path) {
+            let streamed = File::open(path)
+                .map_err(|e| ConnectorError::Config(format!("cannot read {label}: {e}")))
+                .and_then(|file| {
+                    stream_offer_file(BufReader::new(file), ctx, |page| {
+                        emit(label.clone(), Ok(page))
+                    })
+                });
+            if let Err(e) = streamed {
+                emit(label, Err(e))?;
+            }
+        } else {
+            let page = std::fs::read(path)
+                .map_err(|e| ConnectorError::Config(format!("cannot read {label}: {e}")))
+                .and_then(|bytes| shiyun_connectors::import_page(vendor, &bytes, ctx));
+            emit(label, page)?;
+        }
+    }
+    Ok(())
+}
+
 async fn import(settings: Settings, args: ImportArgs) -> Result<()> {
     let vendor = parse_vendor(&args.vendor)?;
     let ctx = ImportContext {
         fetched_at: Utc::now(),
         params: parse_params(&args.params)?,
     };
-    let mut pages = Vec::with_capacity(args.files.len());
     for path in &args.files {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        pages.push((path.display().to_string(), bytes));
+        if !path.is_file() {
+            anyhow::bail!("cannot read {}: not a file", path.display());
+        }
     }
     if args.dry_run {
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        let mut rejected = 0usize;
-        for (label, bytes) in &pages {
-            let page = shiyun_connectors::import_page(vendor, bytes, &ctx)
-                .with_context(|| label.clone())?;
-            for listing in &page.listings {
-                write_line(&mut out, &dry_run_line(listing)?)?;
-            }
-            for rejection in &page.rejections {
-                rejected += 1;
-                eprintln!(
-                    "{label}: rejected {}: {}",
-                    rejection.vendor_key, rejection.reason
-                );
-            }
-        }
-        out.flush()?;
-        if rejected > 0 {
-            eprintln!("{rejected} records rejected");
-        }
-        return Ok(());
+        let files = args.files.clone();
+        return tokio::task::spawn_blocking(move || dry_run(vendor, &files, &ctx)).await?;
     }
     let db = open_database(&settings).await?;
-    let run = import_into(&db, vendor, pages, ctx).await?;
+    let stores = stores_of(&db);
+    let progress = CliProgress::for_vendor(vendor);
+    // A small bounded channel: the parser waits for the store, so memory stays flat.
+    let (pages_tx, mut pages_rx) = tokio::sync::mpsc::channel(4);
+    let files = args.files.clone();
+    let producer = tokio::task::spawn_blocking(move || {
+        normalise_files(vendor, &files, &ctx, |label, page| {
+            pages_tx
+                .blocking_send((label, page))
+                .map_err(|_| ConnectorError::Config("the import stopped".into()))
+        })
+    });
+    let pages = futures::stream::poll_fn(move |cx| pages_rx.poll_recv(cx));
+    let run = sync::import_stream(vendor, pages, &stores, progress.as_ref()).await?;
+    // The producer only fails when the consumer stopped, which the run reports.
+    let _ = producer.await?;
     print_run(&run);
+    Ok(())
+}
+
+fn dry_run(vendor: Vendor, files: &[PathBuf], ctx: &ImportContext) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut rejected = 0usize;
+    let mut failure: Option<anyhow::Error> = None;
+    normalise_files(vendor, files, ctx, |label, page| {
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                failure = Some(anyhow::Error::new(e).context(label));
+                return Err(ConnectorError::Config("stopped".into()));
+            }
+        };
+        for listing in &page.listings {
+            let line = dry_run_line(listing).map_err(|e| ConnectorError::Config(e.to_string()))?;
+            write_line(&mut out, &line).map_err(|e| ConnectorError::Config(e.to_string()))?;
+        }
+        for rejection in &page.rejections {
+            rejected += 1;
+            eprintln!(
+                "{label}: rejected {}: {}",
+                rejection.vendor_key, rejection.reason
+            );
+        }
+        Ok(())
+    })
+    .or_else(|e| match failure.take() {
+        Some(first) => Err(first),
+        None => Err(e.into()),
+    })?;
+    out.flush()?;
+    if rejected > 0 {
+        eprintln!("{rejected} records rejected");
+    }
     Ok(())
 }
 
@@ -145,20 +223,6 @@ impl SyncProgress for CliProgress {
     fn finished(&self, _run: &SyncRun) {
         self.bar.finish_and_clear();
     }
-}
-
-async fn import_into(
-    db: &Database,
-    vendor: Vendor,
-    pages: Vec<(String, Vec<u8>)>,
-    ctx: ImportContext,
-) -> Result<SyncRun> {
-    let stores = stores_of(db);
-    let progress = CliProgress::for_vendor(vendor);
-    let pages = pages
-        .into_iter()
-        .map(|(label, bytes)| (label, bytes, ctx.clone()));
-    Ok(sync::import_pages(vendor, pages, &stores, progress.as_ref()).await?)
 }
 
 async fn sync(settings: Settings, args: SyncArgs) -> Result<()> {

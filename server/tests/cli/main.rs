@@ -368,3 +368,89 @@ fn catalog_sync_survives_a_failure_and_resumes() {
     assert_eq!(rows.len(), 1, "resuming continues the same run: {runs}");
     runtime.block_on(server.verify());
 }
+
+/// A small Bulk API offer file: two products, on-demand and reserved terms.
+fn aws_offer_file() -> String {
+    serde_json::json!({
+        "formatVersion": "v1.0",
+        "disclaimer": "This pricing list is for informational purposes only.",
+        "offerCode": "AmazonEC2",
+        "version": "20261101000000",
+        "publicationDate": "2026-11-01T00:00:00Z",
+        "products": {
+            "SKU1": {"sku": "SKU1", "productFamily": "Compute Instance", "attributes": {
+                "servicecode": "AmazonEC2", "regionCode": "eu-central-1", "instanceType": "m7i.large",
+                "vcpu": "2", "memory": "8 GiB", "operatingSystem": "Linux", "tenancy": "Shared",
+                "capacitystatus": "Used", "physicalProcessor": "Intel Xeon Scalable (Sapphire Rapids)"}},
+            "SKU2": {"sku": "SKU2", "productFamily": "Storage", "attributes": {
+                "servicecode": "AmazonEC2", "regionCode": "eu-central-1", "volumeApiName": "gp3",
+                "volumeType": "General Purpose"}}
+        },
+        "terms": {
+            "OnDemand": {
+                "SKU1": {"SKU1.JRTCKXETXF": {"offerTermCode": "JRTCKXETXF", "sku": "SKU1", "termAttributes": {},
+                    "priceDimensions": {"SKU1.JRTCKXETXF.6YS6EN2CT7": {"unit": "Hrs", "beginRange": "0",
+                        "endRange": "Inf", "pricePerUnit": {"USD": "0.1176000000"}}}}},
+                "SKU2": {"SKU2.JRTCKXETXF": {"offerTermCode": "JRTCKXETXF", "sku": "SKU2", "termAttributes": {},
+                    "priceDimensions": {"SKU2.JRTCKXETXF.6YS6EN2CT7": {"unit": "GB-Mo", "beginRange": "0",
+                        "endRange": "Inf", "pricePerUnit": {"USD": "0.0952000000"}}}}}
+            },
+            "Reserved": {
+                "SKU1": {"SKU1.4NA7Y494T4": {"offerTermCode": "4NA7Y494T4", "sku": "SKU1", "termAttributes": {
+                    "LeaseContractLength": "1yr", "OfferingClass": "standard", "PurchaseOption": "All Upfront"},
+                    "priceDimensions": {
+                        "SKU1.4NA7Y494T4.2TG2D8R56U": {"unit": "Quantity", "pricePerUnit": {"USD": "618"}},
+                        "SKU1.4NA7Y494T4.6YS6EN2CT7": {"unit": "Hrs", "beginRange": "0", "endRange": "Inf",
+                            "pricePerUnit": {"USD": "0.0000000000"}}}}}
+            }
+        }
+    })
+    .to_string()
+}
+
+#[test]
+fn aws_offer_files_are_streamed_into_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("index.json");
+    std::fs::write(&file, aws_offer_file()).unwrap();
+    let stdout = ok(shiyun(dir.path())
+        .args([
+            "catalog",
+            "import",
+            "--vendor",
+            "aws",
+            "--dry-run",
+            "--format",
+            "jsonl",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap());
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    let amounts: Vec<&str> = lines
+        .iter()
+        .flat_map(|l| l["prices"].as_array().unwrap())
+        .map(|p| p["amount"]["amount"].as_str().unwrap())
+        .collect();
+    for expected in ["0.1176000000", "0.0952000000", "618"] {
+        assert!(amounts.contains(&expected), "{expected} in {amounts:?}");
+    }
+    assert!(
+        lines.iter().all(|l| l["geography"] == "de/frankfurt"),
+        "{stdout}"
+    );
+
+    let stored = ok(shiyun(dir.path())
+        .args(["catalog", "import", "--vendor", "aws"])
+        .arg(&file)
+        .output()
+        .unwrap());
+    assert!(
+        stored.contains("succeeded") && stored.contains("3 new"),
+        "{stored}"
+    );
+}
