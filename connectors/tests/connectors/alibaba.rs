@@ -1,18 +1,18 @@
 //! Alibaba: the real ECS samples through `import`, a live sync against a
 //! local server speaking the ECS RPC API, and bad vendor data.
 
-use std::collections::BTreeMap;
-
 use rust_decimal_macros::dec;
-use secrecy::SecretString;
 use serde_json::json;
-use shiyun_connectors::alibaba::{AlibabaConnector, import};
-use shiyun_connectors::{Connector, ConnectorError, VendorSettings};
+use shiyun_connectors::alibaba::import;
+use shiyun_connectors::{ConnectorError, VendorSettings};
 use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
 use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::{fast_client, params_ctx, vendor_fixture};
+use crate::common::{
+    assert_amount, assert_money, connector_error, drain_all, keyed_settings, live_connector,
+    mount_answer, mount_fault_once, params_ctx, query_map, vendor_fixture,
+};
 
 #[test]
 fn describe_price_sample_imports_the_trade_price_exactly() {
@@ -49,8 +49,7 @@ fn describe_price_sample_imports_the_trade_price_exactly() {
     let p = &l.prices()[0];
     assert_eq!(p.billing_mode, BillingMode::Yearly);
     assert_eq!(p.unit, PriceUnit::Year);
-    assert_eq!(p.amount.amount().to_string(), "3712.8");
-    assert_eq!(p.amount.currency().code(), "CNY");
+    assert_money(p.amount, "3712.8", "CNY");
     assert_eq!(l.description().zh.as_deref(), Some("原价 4368 CNY"));
     assert_eq!(l.provenance().vendor_api, "alibaba.ecs.DescribePrice");
 
@@ -195,7 +194,7 @@ fn type_entry(id: &str) -> serde_json::Value {
 
 /// Prices like the real API: a number per unit, derived from the request.
 fn price_response(request: &Request) -> ResponseTemplate {
-    let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+    let query = query_map(request);
     let instance_type = query.get("InstanceType").cloned().unwrap_or_default();
     if instance_type == "ecs.g7.unsold" {
         return ResponseTemplate::new(400).set_body_json(json!({
@@ -216,89 +215,50 @@ fn price_response(request: &Request) -> ResponseTemplate {
 #[tokio::test]
 async fn live_sync_prices_every_type_across_pages_with_retries() {
     let server = MockServer::start().await;
+    let action = |action: &str| Mock::given(method("GET")).and(query_param("Action", action));
+    let catalog =
+        |region: &str| action("DescribeInstanceTypes").and(query_param("RegionId", region));
     // The first price call is throttled; cn-beijing's catalog fails once with a 500.
-    Mock::given(method("GET"))
-        .and(query_param("Action", "DescribePrice"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(query_param("Action", "DescribeInstanceTypes"))
-        .and(query_param("RegionId", "cn-beijing"))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    mount_fault_once(&server, action("DescribePrice"), 429).await;
+    mount_fault_once(&server, catalog("cn-beijing"), 500).await;
     let hangzhou: Vec<serde_json::Value> = ["a", "b", "c", "d", "e", "f"]
         .iter()
         .map(|s| type_entry(&format!("ecs.g7.{s}")))
         .collect();
-    Mock::given(method("GET"))
-        .and(query_param("Action", "DescribeInstanceTypes"))
-        .and(query_param("RegionId", "cn-hangzhou"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(
-                json!({"RequestId": "r", "InstanceTypes": {"InstanceType": hangzhou}}),
-            ),
-        )
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(query_param("Action", "DescribeInstanceTypes"))
-        .and(query_param("RegionId", "cn-beijing"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
+    mount_answer(
+        &server,
+        catalog("cn-hangzhou"),
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"RequestId": "r", "InstanceTypes": {"InstanceType": hangzhou}})),
+    )
+    .await;
+    mount_answer(
+        &server,
+        catalog("cn-beijing"),
+        ResponseTemplate::new(200).set_body_json(
             json!({"RequestId": "r", "InstanceTypes": {"InstanceType": [
                 type_entry("ecs.g7.large"), type_entry("ecs.g7.unsold")
             ]}}),
-        ))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(query_param("Action", "DescribePrice"))
-        .respond_with(price_response)
-        .with_priority(2)
-        .mount(&server)
-        .await;
+        ),
+    )
+    .await;
+    mount_answer(&server, action("DescribePrice"), price_response).await;
 
     let settings = VendorSettings {
-        endpoint: Some(server.uri()),
-        access_key_id: Some("LTAItest".into()),
-        secret_access_key: Some(SecretString::from("secret")),
         regions: vec!["cn-hangzhou".into(), "cn-beijing".into()],
-        ..VendorSettings::default()
+        ..keyed_settings(&server.uri(), "LTAItest", "secret")
     };
-    let connector =
-        AlibabaConnector::new(&settings, fast_client(Vendor::Alibaba, &settings)).unwrap();
-    let mut token: Option<String> = None;
-    let mut listings = Vec::new();
-    let mut rejections = Vec::new();
-    let mut tokens = Vec::new();
-    loop {
-        let page = connector.fetch_page(token.as_deref()).await.unwrap();
-        listings.extend(page.listings);
-        rejections.extend(page.rejections);
-        match page.next_token {
-            Some(next) => {
-                tokens.push(next.clone());
-                token = Some(next);
-            }
-            None => break,
-        }
-    }
+    let drained = drain_all(live_connector(Vendor::Alibaba, &settings).as_ref()).await;
     assert_eq!(
-        tokens,
+        drained.tokens,
         [
             r#"{"region_idx":0,"item_idx":5}"#,
             r#"{"region_idx":1,"item_idx":0}"#
         ]
     );
     // 7 sold types × (hour + month).
-    assert_eq!(listings.len(), 14);
+    assert_eq!(drained.listings.len(), 14);
+    let rejections = &drained.rejections;
     assert_eq!(rejections.len(), 2, "{rejections:?}");
     assert!(
         rejections
@@ -310,24 +270,18 @@ async fn live_sync_prices_every_type_across_pages_with_retries() {
             .reason
             .contains("InvalidInstanceType.ValueNotSupported")
     );
-    let monthly = listings
-        .iter()
-        .find(|l| l.vendor_sku() == "ecs.g7.f@cn-hangzhou/month")
-        .unwrap();
+    let monthly = drained.listing("ecs.g7.f@cn-hangzhou/month");
     assert_eq!(monthly.prices()[0].billing_mode, BillingMode::Monthly);
-    assert_eq!(monthly.prices()[0].amount.amount().to_string(), "412.5");
+    assert_amount(monthly.prices()[0].amount, "412.5");
     assert_eq!(monthly.specs().vcpu, Some(4), "specs come from the catalog");
     assert_eq!(monthly.specs().bandwidth_mbps, Some(dec!(2000)));
-    let hourly = listings
-        .iter()
-        .find(|l| l.vendor_sku() == "ecs.g7.large@cn-beijing/hour")
-        .unwrap();
-    assert_eq!(hourly.prices()[0].amount.amount().to_string(), "0.573");
+    let hourly = drained.listing("ecs.g7.large@cn-beijing/hour");
+    assert_amount(hourly.prices()[0].amount, "0.573");
     assert_eq!(hourly.region().geography.to_string(), "cn/beijing");
 
     let requests = server.received_requests().await.unwrap();
     for request in &requests {
-        let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let query = query_map(request);
         assert_eq!(
             query.get("AccessKeyId").map(String::as_str),
             Some("LTAItest")
@@ -346,29 +300,26 @@ async fn live_sync_prices_every_type_across_pages_with_retries() {
 
 #[tokio::test]
 async fn missing_credentials_and_rejected_keys_fail() {
-    let none = VendorSettings::default();
-    let err = AlibabaConnector::new(&none, fast_client(Vendor::Alibaba, &none)).unwrap_err();
+    let err = connector_error(Vendor::Alibaba, &VendorSettings::default());
     assert!(
         matches!(err, ConnectorError::MissingCredentials { .. }),
         "{err}"
     );
 
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(
+    mount_answer(
+        &server,
+        Mock::given(method("GET")),
+        ResponseTemplate::new(404).set_body_json(
             json!({"RequestId": "r", "Code": "InvalidAccessKeyId.NotFound", "Message": "Specified access key is not found."}),
-        ))
-        .mount(&server)
-        .await;
-    let settings = VendorSettings {
-        endpoint: Some(server.uri()),
-        access_key_id: Some("LTAItest".into()),
-        secret_access_key: Some(SecretString::from("secret")),
-        ..VendorSettings::default()
-    };
-    let connector =
-        AlibabaConnector::new(&settings, fast_client(Vendor::Alibaba, &settings)).unwrap();
-    let err = connector.fetch_page(None).await.unwrap_err();
+        ),
+    )
+    .await;
+    let settings = keyed_settings(&server.uri(), "LTAItest", "secret");
+    let err = live_connector(Vendor::Alibaba, &settings)
+        .fetch_page(None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, ConnectorError::CredentialsRejected { .. }),
         "{err}"

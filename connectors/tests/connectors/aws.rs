@@ -4,28 +4,17 @@
 use rust_decimal_macros::dec;
 use secrecy::SecretString;
 use serde_json::json;
+use shiyun_connectors::aws;
 use shiyun_connectors::aws::offer_file::{stream_offer_file, stream_offer_file_with_batch};
-use shiyun_connectors::aws::{self, AwsConnector};
-use shiyun_connectors::http::VendorClient;
-use shiyun_connectors::{Connector, ConnectorError, FetchedPage, VendorSettings};
+use shiyun_connectors::{ConnectorError, FetchedPage, VendorSettings};
 use shiyun_core::listing::{Architecture, BillingMode, Listing, PriceUnit, Vendor};
-use shiyun_core::money::Currency;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::{WithFaults, ctx, drain, fast_client, settings_for, vendor_fixture};
-
-fn listing<'a>(listings: &'a [Listing], sku: &str) -> &'a Listing {
-    listings
-        .iter()
-        .find(|l| l.vendor_sku() == sku)
-        .unwrap_or_else(|| {
-            panic!(
-                "no listing {sku} among {:?}",
-                listings.iter().map(|l| l.vendor_sku()).collect::<Vec<_>>()
-            )
-        })
-}
+use crate::common::{
+    WithFaults, assert_all_signed, assert_money, connector_error, ctx, drain_all, find_listing,
+    live_connector, mount_answer, settings_for, vendor_fixture,
+};
 
 #[test]
 fn get_products_sample_is_exact() {
@@ -53,8 +42,7 @@ fn get_products_sample_is_exact() {
     assert_eq!(p.billing_mode, BillingMode::OnDemand);
     assert_eq!(p.unit, PriceUnit::GbMonth);
     assert_eq!(p.amount().amount(), dec!(0.138));
-    assert_eq!(p.amount().amount().to_string(), "0.1380000000");
-    assert_eq!(p.amount().currency(), Currency::USD);
+    assert_money(p.amount(), "0.1380000000", "USD");
     assert!(p.tiers.is_empty());
     assert_eq!(l.provenance().vendor_api, "aws.pricing.GetProducts");
     assert_eq!(l.provenance().fetched_at, ctx().fetched_at);
@@ -156,7 +144,7 @@ fn instances_reserved_terms_and_tiers_normalise() {
     assert!(page.rejections.is_empty(), "{:?}", page.rejections);
     assert_eq!(page.listings.len(), 4);
 
-    let od = listing(&page.listings, "SKUM5LARGE.JRTCKXETXF");
+    let od = find_listing(&page.listings, "SKUM5LARGE.JRTCKXETXF");
     assert_eq!(od.category().as_str(), "compute.vm");
     assert_eq!(od.service(), "ec2");
     assert_eq!(od.region().geography.to_string(), "us/virginia");
@@ -168,7 +156,7 @@ fn instances_reserved_terms_and_tiers_normalise() {
     assert_eq!(od.prices()[0].unit, PriceUnit::Hour);
     assert_eq!(od.prices()[0].amount().amount(), dec!(0.096));
 
-    let ri = listing(&page.listings, "SKUM5LARGE.38NPMPTW36");
+    let ri = find_listing(&page.listings, "SKUM5LARGE.38NPMPTW36");
     assert_eq!(ri.prices().len(), 2);
     let upfront = ri
         .prices()
@@ -193,12 +181,12 @@ fn instances_reserved_terms_and_tiers_normalise() {
     assert_eq!(hourly.amount().amount(), dec!(0.041));
     assert!(ri.tags().contains("purchase_option:partial_upfront"));
 
-    let gpu = listing(&page.listings, "SKUP4D.JRTCKXETXF");
+    let gpu = find_listing(&page.listings, "SKUP4D.JRTCKXETXF");
     assert_eq!(gpu.category().as_str(), "compute.gpu");
     assert_eq!(gpu.specs().gpu_count, Some(8));
     assert_eq!(gpu.specs().gpu_model.as_deref(), Some("NVIDIA A100"));
 
-    let s3 = listing(&page.listings, "WP9ANXZGBYYSGJEA.JRTCKXETXF");
+    let s3 = find_listing(&page.listings, "WP9ANXZGBYYSGJEA.JRTCKXETXF");
     assert_eq!(s3.category().as_str(), "storage.object");
     assert_eq!(s3.region().geography.to_string(), "de/frankfurt");
     let tiers = &s3.prices()[0].tiers;
@@ -274,11 +262,9 @@ fn unreadable_pages_and_error_envelopes_fail_the_page() {
 
 #[test]
 fn missing_credentials_are_reported() {
-    let settings = VendorSettings::default();
-    let client = VendorClient::new(Vendor::Aws, &settings).unwrap();
     assert!(matches!(
-        AwsConnector::new(&settings, client),
-        Err(ConnectorError::MissingCredentials { .. })
+        connector_error(Vendor::Aws, &VendorSettings::default()),
+        ConnectorError::MissingCredentials { .. }
     ));
 }
 
@@ -327,15 +313,11 @@ async fn live_sync_pages_through_throttling_and_errors_signed() {
     ));
     settings.services = vec!["AmazonEC2".into()];
     settings.regions = vec!["us-east-1".into(), "eu-central-1".into()];
-    let connector = AwsConnector::new(&settings, fast_client(Vendor::Aws, &settings)).unwrap();
-    let pages = drain(&connector).await;
-    assert_eq!(pages.len(), 4);
-    let skus: Vec<&str> = pages
-        .iter()
-        .flat_map(|p| p.listings.iter().map(|l| l.vendor_sku()))
-        .collect();
+    let connector = live_connector(Vendor::Aws, &settings);
+    let drained = drain_all(connector.as_ref()).await;
+    assert_eq!(drained.pages.len(), 4);
     assert_eq!(
-        skus,
+        drained.skus(),
         [
             "SKU1.JRTCKXETXF",
             "SKU1.38NPMPTW36",
@@ -344,44 +326,44 @@ async fn live_sync_pages_through_throttling_and_errors_signed() {
             "SKU4.JRTCKXETXF"
         ]
     );
-    let frankfurt = &pages[3].listings[0];
+    let frankfurt = &drained.pages[3].listings[0];
     assert_eq!(frankfurt.region().geography.to_string(), "de/frankfurt");
     assert_eq!(frankfurt.prices()[0].amount().amount(), dec!(0.115));
 
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 6, "4 pages + one 429 + one 500");
-    for request in &requests {
-        let auth = request
-            .headers
-            .get("authorization")
-            .unwrap()
-            .to_str()
-            .unwrap();
-        assert!(
-            auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"),
-            "{auth}"
-        );
-        assert!(auth.contains("/us-east-1/pricing/aws4_request"), "{auth}");
-        assert!(
-            auth.contains("SignedHeaders=") && auth.contains("x-amz-target"),
-            "{auth}"
-        );
-        assert!(request.headers.get("x-amz-date").is_some());
-    }
+    assert_all_signed(
+        &requests,
+        "authorization",
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/",
+        &[
+            "/us-east-1/pricing/aws4_request",
+            "SignedHeaders=",
+            "x-amz-target",
+        ],
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.headers.get("x-amz-date").is_some())
+    );
 
     // Refused credentials come back as a 400 with a coded body.
     let denied = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+    mount_answer(
+        &denied,
+        Mock::given(method("POST")),
+        ResponseTemplate::new(400).set_body_json(json!({
             "__type": "com.amazon.coral.service#UnrecognizedClientException",
             "message": "The security token included in the request is invalid."
-        })))
-        .mount(&denied)
-        .await;
+        })),
+    )
+    .await;
     settings.endpoint = Some(denied.uri());
-    let connector_denied =
-        AwsConnector::new(&settings, fast_client(Vendor::Aws, &settings)).unwrap();
-    let err = connector_denied.fetch_page(None).await.unwrap_err();
+    let err = live_connector(Vendor::Aws, &settings)
+        .fetch_page(None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, ConnectorError::CredentialsRejected { .. }),
         "{err}"
@@ -389,7 +371,7 @@ async fn live_sync_pages_through_throttling_and_errors_signed() {
 
     // A run that failed on a page resumes from that page's token.
     let resumed = connector
-        .fetch_page(pages[1].next_token.as_deref())
+        .fetch_page(drained.pages[1].next_token.as_deref())
         .await
         .unwrap();
     assert_eq!(resumed.listings[0].vendor_sku(), "SKU3.JRTCKXETXF");
@@ -462,12 +444,12 @@ fn offer_files_stream_in_batches() {
     );
     let listings: Vec<Listing> = pages.iter().flat_map(|p| p.listings.clone()).collect();
     let rejections: Vec<_> = pages.iter().flat_map(|p| p.rejections.clone()).collect();
-    let arm = listing(&listings, "SKUA.JRTCKXETXF");
+    let arm = find_listing(&listings, "SKUA.JRTCKXETXF");
     assert_eq!(arm.specs().architecture, Some(Architecture::Arm64));
     assert_eq!(arm.specs().bandwidth_mbps, Some(dec!(10000)));
     assert_eq!(arm.region().geography.to_string(), "jp/tokyo");
     assert_eq!(arm.provenance().vendor_api, "aws.pricing.offer_file");
-    let ri = listing(&listings, "SKUA.4NA7Y494T4");
+    let ri = find_listing(&listings, "SKUA.4NA7Y494T4");
     assert!(
         ri.prices()
             .iter()
@@ -482,7 +464,7 @@ fn offer_files_stream_in_batches() {
             .amount(),
         dec!(555)
     );
-    let gp3 = listing(&listings, "SKUB.JRTCKXETXF");
+    let gp3 = find_listing(&listings, "SKUB.JRTCKXETXF");
     assert_eq!(gp3.category().as_str(), "storage.block");
     assert_eq!(gp3.prices()[0].amount().amount(), dec!(0.096));
     assert!(

@@ -3,14 +3,17 @@
 
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
-use shiyun_connectors::azure::{self, AzureConnector};
-use shiyun_connectors::{Connector, ConnectorError};
+use shiyun_connectors::ConnectorError;
+use shiyun_connectors::azure;
 use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
 use shiyun_core::money::Currency;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::{WithFaults, ctx, drain, fast_client, settings_for, vendor_fixture};
+use crate::common::{
+    WithFaults, ctx, drain_all, find_listing, live_connector, rejection_reason, settings_for,
+    vendor_fixture,
+};
 
 #[test]
 fn devtest_spot_sample_is_exact() {
@@ -125,11 +128,7 @@ fn tiers_packs_and_savings_plans_normalise() {
     assert!(page.rejections.is_empty(), "{:?}", page.rejections);
     assert_eq!(page.listings.len(), 3);
 
-    let blob = page
-        .listings
-        .iter()
-        .find(|l| l.vendor_sku() == "DZH318Z0BNVX/003P:m-blob:Consumption")
-        .unwrap();
+    let blob = find_listing(&page.listings, "DZH318Z0BNVX/003P:m-blob:Consumption");
     assert_eq!(blob.category().as_str(), "storage.object");
     let p = &blob.prices()[0];
     assert_eq!(p.unit, PriceUnit::GbMonth);
@@ -143,11 +142,7 @@ fn tiers_packs_and_savings_plans_normalise() {
         (dec!(51200), None, dec!(0.02))
     );
 
-    let ops = page
-        .listings
-        .iter()
-        .find(|l| l.vendor_sku() == "DZH318Z0BNVX/003Q:m-ops:Consumption")
-        .unwrap();
+    let ops = find_listing(&page.listings, "DZH318Z0BNVX/003Q:m-ops:Consumption");
     assert_eq!(ops.prices()[0].unit, PriceUnit::Request);
     assert_eq!(
         ops.prices()[0].amount().amount(),
@@ -155,11 +150,7 @@ fn tiers_packs_and_savings_plans_normalise() {
         "0.065 per 10K is 0.0000065 per request"
     );
 
-    let vm = page
-        .listings
-        .iter()
-        .find(|l| l.vendor_sku() == "DZH318Z0BPZ5/00QK:m-vm:Consumption")
-        .unwrap();
+    let vm = find_listing(&page.listings, "DZH318Z0BPZ5/00QK:m-vm:Consumption");
     assert_eq!(vm.prices().len(), 3);
     assert_eq!(vm.prices()[0].billing_mode, BillingMode::OnDemand);
     assert_eq!(vm.prices()[0].amount().amount(), dec!(0.096));
@@ -196,14 +187,7 @@ fn bad_items_are_rejected_and_the_rest_goes_on() {
     let page = azure::import(body.to_string().as_bytes(), &ctx()).unwrap();
     assert_eq!(page.listings.len(), 1);
     assert_eq!(page.listings[0].vendor_sku(), "S/5:m-good:Consumption");
-    let find = |key: &str| {
-        page.rejections
-            .iter()
-            .find(|r| r.vendor_key == key)
-            .unwrap_or_else(|| panic!("{key}: {:?}", page.rejections))
-            .reason
-            .clone()
-    };
+    let find = |key: &str| rejection_reason(&page.rejections, key);
     assert!(find("S/1:m-nan:Consumption").contains("not a number"));
     assert!(find("S/2:m-xyz:Consumption").contains("unknown currency `XYZ`"));
     assert!(find("m-nosku").contains("missing skuId"));
@@ -276,15 +260,11 @@ async fn live_sync_follows_next_page_links_through_throttling() {
     let mut settings = settings_for(&server.uri());
     settings.services = vec!["Virtual Machines".into()];
     settings.regions = vec!["eastus".into(), "westeurope".into()];
-    let connector = AzureConnector::new(&settings, fast_client(Vendor::Azure, &settings)).unwrap();
-    let pages = drain(&connector).await;
-    assert_eq!(pages.len(), 4);
-    let skus: Vec<&str> = pages
-        .iter()
-        .flat_map(|p| p.listings.iter().map(|l| l.vendor_sku()))
-        .collect();
+    let connector = live_connector(Vendor::Azure, &settings);
+    let drained = drain_all(connector.as_ref()).await;
+    assert_eq!(drained.pages.len(), 4);
     assert_eq!(
-        skus,
+        drained.skus(),
         [
             "A/1:meter-A/1:Consumption",
             "A/2:meter-A/2:Consumption",
@@ -294,7 +274,7 @@ async fn live_sync_follows_next_page_links_through_throttling() {
         ]
     );
     assert_eq!(
-        pages[3].listings[0].region().geography.to_string(),
+        drained.pages[3].listings[0].region().geography.to_string(),
         "nl/amsterdam"
     );
     let requests = server.received_requests().await.unwrap();
@@ -307,7 +287,7 @@ async fn live_sync_follows_next_page_links_through_throttling() {
     );
     // Resume from a saved token.
     let resumed = connector
-        .fetch_page(pages[1].next_token.as_deref())
+        .fetch_page(drained.pages[1].next_token.as_deref())
         .await
         .unwrap();
     assert_eq!(

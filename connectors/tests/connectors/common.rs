@@ -2,15 +2,21 @@
 //! contexts, fast-retry clients, fault-injecting responders and page draining.
 #![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use secrecy::SecretString;
 use shiyun_connectors::http::{RetryConfig, VendorClient};
-use shiyun_connectors::{Connector, FetchedPage, ImportContext, VendorSettings};
-use shiyun_core::listing::Vendor;
-use wiremock::{Request, Respond, ResponseTemplate};
+use shiyun_connectors::{
+    Connector, ConnectorError, FetchedPage, ImportContext, VendorSettings, connector_for,
+};
+use shiyun_core::listing::{Listing, Vendor};
+use shiyun_core::money::Money;
+use shiyun_core::store::RecordRejection;
+use wiremock::{MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
 /// `../shared/fixtures` beside the repository root, or `FIXTURES_DIR`.
 pub fn fixtures_dir() -> PathBuf {
@@ -74,17 +80,161 @@ impl<F: Fn(&Request) -> ResponseTemplate + Send + Sync + 'static> Respond for Wi
     }
 }
 
-/// Fetches pages until the connector says there is no next one.
-pub(crate) async fn drain(connector: &dyn Connector) -> Vec<FetchedPage> {
-    let mut pages = Vec::new();
+/// Everything a live sync fetched, page by page and all together.
+pub(crate) struct Drained {
+    /// The pages as fetched.
+    pub pages: Vec<FetchedPage>,
+    /// The listings of all pages, in order.
+    pub listings: Vec<Listing>,
+    /// The rejections of all pages, in order.
+    pub rejections: Vec<RecordRejection>,
+    /// The next-page tokens the pages handed out, in order.
+    pub tokens: Vec<String>,
+}
+
+impl Drained {
+    /// The SKUs of all listings, in order.
+    pub(crate) fn skus(&self) -> Vec<&str> {
+        self.listings.iter().map(Listing::vendor_sku).collect()
+    }
+
+    /// The listing with vendor SKU `sku`; fails the test naming the SKUs there are.
+    pub(crate) fn listing(&self, sku: &str) -> &Listing {
+        find_listing(&self.listings, sku)
+    }
+}
+
+/// Fetches pages from the start until the connector says there is no next
+/// one (at most 51, so a connector that never stops fails the page count).
+pub(crate) async fn drain_all(connector: &dyn Connector) -> Drained {
+    let mut drained = Drained {
+        pages: Vec::new(),
+        listings: Vec::new(),
+        rejections: Vec::new(),
+        tokens: Vec::new(),
+    };
     let mut token: Option<String> = None;
     loop {
         let page = connector.fetch_page(token.as_deref()).await.unwrap();
+        drained.listings.extend(page.listings.iter().cloned());
+        drained.rejections.extend(page.rejections.iter().cloned());
+        drained.tokens.extend(page.next_token.iter().cloned());
         token = page.next_token.clone();
-        pages.push(page);
-        if token.is_none() || pages.len() > 50 {
-            return pages;
+        drained.pages.push(page);
+        if token.is_none() || drained.pages.len() > 50 {
+            return drained;
         }
+    }
+}
+
+/// The listing with vendor SKU `sku`; fails the test naming the SKUs there are.
+pub(crate) fn find_listing<'a>(listings: &'a [Listing], sku: &str) -> &'a Listing {
+    listings
+        .iter()
+        .find(|l| l.vendor_sku() == sku)
+        .unwrap_or_else(|| {
+            panic!(
+                "no listing {sku} among {:?}",
+                listings.iter().map(Listing::vendor_sku).collect::<Vec<_>>()
+            )
+        })
+}
+
+/// The reason of the rejection of `key`; fails the test naming all rejections.
+pub(crate) fn rejection_reason<'a>(rejections: &'a [RecordRejection], key: &str) -> &'a str {
+    &rejections
+        .iter()
+        .find(|r| r.vendor_key == key)
+        .unwrap_or_else(|| panic!("{key}: {rejections:?}"))
+        .reason
+}
+
+/// Asserts `money` is exactly `amount` (scale included, as written) of `currency`.
+#[track_caller]
+pub(crate) fn assert_money(money: Money, amount: &str, currency: &str) {
+    assert_amount(money, amount);
+    assert_eq!(money.currency().code(), currency, "{amount}");
+}
+
+/// Asserts `money`'s amount is exactly `amount`, scale included (`"13.60"` is not `"13.6"`).
+#[track_caller]
+pub(crate) fn assert_amount(money: Money, amount: &str) {
+    assert_eq!(money.amount().to_string(), amount);
+}
+
+// ---------------------------------------------------------------- live vendors
+
+/// Answers the first request `given` matches with `status` (a 429 says
+/// `Retry-After: 0`); it goes before the answers of [`mount_answer`].
+pub(crate) async fn mount_fault_once(server: &MockServer, given: MockBuilder, status: u16) {
+    let mut fault = ResponseTemplate::new(status);
+    if status == 429 {
+        fault = fault.insert_header("Retry-After", "0");
+    }
+    given
+        .respond_with(fault)
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(server)
+        .await;
+}
+
+/// Answers every request `given` matches with `answer`, once the faults of
+/// [`mount_fault_once`] are spent.
+pub(crate) async fn mount_answer(
+    server: &MockServer,
+    given: MockBuilder,
+    answer: impl Respond + 'static,
+) {
+    given
+        .respond_with(answer)
+        .with_priority(2)
+        .mount(server)
+        .await;
+}
+
+/// The query of `request` by name.
+pub(crate) fn query_map(request: &Request) -> BTreeMap<String, String> {
+    request.url.query_pairs().into_owned().collect()
+}
+
+/// Asserts every request carries `header` starting with `prefix` and containing each of `parts`.
+#[track_caller]
+pub(crate) fn assert_all_signed(requests: &[Request], header: &str, prefix: &str, parts: &[&str]) {
+    for request in requests {
+        let value = request
+            .headers
+            .get(header)
+            .unwrap_or_else(|| panic!("no {header} on {}", request.url))
+            .to_str()
+            .unwrap();
+        assert!(value.starts_with(prefix), "{value}");
+        for part in parts {
+            assert!(value.contains(part), "{part} not in {value}");
+        }
+    }
+}
+
+/// Settings pointing at `endpoint` with an access key pair and nothing else.
+pub(crate) fn keyed_settings(endpoint: &str, key_id: &str, secret: &str) -> VendorSettings {
+    VendorSettings {
+        endpoint: Some(endpoint.to_owned()),
+        access_key_id: Some(key_id.to_owned()),
+        secret_access_key: Some(SecretString::from(secret)),
+        ..VendorSettings::default()
+    }
+}
+
+/// The live connector of `vendor` on a [`fast_client`].
+pub(crate) fn live_connector(vendor: Vendor, settings: &VendorSettings) -> Box<dyn Connector> {
+    connector_for(vendor, settings, fast_client(vendor, settings)).unwrap()
+}
+
+/// Why the live connector of `vendor` cannot be made from `settings`.
+pub(crate) fn connector_error(vendor: Vendor, settings: &VendorSettings) -> ConnectorError {
+    match connector_for(vendor, settings, fast_client(vendor, settings)) {
+        Ok(_) => panic!("{vendor:?} connector made from {settings:?}"),
+        Err(err) => err,
     }
 }
 
@@ -110,6 +260,16 @@ pub(crate) fn fast_client(vendor: Vendor, settings: &VendorSettings) -> VendorCl
             max_delay: Duration::from_millis(5),
             max_retry_after: Duration::from_secs(1),
         })
+}
+
+/// [`ctx`] with request `params`.
+pub(crate) fn ctx_with(params: &[(&str, &str)]) -> ImportContext {
+    let mut c = ctx();
+    c.params = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    c
 }
 
 /// An import context fetched at 2025-01-02T03:04:05Z with request `params`

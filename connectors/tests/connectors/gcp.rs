@@ -1,19 +1,20 @@
 //! GCP: the real Cloud Billing Catalog samples, a live sync against a local
 //! server answering `skus.list` pages, and bad SKUs.
 
-use std::collections::BTreeMap;
-
 use rust_decimal_macros::dec;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shiyun_connectors::gcp::{self, GcpConnector};
-use shiyun_connectors::{Connector, ConnectorError, ImportContext, VendorSettings};
+use shiyun_connectors::gcp;
+use shiyun_connectors::{ConnectorError, VendorSettings};
 use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
 use shiyun_core::money::Currency;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::{WithFaults, ctx, drain, fast_client, settings_for, vendor_fixture};
+use crate::common::{
+    WithFaults, connector_error, ctx, ctx_with, drain_all, find_listing, live_connector,
+    mount_answer, rejection_reason, settings_for, vendor_fixture,
+};
 
 #[test]
 fn a100_sample_is_exact_per_region() {
@@ -24,12 +25,7 @@ fn a100_sample_is_exact_per_region() {
     .unwrap();
     assert!(page.rejections.is_empty(), "{:?}", page.rejections);
     assert_eq!(page.listings.len(), 9, "3 skus × 3 service regions");
-    let find = |sku: &str| {
-        page.listings
-            .iter()
-            .find(|l| l.vendor_sku() == sku)
-            .unwrap()
-    };
+    let find = |sku: &str| find_listing(&page.listings, sku);
 
     let gpu = find("039F-D0DA-4055@us-central1");
     assert_eq!(gpu.vendor(), Vendor::Gcp);
@@ -86,11 +82,9 @@ fn a100_sample_is_exact_per_region() {
     assert_eq!(cpu.provenance().vendor_api, "gcp.cloudbilling.skus");
 
     // `--param region=` narrows the regions.
-    let mut only = ImportContext::at(ctx().fetched_at);
-    only.params = BTreeMap::from([("region".to_owned(), "us-east1".to_owned())]);
     let page = gcp::import(
         &vendor_fixture("gcp", "compute-skus-a2-a100-americas.json"),
-        &only,
+        &ctx_with(&[("region", "us-east1")]),
     )
     .unwrap();
     assert_eq!(page.listings.len(), 3);
@@ -138,12 +132,7 @@ fn tiers_commitments_and_global_skus_normalise() {
     let body = json!({"skus": [sku("SPOT", json!("0"), json!(7621000), "USD"), egress, commit], "nextPageToken": ""});
     let page = gcp::import(body.to_string().as_bytes(), &ctx()).unwrap();
     assert!(page.rejections.is_empty(), "{:?}", page.rejections);
-    let find = |sku: &str| {
-        page.listings
-            .iter()
-            .find(|l| l.vendor_sku() == sku)
-            .unwrap()
-    };
+    let find = |sku: &str| find_listing(&page.listings, sku);
     let spot = find("SPOT@europe-west3");
     assert_eq!(spot.prices()[0].billing_mode, BillingMode::Spot);
     assert_eq!(spot.prices()[0].amount().amount(), dec!(0.007621));
@@ -183,14 +172,7 @@ fn bad_skus_are_rejected_and_the_rest_goes_on() {
     assert_eq!(page.listings.len(), 1);
     assert_eq!(page.listings[0].vendor_sku(), "GOOD@europe-west3");
     assert_eq!(page.listings[0].prices()[0].amount().amount(), dec!(1.5));
-    let reason = |key: &str| {
-        page.rejections
-            .iter()
-            .find(|r| r.vendor_key == key)
-            .unwrap_or_else(|| panic!("{key}: {:?}", page.rejections))
-            .reason
-            .clone()
-    };
+    let reason = |key: &str| rejection_reason(&page.rejections, key);
     assert!(reason("NAN").contains("not a number"));
     assert!(reason("XYZ").contains("unknown currency `XYZ`"));
     assert!(reason("skus[2]").contains("missing skuId"));
@@ -241,15 +223,11 @@ async fn live_sync_pages_with_the_api_key_through_throttling() {
         .mount(&server)
         .await;
     let settings = live_settings(&server.uri());
-    let connector = GcpConnector::new(&settings, fast_client(Vendor::Gcp, &settings)).unwrap();
-    let pages = drain(&connector).await;
-    assert_eq!(pages.len(), 3);
-    let skus: Vec<&str> = pages
-        .iter()
-        .flat_map(|p| p.listings.iter().map(|l| l.vendor_sku()))
-        .collect();
+    let connector = live_connector(Vendor::Gcp, &settings);
+    let drained = drain_all(connector.as_ref()).await;
+    assert_eq!(drained.pages.len(), 3);
     assert_eq!(
-        skus,
+        drained.skus(),
         [
             "S1@europe-west3",
             "S2@europe-west3",
@@ -258,7 +236,7 @@ async fn live_sync_pages_with_the_api_key_through_throttling() {
         ]
     );
     assert_eq!(
-        pages[2].listings[0].prices()[0].amount().amount(),
+        drained.pages[2].listings[0].prices()[0].amount().amount(),
         dec!(0.000004)
     );
     let requests = server.received_requests().await.unwrap();
@@ -269,7 +247,7 @@ async fn live_sync_pages_with_the_api_key_through_throttling() {
             .any(|(k, v)| k == "key" && v == "test-api-key")
     }));
     let resumed = connector
-        .fetch_page(pages[1].next_token.as_deref())
+        .fetch_page(drained.pages[1].next_token.as_deref())
         .await
         .unwrap();
     assert_eq!(resumed.listings[0].vendor_sku(), "S4@europe-west3");
@@ -278,16 +256,17 @@ async fn live_sync_pages_with_the_api_key_through_throttling() {
 #[tokio::test]
 async fn live_invalid_key_and_missing_key_are_reported() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(400)
-                .set_body_bytes(vendor_fixture("gcp", "error-api-key-invalid.json")),
-        )
-        .mount(&server)
-        .await;
-    let settings = live_settings(&server.uri());
-    let connector = GcpConnector::new(&settings, fast_client(Vendor::Gcp, &settings)).unwrap();
-    let err = connector.fetch_page(None).await.unwrap_err();
+    mount_answer(
+        &server,
+        Mock::given(method("GET")),
+        ResponseTemplate::new(400)
+            .set_body_bytes(vendor_fixture("gcp", "error-api-key-invalid.json")),
+    )
+    .await;
+    let err = live_connector(Vendor::Gcp, &live_settings(&server.uri()))
+        .fetch_page(None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, ConnectorError::CredentialsRejected { .. }),
         "{err}"
@@ -298,9 +277,8 @@ async fn live_invalid_key_and_missing_key_are_reported() {
         "not retried"
     );
 
-    let no_key = settings_for(&server.uri());
     assert!(matches!(
-        GcpConnector::new(&no_key, fast_client(Vendor::Gcp, &no_key)),
-        Err(ConnectorError::MissingCredentials { .. })
+        connector_error(Vendor::Gcp, &settings_for(&server.uri())),
+        ConnectorError::MissingCredentials { .. }
     ));
 }

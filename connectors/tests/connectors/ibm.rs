@@ -1,27 +1,19 @@
 //! IBM: the real Global Catalog samples, a live sync against a local server
 //! answering plan pages and plan pricing, and bad records.
 
-use std::collections::BTreeMap;
-
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
-use shiyun_connectors::ibm::{self, IbmConnector};
-use shiyun_connectors::{Connector, ConnectorError, ImportContext};
+use shiyun_connectors::ConnectorError;
+use shiyun_connectors::ibm;
 use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
 use shiyun_core::money::Currency;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::{WithFaults, ctx, drain, fast_client, settings_for, vendor_fixture};
-
-fn with_params(pairs: &[(&str, &str)]) -> ImportContext {
-    let mut c = ctx();
-    c.params = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect::<BTreeMap<_, _>>();
-    c
-}
+use crate::common::{
+    WithFaults, ctx, ctx_with, drain_all, find_listing, live_connector, mount_answer, query_map,
+    rejection_reason, settings_for, vendor_fixture,
+};
 
 #[test]
 fn cos_pricing_sample_is_exact() {
@@ -31,7 +23,7 @@ fn cos_pricing_sample_is_exact() {
     );
     let page = ibm::import(
         &body,
-        &with_params(&[
+        &ctx_with(&[
             ("service", "cloud-object-storage"),
             ("plan_name", "Standard"),
         ]),
@@ -75,7 +67,7 @@ fn cos_pricing_sample_is_exact() {
     // Another country's amounts are asked for but absent: the record is rejected.
     let page = ibm::import(
         &body,
-        &with_params(&[("service", "cloud-object-storage"), ("country", "DEU")]),
+        &ctx_with(&[("service", "cloud-object-storage"), ("country", "DEU")]),
     )
     .unwrap();
     assert_eq!(
@@ -86,7 +78,7 @@ fn cos_pricing_sample_is_exact() {
     // A category can stand in for an unknown service.
     let page = ibm::import(
         &body,
-        &with_params(&[("service", "my-svc"), ("category", "storage.object")]),
+        &ctx_with(&[("service", "my-svc"), ("category", "storage.object")]),
     )
     .unwrap();
     assert_eq!(page.listings[0].service(), "my-svc");
@@ -162,7 +154,7 @@ async fn live_sync_pages_plans_and_fetches_pricing_through_throttling() {
         plan("p5", "Archive", "Paid"),
     ];
     let responder = WithFaults::new(&[(0, 429), (3, 500)], move |request: &Request| {
-        let q: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let q = query_map(request);
         let path = request.url.path();
         if path.ends_with("/plan") {
             let offset: usize = q["_offset"].parse().unwrap();
@@ -188,19 +180,17 @@ async fn live_sync_pages_plans_and_fetches_pricing_through_throttling() {
     let mut settings = settings_for(&server.uri());
     settings.services = vec!["cloud-object-storage".into()];
     settings.regions = vec!["eu-de".into()];
-    let connector = IbmConnector::new(&settings, fast_client(Vendor::Ibm, &settings)).unwrap();
-    let pages = drain(&connector).await;
-    assert_eq!(pages.len(), 3);
-    let skus: Vec<&str> = pages
-        .iter()
-        .flat_map(|p| p.listings.iter().map(|l| l.vendor_sku()))
-        .collect();
-    assert_eq!(skus, ["p1@eu-de", "p2@eu-de", "p3@eu-de", "p4@eu-de"]);
-    let rejections: Vec<_> = pages.iter().flat_map(|p| p.rejections.clone()).collect();
-    assert_eq!(rejections.len(), 1);
-    assert_eq!(rejections[0].vendor_key, "p5@eu-de");
+    let connector = live_connector(Vendor::Ibm, &settings);
+    let drained = drain_all(connector.as_ref()).await;
+    assert_eq!(drained.pages.len(), 3);
+    assert_eq!(
+        drained.skus(),
+        ["p1@eu-de", "p2@eu-de", "p3@eu-de", "p4@eu-de"]
+    );
+    assert_eq!(drained.rejections.len(), 1);
+    assert_eq!(drained.rejections[0].vendor_key, "p5@eu-de");
 
-    let p1 = &pages[0].listings[0];
+    let p1 = &drained.pages[0].listings[0];
     assert_eq!(
         p1.name().en.as_deref(),
         Some("Cloud Object Storage Standard")
@@ -237,18 +227,14 @@ async fn live_sync_pages_plans_and_fetches_pricing_through_throttling() {
         (calls.unit, calls.amount().amount()),
         (PriceUnit::Request, dec!(0.000005))
     );
-    let lite = pages[1]
-        .listings
-        .iter()
-        .find(|l| l.vendor_sku() == "p3@eu-de")
-        .unwrap();
+    let lite = find_listing(&drained.pages[1].listings, "p3@eu-de");
     assert!(lite.tags().contains("free") && lite.prices().is_empty());
 
     let requests = server.received_requests().await.unwrap();
     // 3 plan pages + pricing for p1, p2, p4, p5 + one 429 + one 500.
     assert_eq!(requests.len(), 9);
     let resumed = connector
-        .fetch_page(pages[1].next_token.as_deref())
+        .fetch_page(drained.pages[1].next_token.as_deref())
         .await
         .unwrap();
     assert_eq!(resumed.rejections[0].vendor_key, "p5@eu-de");
@@ -265,9 +251,10 @@ async fn bad_plans_and_prices_are_rejected_and_the_rest_goes_on() {
         no_id,
         plan("good", "Good", "Paid"),
     ];
-    Mock::given(method("GET"))
-        .and(path_regex("^/api/v1/"))
-        .respond_with(move |request: &Request| {
+    mount_answer(
+        &server,
+        Mock::given(method("GET")).and(path_regex("^/api/v1/")),
+        move |request: &Request| {
             let path = request.url.path();
             if path.ends_with("/plan") {
                 return ResponseTemplate::new(200).set_body_json(json!({
@@ -281,23 +268,17 @@ async fn bad_plans_and_prices_are_rejected_and_the_rest_goes_on() {
                 _ => pricing(id, "us-south", json!(0.022), "USD"),
             };
             ResponseTemplate::new(200).set_body_json(body)
-        })
-        .mount(&server)
-        .await;
-    let settings = settings_for(&server.uri());
-    let connector = IbmConnector::new(&settings, fast_client(Vendor::Ibm, &settings)).unwrap();
-    let page = connector.fetch_page(None).await.unwrap();
+        },
+    )
+    .await;
+    let page = live_connector(Vendor::Ibm, &settings_for(&server.uri()))
+        .fetch_page(None)
+        .await
+        .unwrap();
     assert_eq!(page.listings.len(), 1);
     assert_eq!(page.listings[0].vendor_sku(), "good@us-south");
     assert_eq!(page.listings[0].region().geography.to_string(), "us/dallas");
-    let reason = |key: &str| {
-        page.rejections
-            .iter()
-            .find(|r| r.vendor_key == key)
-            .unwrap_or_else(|| panic!("{key}: {:?}", page.rejections))
-            .reason
-            .clone()
-    };
+    let reason = |key: &str| rejection_reason(&page.rejections, key);
     assert!(reason("nan@us-south").contains("not a number"));
     assert!(reason("xyz@us-south").contains("unknown currency `XYZ`"));
     assert!(reason("NoId").contains("plan without id"));
