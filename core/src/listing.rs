@@ -832,6 +832,10 @@ impl Listing {
 
     /// SHA-256 (hex) of everything a customer sees: all but status and
     /// provenance. Two syncs of an unchanged offer give the same fingerprint.
+    ///
+    /// The prices enter as their SHA-256 digest (the one behind
+    /// [`Listing::price_fingerprint`]) rather than as JSON, so a change of
+    /// prices still changes this fingerprint.
     pub fn content_fingerprint(&self) -> String {
         let d = &self.0;
         hash_json(&ContentView {
@@ -843,18 +847,24 @@ impl Listing {
             description: &d.description,
             region: &d.region,
             specs: &d.specs,
-            prices: &d.prices,
+            prices: hex::encode(self.price_digest()),
             tags: &d.tags,
         })
     }
 
     /// SHA-256 (hex) of the prices alone: a change here writes price history.
     pub fn price_fingerprint(&self) -> String {
-        hash_json(&self.0.prices)
+        hex::encode(self.price_digest())
+    }
+
+    /// SHA-256 of the prices' JSON.
+    fn price_digest(&self) -> [u8; 32] {
+        digest_json(&self.0.prices)
     }
 }
 
-/// The customer-visible part of a listing, borrowed for hashing.
+/// The customer-visible part of a listing, borrowed for hashing; the prices
+/// are represented by their digest (hex).
 #[derive(Serialize)]
 struct ContentView<'a> {
     vendor: Vendor,
@@ -865,7 +875,7 @@ struct ContentView<'a> {
     description: &'a LocalizedText,
     region: &'a Region,
     specs: &'a Specs,
-    prices: &'a [PriceComponent],
+    prices: String,
     tags: &'a BTreeSet<String>,
 }
 
@@ -884,11 +894,15 @@ impl std::io::Write for HashWriter {
     }
 }
 
-fn hash_json(value: &impl Serialize) -> String {
+fn digest_json(value: &impl Serialize) -> [u8; 32] {
     let mut writer = HashWriter(Sha256::new());
     // Serialising plain data into a writer that never fails cannot fail.
     let _ = serde_json::to_writer(&mut writer, value);
-    hex::encode(writer.0.finalize())
+    writer.0.finalize().into()
+}
+
+fn hash_json(value: &impl Serialize) -> String {
+    hex::encode(digest_json(value))
 }
 
 fn check_text(field: &str, text: &str, max: usize) -> Result<(), ValidationError> {

@@ -18,65 +18,91 @@ use crate::time::{from_micros, micros};
 /// below SQLite's 32 766 and PostgreSQL's 65 535 bind parameters.
 const CHUNK: usize = 500;
 
-#[derive(Insertable, AsChangeset)]
-#[diesel(table_name = listings, treat_none_as_default_value = false, treat_none_as_null = true)]
-struct ListingRow {
-    id: String,
+#[derive(Insertable)]
+#[diesel(table_name = listings, treat_none_as_default_value = false)]
+struct ListingRow<'a> {
+    id: &'a str,
     vendor: &'static str,
-    vendor_sku: String,
-    category: String,
-    service: String,
-    region: String,
+    vendor_sku: &'a str,
+    category: &'a str,
+    service: &'a str,
+    region: &'a str,
     status: &'static str,
-    name_en: Option<String>,
-    name_zh: Option<String>,
-    content_hash: String,
-    price_hash: String,
+    name_en: Option<&'a str>,
+    name_zh: Option<&'a str>,
+    content_hash: &'a str,
+    price_hash: &'a str,
     doc: String,
     fetched_at: i64,
-    #[diesel(skip_update)]
     first_seen_at: i64,
     last_seen_at: i64,
     updated_at: i64,
 }
 
-impl ListingRow {
-    /// The row of `listing` as upserted at `seen`. Serialising happens here,
-    /// before the transaction, to keep write locks short.
-    fn new(listing: &Listing, seen: i64) -> StoreResult<(Self, String)> {
+impl<'a> ListingRow<'a> {
+    /// The row of a new or changed listing as upserted at `seen`; the only
+    /// place a listing is serialised whole.
+    fn new(incoming: &'a Incoming<'a>, seen: i64) -> StoreResult<Self> {
+        let listing = incoming.listing;
         let doc = serde_json::to_string(listing).map_err(|e| {
             StoreError::Internal(format!("cannot serialise listing {}: {e}", listing.id()))
         })?;
-        let prices = serde_json::to_string(listing.prices()).map_err(|e| {
-            StoreError::Internal(format!("cannot serialise prices of {}: {e}", listing.id()))
-        })?;
-        let region = listing.region();
-        let row = ListingRow {
-            id: listing.id().as_str().to_owned(),
+        let name = listing.name();
+        Ok(ListingRow {
+            id: listing.id().as_str(),
             vendor: listing.vendor().id(),
-            vendor_sku: listing.vendor_sku().to_owned(),
-            category: listing.category().as_str().to_owned(),
-            service: listing.service().to_owned(),
-            region: region.code.clone(),
+            vendor_sku: listing.vendor_sku(),
+            category: listing.category().as_str(),
+            service: listing.service(),
+            region: &listing.region().code,
             status: listing.status().as_str(),
-            name_en: listing.name().en.clone(),
-            name_zh: listing.name().zh.clone(),
-            content_hash: listing.content_fingerprint(),
-            price_hash: listing.price_fingerprint(),
+            name_en: name.en.as_deref(),
+            name_zh: name.zh.as_deref(),
+            content_hash: &incoming.content_hash,
+            price_hash: &incoming.price_hash,
             doc,
             fetched_at: micros(listing.provenance().fetched_at),
             first_seen_at: seen,
             last_seen_at: seen,
             updated_at: seen,
-        };
-        Ok((row, prices))
+        })
+    }
+}
+
+/// A listing of the batch with its fingerprints, computed before the
+/// transaction: all the diff needs.
+struct Incoming<'a> {
+    listing: &'a Listing,
+    content_hash: String,
+    price_hash: String,
+}
+
+impl<'a> Incoming<'a> {
+    fn new(listing: &'a Listing) -> Self {
+        Incoming {
+            listing,
+            content_hash: listing.content_fingerprint(),
+            price_hash: listing.price_fingerprint(),
+        }
+    }
+
+    fn price_row(&self, seen: i64) -> StoreResult<PriceRow<'a>> {
+        let listing = self.listing;
+        let prices = serde_json::to_string(listing.prices()).map_err(|e| {
+            StoreError::Internal(format!("cannot serialise prices of {}: {e}", listing.id()))
+        })?;
+        Ok(PriceRow {
+            listing_id: listing.id().as_str(),
+            recorded_at: seen,
+            prices,
+        })
     }
 }
 
 #[derive(Insertable)]
 #[diesel(table_name = listing_price_history)]
-struct PriceRow {
-    listing_id: String,
+struct PriceRow<'a> {
+    listing_id: &'a str,
     recorded_at: i64,
     prices: String,
 }
@@ -84,7 +110,7 @@ struct PriceRow {
 #[derive(Insertable)]
 #[diesel(table_name = listing_changes)]
 struct ChangeRow<'a> {
-    listing_id: String,
+    listing_id: &'a str,
     vendor: &'a str,
     kind: &'static str,
     recorded_at: i64,
@@ -171,11 +197,44 @@ fn append_changes(conn: &mut DbConnection, changes: &[ChangeRow<'_>]) -> Result<
     Ok(())
 }
 
-/// What the store holds of a listing, for the diff.
-struct Stored {
-    status: String,
-    content_hash: String,
-    price_hash: String,
+/// Overwrites stored rows with `rows` (all but `first_seen_at`), as
+/// multi-row `INSERT … ON CONFLICT (id) DO UPDATE` statements: every row
+/// exists, so each one is an update, and a chunk costs one statement instead
+/// of one per row.
+fn update_rows(conn: &mut DbConnection, rows: &[ListingRow<'_>]) -> Result<(), TxError> {
+    use diesel::upsert::excluded;
+    macro_rules! upsert {
+        ($c:expr, $chunk:expr) => {
+            diesel::insert_into(listings::table)
+                .values($chunk)
+                .on_conflict(listings::id)
+                .do_update()
+                .set((
+                    listings::vendor.eq(excluded(listings::vendor)),
+                    listings::vendor_sku.eq(excluded(listings::vendor_sku)),
+                    listings::category.eq(excluded(listings::category)),
+                    listings::service.eq(excluded(listings::service)),
+                    listings::region.eq(excluded(listings::region)),
+                    listings::status.eq(excluded(listings::status)),
+                    listings::name_en.eq(excluded(listings::name_en)),
+                    listings::name_zh.eq(excluded(listings::name_zh)),
+                    listings::content_hash.eq(excluded(listings::content_hash)),
+                    listings::price_hash.eq(excluded(listings::price_hash)),
+                    listings::doc.eq(excluded(listings::doc)),
+                    listings::fetched_at.eq(excluded(listings::fetched_at)),
+                    listings::last_seen_at.eq(excluded(listings::last_seen_at)),
+                    listings::updated_at.eq(excluded(listings::updated_at)),
+                ))
+                .execute($c)?
+        };
+    }
+    for chunk in rows.chunks(CHUNK) {
+        match &mut *conn {
+            DbConnection::Sqlite(c) => upsert!(c, chunk),
+            DbConnection::Pg(c) => upsert!(c, chunk),
+        };
+    }
+    Ok(())
 }
 
 impl ListingStore for Database {
@@ -200,15 +259,16 @@ impl ListingStore for Database {
             return Ok(UpsertReport::default());
         }
         let seen = micros(seen_at);
-        let prepared = unique
-            .iter()
-            .map(|l| ListingRow::new(l, seen))
-            .collect::<StoreResult<Vec<_>>>()?;
+        // Only the fingerprints before the transaction: most listings of a
+        // sync are unchanged, and those are never serialised whole.
+        let incoming: Vec<Incoming<'_>> = unique.into_iter().map(Incoming::new).collect();
 
         self.write(|conn| {
-            let mut stored: HashMap<String, Stored> = HashMap::with_capacity(prepared.len());
-            for chunk in prepared.chunks(CHUNK) {
-                let ids: Vec<&str> = chunk.iter().map(|(row, _)| row.id.as_str()).collect();
+            // What the store holds of each listing: status and both hashes.
+            let mut stored: HashMap<String, (String, String, String)> =
+                HashMap::with_capacity(incoming.len());
+            for chunk in incoming.chunks(CHUNK) {
+                let ids: Vec<&str> = chunk.iter().map(|i| i.listing.id().as_str()).collect();
                 let rows: Vec<(String, String, String, String)> = listings::table
                     .filter(listings::id.eq_any(ids))
                     .select((
@@ -218,57 +278,46 @@ impl ListingStore for Database {
                         listings::price_hash,
                     ))
                     .load(conn)?;
-                for (id, status, content_hash, price_hash) in rows {
-                    stored.insert(
-                        id,
-                        Stored {
-                            status,
-                            content_hash,
-                            price_hash,
-                        },
-                    );
-                }
+                stored.extend(
+                    rows.into_iter()
+                        .map(|(id, status, content, price)| (id, (status, content, price))),
+                );
             }
 
             let mut report = UpsertReport::default();
-            let mut inserts: Vec<ListingRow> = Vec::new();
-            let mut updates: Vec<ListingRow> = Vec::new();
-            let mut seen_only: Vec<String> = Vec::new();
-            let mut prices: Vec<PriceRow> = Vec::new();
+            let mut inserts: Vec<ListingRow<'_>> = Vec::new();
+            let mut updates: Vec<ListingRow<'_>> = Vec::new();
+            let mut seen_only: Vec<&str> = Vec::new();
+            let mut prices: Vec<PriceRow<'_>> = Vec::new();
             let mut changes: Vec<ChangeRow<'_>> = Vec::new();
-            for (row, price_json) in prepared {
-                let kind = match stored.get(&row.id) {
+            for item in &incoming {
+                let listing = item.listing;
+                let id = listing.id().as_str();
+                let status = listing.status().as_str();
+                let kind = match stored.get(id) {
                     None => {
                         report.new += 1;
-                        prices.push(PriceRow {
-                            listing_id: row.id.clone(),
-                            recorded_at: seen,
-                            prices: price_json,
-                        });
+                        prices.push(item.price_row(seen)?);
                         ChangeKind::Created
                     }
-                    Some(old) => {
-                        let status_changed = old.status != row.status;
-                        if !status_changed && old.content_hash == row.content_hash {
+                    Some((old_status, old_content, old_price)) => {
+                        let status_changed = old_status != status;
+                        if !status_changed && *old_content == item.content_hash {
                             report.unchanged += 1;
-                            seen_only.push(row.id);
+                            seen_only.push(id);
                             continue;
                         }
-                        if old.price_hash != row.price_hash {
-                            prices.push(PriceRow {
-                                listing_id: row.id.clone(),
-                                recorded_at: seen,
-                                prices: price_json,
-                            });
+                        if *old_price != item.price_hash {
+                            prices.push(item.price_row(seen)?);
                         }
                         // A flip to retired counts as retired; a reactivation as
                         // changed, since the report has no field of its own for it.
-                        match (status_changed, row.status) {
-                            (true, "retired") => {
+                        match (status_changed, listing.status()) {
+                            (true, ListingStatus::Retired) => {
                                 report.retired += 1;
                                 ChangeKind::Retired
                             }
-                            (true, _) => {
+                            (true, ListingStatus::Active) => {
                                 report.changed += 1;
                                 ChangeKind::Reactivated
                             }
@@ -280,11 +329,12 @@ impl ListingStore for Database {
                     }
                 };
                 changes.push(ChangeRow {
-                    listing_id: row.id.clone(),
-                    vendor: row.vendor,
+                    listing_id: id,
+                    vendor: listing.vendor().id(),
                     kind: kind.as_str(),
                     recorded_at: seen,
                 });
+                let row = ListingRow::new(item, seen)?;
                 if kind == ChangeKind::Created {
                     inserts.push(row);
                 } else {
@@ -293,11 +343,7 @@ impl ListingStore for Database {
             }
 
             insert_chunks!(conn, listings::table, inserts);
-            for row in &updates {
-                diesel::update(listings::table.find(&row.id))
-                    .set(row)
-                    .execute(conn)?;
-            }
+            update_rows(conn, &updates)?;
             for chunk in seen_only.chunks(CHUNK) {
                 diesel::update(listings::table.filter(listings::id.eq_any(chunk)))
                     .set(listings::last_seen_at.eq(seen))
@@ -381,7 +427,7 @@ impl ListingStore for Database {
             append_changes(
                 conn,
                 &[ChangeRow {
-                    listing_id: id.to_string(),
+                    listing_id: id.as_str(),
                     vendor: &vendor,
                     kind: ChangeKind::Retired.as_str(),
                     recorded_at: at,
@@ -422,7 +468,7 @@ impl ListingStore for Database {
             let changes: Vec<ChangeRow<'_>> = ids
                 .iter()
                 .map(|id| ChangeRow {
-                    listing_id: id.clone(),
+                    listing_id: id,
                     vendor,
                     kind: ChangeKind::Retired.as_str(),
                     recorded_at: at,
