@@ -4,15 +4,17 @@
 use std::collections::BTreeMap;
 
 use rust_decimal_macros::dec;
-use secrecy::SecretString;
 use serde_json::json;
-use shiyun_connectors::ctyun::{CtyunConnector, import};
-use shiyun_connectors::{Connector, ConnectorError, VendorSettings};
+use shiyun_connectors::ctyun::import;
+use shiyun_connectors::{ConnectorError, VendorSettings};
 use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
 use wiremock::matchers::{header_exists, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::{fast_client, params_ctx, vendor_fixture};
+use crate::common::{
+    assert_all_signed, assert_amount, assert_money, drain_all, keyed_settings, live_connector,
+    mount_answer, mount_fault_once, params_ctx, vendor_fixture,
+};
 
 const SAMPLE: &str = "order-query-new-price-n100-ecs-ebs-eip-cfw.json";
 
@@ -51,8 +53,7 @@ fn order_price_sample_gives_one_listing_per_item() {
     let p = &vm.prices()[0];
     assert_eq!(p.billing_mode, BillingMode::Reserved { term_months: 2 });
     assert_eq!(p.unit, PriceUnit::Term);
-    assert_eq!(p.amount.amount().to_string(), "313.24");
-    assert_eq!(p.amount.currency().code(), "CNY");
+    assert_money(p.amount, "313.24", "CNY");
 
     let ebs = by_sku["EBS.SATA.40GB@cn-neimeng-8/month_2"];
     assert_eq!(ebs.category().as_str(), "storage.block");
@@ -174,87 +175,53 @@ fn quote_response(request: &Request) -> ResponseTemplate {
 #[tokio::test]
 async fn live_sync_quotes_flavors_per_region_with_retries() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v4/region/list-regions"))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v4/region/list-regions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"statusCode": 800, "returnObj": {"regionList": [
+    let regions = || Mock::given(method("GET")).and(path("/v4/region/list-regions"));
+    let quote = || Mock::given(method("POST")).and(path("/v4/new-order/query-price"));
+    mount_fault_once(&server, regions(), 500).await;
+    mount_answer(
+        &server,
+        regions(),
+        ResponseTemplate::new(200).set_body_json(json!({"statusCode": 800, "returnObj": {"regionList": [
             {"regionID": "bb9fdb42056f11eda1610242ac110002", "regionCode": "cn-huadong1", "regionName": "华东1"},
             {"regionID": "100054c0416811e9a6690242ac110002", "regionCode": "cn-baoding-1", "regionName": "保定"},
             {"regionID": "ffff", "regionName": "no code"}
-        ]}})))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v4/new-order/query-price"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v4/new-order/query-price"))
-        .and(header_exists("Eop-Authorization"))
-        .and(header_exists("eop-date"))
-        .and(header_exists("ctyun-eop-request-id"))
-        .respond_with(quote_response)
-        .with_priority(2)
-        .mount(&server)
-        .await;
+        ]}})),
+    )
+    .await;
+    mount_fault_once(&server, quote(), 429).await;
+    mount_answer(
+        &server,
+        quote()
+            .and(header_exists("Eop-Authorization"))
+            .and(header_exists("eop-date"))
+            .and(header_exists("ctyun-eop-request-id")),
+        quote_response,
+    )
+    .await;
     let settings = VendorSettings {
-        endpoint: Some(server.uri()),
-        access_key_id: Some("ak".into()),
-        secret_access_key: Some(SecretString::from("sk")),
         services: vec![
             "s7.large.2".into(),
             "s7.xlarge.2".into(),
             "s7.2xlarge.2".into(),
         ],
-        ..VendorSettings::default()
+        ..keyed_settings(&server.uri(), "ak", "sk")
     };
-    let connector = CtyunConnector::new(&settings, fast_client(Vendor::Ctyun, &settings)).unwrap();
-    let mut token: Option<String> = None;
-    let mut listings = Vec::new();
-    let mut pages = 0;
-    loop {
-        let page = connector.fetch_page(token.as_deref()).await.unwrap();
-        pages += 1;
-        assert!(page.rejections.is_empty(), "{:?}", page.rejections);
-        listings.extend(page.listings);
-        match page.next_token {
-            Some(next) => token = Some(next),
-            None => break,
-        }
-    }
+    let drained = drain_all(live_connector(Vendor::Ctyun, &settings).as_ref()).await;
+    assert!(drained.rejections.is_empty(), "{:?}", drained.rejections);
     // Two pools × (2 + 1 flavors per page).
-    assert_eq!(pages, 4);
-    assert_eq!(listings.len(), 6);
-    let l = listings
-        .iter()
-        .find(|l| l.vendor_sku() == "VM.s7.large.2@cn-baoding-1/month")
-        .unwrap();
-    assert_eq!(l.prices()[0].amount.amount().to_string(), "202.5");
+    assert_eq!(drained.pages.len(), 4);
+    assert_eq!(drained.listings.len(), 6);
+    let l = drained.listing("VM.s7.large.2@cn-baoding-1/month");
+    assert_amount(l.prices()[0].amount, "202.5");
     assert_eq!(l.region().geography.to_string(), "cn/baoding");
 
     let requests = server.received_requests().await.unwrap();
     // list-regions twice (a 500 first), six quotes plus one 429.
     assert_eq!(requests.len(), 9);
-    for request in &requests {
-        let auth = request
-            .headers
-            .get("eop-authorization")
-            .unwrap()
-            .to_str()
-            .unwrap();
-        assert!(
-            auth.starts_with("ak Headers=ctyun-eop-request-id;eop-date Signature="),
-            "{auth}"
-        );
-    }
+    assert_all_signed(
+        &requests,
+        "eop-authorization",
+        "ak Headers=ctyun-eop-request-id;eop-date Signature=",
+        &[],
+    );
 }

@@ -2,18 +2,18 @@
 //! spot price format, a live sync against a local server (SigV4), and bad
 //! vendor data.
 
-use std::collections::BTreeMap;
-
 use rust_decimal_macros::dec;
-use secrecy::SecretString;
 use serde_json::json;
-use shiyun_connectors::kingsoft::{KingsoftConnector, import};
-use shiyun_connectors::{Connector, ConnectorError, VendorSettings};
+use shiyun_connectors::kingsoft::import;
+use shiyun_connectors::{ConnectorError, VendorSettings};
 use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
 use wiremock::matchers::{method, query_param};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 
-use crate::common::{fast_client, params_ctx, vendor_fixture};
+use crate::common::{
+    assert_all_signed, assert_amount, assert_money, connector_error, drain_all, keyed_settings,
+    live_connector, mount_answer, mount_fault_once, params_ctx, query_map, vendor_fixture,
+};
 
 #[test]
 fn trade_describe_instances_sample_is_accepted_without_listings() {
@@ -73,8 +73,7 @@ fn spot_price_history_gives_spot_and_on_demand_listings_from_the_latest_entry() 
     assert_eq!(spot.name().zh.as_deref(), Some("通用型 N3 实例 N3.2B"));
     assert_eq!(spot.prices()[0].billing_mode, BillingMode::Spot);
     assert_eq!(spot.prices()[0].unit, PriceUnit::Hour);
-    assert_eq!(spot.prices()[0].amount.amount().to_string(), "0.0393");
-    assert_eq!(spot.prices()[0].amount.currency().code(), "CNY");
+    assert_money(spot.prices()[0].amount, "0.0393", "CNY");
     let on_demand = &page.listings[1];
     assert_eq!(on_demand.vendor_sku(), "N3.2B@cn-beijing-6a/on_demand");
     assert_eq!(on_demand.prices()[0].billing_mode, BillingMode::OnDemand);
@@ -139,7 +138,7 @@ fn bad_records_are_rejected() {
 }
 
 fn spot_response(request: &Request) -> ResponseTemplate {
-    let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+    let query = query_map(request);
     let instance_type = query.get("InstanceType").cloned().unwrap_or_default();
     let zone = query.get("AvailabilityZone").cloned().unwrap_or_default();
     if instance_type == "X6.NOSPOT" {
@@ -152,124 +151,77 @@ fn spot_response(request: &Request) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_raw(body, "application/json")
 }
 
+/// A GET of the KEC API `action`.
+fn action(action: &str) -> MockBuilder {
+    Mock::given(method("GET")).and(query_param("Action", action))
+}
+
 #[tokio::test]
 async fn live_sync_prices_types_per_zone_across_pages_with_retries() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(query_param("Action", "DescribeSpotPriceHistory"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(query_param("Action", "DescribeInstanceTypeConfigs"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(query_param("Action", "DescribeInstanceTypeConfigs"))
-        .and(query_param("Version", "2016-03-04"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"RequestId": "r", "InstanceTypeConfigSet": [
+    mount_fault_once(&server, action("DescribeSpotPriceHistory"), 429).await;
+    mount_fault_once(&server, action("DescribeInstanceTypeConfigs"), 503).await;
+    mount_answer(&server, action("DescribeInstanceTypeConfigs").and(query_param("Version", "2016-03-04")),
+        ResponseTemplate::new(200).set_body_json(json!({"RequestId": "r", "InstanceTypeConfigSet": [
             {"InstanceType": "N3.2B", "InstanceFamily": "N3", "CPU": 2, "Memory": 4, "AvailabilityZoneSet": [
                 {"AvailabilityZone": "cn-beijing-6a"}, {"AvailabilityZone": "cn-beijing-6b"}, {"AvailabilityZone": "cn-beijing-6c"}]},
             {"InstanceType": "C6.4B", "InstanceFamily": "C6", "CPU": 4, "Memory": 8, "AvailabilityZoneSet": [
                 {"AvailabilityZone": "cn-beijing-6a"}, {"AvailabilityZone": "cn-beijing-6b"}]},
             {"InstanceType": "X6.NOSPOT", "InstanceFamily": "X6", "CPU": 4, "Memory": 32, "AvailabilityZoneSet": [
                 {"AvailabilityZone": "cn-beijing-6a"}]}
-        ]})))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(query_param("Action", "DescribeSpotPriceHistory"))
-        .respond_with(spot_response)
-        .with_priority(2)
-        .mount(&server)
-        .await;
+        ]})),
+    )
+    .await;
+    mount_answer(&server, action("DescribeSpotPriceHistory"), spot_response).await;
     let settings = VendorSettings {
-        endpoint: Some(server.uri()),
-        access_key_id: Some("AKLTtest".into()),
-        secret_access_key: Some(SecretString::from("secret")),
         regions: vec!["cn-beijing-6".into()],
-        ..VendorSettings::default()
+        ..keyed_settings(&server.uri(), "AKLTtest", "secret")
     };
-    let connector =
-        KingsoftConnector::new(&settings, fast_client(Vendor::Kingsoft, &settings)).unwrap();
-    let mut token: Option<String> = None;
-    let mut listings = Vec::new();
-    let mut rejections = Vec::new();
-    let mut pages = 0;
-    loop {
-        let page = connector.fetch_page(token.as_deref()).await.unwrap();
-        pages += 1;
-        listings.extend(page.listings);
-        rejections.extend(page.rejections);
-        match page.next_token {
-            Some(next) => token = Some(next),
-            None => break,
-        }
-    }
+    let drained = drain_all(live_connector(Vendor::Kingsoft, &settings).as_ref()).await;
     // 6 (type, zone) pairs at 4 per page.
-    assert_eq!(pages, 2);
+    assert_eq!(drained.pages.len(), 2);
     // 5 priced pairs × (spot + on demand); X6.NOSPOT is reported.
-    assert_eq!(listings.len(), 10);
+    assert_eq!(drained.listings.len(), 10);
+    let rejections = &drained.rejections;
     assert_eq!(rejections.len(), 1, "{rejections:?}");
     assert_eq!(rejections[0].vendor_key, "X6.NOSPOT@cn-beijing-6a");
-    let l = listings
-        .iter()
-        .find(|l| l.vendor_sku() == "C6.4B@cn-beijing-6b/spot")
-        .unwrap();
+    let l = drained.listing("C6.4B@cn-beijing-6b/spot");
     assert_eq!(l.specs().vcpu, Some(4), "specs come from the catalog");
     assert_eq!(l.name().zh.as_deref(), Some("计算优化型 C6 实例 C6.4B"));
-    assert_eq!(l.prices()[0].amount.amount().to_string(), "0.0393");
+    assert_amount(l.prices()[0].amount, "0.0393");
 
     let requests = server.received_requests().await.unwrap();
     // catalog (503 then 200) + 6 spot calls + one 429.
     assert_eq!(requests.len(), 9);
-    for request in &requests {
-        let auth = request
-            .headers
-            .get("authorization")
-            .unwrap()
-            .to_str()
-            .unwrap();
-        assert!(
-            auth.starts_with("AWS4-HMAC-SHA256 Credential=AKLTtest/"),
-            "{auth}"
-        );
-        assert!(auth.contains("/cn-beijing-6/kec/aws4_request"), "{auth}");
-        assert!(request.headers.get("x-amz-date").is_some());
-    }
+    assert_all_signed(
+        &requests,
+        "authorization",
+        "AWS4-HMAC-SHA256 Credential=AKLTtest/",
+        &["/cn-beijing-6/kec/aws4_request"],
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.headers.get("x-amz-date").is_some())
+    );
 }
 
 #[tokio::test]
 async fn three_regions_make_three_pages_and_missing_keys_fail() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(query_param("Action", "DescribeInstanceTypeConfigs"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"RequestId": "r", "InstanceTypeConfigSet": [
+    mount_answer(&server, action("DescribeInstanceTypeConfigs"),
+        ResponseTemplate::new(200).set_body_json(json!({"RequestId": "r", "InstanceTypeConfigSet": [
             {"InstanceType": "S6.2A", "InstanceFamily": "S6", "CPU": 2, "Memory": 2, "AvailabilityZoneSet": [
                 {"AvailabilityZone": "cn-beijing-6a"}, {"AvailabilityZone": "cn-shanghai-2a"}, {"AvailabilityZone": "cn-guangzhou-1a"}]}
-        ]})))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(query_param("Action", "DescribeSpotPriceHistory"))
-        .respond_with(spot_response)
-        .mount(&server)
-        .await;
+        ]})),
+    )
+    .await;
+    mount_answer(&server, action("DescribeSpotPriceHistory"), spot_response).await;
     let settings = VendorSettings {
-        endpoint: Some(server.uri()),
-        access_key_id: Some("AKLTtest".into()),
-        secret_access_key: Some(SecretString::from("secret")),
         services: vec!["S6".into()],
-        ..VendorSettings::default()
+        ..keyed_settings(&server.uri(), "AKLTtest", "secret")
     };
-    let connector =
-        KingsoftConnector::new(&settings, fast_client(Vendor::Kingsoft, &settings)).unwrap();
+    let connector = live_connector(Vendor::Kingsoft, &settings);
     let first = connector.fetch_page(None).await.unwrap();
     assert_eq!(
         first.next_token.as_deref(),
@@ -289,9 +241,8 @@ async fn three_regions_make_three_pages_and_missing_keys_fail() {
         18
     );
 
-    let none = VendorSettings::default();
     assert!(matches!(
-        KingsoftConnector::new(&none, fast_client(Vendor::Kingsoft, &none)).unwrap_err(),
+        connector_error(Vendor::Kingsoft, &VendorSettings::default()),
         ConnectorError::MissingCredentials { .. }
     ));
 }

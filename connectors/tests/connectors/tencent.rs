@@ -2,15 +2,17 @@
 //! server speaking Tencent's API 3.0, and bad vendor data.
 
 use rust_decimal_macros::dec;
-use secrecy::SecretString;
 use serde_json::json;
-use shiyun_connectors::tencent::{TencentConnector, import};
-use shiyun_connectors::{Connector, ConnectorError, VendorSettings};
+use shiyun_connectors::tencent::import;
+use shiyun_connectors::{ConnectorError, VendorSettings};
 use shiyun_core::listing::{Architecture, BillingMode, PriceUnit, Vendor};
 use wiremock::matchers::{header, header_exists, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::{fast_client, params_ctx, vendor_fixture};
+use crate::common::{
+    assert_all_signed, assert_money, connector_error, drain_all, keyed_settings, live_connector,
+    mount_answer, mount_fault_once, params_ctx, vendor_fixture,
+};
 
 #[test]
 fn zone_instance_config_infos_sample_imports_with_exact_prices() {
@@ -125,8 +127,7 @@ fn cbs_inquiry_price_prefers_the_high_precision_strings() {
     let p = &l.prices()[0];
     assert_eq!(p.billing_mode, BillingMode::OnDemand);
     assert_eq!(p.unit, PriceUnit::Hour);
-    assert_eq!(p.amount.amount().to_string(), "0.042");
-    assert_eq!(p.amount.currency().code(), "CNY");
+    assert_money(p.amount, "0.042", "CNY");
 
     let missing = import(&body, &params_ctx(&[("DiskType", "CLOUD_PREMIUM")])).unwrap_err();
     assert!(missing.to_string().contains("DiskSize"), "{missing}");
@@ -235,12 +236,9 @@ fn truncated_pages_and_error_envelopes_fail_the_page() {
 
 fn settings(endpoint: &str, regions: &[&str]) -> VendorSettings {
     VendorSettings {
-        endpoint: Some(endpoint.to_owned()),
-        access_key_id: Some("AKIDtest".into()),
-        secret_access_key: Some(SecretString::from("secret")),
         regions: regions.iter().map(|r| (*r).to_owned()).collect(),
         max_retries: Some(3),
-        ..VendorSettings::default()
+        ..keyed_settings(endpoint, "AKIDtest", "secret")
     }
 }
 
@@ -248,58 +246,38 @@ fn settings(endpoint: &str, regions: &[&str]) -> VendorSettings {
 async fn live_sync_pages_through_regions_with_retries() {
     let server = MockServer::start().await;
     let regions = ["ap-guangzhou", "ap-shanghai", "ap-singapore"];
+    let in_region = |region: &str| Mock::given(method("POST")).and(header("X-TC-Region", region));
     // ap-guangzhou is throttled once, ap-shanghai fails once with a 500.
-    Mock::given(method("POST"))
-        .and(header("X-TC-Region", "ap-guangzhou"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(header("X-TC-Region", "ap-shanghai"))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    mount_fault_once(&server, in_region("ap-guangzhou"), 429).await;
+    mount_fault_once(&server, in_region("ap-shanghai"), 500).await;
     for region in regions {
         let records = vec![
             quota("SA2.MEDIUM4", &format!("{region}-1"), json!(0.12)),
             quota("SA2.LARGE8", &format!("{region}-2"), json!(0.24)),
         ];
-        Mock::given(method("POST"))
-            .and(header("X-TC-Region", region))
-            .and(header("X-TC-Action", "DescribeZoneInstanceConfigInfos"))
-            .and(header("X-TC-Version", "2017-03-12"))
-            .and(header_exists("X-TC-Timestamp"))
-            .and(header_exists("Authorization"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(envelope(records)))
-            .with_priority(2)
-            .mount(&server)
-            .await;
+        mount_answer(
+            &server,
+            in_region(region)
+                .and(header("X-TC-Action", "DescribeZoneInstanceConfigInfos"))
+                .and(header("X-TC-Version", "2017-03-12"))
+                .and(header_exists("X-TC-Timestamp"))
+                .and(header_exists("Authorization")),
+            ResponseTemplate::new(200).set_body_json(envelope(records)),
+        )
+        .await;
     }
     let settings = settings(&server.uri(), &regions);
-    let connector =
-        TencentConnector::new(&settings, fast_client(Vendor::Tencent, &settings)).unwrap();
-    let mut token: Option<String> = None;
-    let mut listings = Vec::new();
-    let mut pages = 0;
-    loop {
-        let page = connector.fetch_page(token.as_deref()).await.unwrap();
-        pages += 1;
-        assert!(page.rejections.is_empty(), "{:?}", page.rejections);
-        listings.extend(page.listings);
-        match page.next_token {
-            Some(next) => token = Some(next),
-            None => break,
-        }
-    }
-    assert_eq!(pages, 3);
-    assert_eq!(listings.len(), 6);
-    let skus: Vec<&str> = listings.iter().map(|l| l.vendor_sku()).collect();
-    assert!(skus.contains(&"SA2.LARGE8@ap-singapore-2/postpaid_by_hour"));
-    let sg = listings
+    let drained = drain_all(live_connector(Vendor::Tencent, &settings).as_ref()).await;
+    assert!(drained.rejections.is_empty(), "{:?}", drained.rejections);
+    assert_eq!(drained.pages.len(), 3);
+    assert_eq!(drained.listings.len(), 6);
+    assert!(
+        drained
+            .skus()
+            .contains(&"SA2.LARGE8@ap-singapore-2/postpaid_by_hour")
+    );
+    let sg = drained
+        .listings
         .iter()
         .find(|l| l.region().code == "ap-singapore-1")
         .unwrap();
@@ -307,34 +285,27 @@ async fn live_sync_pages_through_regions_with_retries() {
 
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 5, "3 pages + one 429 + one 500");
-    for request in &requests {
-        let auth = request
-            .headers
-            .get("authorization")
-            .unwrap()
-            .to_str()
-            .unwrap();
-        assert!(
-            auth.starts_with("TC3-HMAC-SHA256 Credential=AKIDtest/"),
-            "{auth}"
-        );
-        assert!(auth.contains("/cvm/tc3_request"), "{auth}");
-    }
+    assert_all_signed(
+        &requests,
+        "authorization",
+        "TC3-HMAC-SHA256 Credential=AKIDtest/",
+        &["/cvm/tc3_request"],
+    );
 }
 
 #[tokio::test]
 async fn live_sync_resumes_from_a_token_and_maps_auth_failures() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(header("X-TC-Region", "ap-shanghai"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
+    mount_answer(
+        &server,
+        Mock::given(method("POST")).and(header("X-TC-Region", "ap-shanghai")),
+        ResponseTemplate::new(200).set_body_json(
             json!({"Response": {"Error": {"Code": "AuthFailure.SecretIdNotFound", "Message": "no such id"}, "RequestId": "r"}}),
-        ))
-        .mount(&server)
-        .await;
+        ),
+    )
+    .await;
     let settings = settings(&server.uri(), &["ap-guangzhou", "ap-shanghai"]);
-    let connector =
-        TencentConnector::new(&settings, fast_client(Vendor::Tencent, &settings)).unwrap();
+    let connector = live_connector(Vendor::Tencent, &settings);
     let err = connector
         .fetch_page(Some(r#"{"region_idx":1}"#))
         .await
@@ -350,8 +321,7 @@ async fn live_sync_resumes_from_a_token_and_maps_auth_failures() {
         .unwrap();
     assert!(done.listings.is_empty() && done.next_token.is_none());
 
-    let no_keys = VendorSettings::default();
-    let err = TencentConnector::new(&no_keys, fast_client(Vendor::Tencent, &no_keys)).unwrap_err();
+    let err = connector_error(Vendor::Tencent, &VendorSettings::default());
     assert!(
         matches!(err, ConnectorError::MissingCredentials { .. }),
         "{err}"

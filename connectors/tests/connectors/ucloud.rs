@@ -1,18 +1,19 @@
 //! UCloud: the real UHost and UDB price samples through `import` (yuan and
 //! fen), a live sync against a local server, and bad vendor data.
 
-use std::collections::BTreeMap;
-
 use rust_decimal_macros::dec;
 use secrecy::SecretString;
 use serde_json::json;
-use shiyun_connectors::ucloud::{UcloudConnector, import};
-use shiyun_connectors::{Connector, ConnectorError, VendorSettings};
+use shiyun_connectors::ucloud::import;
+use shiyun_connectors::{ConnectorError, VendorSettings};
 use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
 use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::{fast_client, params_ctx, vendor_fixture};
+use crate::common::{
+    assert_amount, assert_money, connector_error, drain_all, keyed_settings, live_connector,
+    mount_answer, mount_fault_once, params_ctx, query_map, vendor_fixture,
+};
 
 #[test]
 fn uhost_price_sample_is_in_yuan_per_hour() {
@@ -42,8 +43,7 @@ fn uhost_price_sample_is_in_yuan_per_hour() {
     let p = &l.prices()[0];
     assert_eq!(p.billing_mode, BillingMode::OnDemand);
     assert_eq!(p.unit, PriceUnit::Hour);
-    assert_eq!(p.amount.amount().to_string(), "0.42");
-    assert_eq!(p.amount.currency().code(), "CNY");
+    assert_money(p.amount, "0.42", "CNY");
     assert_eq!(
         l.provenance().vendor_api,
         "ucloud.uhost.GetUHostInstancePrice"
@@ -78,8 +78,7 @@ fn udb_price_sample_is_in_fen() {
     assert_eq!(p.billing_mode, BillingMode::Monthly);
     assert_eq!(p.unit, PriceUnit::Month);
     // 1360 fen = 13.60 yuan, exactly.
-    assert_eq!(p.amount.amount().to_string(), "13.60");
-    assert_eq!(p.amount.currency().code(), "CNY");
+    assert_money(p.amount, "13.60", "CNY");
 
     let missing = import(&body, &params_ctx(&params[..3])).unwrap_err();
     assert!(missing.to_string().contains("MemoryLimit"), "{missing}");
@@ -180,7 +179,7 @@ fn error_envelopes_and_truncated_pages_fail() {
 
 /// Hourly, monthly and yearly prices derived from the requested CPU count.
 fn price_response(request: &Request) -> ResponseTemplate {
-    let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+    let query = query_map(request);
     let cpu: u32 = query.get("CPU").and_then(|c| c.parse().ok()).unwrap_or(0);
     let body = format!(
         r#"{{"Action":"GetUHostInstancePriceResponse","RetCode":0,"PriceSet":[{{"ChargeType":"Dynamic","Price":0.{cpu:02}}},{{"ChargeType":"Month","Price":{m}.5}},{{"ChargeType":"Year","Price":{y}}}]}}"#,
@@ -193,69 +192,36 @@ fn price_response(request: &Request) -> ResponseTemplate {
 #[tokio::test]
 async fn live_sync_prices_configs_across_pages_with_retries() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(query_param("Region", "cn-sh2"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(query_param("Region", "cn-gd"))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(query_param("Action", "GetUHostInstancePrice"))
-        .respond_with(price_response)
-        .with_priority(2)
-        .mount(&server)
-        .await;
+    let region = |region: &str| Mock::given(method("GET")).and(query_param("Region", region));
+    mount_fault_once(&server, region("cn-sh2"), 429).await;
+    mount_fault_once(&server, region("cn-gd"), 500).await;
+    mount_answer(
+        &server,
+        Mock::given(method("GET")).and(query_param("Action", "GetUHostInstancePrice")),
+        price_response,
+    )
+    .await;
     let settings = VendorSettings {
-        endpoint: Some(server.uri()),
-        access_key_id: Some("pubkey".into()),
-        secret_access_key: Some(SecretString::from("privkey")),
         regions: vec!["cn-bj2".into(), "cn-sh2".into(), "cn-gd".into()],
         services: vec!["N:2:4096".into(), "O:4:8192".into()],
-        ..VendorSettings::default()
+        ..keyed_settings(&server.uri(), "pubkey", "privkey")
     };
-    let connector =
-        UcloudConnector::new(&settings, fast_client(Vendor::Ucloud, &settings)).unwrap();
-    let mut token: Option<String> = None;
-    let mut listings = Vec::new();
-    let mut pages = 0;
-    loop {
-        let page = connector.fetch_page(token.as_deref()).await.unwrap();
-        pages += 1;
-        assert!(page.rejections.is_empty(), "{:?}", page.rejections);
-        listings.extend(page.listings);
-        match page.next_token {
-            Some(next) => token = Some(next),
-            None => break,
-        }
-    }
-    assert_eq!(pages, 3);
+    let drained = drain_all(live_connector(Vendor::Ucloud, &settings).as_ref()).await;
+    assert!(drained.rejections.is_empty(), "{:?}", drained.rejections);
+    assert_eq!(drained.pages.len(), 3);
     // 3 regions × 2 configs × 3 charge types.
-    assert_eq!(listings.len(), 18);
-    let monthly = listings
-        .iter()
-        .find(|l| l.vendor_sku() == "uhost.O.4c8g@cn-gd/month")
-        .unwrap();
-    assert_eq!(monthly.prices()[0].amount.amount().to_string(), "400.5");
+    assert_eq!(drained.listings.len(), 18);
+    let monthly = drained.listing("uhost.O.4c8g@cn-gd/month");
+    assert_amount(monthly.prices()[0].amount, "400.5");
     assert_eq!(monthly.region().geography.to_string(), "cn/guangzhou");
-    let yearly = listings
-        .iter()
-        .find(|l| l.vendor_sku() == "uhost.N.2c4g@cn-sh2/year")
-        .unwrap();
+    let yearly = drained.listing("uhost.N.2c4g@cn-sh2/year");
     assert_eq!(yearly.prices()[0].billing_mode, BillingMode::Yearly);
     assert_eq!(yearly.prices()[0].amount.amount(), dec!(2000));
 
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 8, "6 prices + one 429 + one 500");
     for request in &requests {
-        let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let query = query_map(request);
         assert_eq!(query.get("PublicKey").map(String::as_str), Some("pubkey"));
         let signature = query.get("Signature").unwrap();
         assert_eq!(signature.len(), 40, "hex sha-1");
@@ -275,28 +241,25 @@ async fn live_sync_prices_configs_across_pages_with_retries() {
 #[tokio::test]
 async fn rejected_keys_fail_the_page() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
+    mount_answer(
+        &server,
+        Mock::given(method("GET")),
+        ResponseTemplate::new(200).set_body_json(
             json!({"Action": "GetUHostInstancePriceResponse", "RetCode": 172, "Message": "public key not exist"}),
-        ))
-        .mount(&server)
-        .await;
-    let settings = VendorSettings {
-        endpoint: Some(server.uri()),
-        access_key_id: Some("pubkey".into()),
-        secret_access_key: Some(SecretString::from("privkey")),
-        ..VendorSettings::default()
-    };
-    let connector =
-        UcloudConnector::new(&settings, fast_client(Vendor::Ucloud, &settings)).unwrap();
-    let err = connector.fetch_page(None).await.unwrap_err();
+        ),
+    )
+    .await;
+    let settings = keyed_settings(&server.uri(), "pubkey", "privkey");
+    let err = live_connector(Vendor::Ucloud, &settings)
+        .fetch_page(None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, ConnectorError::CredentialsRejected { .. }),
         "{err}"
     );
-    let none = VendorSettings::default();
     assert!(matches!(
-        UcloudConnector::new(&none, fast_client(Vendor::Ucloud, &none)).unwrap_err(),
+        connector_error(Vendor::Ucloud, &VendorSettings::default()),
         ConnectorError::MissingCredentials { .. }
     ));
 }
