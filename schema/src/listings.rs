@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use shiyun_core::listing::{Listing, ListingId, ListingStatus, PriceComponent, Vendor};
 use shiyun_core::store::{
     ChangeEvent, ChangeFeed, ChangeKind, ListingFilter, ListingQuery, ListingStore, Page,
@@ -191,9 +192,97 @@ macro_rules! insert_chunks {
     }};
 }
 
-/// Appends feed entries; `seq` follows insertion order.
+/// Rows per PostgreSQL `UNNEST` insert: the binds are one array per column,
+/// so only statement size bounds this.
+const PG_CHUNK: usize = 2_000;
+
+/// Inserts new listing rows: multi-row `INSERT`s on SQLite; on PostgreSQL one
+/// `INSERT … SELECT FROM UNNEST` per chunk with one array bind per column,
+/// which spares the server parsing and planning a statement of thousands of
+/// parameters for every chunk.
+fn insert_listings(
+    conn: &mut DbConnection,
+    rows: &[ListingRow<'_>],
+    seen: i64,
+) -> Result<(), TxError> {
+    let DbConnection::Pg(pg) = conn else {
+        insert_chunks!(conn, listings::table, rows);
+        return Ok(());
+    };
+    for chunk in rows.chunks(PG_CHUNK) {
+        diesel::sql_query(
+            "INSERT INTO listings (id, vendor, vendor_sku, category, service, region, status, \
+             name_en, name_zh, content_hash, price_hash, doc, fetched_at, first_seen_at, \
+             last_seen_at, updated_at) \
+             SELECT u.*, $14, $14, $14 FROM UNNEST($1::text[], $2::text[], $3::text[], \
+             $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
+             $10::text[], $11::text[], $12::text[], $13::int8[]) AS u",
+        )
+        .bind::<Array<Text>, _>(column(chunk, |r| r.id))
+        .bind::<Array<Text>, _>(column(chunk, |r| r.vendor))
+        .bind::<Array<Text>, _>(column(chunk, |r| r.vendor_sku))
+        .bind::<Array<Text>, _>(column(chunk, |r| r.category))
+        .bind::<Array<Text>, _>(column(chunk, |r| r.service))
+        .bind::<Array<Text>, _>(column(chunk, |r| r.region))
+        .bind::<Array<Text>, _>(column(chunk, |r| r.status))
+        .bind::<Array<Nullable<Text>>, _>(column(chunk, |r| r.name_en))
+        .bind::<Array<Nullable<Text>>, _>(column(chunk, |r| r.name_zh))
+        .bind::<Array<Text>, _>(column(chunk, |r| r.content_hash))
+        .bind::<Array<Text>, _>(column(chunk, |r| r.price_hash))
+        .bind::<Array<Text>, _>(column(chunk, |r| &r.doc))
+        .bind::<Array<BigInt>, _>(column(chunk, |r| r.fetched_at))
+        .bind::<BigInt, _>(seen)
+        .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// One column of `rows`, as one array bind.
+fn column<'r, R, V>(rows: &'r [R], value: impl Fn(&'r R) -> V) -> Vec<V> {
+    rows.iter().map(value).collect()
+}
+
+/// Appends price history rows (see [`insert_listings`] for PostgreSQL).
+fn insert_prices(conn: &mut DbConnection, rows: &[PriceRow<'_>]) -> Result<(), TxError> {
+    let DbConnection::Pg(pg) = conn else {
+        insert_chunks!(conn, listing_price_history::table, rows);
+        return Ok(());
+    };
+    for chunk in rows.chunks(PG_CHUNK) {
+        diesel::sql_query(
+            "INSERT INTO listing_price_history (listing_id, recorded_at, prices) \
+             SELECT u.listing_id, u.recorded_at, u.prices \
+             FROM UNNEST($1::text[], $2::int8[], $3::text[]) \
+             WITH ORDINALITY AS u(listing_id, recorded_at, prices, ord) ORDER BY u.ord",
+        )
+        .bind::<Array<Text>, _>(column(chunk, |r| r.listing_id))
+        .bind::<Array<BigInt>, _>(column(chunk, |r| r.recorded_at))
+        .bind::<Array<Text>, _>(column(chunk, |r| r.prices.as_str()))
+        .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// Appends feed entries; `seq` follows insertion order (see
+/// [`insert_listings`] for PostgreSQL).
 fn append_changes(conn: &mut DbConnection, changes: &[ChangeRow<'_>]) -> Result<(), TxError> {
-    insert_chunks!(conn, listing_changes::table, changes);
+    let DbConnection::Pg(pg) = conn else {
+        insert_chunks!(conn, listing_changes::table, changes);
+        return Ok(());
+    };
+    for chunk in changes.chunks(PG_CHUNK) {
+        diesel::sql_query(
+            "INSERT INTO listing_changes (listing_id, vendor, kind, recorded_at) \
+             SELECT u.listing_id, u.vendor, u.kind, u.recorded_at \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[]) \
+             WITH ORDINALITY AS u(listing_id, vendor, kind, recorded_at, ord) ORDER BY u.ord",
+        )
+        .bind::<Array<Text>, _>(column(chunk, |r| r.listing_id))
+        .bind::<Array<Text>, _>(column(chunk, |r| r.vendor))
+        .bind::<Array<Text>, _>(column(chunk, |r| r.kind))
+        .bind::<Array<BigInt>, _>(column(chunk, |r| r.recorded_at))
+        .execute(pg)?;
+    }
     Ok(())
 }
 
@@ -342,14 +431,14 @@ impl ListingStore for Database {
                 }
             }
 
-            insert_chunks!(conn, listings::table, inserts);
+            insert_listings(conn, &inserts, seen)?;
             update_rows(conn, &updates)?;
             for chunk in seen_only.chunks(CHUNK) {
                 diesel::update(listings::table.filter(listings::id.eq_any(chunk)))
                     .set(listings::last_seen_at.eq(seen))
                     .execute(conn)?;
             }
-            insert_chunks!(conn, listing_price_history::table, prices);
+            insert_prices(conn, &prices)?;
             append_changes(conn, &changes)?;
             Ok(report)
         })
