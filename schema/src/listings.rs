@@ -356,7 +356,12 @@ impl ListingStore for Database {
             // What the store holds of each listing: status and both hashes.
             let mut stored: HashMap<String, (String, String, String)> =
                 HashMap::with_capacity(incoming.len());
-            for chunk in incoming.chunks(CHUNK) {
+            // `IN` lists: bind parameters on SQLite, one array bind on PostgreSQL.
+            let id_chunk = match conn {
+                DbConnection::Sqlite(_) => CHUNK,
+                DbConnection::Pg(_) => PG_CHUNK,
+            };
+            for chunk in incoming.chunks(id_chunk) {
                 let ids: Vec<&str> = chunk.iter().map(|i| i.listing.id().as_str()).collect();
                 let rows: Vec<(String, String, String, String)> = listings::table
                     .filter(listings::id.eq_any(ids))
@@ -433,7 +438,7 @@ impl ListingStore for Database {
 
             insert_listings(conn, &inserts, seen)?;
             update_rows(conn, &updates)?;
-            for chunk in seen_only.chunks(CHUNK) {
+            for chunk in seen_only.chunks(id_chunk) {
                 diesel::update(listings::table.filter(listings::id.eq_any(chunk)))
                     .set(listings::last_seen_at.eq(seen))
                     .execute(conn)?;
