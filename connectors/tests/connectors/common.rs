@@ -162,6 +162,49 @@ pub(crate) fn assert_amount(money: Money, amount: &str) {
     assert_eq!(money.amount().to_string(), amount);
 }
 
+/// The page of `result`, asserting it rejected nothing.
+#[track_caller]
+pub(crate) fn clean_page(result: Result<FetchedPage, ConnectorError>) -> FetchedPage {
+    let page = result.unwrap();
+    assert!(page.rejections.is_empty(), "{:?}", page.rejections);
+    page
+}
+
+/// Asserts `listing` is `sku` of `vendor` in `category` and `service`, in
+/// region `region` of `geography`.
+#[track_caller]
+pub(crate) fn assert_identity(
+    listing: &Listing,
+    vendor: Vendor,
+    sku: &str,
+    category: &str,
+    service: &str,
+    region: &str,
+    geography: &str,
+) {
+    assert_eq!(listing.vendor(), vendor);
+    assert_eq!(listing.vendor_sku(), sku);
+    assert_eq!(listing.category().as_str(), category);
+    assert_eq!(listing.service(), service);
+    assert_eq!(listing.region().code, region);
+    assert_eq!(listing.region().geography.to_string(), geography);
+}
+
+/// Asserts `err` is a malformed page.
+#[track_caller]
+pub(crate) fn assert_malformed(err: &ConnectorError) {
+    assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
+}
+
+/// Asserts `err` says the vendor refused the credentials.
+#[track_caller]
+pub(crate) fn assert_credentials_rejected(err: &ConnectorError) {
+    assert!(
+        matches!(err, ConnectorError::CredentialsRejected { .. }),
+        "{err}"
+    );
+}
+
 // ---------------------------------------------------------------- live vendors
 
 /// Answers the first request `given` matches with `status` (a 429 says

@@ -11,15 +11,16 @@ use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
-    assert_amount, assert_money, connector_error, drain_all, keyed_settings, live_connector,
-    mount_answer, mount_fault_once, params_ctx, query_map, vendor_fixture,
+    assert_amount, assert_credentials_rejected, assert_identity, assert_malformed, assert_money,
+    clean_page, connector_error, drain_all, keyed_settings, live_connector, mount_answer,
+    mount_fault_once, params_ctx, query_map, vendor_fixture,
 };
 
 #[test]
 fn uhost_price_sample_is_in_yuan_per_hour() {
     let body = vendor_fixture("ucloud", "uhost-getuhostinstanceprice-cn-bj2.json");
     let err = import(&body, &params_ctx(&[])).unwrap_err();
-    assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
+    assert_malformed(&err);
     assert!(err.to_string().contains("Region"), "{err}");
 
     let params = [
@@ -28,15 +29,17 @@ fn uhost_price_sample_is_in_yuan_per_hour() {
         ("Memory", "4096"),
         ("MachineType", "N"),
     ];
-    let page = import(&body, &params_ctx(&params)).unwrap();
-    assert!(page.rejections.is_empty(), "{:?}", page.rejections);
+    let page = clean_page(import(&body, &params_ctx(&params)));
     let l = &page.listings[0];
-    assert_eq!(l.vendor(), Vendor::Ucloud);
-    assert_eq!(l.vendor_sku(), "uhost.N.2c4g@cn-bj2/dynamic");
-    assert_eq!(l.category().as_str(), "compute.vm");
-    assert_eq!(l.service(), "uhost");
-    assert_eq!(l.region().code, "cn-bj2");
-    assert_eq!(l.region().geography.to_string(), "cn/beijing");
+    assert_identity(
+        l,
+        Vendor::Ucloud,
+        "uhost.N.2c4g@cn-bj2/dynamic",
+        "compute.vm",
+        "uhost",
+        "cn-bj2",
+        "cn/beijing",
+    );
     assert_eq!(l.name().zh.as_deref(), Some("云主机 UHost N 型 2 核 4GB"));
     assert_eq!(l.specs().vcpu, Some(2));
     assert_eq!(l.specs().memory_gib, Some(dec!(4)));
@@ -60,8 +63,7 @@ fn udb_price_sample_is_in_fen() {
         ("MemoryLimit", "1000"),
         ("DiskSpace", "20"),
     ];
-    let page = import(&body, &params_ctx(&params)).unwrap();
-    assert!(page.rejections.is_empty(), "{:?}", page.rejections);
+    let page = clean_page(import(&body, &params_ctx(&params)));
     let l = &page.listings[0];
     assert_eq!(l.vendor_sku(), "udb.mysql-8.0.1000m.20g@cn-bj2/month");
     assert_eq!(l.category().as_str(), "database.relational");
@@ -174,7 +176,7 @@ fn error_envelopes_and_truncated_pages_fail() {
     }
     let body = vendor_fixture("ucloud", "uhost-getuhostinstanceprice-cn-bj2.json");
     let err = import(&body[..body.len() - 10], &params_ctx(&params)).unwrap_err();
-    assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
+    assert_malformed(&err);
 }
 
 /// Hourly, monthly and yearly prices derived from the requested CPU count.
@@ -254,10 +256,7 @@ async fn rejected_keys_fail_the_page() {
         .fetch_page(None)
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, ConnectorError::CredentialsRejected { .. }),
-        "{err}"
-    );
+    assert_credentials_rejected(&err);
     assert!(matches!(
         connector_error(Vendor::Ucloud, &VendorSettings::default()),
         ConnectorError::MissingCredentials { .. }
