@@ -10,9 +10,9 @@ use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
-    assert_amount, assert_credentials_rejected, assert_identity, assert_malformed, assert_money,
-    clean_page, connector_error, drain_all, keyed_settings, live_connector, mount_answer,
-    mount_fault_once, params_ctx, query_map, vendor_fixture,
+    assert_amount, assert_credentials_rejected, assert_identity, assert_malformed,
+    assert_malformed_naming, assert_money, clean_page, connector_error, drain_all, keyed_settings,
+    live_connector, mount_answer, mount_fault_once, params_ctx, query_map, vendor_fixture,
 };
 
 #[test]
@@ -22,8 +22,7 @@ fn describe_price_sample_imports_the_trade_price_exactly() {
         "ecs-describeprice-instance-g6-large-cn-hangzhou.json",
     );
     let err = import(&body, &params_ctx(&[])).unwrap_err();
-    assert_malformed(&err);
-    assert!(err.to_string().contains("RegionId"), "{err}");
+    assert_malformed_naming(&err, "RegionId");
 
     let params = [
         ("RegionId", "cn-hangzhou"),

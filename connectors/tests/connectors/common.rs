@@ -196,6 +196,13 @@ pub(crate) fn assert_malformed(err: &ConnectorError) {
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
 }
 
+/// Asserts `err` is a malformed page whose message names `what` (a missing parameter).
+#[track_caller]
+pub(crate) fn assert_malformed_naming(err: &ConnectorError, what: &str) {
+    assert_malformed(err);
+    assert!(err.to_string().contains(what), "{err}");
+}
+
 /// Asserts `err` says the vendor refused the credentials.
 #[track_caller]
 pub(crate) fn assert_credentials_rejected(err: &ConnectorError) {

@@ -12,9 +12,9 @@ use wiremock::matchers::{header_exists, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
-    assert_all_signed, assert_amount, assert_credentials_rejected, assert_malformed, assert_money,
-    clean_page, drain_all, keyed_settings, live_connector, mount_answer, mount_fault_once,
-    params_ctx, vendor_fixture,
+    assert_all_signed, assert_amount, assert_credentials_rejected, assert_malformed,
+    assert_malformed_naming, assert_money, clean_page, drain_all, keyed_settings, live_connector,
+    mount_answer, mount_fault_once, params_ctx, vendor_fixture,
 };
 
 const SAMPLE: &str = "order-query-new-price-n100-ecs-ebs-eip-cfw.json";
@@ -23,8 +23,7 @@ const SAMPLE: &str = "order-query-new-price-n100-ecs-ebs-eip-cfw.json";
 fn order_price_sample_gives_one_listing_per_item() {
     let body = vendor_fixture("ctyun", SAMPLE);
     let err = import(&body, &params_ctx(&[])).unwrap_err();
-    assert_malformed(&err);
-    assert!(err.to_string().contains("regionCode"), "{err}");
+    assert_malformed_naming(&err, "regionCode");
 
     let params = [
         ("regionCode", "cn-neimeng-8"),

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use shiyun_connectors::http::{RetryConfig, VendorClient, Verdict};
+use shiyun_connectors::http::{RetryConfig, VendorClient, VendorResponse, Verdict};
 use shiyun_connectors::sync::{self, NoProgress, PageDone, SyncOptions, SyncProgress, SyncStores};
 use shiyun_connectors::{Connector, ConnectorError, FetchedPage, ImportContext, VendorSettings};
 use shiyun_core::listing::{
@@ -24,7 +24,8 @@ use shiyun_core::listing::{
 };
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::{
-    ChangeFeed, ChangeKind, ListingFilter, ListingStore, RunStatus, StoreError, SyncRunStore,
+    ChangeFeed, ChangeKind, ListingFilter, ListingStore, RunStatus, StoreError, SyncRun,
+    SyncRunStore,
 };
 use shiyun_schema::testing::TestDatabase;
 use wiremock::matchers::{method, path};
@@ -56,6 +57,17 @@ fn counted_get(
             .build()
             .map_err(|e| ConnectorError::Config(e.to_string()))
     }
+}
+
+/// GETs `<server>/x` on a [`client`] with `max_retries`, counting attempts in `calls`.
+async fn get_x(
+    server: &MockServer,
+    max_retries: u32,
+    calls: &AtomicUsize,
+) -> Result<VendorResponse, ConnectorError> {
+    client(max_retries)
+        .execute(counted_get(format!("{}/x", server.uri()), calls))
+        .await
 }
 
 async fn received(server: &MockServer) -> Vec<wiremock::Request> {
@@ -109,10 +121,7 @@ async fn http_500_and_503_then_200_rebuilds_each_attempt() {
         .mount(&server)
         .await;
     let calls = AtomicUsize::new(0);
-    let response = client(5)
-        .execute(counted_get(format!("{}/x", server.uri()), &calls))
-        .await
-        .unwrap();
+    let response = get_x(&server, 5, &calls).await.unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     let attempts: Vec<String> = received(&server)
@@ -138,10 +147,7 @@ async fn http_401_and_403_are_credentials_rejected_without_retry() {
             .mount(&server)
             .await;
         let calls = AtomicUsize::new(0);
-        let err = client(5)
-            .execute(counted_get(format!("{}/x", server.uri()), &calls))
-            .await
-            .unwrap_err();
+        let err = get_x(&server, 5, &calls).await.unwrap_err();
         match err {
             ConnectorError::CredentialsRejected { vendor, message } => {
                 assert_eq!(vendor, Vendor::Aws);
@@ -165,10 +171,7 @@ async fn http_retries_exhausted_is_the_last_error() {
         .mount(&server)
         .await;
     let calls = AtomicUsize::new(0);
-    let err = client(2)
-        .execute(counted_get(format!("{}/x", server.uri()), &calls))
-        .await
-        .unwrap_err();
+    let err = get_x(&server, 2, &calls).await.unwrap_err();
     match err {
         ConnectorError::Http {
             status, message, ..
@@ -197,10 +200,7 @@ async fn http_other_4xx_fail_at_once_with_a_body_excerpt() {
         .mount(&server)
         .await;
     let calls = AtomicUsize::new(0);
-    let err = client(5)
-        .execute(counted_get(format!("{}/x", server.uri()), &calls))
-        .await
-        .unwrap_err();
+    let err = get_x(&server, 5, &calls).await.unwrap_err();
     let ConnectorError::Http {
         status: 400,
         message,
@@ -226,10 +226,7 @@ async fn http_retry_after_beyond_the_cap_fails_instead_of_waiting() {
         .await;
     let calls = AtomicUsize::new(0);
     let started = Instant::now();
-    let err = client(5)
-        .execute(counted_get(format!("{}/x", server.uri()), &calls))
-        .await
-        .unwrap_err();
+    let err = get_x(&server, 5, &calls).await.unwrap_err();
     assert!(
         matches!(err, ConnectorError::Http { status: 429, .. }),
         "{err:?}"
@@ -531,6 +528,18 @@ fn catalog(price_of_b: Decimal) -> Vec<Vec<Listing>> {
     ]
 }
 
+/// A sync of `pages` triggered from the CLI, with no progress to report.
+async fn sync_cli(stores: &SyncStores, pages: Vec<Vec<Listing>>) -> SyncRun {
+    sync::run_sync(
+        &PagedConnector::new(pages),
+        stores,
+        SyncOptions::new("cli"),
+        &NoProgress,
+    )
+    .await
+    .unwrap()
+}
+
 /// Runs each scenario on a fresh SQLite and a fresh PostgreSQL database.
 macro_rules! on_both_backends {
     ($name:ident) => {
@@ -604,26 +613,12 @@ on_both_backends!(same_pages_twice_change_nothing);
 
 async fn a_price_change_is_one_change_one_point_one_entry(db: TestDatabase) {
     let stores = stores(&db);
-    sync::run_sync(
-        &PagedConnector::new(catalog(dec!(0.30))),
-        &stores,
-        SyncOptions::new("cli"),
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    sync_cli(&stores, catalog(dec!(0.30))).await;
     let b1 = listing("b1", dec!(0.30));
     let history_before = db.price_history(b1.id()).unwrap().len();
     let seq = db.latest_seq().unwrap();
 
-    let run = sync::run_sync(
-        &PagedConnector::new(catalog(dec!(0.35))),
-        &stores,
-        SyncOptions::new("cli"),
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let run = sync_cli(&stores, catalog(dec!(0.35))).await;
     assert_eq!(
         (run.report.changed, run.report.unchanged, run.report.new),
         (1, 5, 0)
@@ -643,25 +638,11 @@ on_both_backends!(a_price_change_is_one_change_one_point_one_entry);
 
 async fn a_vanished_sku_is_retired(db: TestDatabase) {
     let stores = stores(&db);
-    sync::run_sync(
-        &PagedConnector::new(catalog(dec!(0.30))),
-        &stores,
-        SyncOptions::new("cli"),
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    sync_cli(&stores, catalog(dec!(0.30))).await;
     let seq = db.latest_seq().unwrap();
     let mut pages = catalog(dec!(0.30));
     let gone = pages[2].pop().unwrap();
-    let run = sync::run_sync(
-        &PagedConnector::new(pages),
-        &stores,
-        SyncOptions::new("cli"),
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let run = sync_cli(&stores, pages).await;
     assert_eq!((run.report.unchanged, run.report.retired), (5, 1));
     let stored = db
         .get_listing(gone.id())
@@ -682,14 +663,7 @@ async fn a_failed_run_resumes_from_its_token(db: TestDatabase) {
     // An earlier catalog had `old`, which the new one no longer has.
     let mut earlier = catalog(dec!(0.30));
     earlier[0].push(listing("old", dec!(9.99)));
-    sync::run_sync(
-        &PagedConnector::new(vec![earlier[0].clone()]),
-        &stores,
-        SyncOptions::new("cli"),
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    sync_cli(&stores, vec![earlier[0].clone()]).await;
 
     let connector = PagedConnector::new(catalog(dec!(0.30))).failing_at(2);
     let recorder = Recorder::default();

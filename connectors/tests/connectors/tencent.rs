@@ -11,8 +11,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::common::{
     assert_all_signed, assert_credentials_rejected, assert_identity, assert_malformed,
-    assert_money, clean_page, connector_error, drain_all, keyed_settings, live_connector,
-    mount_answer, mount_fault_once, params_ctx, vendor_fixture,
+    assert_malformed_naming, assert_money, clean_page, connector_error, drain_all, keyed_settings,
+    live_connector, mount_answer, mount_fault_once, params_ctx, vendor_fixture,
 };
 
 #[test]
@@ -65,8 +65,7 @@ fn inquiry_price_run_instances_sample_needs_and_uses_the_request_params() {
         "cvm-inquirypricerruninstances-prepaid-s5-16xlarge256.json",
     );
     let err = import(&body, &params_ctx(&[])).unwrap_err();
-    assert_malformed(&err);
-    assert!(err.to_string().contains("InstanceType"), "{err}");
+    assert_malformed_naming(&err, "InstanceType");
 
     let params = [
         ("InstanceType", "S5.16XLARGE256"),

@@ -11,17 +11,16 @@ use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
-    assert_amount, assert_credentials_rejected, assert_identity, assert_malformed, assert_money,
-    clean_page, connector_error, drain_all, keyed_settings, live_connector, mount_answer,
-    mount_fault_once, params_ctx, query_map, vendor_fixture,
+    assert_amount, assert_credentials_rejected, assert_identity, assert_malformed,
+    assert_malformed_naming, assert_money, clean_page, connector_error, drain_all, keyed_settings,
+    live_connector, mount_answer, mount_fault_once, params_ctx, query_map, vendor_fixture,
 };
 
 #[test]
 fn uhost_price_sample_is_in_yuan_per_hour() {
     let body = vendor_fixture("ucloud", "uhost-getuhostinstanceprice-cn-bj2.json");
     let err = import(&body, &params_ctx(&[])).unwrap_err();
-    assert_malformed(&err);
-    assert!(err.to_string().contains("Region"), "{err}");
+    assert_malformed_naming(&err, "Region");
 
     let params = [
         ("Region", "cn-bj2"),
