@@ -168,10 +168,7 @@ fn dry_run(vendor: Vendor, files: &[PathBuf], ctx: &ImportContext) -> Result<()>
         }
         Ok(())
     })
-    .or_else(|e| match failure.take() {
-        Some(first) => Err(first),
-        None => Err(e.into()),
-    })?;
+    .map_err(|e| failure.take().unwrap_or_else(|| e.into()))?;
     out.flush()?;
     if rejected > 0 {
         eprintln!("{rejected} records rejected");
