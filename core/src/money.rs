@@ -2,7 +2,7 @@
 //!
 //! Rule: rate at full precision, round once (per invoice line) to the
 //! currency's minor unit with [`Money::round`]. Amounts in different
-//! currencies are never added. No `f32`/`f64` goes in or out.
+//! currencies are never added. No binary floating point goes in or out.
 
 use std::fmt;
 use std::str::FromStr;

@@ -141,11 +141,10 @@ fn demo_then_serve_answers_search_and_stops_gracefully_on_sigterm() {
     );
 }
 
-#[test]
-fn catalog_import_dry_run_prints_exact_jsonl() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = fixture("aws", "pricing-getproducts-ec2-ebs-piops-ca-central-1.json");
-    let stdout = ok(shiyun(dir.path())
+/// Runs `catalog import --vendor aws --dry-run --format jsonl FILE`; returns
+/// stdout and its lines parsed.
+fn aws_dry_run(dir: &Path, file: &Path) -> (String, Vec<serde_json::Value>) {
+    let stdout = ok(shiyun(dir)
         .args([
             "catalog",
             "import",
@@ -155,13 +154,30 @@ fn catalog_import_dry_run_prints_exact_jsonl() {
             "--format",
             "jsonl",
         ])
-        .arg(&file)
+        .arg(file)
         .output()
         .unwrap());
-    let lines: Vec<serde_json::Value> = stdout
+    let lines = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    (stdout, lines)
+}
+
+/// Every price amount of dry-run lines, as the decimal strings printed.
+fn price_amounts(lines: &[serde_json::Value]) -> Vec<&str> {
+    lines
+        .iter()
+        .flat_map(|l| l["prices"].as_array().unwrap())
+        .map(|p| p["amount"]["amount"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn catalog_import_dry_run_prints_exact_jsonl() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture("aws", "pricing-getproducts-ec2-ebs-piops-ca-central-1.json");
+    let (stdout, lines) = aws_dry_run(dir.path(), &file);
     assert!(!lines.is_empty());
     for line in &lines {
         for key in [
@@ -179,11 +195,7 @@ fn catalog_import_dry_run_prints_exact_jsonl() {
         assert_eq!(line["vendor"], "aws");
         assert_eq!(line["region"], "ca-central-1");
     }
-    let amounts: Vec<&str> = lines
-        .iter()
-        .flat_map(|l| l["prices"].as_array().unwrap())
-        .map(|p| p["amount"]["amount"].as_str().unwrap())
-        .collect();
+    let amounts = price_amounts(&lines);
     assert!(
         amounts.contains(&"0.1380000000"),
         "exact decimal string kept: {amounts:?}"
@@ -413,29 +425,9 @@ fn aws_offer_files_are_streamed_into_the_catalog() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("index.json");
     std::fs::write(&file, aws_offer_file()).unwrap();
-    let stdout = ok(shiyun(dir.path())
-        .args([
-            "catalog",
-            "import",
-            "--vendor",
-            "aws",
-            "--dry-run",
-            "--format",
-            "jsonl",
-        ])
-        .arg(&file)
-        .output()
-        .unwrap());
-    let lines: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (stdout, lines) = aws_dry_run(dir.path(), &file);
     assert_eq!(lines.len(), 3, "{stdout}");
-    let amounts: Vec<&str> = lines
-        .iter()
-        .flat_map(|l| l["prices"].as_array().unwrap())
-        .map(|p| p["amount"]["amount"].as_str().unwrap())
-        .collect();
+    let amounts = price_amounts(&lines);
     for expected in ["0.1176000000", "0.0952000000", "618"] {
         assert!(amounts.contains(&expected), "{expected} in {amounts:?}");
     }
