@@ -177,7 +177,7 @@ fn price_amounts(lines: &[serde_json::Value]) -> Vec<&str> {
 fn catalog_import_dry_run_prints_exact_jsonl() {
     let dir = tempfile::tempdir().unwrap();
     let file = fixture("aws", "pricing-getproducts-ec2-ebs-piops-ca-central-1.json");
-    let (stdout, lines) = aws_dry_run(dir.path(), &file);
+    let (_, lines) = aws_dry_run(dir.path(), &file);
     assert!(!lines.is_empty());
     for line in &lines {
         for key in [
