@@ -111,6 +111,32 @@ pub fn import_page(
     }
 }
 
+/// Normalises one saved response read from `reader`, handing its pages to
+/// `emit`. AWS Bulk API offer files (gigabytes) are streamed in batches, so
+/// memory stays flat; any other response is read whole and is one page.
+pub fn import_reader<R: std::io::BufRead>(
+    vendor: Vendor,
+    mut reader: R,
+    ctx: &ImportContext,
+    mut emit: impl FnMut(FetchedPage) -> Result<(), ConnectorError>,
+) -> Result<(), ConnectorError> {
+    let unreadable = |e: std::io::Error| ConnectorError::Malformed {
+        vendor,
+        message: format!("cannot read the response: {e}"),
+    };
+    if vendor == Vendor::Aws {
+        let head = reader.fill_buf().map_err(unreadable)?;
+        // Offer files name their offer near the top; API responses never do.
+        if String::from_utf8_lossy(head).contains("\"offerCode\"") {
+            aws::offer_file::stream_offer_file(reader, ctx, emit)?;
+            return Ok(());
+        }
+    }
+    let mut body = Vec::new();
+    reader.read_to_end(&mut body).map_err(unreadable)?;
+    emit(import_page(vendor, &body, ctx)?)
+}
+
 /// The live connector of `vendor`, configured by `settings`.
 pub fn connector_for(
     vendor: Vendor,

@@ -2,15 +2,14 @@
 //! and the scheduler `serve` runs.
 
 use std::fs::File;
-use std::io::{BufReader, IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufReader, IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use shiyun_connectors::aws::offer_file::stream_offer_file;
 use shiyun_connectors::http::VendorClient;
 use shiyun_connectors::schedule::job_name;
 use shiyun_connectors::sync::{self, LogProgress, PageDone, SyncOptions, SyncProgress, SyncStores};
@@ -62,21 +61,8 @@ fn dry_run_line(listing: &Listing) -> Result<String> {
     })?)
 }
 
-/// True when `path` begins like an AWS Bulk API offer file: those are
-/// gigabytes, so they are streamed instead of read whole.
-fn is_aws_offer_file(vendor: Vendor, path: &Path) -> bool {
-    if vendor != Vendor::Aws {
-        return false;
-    }
-    let mut head = [0u8; 4096];
-    let read = File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .unwrap_or(0);
-    String::from_utf8_lossy(&head[..read]).contains("\"offerCode\"")
-}
-
-/// Normalises each file in turn and hands the pages to `emit`, streaming AWS
-/// offer files in batches. Stops when `emit` fails.
+/// Normalises each file in turn and hands the pages to `emit` (AWS offer
+/// files arrive in batches). Stops when `emit` fails.
 fn normalise_files(
     vendor: Vendor,
     files: &[PathBuf],
@@ -85,22 +71,15 @@ fn normalise_files(
 ) -> Result<(), ConnectorError> {
     for path in files {
         let label = path.display().to_string();
-        if is_aws_offer_file(vendor, path) {
-            let streamed = File::open(path)
-                .map_err(|e| ConnectorError::Config(format!("cannot read {label}: {e}")))
-                .and_then(|file| {
-                    stream_offer_file(BufReader::new(file), ctx, |page| {
-                        emit(label.clone(), Ok(page))
-                    })
-                });
-            if let Err(e) = streamed {
-                emit(label, Err(e))?;
-            }
-        } else {
-            let page = std::fs::read(path)
-                .map_err(|e| ConnectorError::Config(format!("cannot read {label}: {e}")))
-                .and_then(|bytes| shiyun_connectors::import_page(vendor, &bytes, ctx));
-            emit(label, page)?;
+        let imported = File::open(path)
+            .map_err(|e| ConnectorError::Config(format!("cannot read {label}: {e}")))
+            .and_then(|file| {
+                shiyun_connectors::import_reader(vendor, BufReader::new(file), ctx, |page| {
+                    emit(label.clone(), Ok(page))
+                })
+            });
+        if let Err(e) = imported {
+            emit(label, Err(e))?;
         }
     }
     Ok(())
