@@ -108,12 +108,17 @@ fn page_of(items: &[&RawValue], ctx: &ImportContext, next_token: Option<String>)
 }
 
 /// Where a sync is: the service and region queried and the next link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct PageToken {
     service: String,
     region: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     next: Option<String>,
+    /// Items of a meter whose tiers may go on over the next page, held back
+    /// so its tiers are merged into one listing instead of two that overwrite
+    /// each other.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    carry: Vec<Box<RawValue>>,
 }
 
 /// Live Azure connector over the Retail Prices API.
@@ -154,6 +159,7 @@ impl AzureConnector {
             service: (*s).clone(),
             region: (*r).clone(),
             next: None,
+            carry: Vec::new(),
         })
     }
 
@@ -204,6 +210,7 @@ impl crate::Connector for AzureConnector {
                     service: (*s).clone(),
                     region: (*r).clone(),
                     next: None,
+                    carry: Vec::new(),
                 },
                 None => return Ok(FetchedPage::default()),
             },
@@ -219,16 +226,30 @@ impl crate::Connector for AzureConnector {
             .await?;
         let page: RetailPage = serde_json::from_slice(&response.body)
             .map_err(|e| malformed(format!("Retail Prices page: {e}")))?;
-        let next = match page.next_page_link.as_deref().filter(|l| !l.is_empty()) {
+        let items: Vec<&RawValue> = at
+            .carry
+            .iter()
+            .chain(page.items.iter())
+            .map(|b| &**b)
+            .collect();
+        let link = page.next_page_link.as_deref().filter(|l| !l.is_empty());
+        let held = match link {
+            Some(_) => transformers::trailing_meter_len(&items),
+            None => 0,
+        };
+        let (ready, later) = items.split_at(items.len() - held);
+        let carry: Vec<Box<RawValue>> = later.iter().map(|raw| (*raw).to_owned()).collect();
+        let normalised = normalise_items(ready, chrono::Utc::now());
+        let next = match link {
             Some(link) => Some(PageToken {
+                service: at.service.clone(),
+                region: at.region.clone(),
                 next: Some(link.to_owned()),
-                ..at
+                carry,
             }),
             None => self.position_after(&at),
         };
         let next_token = encode_token(next)?;
-        let items: Vec<&RawValue> = page.items.iter().map(|b| &**b).collect();
-        let normalised = normalise_items(&items, chrono::Utc::now());
         Ok(FetchedPage {
             listings: normalised.listings,
             rejections: normalised.rejections,

@@ -10,7 +10,7 @@
 //! Units: `unitOfMeasure` is a pack (`1 Hour`, `1 GB/Month`, `10K`,
 //! `100 Hours`); the price is divided by the pack size exactly, so every
 //! amount is per single unit (`10K` at 0.004 → 0.0000004 per request).
-//! `tierMinimumUnits` is kept as Azure gives it. A reservation's
+//! `tierMinimumUnits` counts packs and is scaled the same way. A reservation's
 //! `retailPrice` is the total for the term although the unit says `1 Hour`:
 //! it becomes `Reserved { term_months }` per `Term`, undivided.
 
@@ -347,7 +347,13 @@ pub fn normalise_group(
             return Err("tiers in different currencies".into());
         }
         tiers.push(PriceTier {
-            from: item.tier_minimum_units.map(|t| t.0).unwrap_or_default(),
+            // Tier bounds count packs; the price is per single unit now, so
+            // the bounds must be too.
+            from: item
+                .tier_minimum_units
+                .map(|t| t.0 * divisor)
+                .unwrap_or_default()
+                .normalize(),
             to: None,
             amount: per_unit(raw)?,
         });
@@ -436,6 +442,23 @@ pub struct Normalised {
 }
 
 /// Normalises raw items: each is read alone (a bad one is a rejection),
+/// How many items at the end of a page belong to the page's last meter (its
+/// tiers may go on over the next page); 0 when the last item is unreadable.
+pub fn trailing_meter_len(raws: &[&RawValue]) -> usize {
+    let key_of = |raw: &RawValue| {
+        serde_json::from_str::<RetailItem>(raw.get())
+            .ok()
+            .and_then(|item| item.vendor_sku().ok())
+    };
+    let Some(last) = raws.last().and_then(|raw| key_of(raw)) else {
+        return 0;
+    };
+    raws.iter()
+        .rev()
+        .take_while(|raw| key_of(raw).as_deref() == Some(last.as_str()))
+        .count()
+}
+
 /// then items with the same key are merged into tiers.
 pub fn normalise_items(raws: &[&RawValue], fetched_at: DateTime<Utc>) -> Normalised {
     let mut out = Normalised::default();

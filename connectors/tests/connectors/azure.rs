@@ -1,13 +1,14 @@
 //! Azure: the real Retail Prices items, a live sync against a local server
 //! answering Retail Prices pages, and bad items.
 
+use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use shiyun_connectors::ConnectorError;
 use shiyun_connectors::azure;
 use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
 use shiyun_core::money::Currency;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
@@ -91,6 +92,31 @@ fn item(sku: &str, meter: &str, price: Value) -> Value {
 
 fn envelope(items: Vec<Value>, next: Option<String>) -> Value {
     json!({"BillingCurrency": "USD", "CustomerEntityId": "Default", "CustomerEntityType": "Retail", "Count": items.len(), "Items": items, "NextPageLink": next})
+}
+
+#[test]
+fn tier_bounds_of_packed_units_are_in_single_units() {
+    let mut first = item("DZH318Z0BNVX/004A", "m-txn", json!(0.05));
+    let mut second = item("DZH318Z0BNVX/004A", "m-txn", json!(0.04));
+    for (t, min) in [(&mut first, json!(0.0)), (&mut second, json!(100.0))] {
+        t["tierMinimumUnits"] = min;
+        t["serviceName"] = json!("Storage");
+        t["productName"] = json!("Queue Storage");
+        t["skuName"] = json!("Standard LRS");
+        t["unitOfMeasure"] = json!("10K");
+        t["savingsPlan"] = json!([]);
+    }
+    let body = envelope(vec![second, first], None);
+    let page = clean_page(azure::import(body.to_string().as_bytes(), &ctx()));
+    let txn = find_listing(&page.listings, "DZH318Z0BNVX/004A:m-txn:Consumption");
+    let p = &txn.prices()[0];
+    assert_eq!(p.unit, PriceUnit::Request);
+    // 100 packs of 10K requests is a million requests, at 0.04 per 10K.
+    assert_eq!(
+        (p.tiers[1].from, p.tiers[1].to, p.tiers[1].amount.amount()),
+        (dec!(1000000), None, dec!(0.000004))
+    );
+    assert_eq!(p.tiers[0].to, Some(dec!(1000000)));
 }
 
 #[test]
@@ -285,8 +311,58 @@ async fn live_sync_follows_next_page_links_through_throttling() {
         .fetch_page(drained.pages[1].next_token.as_deref())
         .await
         .unwrap();
+    // A/3 ended page two, so it was held back in the token in case its
+    // tiers went on; the resumed page brings it with A/4.
+    let skus: Vec<&str> = resumed.listings.iter().map(|l| l.vendor_sku()).collect();
     assert_eq!(
-        resumed.listings[0].vendor_sku(),
-        "A/4:meter-A/4:Consumption"
+        skus,
+        ["A/3:meter-A/3:Consumption", "A/4:meter-A/4:Consumption"]
+    );
+}
+
+#[tokio::test]
+async fn tiers_split_across_pages_become_one_listing() {
+    let server = MockServer::start().await;
+    let tier = |min: f64, price: f64| {
+        let mut t = item("C/1", "meter-egress", json!(price));
+        t["tierMinimumUnits"] = json!(min);
+        t["unitOfMeasure"] = json!("1 GB");
+        t
+    };
+    let link = "https://prices.azure.com/api/retail/prices?$skip=2".to_owned();
+    Mock::given(method("GET"))
+        .and(query_param_is_missing("$skip"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(envelope(
+            vec![
+                item("D/1", "meter-vm", json!(0.2)),
+                tier(0.0, 0.087),
+                tier(10240.0, 0.083),
+            ],
+            Some(link),
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("$skip", "2"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(envelope(vec![tier(51200.0, 0.07)], None)),
+        )
+        .mount(&server)
+        .await;
+    let mut settings = settings_for(&server.uri());
+    settings.services = vec!["Virtual Machines".into()];
+    settings.regions = vec!["westeurope".into()];
+    let connector = live_connector(Vendor::Azure, &settings);
+    let drained = drain_all(connector.as_ref()).await;
+    assert_eq!(
+        drained.skus(),
+        ["D/1:meter-vm:Consumption", "C/1:meter-egress:Consumption"]
+    );
+    let egress = find_listing(&drained.listings, "C/1:meter-egress:Consumption");
+    let froms: Vec<Decimal> = egress.prices()[0].tiers.iter().map(|t| t.from).collect();
+    assert_eq!(
+        froms,
+        [dec!(0), dec!(10240), dec!(51200)],
+        "all three tiers in one listing"
     );
 }
