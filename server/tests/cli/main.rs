@@ -338,8 +338,10 @@ fn catalog_sync_survives_a_failure_and_resumes() {
         .unwrap();
     assert!(!failed.status.success(), "page two keeps failing");
     let stdout = String::from_utf8_lossy(&failed.stdout);
+    // The page's last meter is held in the token in case its tiers go on over
+    // page two, so one listing is stored before the failure.
     assert!(
-        stdout.contains("failed") && stdout.contains("2 new"),
+        stdout.contains("failed") && stdout.contains("1 new"),
         "{stdout}"
     );
 
