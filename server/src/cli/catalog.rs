@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use shiyun_connectors::http::VendorClient;
@@ -15,7 +15,7 @@ use shiyun_connectors::schedule::job_name;
 use shiyun_connectors::sync::{self, LogProgress, PageDone, SyncOptions, SyncProgress, SyncStores};
 use shiyun_connectors::{ConnectorError, FetchedPage, ImportContext};
 use shiyun_core::listing::{Listing, Vendor};
-use shiyun_core::store::{JobLock, RunStatus, SyncRun, SyncRunStore};
+use shiyun_core::store::{JobGuard, JobLock, RunStatus, StoreResult, SyncRun, SyncRunStore};
 use shiyun_schema::Database;
 
 use super::{
@@ -360,38 +360,66 @@ pub async fn run_schedules_every(db: Database, settings: Settings, tick: std::ti
         tokio::time::sleep(tick).await;
         let now = Utc::now();
         for vendor in schedules.due_between(last_tick, now) {
-            let lock_store = db.clone();
-            let job = job_name(vendor);
-            let guard = match tokio::task::spawn_blocking(move || lock_store.try_lock_job(&job))
-                .await
-            {
-                Ok(Ok(Some(guard))) => guard,
-                Ok(Ok(None)) => {
-                    tracing::info!(vendor = %vendor, "scheduled sync already running elsewhere");
-                    continue;
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(vendor = %vendor, error = %e, "cannot take the sync lock");
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(vendor = %vendor, error = %e, "lock task failed");
-                    continue;
-                }
-            };
-            match sync_vendor(&db, &settings, vendor, SyncOptions::new("schedule")).await {
-                Ok(run) => {
-                    tracing::info!(vendor = %vendor, run = run.id, new = run.report.new, changed = run.report.changed, retired = run.report.retired, "scheduled sync done")
-                }
-                Err(e) => {
-                    tracing::warn!(vendor = %vendor, error = %format!("{e:#}"), "scheduled sync failed")
-                }
-            }
-            drop(guard);
+            let due_at = schedules
+                .get(vendor)
+                .and_then(|s| s.next_after(last_tick))
+                .unwrap_or(now);
+            run_due_sync(&db, &settings, vendor, due_at).await;
         }
         last_tick = now;
     }
 }
+
+/// Runs `vendor`'s sync for its firing at `due_at`, unless another instance
+/// is running it or has already run it for that firing.
+async fn run_due_sync(db: &Database, settings: &Settings, vendor: Vendor, due_at: DateTime<Utc>) {
+    let store = db.clone();
+    let claimed = tokio::task::spawn_blocking(move || -> StoreResult<Option<Box<dyn JobGuard>>> {
+        let Some(guard) = store.try_lock_job(&job_name(vendor))? else {
+            return Ok(None);
+        };
+        // The lock keeps two runs apart; this keeps an instance whose tick
+        // came after another's finished run from running the firing again.
+        let done = store
+            .recent_sync_runs(Some(vendor), 10)?
+            .iter()
+            .any(|run| run.trigger == SCHEDULE_TRIGGER && run.started_at >= due_at);
+        Ok((!done).then_some(guard))
+    })
+    .await;
+    let guard = match claimed {
+        Ok(Ok(Some(guard))) => guard,
+        Ok(Ok(None)) => {
+            tracing::info!(vendor = %vendor, "scheduled sync ran or runs elsewhere");
+            return;
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(vendor = %vendor, error = %e, "cannot take the sync lock");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(vendor = %vendor, error = %e, "lock task failed");
+            return;
+        }
+    };
+    match sync_vendor(db, settings, vendor, SyncOptions::new(SCHEDULE_TRIGGER)).await {
+        Ok(run) => tracing::info!(
+            vendor = %vendor,
+            run = run.id,
+            new = run.report.new,
+            changed = run.report.changed,
+            retired = run.report.retired,
+            "scheduled sync done"
+        ),
+        Err(e) => {
+            tracing::warn!(vendor = %vendor, error = %format!("{e:#}"), "scheduled sync failed")
+        }
+    }
+    drop(guard);
+}
+
+/// The trigger recorded on scheduled runs.
+const SCHEDULE_TRIGGER: &str = "schedule";
 
 #[cfg(test)]
 mod tests {
@@ -417,7 +445,8 @@ mod tests {
         })
     }
 
-    async fn scheduled_sync_runs_on_time(db: TestDatabase) {
+    /// Settings syncing Azure every second from a local server answering one page.
+    async fn every_second_settings() -> (MockServer, Settings) {
         let server = MockServer::start().await;
         Mock::given(method("GET"))
             .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
@@ -432,7 +461,11 @@ mod tests {
         azure.services = vec!["Virtual Machines".into()];
         azure.regions = vec!["westeurope".into()];
         azure.schedule = Some("* * * * * *".into());
+        (server, settings)
+    }
 
+    async fn scheduled_sync_runs_on_time(db: TestDatabase) {
+        let (_server, settings) = every_second_settings().await;
         let database = db.database().clone();
         let scheduler = tokio::spawn(run_schedules_every(
             database.clone(),
@@ -472,5 +505,52 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn scheduled_sync_runs_on_time_postgres() {
         scheduled_sync_runs_on_time(TestDatabase::postgres()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_instances_run_each_firing_once() {
+        let (server, settings) = every_second_settings().await;
+        let db = TestDatabase::postgres();
+        // A second instance: its own pool on the same PostgreSQL schema.
+        let other = Database::open(db.url(), 4).unwrap();
+        let tick = Duration::from_millis(50);
+        let first = tokio::spawn(run_schedules_every(
+            db.database().clone(),
+            settings.clone(),
+            tick,
+        ));
+        let second = tokio::spawn(run_schedules_every(other, settings, tick));
+        tokio::time::sleep(Duration::from_millis(3_500)).await;
+        first.abort();
+        second.abort();
+
+        let store = db.database().clone();
+        let runs =
+            tokio::task::spawn_blocking(move || store.recent_sync_runs(Some(Vendor::Azure), 50))
+                .await
+                .unwrap()
+                .unwrap();
+        let mut starts: Vec<_> = runs
+            .iter()
+            .filter(|r| r.trigger == SCHEDULE_TRIGGER)
+            .map(|r| r.started_at)
+            .collect();
+        starts.sort();
+        assert!(
+            starts.len() >= 2,
+            "{} scheduled runs in 3.5 s",
+            starts.len()
+        );
+        for pair in starts.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(
+                gap >= chrono::Duration::milliseconds(200),
+                "two runs of one firing: {} and {}",
+                pair[0],
+                pair[1]
+            );
+        }
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(requests.len(), starts.len(), "one vendor request per run");
     }
 }
