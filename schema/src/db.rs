@@ -45,8 +45,14 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 const MIGRATION_LOCK_KEY: i64 = 0x5348_4959_554E_0001;
 const FEED_LOCK_KEY: i64 = 0x5348_4959_554E_0002;
 
-/// How long a pool checkout waits; also SQLite's `busy_timeout`.
-const WAIT: Duration = Duration::from_secs(30);
+/// How long SQLite lets a writer queue behind another (`busy_timeout`): a
+/// demo load writes for a long while.
+const BUSY_WAIT: Duration = Duration::from_secs(30);
+
+/// How long a pool checkout waits for a connection: short, so a request
+/// fails with `unavailable` soon when the database is gone instead of
+/// hanging.
+const CHECKOUT_WAIT: Duration = Duration::from_secs(5);
 
 /// Opens connections of one backend. Not diesel's `ConnectionManager`: the
 /// derived `DbConnection::establish` tries SQLite first and would turn any URL
@@ -101,7 +107,7 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
             conn.batch_execute(&format!(
                 "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                WAIT.as_millis()
+                BUSY_WAIT.as_millis()
             ))
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -175,7 +181,7 @@ impl Database {
         let pool = Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(1))
-            .connection_timeout(WAIT)
+            .connection_timeout(CHECKOUT_WAIT)
             .connection_customizer(Box::new(SqlitePragmas))
             .build_unchecked(manager);
         Ok(Database {

@@ -19,8 +19,8 @@ const POOL_SIZE: u32 = 8;
 enum Cleanup {
     /// The directory holding the database file; removed on drop.
     Sqlite(#[expect(dead_code, reason = "held only to be dropped")] tempfile::TempDir),
-    /// The schema, dropped on drop.
-    Postgres(#[expect(dead_code, reason = "held only to be dropped")] PgSchema),
+    /// The schema (and role, if any), dropped on drop.
+    Postgres(PgSchema),
 }
 
 /// A PostgreSQL schema dropped (with everything in it) on drop, also when a
@@ -28,17 +28,46 @@ enum Cleanup {
 struct PgSchema {
     admin_url: String,
     name: String,
+    /// A login role of the test's own (named like the schema), dropped too.
+    own_role: bool,
+}
+
+impl PgSchema {
+    fn admin(&self) -> Result<PgConnection, String> {
+        PgConnection::establish(&self.admin_url).map_err(|e| e.to_string())
+    }
+
+    /// Ends the role's sessions and, when `lock_out`, refuses it new ones.
+    fn end_sessions(&self, conn: &mut PgConnection, lock_out: bool) -> Result<(), String> {
+        if lock_out {
+            diesel::sql_query(format!("ALTER ROLE {} NOLOGIN", self.name))
+                .execute(conn)
+                .map_err(|e| e.to_string())?;
+        }
+        diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{}'",
+            self.name
+        ))
+        .execute(conn)
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    }
 }
 
 impl Drop for PgSchema {
     fn drop(&mut self) {
-        let dropped = PgConnection::establish(&self.admin_url)
-            .map_err(|e| e.to_string())
-            .and_then(|mut conn| {
-                diesel::sql_query(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
+        let dropped = self.admin().and_then(|mut conn| {
+            diesel::sql_query(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
+                .execute(&mut conn)
+                .map_err(|e| e.to_string())?;
+            if self.own_role {
+                self.end_sessions(&mut conn, true)?;
+                diesel::sql_query(format!("DROP ROLE IF EXISTS {}", self.name))
                     .execute(&mut conn)
-                    .map_err(|e| e.to_string())
-            });
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        });
         if let Err(error) = dropped {
             // Never panic in drop: a leftover schema is only clutter.
             eprintln!("cannot drop test schema {}: {error}", self.name);
@@ -52,7 +81,7 @@ impl Drop for PgSchema {
 pub struct TestDatabase {
     db: Database,
     url: String,
-    _cleanup: Cleanup,
+    cleanup: Cleanup,
 }
 
 impl std::fmt::Debug for TestDatabase {
@@ -79,7 +108,7 @@ impl TestDatabase {
         TestDatabase {
             db,
             url,
-            _cleanup: Cleanup::Sqlite(dir),
+            cleanup: Cleanup::Sqlite(dir),
         }
     }
 
@@ -91,6 +120,20 @@ impl TestDatabase {
     ///
     /// When PostgreSQL cannot be reached or the schema cannot be created.
     pub fn postgres() -> TestDatabase {
+        Self::postgres_schema(false)
+    }
+
+    /// As [`TestDatabase::postgres`], but reached as a login role of its own,
+    /// so [`TestDatabase::cut_off`] can lock it out: a real outage.
+    ///
+    /// # Panics
+    ///
+    /// As [`TestDatabase::postgres`].
+    pub fn postgres_own_role() -> TestDatabase {
+        Self::postgres_schema(true)
+    }
+
+    fn postgres_schema(own_role: bool) -> TestDatabase {
         let admin_url =
             std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
         let schema = format!("test_{:016x}", fastrand::u64(..));
@@ -98,21 +141,59 @@ impl TestDatabase {
             Ok(conn) => conn,
             Err(e) => panic!("cannot connect to PostgreSQL at {admin_url}: {e}"),
         };
-        if let Err(e) = diesel::sql_query(format!("CREATE SCHEMA {schema}")).execute(&mut admin) {
-            panic!("cannot create schema {schema}: {e}");
+        let setup = if own_role {
+            vec![
+                format!("CREATE ROLE {schema} LOGIN"),
+                format!("CREATE SCHEMA {schema} AUTHORIZATION {schema}"),
+            ]
+        } else {
+            vec![format!("CREATE SCHEMA {schema}")]
+        };
+        for statement in setup {
+            if let Err(e) = diesel::sql_query(&statement).execute(&mut admin) {
+                panic!("cannot set up the test schema ({statement}): {e}");
+            }
         }
         let separator = if admin_url.contains('?') { '&' } else { '?' };
-        let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
+        let mut url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
+        if own_role {
+            // libpq lets a `user` parameter override the URL's user.
+            url.push_str(&format!("&user={schema}"));
+        }
         // Guarded before migrating, so a failed migration still drops the schema.
         let schema = PgSchema {
             admin_url,
             name: schema,
+            own_role,
         };
         let db = open_migrated(&url);
         TestDatabase {
             db,
             url,
-            _cleanup: Cleanup::Postgres(schema),
+            cleanup: Cleanup::Postgres(schema),
+        }
+    }
+
+    /// Locks the database's own role out and ends its sessions: every pooled
+    /// connection breaks and no new one can be made.
+    ///
+    /// # Panics
+    ///
+    /// When the database was not made by [`TestDatabase::postgres_own_role`],
+    /// or PostgreSQL refuses.
+    pub fn cut_off(&self) {
+        let Cleanup::Postgres(schema) = &self.cleanup else {
+            panic!("cut_off needs a PostgreSQL test database");
+        };
+        assert!(
+            schema.own_role,
+            "cut_off needs TestDatabase::postgres_own_role"
+        );
+        let result = schema
+            .admin()
+            .and_then(|mut conn| schema.end_sessions(&mut conn, true));
+        if let Err(e) = result {
+            panic!("cannot cut off {}: {e}", schema.name);
         }
     }
 

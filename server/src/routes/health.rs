@@ -5,7 +5,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::error::ApiResult;
+use shiyun_core::error::ErrorCode;
+
+use crate::error::{ApiError, ApiResult};
 
 /// Probe answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -29,6 +31,23 @@ pub async fn healthz() -> HttpResponse {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let health = state.health.clone();
-    web::block(move || health.ping()).await??;
+    let ping = web::block(move || health.ping());
+    // A probe must answer in time even while the pool waits for a database
+    // that is gone.
+    match tokio::time::timeout(READY_TIMEOUT, ping).await {
+        Ok(result) => result??,
+        Err(_) => {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "database did not answer within {}s",
+                    READY_TIMEOUT.as_secs()
+                ),
+            ));
+        }
+    }
     Ok(HttpResponse::Ok().json(ProbeStatus { status: "ready" }))
 }
+
+/// How long `/readyz` waits for the database.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);

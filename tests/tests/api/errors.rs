@@ -173,3 +173,32 @@ async fn writes_are_forbidden_without_an_admin_token() {
     assert_eq!(status, 403);
     assert_eq!(body["error"]["code"], "forbidden");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_database_is_unavailable_not_a_hang() {
+    let app = TestApp::spawn(Backend::PostgresOwnRole).await;
+    app.seed_demo(5);
+    assert_eq!(app.get("/readyz").await.0, 200);
+    app.db.cut_off();
+
+    let started = std::time::Instant::now();
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (503, &json!("unavailable")),
+        "{body}"
+    );
+    let (status, body) = app.get("/v1/listings").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (503, &json!("unavailable")),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "answered in {:?}",
+        started.elapsed()
+    );
+    // Liveness does not depend on the database.
+    assert_eq!(app.get("/healthz").await.0, 200);
+}

@@ -18,6 +18,8 @@ pub const ADMIN_TOKEN: &str = "test-admin-token";
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// PostgreSQL reached as a role of its own, which a test can lock out.
+    PostgresOwnRole,
 }
 
 /// A running server and its database.
@@ -37,6 +39,7 @@ impl TestApp {
         let db = match backend {
             Backend::Sqlite => TestDatabase::sqlite(),
             Backend::Postgres => TestDatabase::postgres(),
+            Backend::PostgresOwnRole => TestDatabase::postgres_own_role(),
         };
         let mut settings = Settings::defaults().unwrap();
         settings.bind = "127.0.0.1:0".parse().unwrap();
