@@ -109,7 +109,63 @@ fn query_error(err: actix_web::error::QueryPayloadError) -> ApiError {
     ApiError::invalid(field, format!("bad query: {message}"))
 }
 
-async fn no_route(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+/// The documented paths and their methods, read from the OpenAPI document
+/// (the one list of routes), so a wrong method gets 405 with `Allow`.
+pub struct KnownRoutes(Vec<(actix_web::dev::ResourceDef, Vec<String>)>);
+
+impl KnownRoutes {
+    fn from_openapi() -> Self {
+        let doc = serde_json::to_value(<routes::openapi::ApiDoc as utoipa::OpenApi>::openapi())
+            .unwrap_or_default();
+        let routes = doc["paths"]
+            .as_object()
+            .map(|paths| {
+                paths
+                    .iter()
+                    .map(|(path, item)| {
+                        let methods = ["get", "post", "put", "patch", "delete"]
+                            .into_iter()
+                            .filter(|m| item.get(*m).is_some())
+                            .map(str::to_uppercase)
+                            .collect();
+                        (actix_web::dev::ResourceDef::new(path.as_str()), methods)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        KnownRoutes(routes)
+    }
+
+    /// The methods `path` answers (`GET, POST`), when it is a known path.
+    fn allowed(&self, path: &str) -> Option<String> {
+        let mut methods: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(def, _)| def.is_match(path))
+            .flat_map(|(_, methods)| methods.iter().map(String::as_str))
+            .collect();
+        methods.sort_unstable();
+        methods.dedup();
+        (!methods.is_empty()).then(|| methods.join(", "))
+    }
+}
+
+async fn no_route(
+    req: HttpRequest,
+    known: web::Data<KnownRoutes>,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    if let Some(allow) = known.allowed(req.path()) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "{} is not allowed on {}; use {allow}",
+                req.method(),
+                req.path()
+            ),
+        )
+        .with_status(StatusCode::METHOD_NOT_ALLOWED)
+        .with_allow(allow));
+    }
     Err(ApiError::new(
         ErrorCode::NotFound,
         format!("no route for {} {}", req.method(), req.path()),
@@ -134,10 +190,12 @@ impl Application {
         let port = listener.local_addr()?.port();
         let settings = state.settings.clone();
         let data = web::Data::new(state);
+        let known = web::Data::new(KnownRoutes::from_openapi());
         let max_body = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(known.clone())
                 .configure(|cfg| configure(cfg, max_body))
                 .default_service(web::to(no_route))
                 .wrap_fn(|req, srv| {

@@ -33,6 +33,7 @@ pub struct ApiError {
     message: String,
     field: Option<String>,
     status: Option<StatusCode>,
+    allow: Option<String>,
 }
 
 impl ApiError {
@@ -43,6 +44,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             status: None,
+            allow: None,
         }
     }
 
@@ -60,6 +62,12 @@ impl ApiError {
     /// Overrides the status the code maps to (413, 404 for routes, 405).
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = Some(status);
+        self
+    }
+
+    /// The methods a 405 names in its `Allow` header.
+    pub fn with_allow(mut self, methods: impl Into<String>) -> Self {
+        self.allow = Some(methods.into());
         self
     }
 
@@ -104,7 +112,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorEnvelope {
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(allow) = &self.allow {
+            response.insert_header((actix_web::http::header::ALLOW, allow.as_str()));
+        }
+        response.json(ErrorEnvelope {
             error: ErrorBody {
                 code: self.code,
                 message: self.message.clone(),

@@ -25,6 +25,7 @@ impl Modify for BearerAuth {
     paths(
         routes::health::healthz,
         routes::health::readyz,
+        routes::openapi::openapi_json,
         routes::vendors::list_vendors,
         routes::listings::list_listings,
         routes::listings::get_listing,

@@ -38,6 +38,8 @@ async fn all_bad_inputs(app: &TestApp) -> Vec<(String, u16, Value)> {
     unknown_currency["prices"][0]["amount"]["currency"] = json!("XYZ");
     let cases: Vec<(&str, reqwest::RequestBuilder)> = vec![
         ("unknown route", c.get(app.url("/v1/nothing-here"))),
+        ("wrong method", c.delete(app.url("/v1/listings"))),
+        ("wrong method on the batch path", c.put(&batch)),
         (
             "id that is not an id",
             c.get(app.url("/v1/listings/not-an-id")),
@@ -150,6 +152,10 @@ on_both_backends! {
             .map(|(name, status, body)| json!({"case": name, "status": status, "body": body}))
             .collect();
         insta::assert_json_snapshot!("bad_input_envelopes", snapshot);
+
+        let wrong = app.client.delete(app.url("/v1/listings/batch")).send().await.unwrap();
+        assert_eq!(wrong.status().as_u16(), 405);
+        assert_eq!(wrong.headers()["allow"], "GET, POST");
 
         // Nothing was lost or half-written by the rejected batches.
         let (status, page) = app.get("/v1/listings?status=any&limit=500").await;
