@@ -25,6 +25,7 @@ pub mod http;
 pub mod normalise;
 pub mod paging;
 pub mod schedule;
+pub mod scheduler;
 pub mod settings;
 pub mod signing;
 pub mod sync;

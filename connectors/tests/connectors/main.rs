@@ -2,6 +2,7 @@
 
 mod common;
 
+mod scheduler;
 mod signing;
 mod sync;
 

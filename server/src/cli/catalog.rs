@@ -7,15 +7,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use shiyun_connectors::http::VendorClient;
-use shiyun_connectors::schedule::job_name;
+use shiyun_connectors::scheduler::Scheduler;
 use shiyun_connectors::sync::{self, LogProgress, PageDone, SyncOptions, SyncProgress, SyncStores};
-use shiyun_connectors::{ConnectorError, FetchedPage, ImportContext};
+use shiyun_connectors::{Connector, ConnectorError, FetchedPage, ImportContext};
 use shiyun_core::listing::{Listing, Vendor};
-use shiyun_core::store::{JobGuard, JobLock, RunStatus, StoreResult, SyncRun, SyncRunStore};
+use shiyun_core::store::{RunStatus, SyncRun, SyncRunStore};
 use shiyun_schema::Database;
 
 use super::{
@@ -333,224 +333,23 @@ fn print_run(run: &SyncRun) {
     }
 }
 
-/// How often the scheduler looks for due syncs.
-const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// Runs due vendor syncs while the server runs. Each due sync runs under the
-/// vendor's job lock, so instances sharing PostgreSQL run it once.
+/// Runs the vendors' scheduled syncs while the server runs (each firing once
+/// across instances sharing the database).
 pub async fn run_schedules(db: Database, settings: Settings) {
-    run_schedules_every(db, settings, SCHEDULER_TICK).await;
-}
-
-/// [`run_schedules`] looking for due syncs every `tick`.
-pub async fn run_schedules_every(db: Database, settings: Settings, tick: std::time::Duration) {
     let schedules = match settings.schedules() {
-        Ok(s) if !s.is_empty() => s,
-        Ok(_) => return,
+        Ok(schedules) => schedules,
         Err(e) => {
             tracing::error!(error = %e, "schedules not started");
             return;
         }
     };
-    for entry in schedules.iter() {
-        tracing::info!(vendor = %entry.vendor(), schedule = entry.expression(), "catalog sync scheduled");
-    }
-    let mut last_tick = Utc::now();
-    loop {
-        tokio::time::sleep(tick).await;
-        let now = Utc::now();
-        for vendor in schedules.due_between(last_tick, now) {
-            let due_at = schedules
-                .get(vendor)
-                .and_then(|s| s.next_after(last_tick))
-                .unwrap_or(now);
-            run_due_sync(&db, &settings, vendor, due_at).await;
-        }
-        last_tick = now;
-    }
-}
-
-/// Runs `vendor`'s sync for its firing at `due_at`, unless another instance
-/// is running it or has already run it for that firing.
-async fn run_due_sync(db: &Database, settings: &Settings, vendor: Vendor, due_at: DateTime<Utc>) {
-    let store = db.clone();
-    let claimed = tokio::task::spawn_blocking(move || -> StoreResult<Option<Box<dyn JobGuard>>> {
-        let Some(guard) = store.try_lock_job(&job_name(vendor))? else {
-            return Ok(None);
-        };
-        // The lock keeps two runs apart; this keeps an instance whose tick
-        // came after another's finished run from running the firing again.
-        let done = store
-            .recent_sync_runs(Some(vendor), 10)?
-            .iter()
-            .any(|run| run.trigger == SCHEDULE_TRIGGER && run.started_at >= due_at);
-        Ok((!done).then_some(guard))
-    })
-    .await;
-    let guard = match claimed {
-        Ok(Ok(Some(guard))) => guard,
-        Ok(Ok(None)) => {
-            tracing::info!(vendor = %vendor, "scheduled sync ran or runs elsewhere");
-            return;
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(vendor = %vendor, error = %e, "cannot take the sync lock");
-            return;
-        }
-        Err(e) => {
-            tracing::warn!(vendor = %vendor, error = %e, "lock task failed");
-            return;
-        }
+    let vendors = settings.vendors.clone();
+    let connect = move |vendor: Vendor| -> Result<Box<dyn Connector>, ConnectorError> {
+        let vendor_settings = vendors.get(vendor);
+        let client = VendorClient::new(vendor, vendor_settings)?;
+        shiyun_connectors::connector_for(vendor, vendor_settings, client)
     };
-    match sync_vendor(db, settings, vendor, SyncOptions::new(SCHEDULE_TRIGGER)).await {
-        Ok(run) => tracing::info!(
-            vendor = %vendor,
-            run = run.id,
-            new = run.report.new,
-            changed = run.report.changed,
-            retired = run.report.retired,
-            "scheduled sync done"
-        ),
-        Err(e) => {
-            tracing::warn!(vendor = %vendor, error = %format!("{e:#}"), "scheduled sync failed")
-        }
-    }
-    drop(guard);
-}
-
-/// The trigger recorded on scheduled runs.
-const SCHEDULE_TRIGGER: &str = "schedule";
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use shiyun_core::store::ListingFilter;
-    use shiyun_core::store::ListingStore;
-    use shiyun_schema::testing::TestDatabase;
-    use wiremock::matchers::method;
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-
-    use super::*;
-
-    fn azure_item(n: u32) -> serde_json::Value {
-        serde_json::json!({
-            "currencyCode": "USD", "tierMinimumUnits": 0.0, "retailPrice": 0.5, "unitPrice": 0.5,
-            "armRegionName": "westeurope", "location": "EU West", "effectiveStartDate": "2024-01-01T00:00:00Z",
-            "meterId": format!("meter-{n}"), "meterName": "D2 v5", "productId": "DZH318Z0BQ4L",
-            "skuId": format!("DZH318Z0BQ4L/{n:04}"), "productName": "Virtual Machines Dv5 Series",
-            "skuName": "D2 v5", "serviceName": "Virtual Machines", "serviceId": "DZH313Z7MMC8",
-            "serviceFamily": "Compute", "unitOfMeasure": "1 Hour", "type": "Consumption",
-            "isPrimaryMeterRegion": true, "armSkuName": "Standard_D2_v5"
-        })
-    }
-
-    /// Settings syncing Azure every second from a local server answering one page.
-    async fn every_second_settings() -> (MockServer, Settings) {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "BillingCurrency": "USD", "CustomerEntityId": "Default", "CustomerEntityType": "Retail",
-                "Items": [azure_item(1), azure_item(2)], "NextPageLink": null, "Count": 2
-            })))
-            .mount(&server)
-            .await;
-        let mut settings = Settings::defaults().unwrap();
-        let azure = &mut settings.vendors.azure;
-        azure.endpoint = Some(format!("{}/api/retail/prices", server.uri()));
-        azure.services = vec!["Virtual Machines".into()];
-        azure.regions = vec!["westeurope".into()];
-        azure.schedule = Some("* * * * * *".into());
-        (server, settings)
-    }
-
-    async fn scheduled_sync_runs_on_time(db: TestDatabase) {
-        let (_server, settings) = every_second_settings().await;
-        let database = db.database().clone();
-        let scheduler = tokio::spawn(run_schedules_every(
-            database.clone(),
-            settings,
-            Duration::from_millis(100),
-        ));
-        let mut runs = Vec::new();
-        for _ in 0..100 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let store = database.clone();
-            runs = tokio::task::spawn_blocking(move || {
-                store.recent_sync_runs(Some(Vendor::Azure), 10)
-            })
-            .await
-            .unwrap()
-            .unwrap();
-            if runs.iter().any(|r| r.status == RunStatus::Succeeded) {
-                break;
-            }
-        }
-        scheduler.abort();
-        let run = runs
-            .iter()
-            .find(|r| r.status == RunStatus::Succeeded)
-            .expect("a scheduled run succeeded");
-        assert_eq!(run.trigger, "schedule");
-        assert_eq!(run.report.new + run.report.unchanged, 2);
-        let count = database.count_listings(&ListingFilter::default()).unwrap();
-        assert_eq!(count, 2);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn scheduled_sync_runs_on_time_sqlite() {
-        scheduled_sync_runs_on_time(TestDatabase::sqlite()).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn scheduled_sync_runs_on_time_postgres() {
-        scheduled_sync_runs_on_time(TestDatabase::postgres()).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn two_instances_run_each_firing_once() {
-        let (server, settings) = every_second_settings().await;
-        let db = TestDatabase::postgres();
-        // A second instance: its own pool on the same PostgreSQL schema.
-        let other = Database::open(db.url(), 4).unwrap();
-        let tick = Duration::from_millis(50);
-        let first = tokio::spawn(run_schedules_every(
-            db.database().clone(),
-            settings.clone(),
-            tick,
-        ));
-        let second = tokio::spawn(run_schedules_every(other, settings, tick));
-        tokio::time::sleep(Duration::from_millis(3_500)).await;
-        first.abort();
-        second.abort();
-
-        let store = db.database().clone();
-        let runs =
-            tokio::task::spawn_blocking(move || store.recent_sync_runs(Some(Vendor::Azure), 50))
-                .await
-                .unwrap()
-                .unwrap();
-        let mut starts: Vec<_> = runs
-            .iter()
-            .filter(|r| r.trigger == SCHEDULE_TRIGGER)
-            .map(|r| r.started_at)
-            .collect();
-        starts.sort();
-        assert!(
-            starts.len() >= 2,
-            "{} scheduled runs in 3.5 s",
-            starts.len()
-        );
-        for pair in starts.windows(2) {
-            let gap = pair[1] - pair[0];
-            assert!(
-                gap >= chrono::Duration::milliseconds(200),
-                "two runs of one firing: {} and {}",
-                pair[0],
-                pair[1]
-            );
-        }
-        let requests = server.received_requests().await.unwrap();
-        assert_eq!(requests.len(), starts.len(), "one vendor request per run");
-    }
+    Scheduler::new(schedules, stores_of(&db), Arc::new(db), Arc::new(connect))
+        .run()
+        .await;
 }
