@@ -9,7 +9,10 @@
 //! `Region` always; UHost `CPU` and `Memory` (MB), optionally `MachineType`
 //! (default `N`), `GPU` and `GpuType`; UDB `MemoryLimit` (MB) and `DiskSpace`
 //! (GB), optionally `DBTypeId` and `InstanceMode`; URedis `Size` (GB);
-//! `Quantity` (periods) for all. Each price entry (one per `ChargeType`) is a
+//! `Quantity` (periods) for all, and `Count` (instances, default 1). Quantity 0
+//! (a part month, until the month ends) and a `Count` other than 1 are
+//! rejected: neither is the price of one instance for one period, and UCloud
+//! does not document that `Price` covers all `Count` instances. Each price entry (one per `ChargeType`) is a
 //! listing: `vendor_sku` is `uhost.N.2c4g@cn-bj2/dynamic`,
 //! `udb.mysql-8.0.1024m.20g@cn-bj2/month`, `uredis.1g@cn-bj2/month`.
 
@@ -171,6 +174,8 @@ pub struct Offer {
     name_en: String,
     specs: Specs,
     quantity: u16,
+    /// `Count`: instances the answer priced.
+    count: u32,
 }
 
 impl Offer {
@@ -209,6 +214,7 @@ impl Offer {
             name_en: format!("UHost {machine_type} {cpu} vCPU {memory_gib} GiB{gpu_text}"),
             specs,
             quantity: 1,
+            count: 1,
         }
     }
 
@@ -241,6 +247,13 @@ impl Offer {
                 .trim()
                 .parse::<u16>()
                 .map_err(|_| malformed(format!("--param Quantity=`{q}` is not a whole number")))?,
+        };
+        let count = match ctx.param("Count") {
+            None => 1,
+            Some(c) => c
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| malformed(format!("--param Count=`{c}` is not a whole number")))?,
         };
         let offer = match product {
             Product::Uhost => {
@@ -289,6 +302,7 @@ impl Offer {
                     },
                     region,
                     quantity,
+                    count,
                 }
             }
             Product::Uredis => {
@@ -304,10 +318,11 @@ impl Offer {
                     },
                     region,
                     quantity,
+                    count,
                 }
             }
         };
-        Ok(offer.with_quantity(quantity))
+        Ok(Offer { count, ..offer }.with_quantity(quantity))
     }
 
     fn category(&self) -> &'static str {
@@ -356,14 +371,18 @@ fn engine_names(db_type: &str) -> (String, String) {
 fn billing(charge_type: &str, quantity: u16) -> Result<(BillingMode, PriceUnit, String), String> {
     match (charge_type, quantity) {
         ("Dynamic", _) => Ok((BillingMode::OnDemand, PriceUnit::Hour, "dynamic".into())),
-        // Quantity 0 buys to the end of the month.
-        ("Month", 0 | 1) => Ok((BillingMode::Monthly, PriceUnit::Month, "month".into())),
+        // Quantity 0 buys only until the end of the current month: a part-month
+        // price, neither a monthly nor a yearly one.
+        ("Month" | "Year", 0) => Err(format!(
+            "Quantity 0 prices the part of the month left ({charge_type}), not a whole period"
+        )),
+        ("Month", 1) => Ok((BillingMode::Monthly, PriceUnit::Month, "month".into())),
         ("Month", n) => Ok((
             BillingMode::Reserved { term_months: n },
             PriceUnit::Term,
             format!("month_{n}"),
         )),
-        ("Year", 0 | 1) => Ok((BillingMode::Yearly, PriceUnit::Year, "year".into())),
+        ("Year", 1) => Ok((BillingMode::Yearly, PriceUnit::Year, "year".into())),
         ("Year", n) => {
             let months = n.checked_mul(12).ok_or("quantity too large")?;
             Ok((
@@ -400,6 +419,14 @@ fn entry_listing(
     let region =
         region_of(&offer.region).ok_or_else(|| format!("unknown region `{}`", offer.region))?;
     let (mode, unit, suffix) = billing(&entry.charge_type, offer.quantity)?;
+    if offer.count != 1 {
+        // UCloud documents `Count` as the number bought but not whether
+        // `Price` is for one or for all of them: no unit price can be derived.
+        return Err(format!(
+            "priced for Count={} instances; only Count=1 gives a unit price",
+            offer.count
+        ));
+    }
     // Scale the minor unit exactly: 1360 fen → 13.60 yuan.
     let mut yuan = entry.price.0;
     let scale = yuan.scale() + offer.product.minor_digits();

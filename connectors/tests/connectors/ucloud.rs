@@ -261,3 +261,72 @@ async fn rejected_keys_fail_the_page() {
         ConnectorError::MissingCredentials { .. }
     ));
 }
+
+#[test]
+fn part_month_quantity_and_multi_instance_counts_are_rejected() {
+    let body = json!({
+        "Action": "DescribeURedisPriceResponse", "RetCode": 0,
+        "DataSet": [
+            {"ChargeType": "Month", "Price": 41000},
+            {"ChargeType": "Year", "Price": 410000},
+            {"ChargeType": "Dynamic", "Price": 57}
+        ]
+    });
+    let body = body.to_string();
+    // Quantity 0 is "until the end of this month": not a monthly or yearly price.
+    let page = import(
+        body.as_bytes(),
+        &params_ctx(&[("Region", "hk"), ("Size", "1"), ("Quantity", "0")]),
+    )
+    .unwrap();
+    let skus: Vec<&str> = page.listings.iter().map(|l| l.vendor_sku()).collect();
+    assert_eq!(skus, ["uredis.1g@hk/dynamic"]);
+    assert_eq!(page.rejections.len(), 2, "{:?}", page.rejections);
+    assert!(
+        page.rejections
+            .iter()
+            .all(|r| r.reason.contains("Quantity 0")),
+        "{:?}",
+        page.rejections
+    );
+
+    // Quantity 1 (or absent) is the monthly and yearly price.
+    let page = clean_page(import(
+        body.as_bytes(),
+        &params_ctx(&[("Region", "hk"), ("Size", "1"), ("Quantity", "1")]),
+    ));
+    assert_eq!(page.listings.len(), 3);
+    assert_eq!(
+        page.listings[0].prices()[0].billing_mode,
+        BillingMode::Monthly
+    );
+    assert_eq!(
+        page.listings[1].prices()[0].billing_mode,
+        BillingMode::Yearly
+    );
+
+    // A price for several instances is not a unit price.
+    let page = import(
+        body.as_bytes(),
+        &params_ctx(&[("Region", "hk"), ("Size", "1"), ("Count", "2")]),
+    )
+    .unwrap();
+    assert!(page.listings.is_empty(), "{:?}", page.listings);
+    assert_eq!(page.rejections.len(), 3);
+    assert!(
+        page.rejections[0].reason.contains("Count=2"),
+        "{:?}",
+        page.rejections
+    );
+    let page = clean_page(import(
+        body.as_bytes(),
+        &params_ctx(&[("Region", "hk"), ("Size", "1"), ("Count", "1")]),
+    ));
+    assert_eq!(page.listings.len(), 3);
+    let err = import(
+        body.as_bytes(),
+        &params_ctx(&[("Region", "hk"), ("Size", "1"), ("Count", "two")]),
+    )
+    .unwrap_err();
+    assert_malformed_naming(&err, "Count");
+}
