@@ -5,7 +5,9 @@
 //!   like): `returnObj.subOrderPrices[].orderItemPrices[]`, one listing per
 //!   order item (VM, EBS, NETWORK, CFWVERSION, …). `finalPrice` (after
 //!   discounts) is the price of `instanceCnt` units for the whole term of
-//!   `cycleCount` cycles. The answer does not say where or how it was bought,
+//!   `cycleCount` cycles. VM and CFWVERSION prices are divided exactly by
+//!   `instanceCnt` (a whole number of instances); EBS and NETWORK items keep
+//!   it in their key (GB, Mbit/s) and their price. The answer does not say where or how it was bought,
 //!   so the request parameters are needed: `regionCode` (the region's code
 //!   from `list-regions`, e.g. `cn-huadong1`, because `regionID` is an opaque
 //!   id), `cycleType` (`month`, `year`, `on_demand`, or the numeric 3/5 of
@@ -465,6 +467,38 @@ fn item_key(
     })
 }
 
+/// The price of one of `instance_cnt` instances priced together at `total`:
+/// an exact division, or why there is none.
+fn per_instance(total: Decimal, instance_cnt: Option<Decimal>) -> Result<Decimal, String> {
+    let count = instance_cnt.ok_or("missing instanceCnt")?;
+    if count <= Decimal::ZERO || !count.fract().is_zero() {
+        return Err(format!(
+            "instanceCnt {count} is not a positive whole number"
+        ));
+    }
+    exact_div(total, count)
+        .ok_or_else(|| format!("price {total} does not divide exactly by instanceCnt {count}"))
+}
+
+/// `total / count` when it is an exact decimal (count a positive whole number).
+fn exact_div(total: Decimal, count: Decimal) -> Option<Decimal> {
+    let count = count.normalize();
+    if count.scale() != 0 || count <= Decimal::ZERO {
+        return None;
+    }
+    let (mantissa, scale) = (total.mantissa(), total.scale());
+    let divisor = count.mantissa();
+    // Try total × 10^k for the fewest extra decimals k that divide evenly.
+    let mut scaled = mantissa;
+    for extra in 0..=28u32.checked_sub(scale)? {
+        if scaled % divisor == 0 {
+            return Decimal::try_from_i128_with_scale(scaled / divisor, scale + extra).ok();
+        }
+        scaled = scaled.checked_mul(10)?;
+    }
+    None
+}
+
 #[expect(clippy::too_many_arguments, reason = "one item's parts, read once")]
 fn item_listing(
     item: &OrderItem,
@@ -484,6 +518,12 @@ fn item_listing(
         .or(item.total_price)
         .ok_or("order item has no finalPrice")?
         .0;
+    let amount = match item.resource_type.trim() {
+        // Counted instances: the listing is one of them.
+        "VM" | "CFWVERSION" => per_instance(amount, item.instance_cnt.map(|c| c.0))?,
+        // Sized items (EBS GB, NETWORK Mbit/s) carry their size in the key.
+        _ => amount,
+    };
     let (mode, unit, suffix) = quote.billing(sub.cycle_count.map(|c| c.0))?;
     let price = flat_price(mode, unit, amount, Currency::CNY)?;
     let service = sub

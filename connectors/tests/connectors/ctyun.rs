@@ -221,3 +221,52 @@ async fn live_sync_quotes_flavors_per_region_with_retries() {
         &[],
     );
 }
+
+#[test]
+fn counted_items_are_priced_per_instance_and_sized_items_keep_their_size() {
+    let body = json!({"statusCode": 800, "returnObj": {"isSucceed": true, "subOrderPrices": [
+        {"serviceTag": "OVMS", "cycleCount": 1, "orderItemPrices": [
+            {"resourceType": "VM", "ctyunName": "弹性云主机", "instanceCnt": "3.0", "finalPrice": 541.5},
+            {"resourceType": "EBS", "ctyunName": "云硬盘", "instanceCnt": "40.0", "finalPrice": 24.0}
+        ]},
+        {"serviceTag": "CFW", "cycleCount": 1, "orderItemPrices": [
+            {"resourceType": "CFWVERSION", "ctyunName": "云防火墙", "instanceCnt": "2.0", "finalPrice": "5200.0"}
+        ]}
+    ]}});
+    let params = [
+        ("regionCode", "cn-huadong1"),
+        ("cycleType", "month"),
+        ("flavorName", "c7.large.2"),
+    ];
+    let page = clean_page(import(body.to_string().as_bytes(), &params_ctx(&params)));
+    let by_sku: BTreeMap<&str, _> = page.listings.iter().map(|l| (l.vendor_sku(), l)).collect();
+    // 541.5 for 3 VMs is 180.5 each; 5200 for 2 firewalls is 2600 each.
+    let vm = by_sku["VM.c7.large.2@cn-huadong1/month"];
+    assert_eq!(vm.prices()[0].amount.amount(), dec!(180.5));
+    let cfw = by_sku["CFWVERSION@cn-huadong1/month"];
+    assert_eq!(cfw.prices()[0].amount.amount(), dec!(2600));
+    // 40 GB is the disk's size, not a count of disks.
+    let ebs = by_sku["EBS.disk.40GB@cn-huadong1/month"];
+    assert_eq!(ebs.prices()[0].amount.amount(), dec!(24));
+
+    for (cnt, price, why) in [
+        ("0.0", "10", "not a positive whole number"),
+        ("-2", "10", "not a positive whole number"),
+        ("1.5", "10", "not a positive whole number"),
+        ("3", "100", "does not divide exactly"),
+    ] {
+        let body = json!({"statusCode": 800, "returnObj": {"subOrderPrices": [
+            {"serviceTag": "OVMS", "cycleCount": 1, "orderItemPrices": [
+                {"resourceType": "VM", "instanceCnt": cnt, "finalPrice": price}
+            ]}
+        ]}});
+        let page = import(body.to_string().as_bytes(), &params_ctx(&params)).unwrap();
+        assert!(page.listings.is_empty(), "instanceCnt {cnt}");
+        assert_eq!(page.rejections[0].vendor_key, "VM.c7.large.2@cn-huadong1");
+        assert!(
+            page.rejections[0].reason.contains(why),
+            "instanceCnt {cnt}: {:?}",
+            page.rejections
+        );
+    }
+}
