@@ -167,6 +167,7 @@ impl crate::Connector for AlibabaConnector {
                     resource: Resource::Instance(spec.instance_type_id.clone()),
                     price_unit: (*unit).to_owned(),
                     period: *period,
+                    amount: 1,
                 };
                 let params = vec![
                     ("RegionId".to_owned(), region.clone()),

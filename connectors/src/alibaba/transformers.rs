@@ -5,7 +5,8 @@
 //!   what was priced, so the request parameters are needed: `RegionId`,
 //!   `InstanceType` (or `ResourceType=disk` with `DataDisk.1.Category` and
 //!   `DataDisk.1.Size`), `PriceUnit` (`Hour` by default) and `Period`
-//!   (1 by default). `TradePrice` (after discounts) is the price.
+//!   (1 by default). `TradePrice` (after discounts) is the price; it is for
+//!   `Amount` instances (1 by default), so it is divided exactly by `Amount`.
 //! - `DescribeInstanceTypes`: the catalog. With `RegionId` it yields one
 //!   listing per type with specs and no price; without it the page is
 //!   refused, since a listing needs a region.
@@ -181,6 +182,8 @@ pub struct PriceQuery {
     pub price_unit: String,
     /// `Period` in units of `price_unit`.
     pub period: u16,
+    /// `Amount`: how many instances the quote is for (the price is their total).
+    pub amount: u32,
 }
 
 /// The resource a `DescribePrice` call priced.
@@ -241,11 +244,23 @@ impl PriceQuery {
                     malformed(format!("--param Period=`{p}` is not a positive number"))
                 })?,
         };
+        let amount = match ctx.param("Amount") {
+            None => 1,
+            Some(a) => a
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    malformed(format!("--param Amount=`{a}` is not a positive number"))
+                })?,
+        };
         Ok(PriceQuery {
             region_id,
             resource,
             price_unit,
             period,
+            amount,
         })
     }
 
@@ -520,12 +535,14 @@ pub fn price_listing(
         .as_deref()
         .ok_or("price has no currency")?;
     let currency = Currency::parse(currency_code).map_err(|e| e.to_string())?;
-    let amount = info
+    let total = info
         .price
         .trade_price
         .or(info.price.original_price)
         .ok_or("price has no TradePrice")?
         .0;
+    // DescribePrice prices `Amount` instances together.
+    let amount = per_instance(total, query.amount)?;
     let region = region_of(&query.region_id)
         .ok_or_else(|| format!("unknown region `{}`", query.region_id))?;
     let (mode, unit, suffix) = query.billing()?;
@@ -555,13 +572,37 @@ pub fn price_listing(
         price_info.get().as_bytes(),
         fetched_at,
     ));
-    if let Some(original) = info.price.original_price.map(|o| o.0)
+    if let Some(original) = info
+        .price
+        .original_price
+        .and_then(|o| per_instance(o.0, query.amount).ok())
         && original != amount
     {
         builder = builder.description_zh(format!("原价 {original} {currency_code}"));
         builder = builder.description_en(format!("list price {original} {currency_code}"));
     }
     builder.build().map_err(|e| e.to_string())
+}
+
+/// The price of one of `count` instances quoted together at `total`, when it
+/// is an exact decimal.
+fn per_instance(total: Decimal, count: u32) -> Result<Decimal, String> {
+    let divisor = i128::from(count);
+    let (mantissa, scale) = (total.mantissa(), total.scale());
+    let inexact = || format!("price {total} does not divide exactly by Amount {count}");
+    if divisor == 0 {
+        return Err("Amount 0 prices nothing".into());
+    }
+    // Try total × 10^k for the fewest extra decimals k that divide evenly.
+    let mut scaled = mantissa;
+    for extra in 0..=28u32.saturating_sub(scale) {
+        if scaled % divisor == 0 {
+            return Decimal::try_from_i128_with_scale(scaled / divisor, scale + extra)
+                .map_err(|_| inexact());
+        }
+        scaled = scaled.checked_mul(10).ok_or_else(inexact)?;
+    }
+    Err(inexact())
 }
 
 /// Reads a live `DescribePrice` answer into a listing or a rejection.

@@ -320,3 +320,45 @@ async fn missing_credentials_and_rejected_keys_fail() {
         .unwrap_err();
     assert_credentials_rejected(&err);
 }
+
+#[test]
+fn quotes_for_several_instances_are_divided_by_amount() {
+    let body = json!({"RequestId": "r", "PriceInfo": {"Price": {
+        "Currency": "CNY", "OriginalPrice": 900, "TradePrice": 541.5
+    }}});
+    let body = body.to_string();
+    let base = [
+        ("RegionId", "cn-hangzhou"),
+        ("InstanceType", "ecs.c7.large"),
+        ("PriceUnit", "Month"),
+    ];
+    let with_amount = |amount: &'static str| {
+        let mut params = base.to_vec();
+        params.push(("Amount", amount));
+        params_ctx(&params)
+    };
+    // DescribePrice prices `Amount` instances together: 541.5 for 3 is 180.5 each.
+    let page = clean_page(import(body.as_bytes(), &with_amount("3")));
+    let p = &page.listings[0].prices()[0];
+    assert_eq!(p.billing_mode, BillingMode::Monthly);
+    assert_eq!(p.amount.amount(), dec!(180.5));
+    assert_eq!(
+        page.listings[0].description().en.as_deref(),
+        Some("list price 300 CNY")
+    );
+    let page = clean_page(import(body.as_bytes(), &with_amount("1")));
+    assert_eq!(page.listings[0].prices()[0].amount.amount(), dec!(541.5));
+
+    // 541.5 / 7 has no exact decimal: a rejection, not a rounded price.
+    let page = import(body.as_bytes(), &with_amount("7")).unwrap();
+    assert!(page.listings.is_empty());
+    assert!(
+        page.rejections[0].reason.contains("Amount 7"),
+        "{:?}",
+        page.rejections
+    );
+    for bad in ["0", "-1", "two"] {
+        let err = import(body.as_bytes(), &with_amount(bad)).unwrap_err();
+        assert_malformed_naming(&err, "Amount");
+    }
+}
