@@ -22,6 +22,9 @@ use crate::settings::VendorSettings;
 
 /// Per-request timeout when the settings name none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Largest response body `execute` keeps in memory.
+pub const MAX_BUFFERED_BODY: usize = 256 * 1024 * 1024;
 /// Requests per second when the settings name none.
 pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 10;
 /// Retries after the first attempt when the settings name none.
@@ -155,6 +158,9 @@ impl VendorClient {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .read_timeout(timeout)
             .user_agent(concat!("shiyun-connectors/", env!("CARGO_PKG_VERSION")))
+            // A redirect would carry query-string keys (GCP's `key=`) to
+            // another host; vendor APIs answer where they are asked.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConnectorError::Config(format!("http client: {e}")))?;
         let retry = RetryConfig {
@@ -313,10 +319,28 @@ impl VendorClient {
     async fn buffer(&self, response: reqwest::Response) -> Attempt<VendorResponse> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = match response.bytes().await {
-            Ok(bytes) => bytes.to_vec(),
-            Err(e) => return self.transport_failure(&e),
-        };
+        let mut response = response;
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_BUFFERED_BODY {
+                        // API pages are kilobytes to megabytes; bulk files
+                        // go through `execute_stream` instead.
+                        return Attempt::Fail(ConnectorError::Malformed {
+                            vendor: self.vendor,
+                            message: format!(
+                                "response body over {} MiB; stream it instead",
+                                MAX_BUFFERED_BODY / (1024 * 1024)
+                            ),
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return self.transport_failure(&e),
+            }
+        }
         let response = VendorResponse {
             status,
             headers,

@@ -124,20 +124,24 @@ impl Scheduler {
                 return;
             }
         };
-        let outcome = match (self.connect)(vendor) {
-            Ok(connector) => {
-                run_sync(
-                    connector.as_ref(),
-                    &self.stores,
-                    SyncOptions::new(SCHEDULE_TRIGGER),
-                    &LogProgress,
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        };
+        let connect = Arc::clone(&self.connect);
+        let stores = self.stores.clone();
+        // Its own task, so a panic in one vendor's sync cannot stop the
+        // scheduler and every other vendor's schedule with it.
+        let outcome = tokio::spawn(async move {
+            let connector = connect(vendor)?;
+            run_sync(
+                connector.as_ref(),
+                &stores,
+                SyncOptions::new(SCHEDULE_TRIGGER),
+                &LogProgress,
+            )
+            .await
+        })
+        .await;
         match outcome {
-            Ok(run) => tracing::info!(
+            Err(e) => tracing::error!(vendor = %vendor, error = %e, "scheduled sync panicked"),
+            Ok(Ok(run)) => tracing::info!(
                 vendor = %vendor,
                 run = run.id,
                 new = run.report.new,
@@ -145,7 +149,7 @@ impl Scheduler {
                 retired = run.report.retired,
                 "scheduled sync done"
             ),
-            Err(e) => tracing::warn!(vendor = %vendor, error = %e, "scheduled sync failed"),
+            Ok(Err(e)) => tracing::warn!(vendor = %vendor, error = %e, "scheduled sync failed"),
         }
         drop(guard);
     }

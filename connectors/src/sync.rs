@@ -22,6 +22,13 @@ use shiyun_core::store::{
 use crate::error::ConnectorError;
 use crate::{Connector, FetchedPage, ImportContext};
 
+/// The trigger recorded on imports of saved responses.
+pub const IMPORT_TRIGGER: &str = "import";
+
+/// Above this share of rejected records (percent) a sync does not retire:
+/// unseen offers are then likelier unreadable than gone.
+pub const MAX_REJECTED_PERCENT_FOR_SWEEP: u64 = 10;
+
 /// The stores a sync writes to.
 #[derive(Clone)]
 pub struct SyncStores {
@@ -239,6 +246,13 @@ async fn open_run(
                     run.vendor
                 )));
             }
+            if run.trigger == IMPORT_TRIGGER {
+                // An import covers some files, never the vendor's catalog:
+                // resuming one as a sync would retire everything else.
+                return Err(ConnectorError::Store(StoreError::Conflict(format!(
+                    "sync run {id} is an import; import the files again instead"
+                ))));
+            }
             if run.status != RunStatus::Failed {
                 return Err(ConnectorError::Store(StoreError::Conflict(format!(
                     "sync run {id} is {}, only a failed run can be resumed",
@@ -270,6 +284,7 @@ pub async fn run_sync(
     // failed in the retire sweep: only the sweep is left to do.
     let fetch_done = options.resume_from.is_some() && run.pages > 0 && run.resume_token.is_none();
     let mut token = run.resume_token.clone();
+    let mut tokens_seen: std::collections::HashSet<String> = token.iter().cloned().collect();
 
     loop {
         if fetch_done {
@@ -279,10 +294,13 @@ pub async fn run_sync(
             Ok(page) => page,
             Err(e) => return Err(fail(stores, progress, &mut run, token, e).await),
         };
-        if page.next_token.is_some() && page.next_token == token {
+        if let Some(next) = &page.next_token
+            && !tokens_seen.insert(next.clone())
+        {
+            // A cycle (A, B, A…) would page forever.
             let e = ConnectorError::Malformed {
                 vendor,
-                message: format!("page token {token:?} repeats; stopping instead of looping"),
+                message: format!("page token {next:?} came back; stopping instead of looping"),
             };
             return Err(fail(stores, progress, &mut run, token, e).await);
         }
@@ -311,15 +329,27 @@ pub async fn run_sync(
     }
 
     let seen = run.report.new + run.report.changed + run.report.unchanged;
+    let mut note = None;
     if seen == 0 {
         // An empty catalog is far likelier a broken feed than a vendor
         // withdrawing every offer: keep what we have.
         tracing::warn!(run = run.id, vendor = %vendor, "sync returned no listings; skipping the retire sweep");
+    } else if run.rejected * 100 > (seen + run.rejected) * MAX_REJECTED_PERCENT_FOR_SWEEP {
+        // Rejected records are not seen, so a sweep now would retire offers
+        // the vendor still sells (a new unit or field, not a withdrawal).
+        let message = format!(
+            "retire sweep skipped: {} of {} records were rejected",
+            run.rejected,
+            seen + run.rejected
+        );
+        tracing::warn!(run = run.id, vendor = %vendor, "{message}");
+        note = Some(message);
     } else {
         let store = Arc::clone(&stores.listings);
         let scope = RetireScope {
             vendor,
             service: options.service.clone(),
+            seen_pairs_only: true,
         };
         match blocking(move || store.retire_unseen(&scope, seen_at, now())).await {
             Ok(retired) => run.report.retired += retired,
@@ -329,7 +359,7 @@ pub async fn run_sync(
 
     run.status = RunStatus::Succeeded;
     run.resume_token = None;
-    run.error = None;
+    run.error = note;
     run.finished_at = Some(now());
     save(stores, &run).await?;
     progress.finished(&run);
@@ -371,7 +401,7 @@ where
 {
     use futures::StreamExt;
 
-    let mut run = open_run(vendor, stores, &SyncOptions::new("import")).await?;
+    let mut run = open_run(vendor, stores, &SyncOptions::new(IMPORT_TRIGGER)).await?;
     let seen_at = run.started_at;
     let mut pages = std::pin::pin!(pages);
     while let Some((label, page)) = pages.next().await {

@@ -139,6 +139,12 @@ pub struct RetireScope {
     pub vendor: Vendor,
     /// Only this vendor service, when the sync covered one service.
     pub service: Option<String>,
+    /// Only (service, region) pairs that the sync returned at least one
+    /// listing for. A sync that was asked about some regions or services
+    /// then never retires offers it did not ask about (an imported region, a
+    /// partner's listings, a region dropped from the settings); the price is
+    /// that a vendor dropping a whole region is not noticed by the sweep.
+    pub seen_pairs_only: bool,
 }
 
 /// What happened to a listing.

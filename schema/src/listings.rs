@@ -540,17 +540,40 @@ impl ListingStore for Database {
         let (seen_before, at) = (micros(seen_before), micros(at));
         let vendor = scope.vendor.id();
         self.write(|conn| {
-            let mut select = listings::table
-                .filter(listings::vendor.eq(vendor))
-                .filter(listings::status.eq(ListingStatus::Active.as_str()))
-                .filter(listings::last_seen_at.lt(seen_before))
-                .select(listings::id)
-                .order(listings::id.asc())
-                .into_boxed::<Db>();
-            if let Some(service) = &scope.service {
-                select = select.filter(listings::service.eq(service.as_str()));
-            }
-            let ids: Vec<String> = select.load(conn)?;
+            let unseen = |pair: Option<(&str, &str)>| {
+                let mut select = listings::table
+                    .filter(listings::vendor.eq(vendor))
+                    .filter(listings::status.eq(ListingStatus::Active.as_str()))
+                    .filter(listings::last_seen_at.lt(seen_before))
+                    .select(listings::id)
+                    .order(listings::id.asc())
+                    .into_boxed::<Db>();
+                if let Some(service) = &scope.service {
+                    select = select.filter(listings::service.eq(service.clone()));
+                }
+                if let Some((service, region)) = pair {
+                    select = select
+                        .filter(listings::service.eq(service.to_owned()))
+                        .filter(listings::region.eq(region.to_owned()));
+                }
+                select
+            };
+            let ids: Vec<String> = if scope.seen_pairs_only {
+                // The (service, region) pairs this sync returned listings for.
+                let pairs: Vec<(String, String)> = listings::table
+                    .filter(listings::vendor.eq(vendor))
+                    .filter(listings::last_seen_at.ge(seen_before))
+                    .select((listings::service, listings::region))
+                    .distinct()
+                    .load(conn)?;
+                let mut ids = Vec::new();
+                for (service, region) in &pairs {
+                    ids.extend(unseen(Some((service, region))).load::<String>(conn)?);
+                }
+                ids
+            } else {
+                unseen(None).load(conn)?
+            };
             for chunk in ids.chunks(CHUNK) {
                 diesel::update(listings::table.filter(listings::id.eq_any(chunk)))
                     .set((

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use shiyun_connectors::VendorSettings;
 use shiyun_connectors::schedule::Schedules;
@@ -184,7 +184,22 @@ impl Settings {
         if self.max_body_bytes < 1024 {
             return Err(SettingsError("max_body_bytes must be at least 1024".into()));
         }
-        self.schedules()?;
+        if let Some(token) = &self.admin_token
+            && token.expose_secret().trim().len() < 16
+        {
+            // An empty token from a template with a missing secret would let
+            // `Authorization: Bearer ` write the catalog.
+            return Err(SettingsError(
+                "admin_token must be at least 16 characters".into(),
+            ));
+        }
+        let schedules = self.schedules()?;
+        if self.run_schedules && !schedules.is_empty() && self.database_max_connections < 2 {
+            // A running sync holds one connection for its lock.
+            return Err(SettingsError(
+                "database_max_connections must be at least 2 when vendors have schedules".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -279,6 +294,29 @@ mod tests {
             jail.set_env("SHIYUN_VENDORS__ALIBABA__SCHEDULE", "0 30 3 * * *");
             let ok = Settings::load(None).map_err(|e| e.to_string())?;
             assert_eq!(ok.schedules().map_err(|e| e.to_string())?.iter().count(), 1);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail closures return figment's error"
+    )]
+    fn short_admin_tokens_and_starved_schedulers_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SHIYUN_ADMIN_TOKEN", "");
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("admin_token"), "{err}");
+            jail.set_env("SHIYUN_ADMIN_TOKEN", "a-long-enough-admin-token");
+            jail.set_env("SHIYUN_DATABASE_MAX_CONNECTIONS", "1");
+            assert!(
+                Settings::load(None).is_ok(),
+                "one connection is fine without schedules"
+            );
+            jail.set_env("SHIYUN_VENDORS__AWS__SCHEDULE", "0 0 3 * * *");
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("at least 2"), "{err}");
             Ok(())
         });
     }

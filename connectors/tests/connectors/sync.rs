@@ -24,8 +24,8 @@ use shiyun_core::listing::{
 };
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::{
-    ChangeFeed, ChangeKind, ListingFilter, ListingStore, RunStatus, StoreError, SyncRun,
-    SyncRunStore,
+    ChangeFeed, ChangeKind, ListingFilter, ListingStore, RecordRejection, RunStatus, StoreError,
+    SyncRun, SyncRunStore,
 };
 use shiyun_schema::testing::TestDatabase;
 use wiremock::matchers::{method, path};
@@ -776,3 +776,127 @@ async fn an_unreadable_import_file_is_a_rejection(db: TestDatabase) {
     assert_eq!(run.report.retired, 0);
 }
 on_both_backends!(an_unreadable_import_file_is_a_rejection);
+
+/// A connector replaying scripted pages: (listings, rejections, next token).
+struct ScriptedConnector {
+    pages: Vec<(Vec<Listing>, usize, Option<&'static str>)>,
+}
+
+#[async_trait::async_trait]
+impl Connector for ScriptedConnector {
+    fn vendor(&self) -> Vendor {
+        Vendor::Aws
+    }
+
+    async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
+        let index = token.map_or(0, |t| t.trim_start_matches('p').parse::<usize>().unwrap());
+        let (listings, rejected, next) = self.pages[index].clone();
+        Ok(FetchedPage {
+            listings,
+            rejections: (0..rejected)
+                .map(|i| RecordRejection {
+                    vendor_key: format!("bad-{i}"),
+                    reason: "unknown unit".into(),
+                })
+                .collect(),
+            next_token: next.map(str::to_owned),
+        })
+    }
+}
+
+fn listing_in_region(sku: &str, region: &str, country: &str) -> Listing {
+    let mut data = listing(sku, dec!(0.10)).into_data();
+    data.region = Region::new(region, country, None).unwrap();
+    Listing::try_from(data).unwrap()
+}
+
+async fn a_token_cycle_fails_instead_of_looping(db: TestDatabase) {
+    let stores = stores(&db);
+    let connector = ScriptedConnector {
+        pages: vec![
+            (vec![listing("a1", dec!(0.1))], 0, Some("p1")),
+            (vec![listing("b1", dec!(0.1))], 0, Some("p2")),
+            (vec![listing("c1", dec!(0.1))], 0, Some("p1")),
+        ],
+    };
+    let err = sync::run_sync(&connector, &stores, SyncOptions::new("cli"), &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("came back"), "{err}");
+    let runs = db.recent_sync_runs(Some(Vendor::Aws), 1).unwrap();
+    assert_eq!(runs[0].status, RunStatus::Failed);
+}
+on_both_backends!(a_token_cycle_fails_instead_of_looping);
+
+async fn a_sync_retires_only_where_it_looked(db: TestDatabase) {
+    let stores = stores(&db);
+    // An imported region and a listing that will vanish from the synced one.
+    db.upsert_listings(
+        &[
+            listing_in_region("eu-1", "eu-west-1", "ie"),
+            listing_in_region("us-gone", "us-east-1", "us"),
+        ],
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let run = sync_cli(
+        &stores,
+        vec![vec![listing_in_region("us-1", "us-east-1", "us")]],
+    )
+    .await;
+    assert_eq!(run.report.retired, 1, "only the vanished us-east-1 listing");
+    let status = |sku: &str| {
+        let id = shiyun_core::listing::ListingId::derive(Vendor::Aws, sku);
+        db.get_listing(&id).unwrap().unwrap().status()
+    };
+    assert_eq!(
+        status("us-gone"),
+        shiyun_core::listing::ListingStatus::Retired
+    );
+    assert_eq!(status("eu-1"), shiyun_core::listing::ListingStatus::Active);
+}
+on_both_backends!(a_sync_retires_only_where_it_looked);
+
+async fn many_rejections_skip_the_retire_sweep(db: TestDatabase) {
+    let stores = stores(&db);
+    sync_cli(&stores, catalog(dec!(0.30))).await;
+    // The vendor changed a unit: most records are now rejected.
+    let connector = ScriptedConnector {
+        pages: vec![(vec![listing("a1", dec!(0.10))], 5, None)],
+    };
+    let run = sync::run_sync(&connector, &stores, SyncOptions::new("cli"), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(
+        run.report.retired, 0,
+        "nothing retired while 5 of 6 were unreadable"
+    );
+    assert!(
+        run.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("retire sweep skipped")
+    );
+}
+on_both_backends!(many_rejections_skip_the_retire_sweep);
+
+async fn an_import_run_cannot_be_resumed_as_a_sync(db: TestDatabase) {
+    let stores = stores(&db);
+    let mut run = db
+        .start_sync_run(Vendor::Aws, sync::IMPORT_TRIGGER, chrono::Utc::now())
+        .unwrap();
+    run.status = RunStatus::Failed;
+    run.pages = 1;
+    db.save_sync_run(&run).unwrap();
+    let err = sync::run_sync(
+        &PagedConnector::new(catalog(dec!(0.30))),
+        &stores,
+        SyncOptions::new("cli").resume(run.id),
+        &NoProgress,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("is an import"), "{err}");
+}
+on_both_backends!(an_import_run_cannot_be_resumed_as_a_sync);

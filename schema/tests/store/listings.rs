@@ -143,6 +143,41 @@ pub fn duplicate_ids_in_a_batch_last_wins<S: Store>(store: &S) {
     assert_eq!(store.price_history(a.id()).unwrap().len(), 1);
 }
 
+/// A sync that returned listings for some (service, region) pairs only
+/// retires within those pairs: an imported region or another service of the
+/// same vendor is kept.
+pub fn retire_unseen_keeps_pairs_the_sync_did_not_cover<S: Store>(store: &S) {
+    let ec2_seen = listing_in(Vendor::Aws, "ec2-seen", "ec2", "us-east-1", "1");
+    let ec2_gone = listing_in(Vendor::Aws, "ec2-gone", "ec2", "us-east-1", "1");
+    let other_region = listing_in(Vendor::Aws, "ec2-eu", "ec2", "eu-west-1", "1");
+    let other_service = listing_in(Vendor::Aws, "rds-us", "rds", "us-east-1", "1");
+    store
+        .upsert_listings(
+            &[
+                ec2_seen.clone(),
+                ec2_gone.clone(),
+                other_region.clone(),
+                other_service.clone(),
+            ],
+            at(1),
+        )
+        .unwrap();
+    store
+        .upsert_listings(std::slice::from_ref(&ec2_seen), at(10))
+        .unwrap();
+    let scope = RetireScope {
+        vendor: Vendor::Aws,
+        service: None,
+        seen_pairs_only: true,
+    };
+    assert_eq!(store.retire_unseen(&scope, at(10), at(11)).unwrap(), 1);
+    let status = |l: &Listing| store.get_listing(l.id()).unwrap().unwrap().status();
+    assert_eq!(status(&ec2_gone), ListingStatus::Retired);
+    assert_eq!(status(&ec2_seen), ListingStatus::Active);
+    assert_eq!(status(&other_region), ListingStatus::Active);
+    assert_eq!(status(&other_service), ListingStatus::Active);
+}
+
 pub fn retire_unseen_retires_only_unseen_in_scope<S: Store>(store: &S) {
     let ecs_seen = listing_in(Vendor::Alibaba, "ecs-seen", "ecs", "cn-hangzhou", "1");
     let ecs_gone = listing_in(Vendor::Alibaba, "ecs-gone", "ecs", "cn-hangzhou", "1");
@@ -167,6 +202,7 @@ pub fn retire_unseen_retires_only_unseen_in_scope<S: Store>(store: &S) {
     let ecs_scope = RetireScope {
         vendor: Vendor::Alibaba,
         service: Some("ecs".into()),
+        seen_pairs_only: false,
     };
     assert_eq!(store.retire_unseen(&ecs_scope, at(10), at(11)).unwrap(), 1);
     assert_eq!(
@@ -192,6 +228,7 @@ pub fn retire_unseen_retires_only_unseen_in_scope<S: Store>(store: &S) {
     let vendor_scope = RetireScope {
         vendor: Vendor::Alibaba,
         service: None,
+        seen_pairs_only: false,
     };
     assert_eq!(
         store.retire_unseen(&vendor_scope, at(10), at(13)).unwrap(),
@@ -269,6 +306,7 @@ pub fn sent_as_retired_then_reactivated<S: Store>(store: &S) {
             &RetireScope {
                 vendor: Vendor::Ucloud,
                 service: None,
+                seen_pairs_only: false,
             },
             at(5),
             at(5),
@@ -456,6 +494,7 @@ pub fn large_batches_are_chunked<S: Store>(store: &S) {
     let scope = RetireScope {
         vendor: Vendor::Ctyun,
         service: None,
+        seen_pairs_only: false,
     };
     assert_eq!(store.retire_unseen(&scope, at(2), at(3)).unwrap(), 0);
     assert_eq!(store.retire_unseen(&scope, at(3), at(3)).unwrap(), 2500);

@@ -37,6 +37,7 @@ conformance! {
         listings::content_change_without_price_change_keeps_history,
         listings::duplicate_ids_in_a_batch_last_wins,
         listings::retire_unseen_retires_only_unseen_in_scope,
+        listings::retire_unseen_keeps_pairs_the_sync_did_not_cover,
         listings::retire_listing_once,
         listings::sent_as_retired_then_reactivated,
         listings::get_missing_is_none,

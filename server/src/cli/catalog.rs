@@ -11,11 +11,12 @@ use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use shiyun_connectors::http::VendorClient;
+use shiyun_connectors::schedule::job_name;
 use shiyun_connectors::scheduler::Scheduler;
 use shiyun_connectors::sync::{self, LogProgress, PageDone, SyncOptions, SyncProgress, SyncStores};
 use shiyun_connectors::{Connector, ConnectorError, FetchedPage, ImportContext};
 use shiyun_core::listing::{Listing, Vendor};
-use shiyun_core::store::{RunStatus, SyncRun, SyncRunStore};
+use shiyun_core::store::{JobLock, RunStatus, SyncRun, SyncRunStore};
 use shiyun_schema::Database;
 
 use super::{
@@ -211,7 +212,7 @@ async fn sync(settings: Settings, args: SyncArgs) -> Result<()> {
             tokio::task::spawn_blocking(move || store.recent_sync_runs(Some(vendor), 50)).await??;
         let failed = recent
             .into_iter()
-            .find(|run| run.trigger != "import")
+            .find(|run| run.trigger != sync::IMPORT_TRIGGER)
             .filter(|run| run.status == RunStatus::Failed)
             .with_context(|| {
                 format!("{vendor} has no failed run to resume (its last run did not fail)")
@@ -219,7 +220,17 @@ async fn sync(settings: Settings, args: SyncArgs) -> Result<()> {
         eprintln!("resuming run {} from page {}", failed.id, failed.pages + 1);
         options = options.resume(failed.id);
     }
-    let run = sync_vendor(&db, &settings, vendor, options).await?;
+    // The same lock as scheduled syncs: two runs of one vendor at once would
+    // each see the other's listings as unseen.
+    let store = db.clone();
+    let guard = tokio::task::spawn_blocking(move || store.try_lock_job(&job_name(vendor)))
+        .await??
+        .with_context(|| {
+            format!("a sync of {vendor} is running elsewhere; try again when it ends")
+        })?;
+    let run = sync_vendor(&db, &settings, vendor, options).await;
+    drop(guard);
+    let run = run?;
     print_run(&run);
     if run.status != RunStatus::Succeeded {
         anyhow::bail!(
