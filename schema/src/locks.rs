@@ -53,7 +53,15 @@ impl Drop for PgJobGuard {
                     // Try once more wholesale; a broken connection is dropped by the pool,
                     // and its session (with the lock) ends.
                     tracing::warn!(job = %self.job, %error, "cannot release job lock");
-                    let _ = diesel::sql_query("SELECT pg_advisory_unlock_all()").execute(pg);
+                    if diesel::sql_query("SELECT pg_advisory_unlock_all()")
+                        .execute(pg)
+                        .is_err()
+                    {
+                        // Last resort: end this session, which frees its locks,
+                        // rather than return a connection that still holds one.
+                        let _ = diesel::sql_query("SELECT pg_terminate_backend(pg_backend_pid())")
+                            .execute(pg);
+                    }
                 }
             }
         }
