@@ -365,7 +365,9 @@ impl ProductTemplate {
                 };
                 (
                     BillingMode::Reserved {
-                        term_months: years * 12,
+                        term_months: years
+                            .checked_mul(12)
+                            .ok_or_else(|| format!("reserved term `{length}` is too long"))?,
                     },
                     format!("{}, reserved {years}yr {class} {option}", self.name_en),
                     format!(

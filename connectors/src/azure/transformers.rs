@@ -149,7 +149,9 @@ fn term_months(term: &str) -> Result<u16, String> {
         .and_then(|n| n.parse::<u16>().ok())
         .filter(|n| *n > 0 && term.to_ascii_lowercase().contains("year"))
         .ok_or_else(|| format!("unknown term `{term}`"))?;
-    Ok(years * 12)
+    years
+        .checked_mul(12)
+        .ok_or_else(|| format!("term `{term}` is too long"))
 }
 
 /// Splits `unitOfMeasure` into its pack size and unit.
@@ -160,6 +162,7 @@ pub fn unit_of_measure(text: &str) -> Result<(Decimal, PriceUnit), String> {
         .take_while(|c| c.is_ascii_digit() || *c == '.')
         .collect();
     let mut rest = &text[digits.len()..];
+    let too_large = || format!("unit of measure `{text}` is too large");
     let mut pack = if digits.is_empty() {
         Decimal::ONE
     } else {
@@ -168,10 +171,14 @@ pub fn unit_of_measure(text: &str) -> Result<(Decimal, PriceUnit), String> {
     };
     // `10K`, `1M`: thousands and millions.
     if let Some(r) = rest.strip_prefix('K') {
-        pack *= Decimal::from(1_000);
+        pack = pack
+            .checked_mul(Decimal::from(1_000))
+            .ok_or_else(too_large)?;
         rest = r;
     } else if let Some(r) = rest.strip_prefix('M') {
-        pack *= Decimal::from(1_000_000);
+        pack = pack
+            .checked_mul(Decimal::from(1_000_000))
+            .ok_or_else(too_large)?;
         rest = r;
     }
     let unit = match rest
@@ -188,7 +195,9 @@ pub fn unit_of_measure(text: &str) -> Result<(Decimal, PriceUnit), String> {
         "gb/hour" | "gib/hour" => PriceUnit::GbHour,
         "gb" | "gib" => PriceUnit::Gb,
         "tb" => {
-            pack *= Decimal::from(1_000);
+            pack = pack
+                .checked_mul(Decimal::from(1_000))
+                .ok_or_else(too_large)?;
             PriceUnit::Gb
         }
         "" | "transactions" | "requests" | "operations" | "calls" => PriceUnit::Request,
@@ -351,7 +360,8 @@ pub fn normalise_group(
             // the bounds must be too.
             from: item
                 .tier_minimum_units
-                .map(|t| t.0 * divisor)
+                .map(|t| t.0.checked_mul(divisor).ok_or("tier bound overflow"))
+                .transpose()?
                 .unwrap_or_default()
                 .normalize(),
             to: None,

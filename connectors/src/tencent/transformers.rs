@@ -460,7 +460,11 @@ fn specs_from_type_name(instance_type: &str) -> Specs {
         "SMALL" => Some(1),
         "MEDIUM" => Some(2),
         "LARGE" => Some(4),
-        "XLARGE" => multiplier.parse::<u32>().ok().or(Some(1)).map(|n| n * 4),
+        "XLARGE" => multiplier
+            .parse::<u32>()
+            .ok()
+            .or(Some(1))
+            .and_then(|n| n.checked_mul(4)),
         _ => None,
     };
     if let Some(vcpu) = vcpu {
@@ -531,7 +535,13 @@ fn quota_listing(
         vcpu: q.cpu,
         memory_gib: q.memory.map(|d| d.0),
         gpu_count: gpus,
-        bandwidth_mbps: q.instance_bandwidth.map(|g| g.0 * Decimal::from(1000)),
+        bandwidth_mbps: q
+            .instance_bandwidth
+            .map(|g| {
+                g.0.checked_mul(Decimal::from(1000))
+                    .ok_or_else(|| format!("instance bandwidth {} Gbit/s is too large", g.0))
+            })
+            .transpose()?,
         architecture: architecture(q.cpu_type.as_deref(), &family),
         ..Specs::default()
     };

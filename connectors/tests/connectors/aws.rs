@@ -498,3 +498,21 @@ fn offer_files_stream_in_batches() {
     });
     assert!(matches!(stopped, Err(ConnectorError::Config(m)) if m == "full"));
 }
+
+#[test]
+fn reserved_terms_too_long_for_months_are_rejected() {
+    let doc = ec2_doc("SKULONG", "m5.large", "us-east-1", "0.0960000000", true)
+        .replace(r#""3yr""#, r#""5462yr""#);
+    assert!(doc.contains("5462yr"));
+    let body = json!({"PriceList": [doc]});
+    let page = aws::import(body.to_string().as_bytes(), &ctx()).unwrap();
+    // The on-demand term still imports; the reserved one cannot be in months.
+    assert_eq!(page.listings.len(), 1, "{:?}", page.rejections);
+    assert_eq!(page.listings[0].vendor_sku(), "SKULONG.JRTCKXETXF");
+    assert_eq!(page.rejections.len(), 1);
+    assert!(
+        page.rejections[0].reason.contains("too long"),
+        "{:?}",
+        page.rejections
+    );
+}

@@ -366,3 +366,50 @@ async fn tiers_split_across_pages_become_one_listing() {
         "all three tiers in one listing"
     );
 }
+
+#[test]
+fn overflowing_packs_terms_and_tier_bounds_are_rejected() {
+    let mut huge_pack = item("SKU/HUGE", "m-huge", json!(0.1));
+    huge_pack["unitOfMeasure"] = json!("79228162514264337593543950335K");
+    let mut huge_tb = item("SKU/HUGETB", "m-hugetb", json!(0.1));
+    huge_tb["unitOfMeasure"] = json!("79228162514264337593543950335 TB");
+    let mut long_term = item("SKU/TERM", "m-term", json!(1000));
+    long_term["type"] = json!("Reservation");
+    long_term["reservationTerm"] = json!("5462 Years");
+    let mut long_plan = item("SKU/PLAN", "m-plan", json!(0.1));
+    long_plan["savingsPlan"] =
+        json!([{"unitPrice": 0.05, "retailPrice": 0.05, "term": "5462 Years"}]);
+    let mut huge_tier = item("SKU/TIER", "m-tier", json!(0.1));
+    huge_tier["unitOfMeasure"] = json!("10K");
+    huge_tier["tierMinimumUnits"] = json!("79228162514264337593543950335");
+    let body = envelope(
+        vec![
+            huge_pack,
+            huge_tb,
+            long_term,
+            long_plan,
+            huge_tier,
+            item("SKU/GOOD", "m-good", json!(0.096)),
+        ],
+        None,
+    );
+    let page = azure::import(body.to_string().as_bytes(), &ctx()).unwrap();
+    assert_eq!(page.listings.len(), 1, "{:?}", page.rejections);
+    assert_eq!(page.listings[0].vendor_sku(), "SKU/GOOD:m-good:Consumption");
+    let reasons: Vec<&str> = page.rejections.iter().map(|r| r.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
+    assert_eq!(
+        reasons.iter().filter(|r| r.contains("too large")).count(),
+        2,
+        "{reasons:?}"
+    );
+    assert_eq!(
+        reasons.iter().filter(|r| r.contains("too long")).count(),
+        2,
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("tier bound overflow")),
+        "{reasons:?}"
+    );
+}

@@ -321,3 +321,36 @@ async fn live_sync_resumes_from_a_token_and_maps_auth_failures() {
         "{err}"
     );
 }
+
+#[test]
+fn overflowing_bandwidth_and_type_sizes_do_not_panic() {
+    let mut huge = quota("SA2.MEDIUM4", "ap-guangzhou-3", json!(0.12));
+    huge["InstanceBandwidth"] = json!("79228162514264337593543950335");
+    let body = envelope(vec![
+        huge,
+        quota("SA2.LARGE8", "ap-guangzhou-3", json!(0.2)),
+    ]);
+    let page = import(body.to_string().as_bytes(), &params_ctx(&[])).unwrap();
+    assert_eq!(page.listings.len(), 1);
+    assert_eq!(page.rejections.len(), 1);
+    assert_eq!(page.rejections[0].vendor_key, "SA2.MEDIUM4@ap-guangzhou-3");
+    assert!(
+        page.rejections[0].reason.contains("too large"),
+        "{:?}",
+        page.rejections
+    );
+
+    // 2000000000 × 4 vCPUs does not fit: no vCPU count rather than a wrapped one.
+    let body = vendor_fixture(
+        "tencent",
+        "cvm-inquirypricerruninstances-prepaid-s5-16xlarge256.json",
+    );
+    let params = [
+        ("InstanceType", "S5.2000000000XLARGE256"),
+        ("Placement.Zone", "ap-shanghai-2"),
+        ("InstanceChargeType", "PREPAID"),
+        ("InstanceChargePrepaid.Period", "1"),
+    ];
+    let page = clean_page(import(&body, &params_ctx(&params)));
+    assert_eq!(page.listings[0].specs().vcpu, None);
+}
