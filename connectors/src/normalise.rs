@@ -49,6 +49,60 @@ pub fn parse_category(name: &str) -> Result<Category, String> {
     Category::parse(name).map_err(|e| e.to_string())
 }
 
+/// `total / count` when it is an exact decimal: the price of one of `count`
+/// units quoted together. `None` for a zero count or an inexact quotient.
+pub fn exact_div(total: Decimal, count: u64) -> Option<Decimal> {
+    let divisor = i128::from(count);
+    if divisor == 0 {
+        return None;
+    }
+    let (mut scaled, scale) = (total.mantissa(), total.scale());
+    // Try total × 10^k for the fewest extra decimals k that divide evenly.
+    for extra in 0..=28u32.checked_sub(scale)? {
+        if scaled % divisor == 0 {
+            return Decimal::try_from_i128_with_scale(scaled / divisor, scale + extra).ok();
+        }
+        scaled = scaled.checked_mul(10)?;
+    }
+    None
+}
+
+/// The length of a subscription quote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// Months.
+    Month,
+    /// Years.
+    Year,
+}
+
+/// Billing mode, unit and SKU suffix of a subscription of `n` periods: one
+/// month or year is monthly or yearly (`month`, `year`); several are a
+/// reserved term paid as a whole (`month_<n>`, `year_<n>`).
+pub fn subscription(period: Period, n: u16) -> Result<(BillingMode, PriceUnit, String), String> {
+    let (word, months_each) = match period {
+        Period::Month => ("month", 1u16),
+        Period::Year => ("year", 12),
+    };
+    match n {
+        0 => Err(format!("a subscription of 0 {word}s")),
+        1 => Ok(match period {
+            Period::Month => (BillingMode::Monthly, PriceUnit::Month, word.to_owned()),
+            Period::Year => (BillingMode::Yearly, PriceUnit::Year, word.to_owned()),
+        }),
+        n => {
+            let term_months = n
+                .checked_mul(months_each)
+                .ok_or_else(|| format!("{n} {word}s is too long a term"))?;
+            Ok((
+                BillingMode::Reserved { term_months },
+                PriceUnit::Term,
+                format!("{word}_{n}"),
+            ))
+        }
+    }
+}
+
 impl FetchedPage {
     /// Adds one record's outcome: its listing, or a rejection under `vendor_key`.
     pub(crate) fn push_result(
@@ -75,6 +129,35 @@ impl FetchedPage {
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn exact_div_is_exact_or_nothing() {
+        assert_eq!(exact_div(dec!(313.24), 2), Some(dec!(156.62)));
+        assert_eq!(exact_div(dec!(1), 8), Some(dec!(0.125)));
+        assert_eq!(exact_div(dec!(100), 3), None, "33.33… has no exact decimal");
+        assert_eq!(exact_div(dec!(5), 0), None);
+    }
+
+    #[test]
+    fn subscriptions_of_several_periods_are_terms() {
+        assert_eq!(
+            subscription(Period::Month, 1).unwrap(),
+            (BillingMode::Monthly, PriceUnit::Month, "month".to_owned())
+        );
+        assert_eq!(
+            subscription(Period::Year, 3).unwrap(),
+            (
+                BillingMode::Reserved { term_months: 36 },
+                PriceUnit::Term,
+                "year_3".to_owned()
+            )
+        );
+        assert!(subscription(Period::Month, 0).is_err());
+        assert!(
+            subscription(Period::Year, 6000).is_err(),
+            "72000 months overflows u16"
+        );
+    }
 
     const TABLE: &RegionTable = &[("ap-guangzhou", "cn", "guangzhou")];
 

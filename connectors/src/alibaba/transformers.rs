@@ -28,7 +28,9 @@ use shiyun_core::store::RecordRejection;
 use chrono::{DateTime, Utc};
 
 use crate::decimal::ExactDecimal;
-use crate::normalise::{RegionTable, flat_price, parse_category, region_in};
+use crate::normalise::{
+    Period, RegionTable, exact_div, flat_price, parse_category, region_in, subscription,
+};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Alibaba;
@@ -279,23 +281,8 @@ impl PriceQuery {
         let n = self.period;
         match (self.price_unit.as_str(), n) {
             ("Hour", 1) => Ok((BillingMode::OnDemand, PriceUnit::Hour, "hour".into())),
-            ("Month", 1) => Ok((BillingMode::Monthly, PriceUnit::Month, "month".into())),
-            ("Month", n) => Ok((
-                BillingMode::Reserved { term_months: n },
-                PriceUnit::Term,
-                format!("month_{n}"),
-            )),
-            ("Year", 1) => Ok((BillingMode::Yearly, PriceUnit::Year, "year".into())),
-            ("Year", n) => {
-                let months = n.checked_mul(12).ok_or("period too long")?;
-                Ok((
-                    BillingMode::Reserved {
-                        term_months: months,
-                    },
-                    PriceUnit::Term,
-                    format!("year_{n}"),
-                ))
-            }
+            ("Month", n) => subscription(Period::Month, n),
+            ("Year", n) => subscription(Period::Year, n),
             (unit, n) => Err(format!(
                 "price unit `{unit}` with period {n} is not supported"
             )),
@@ -584,25 +571,13 @@ pub fn price_listing(
     builder.build().map_err(|e| e.to_string())
 }
 
-/// The price of one of `count` instances quoted together at `total`, when it
-/// is an exact decimal.
+/// The price of one of `count` instances quoted together at `total`.
 fn per_instance(total: Decimal, count: u32) -> Result<Decimal, String> {
-    let divisor = i128::from(count);
-    let (mantissa, scale) = (total.mantissa(), total.scale());
-    let inexact = || format!("price {total} does not divide exactly by Amount {count}");
-    if divisor == 0 {
+    if count == 0 {
         return Err("Amount 0 prices nothing".into());
     }
-    // Try total × 10^k for the fewest extra decimals k that divide evenly.
-    let mut scaled = mantissa;
-    for extra in 0..=28u32.saturating_sub(scale) {
-        if scaled % divisor == 0 {
-            return Decimal::try_from_i128_with_scale(scaled / divisor, scale + extra)
-                .map_err(|_| inexact());
-        }
-        scaled = scaled.checked_mul(10).ok_or_else(inexact)?;
-    }
-    Err(inexact())
+    exact_div(total, u64::from(count))
+        .ok_or_else(|| format!("price {total} does not divide exactly by Amount {count}"))
 }
 
 /// Reads a live `DescribePrice` answer into a listing or a rejection.

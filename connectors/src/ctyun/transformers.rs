@@ -27,8 +27,9 @@ use shiyun_core::money::Currency;
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::ExactDecimal;
-use crate::normalise::{flat_price, parse_category};
+use crate::normalise::{exact_div, flat_price, parse_category};
 use crate::{ConnectorError, FetchedPage, ImportContext};
+use rust_decimal::prelude::ToPrimitive;
 
 const VENDOR: Vendor = Vendor::Ctyun;
 
@@ -476,27 +477,10 @@ fn per_instance(total: Decimal, instance_cnt: Option<Decimal>) -> Result<Decimal
             "instanceCnt {count} is not a positive whole number"
         ));
     }
-    exact_div(total, count)
+    count
+        .to_u64()
+        .and_then(|n| exact_div(total, n))
         .ok_or_else(|| format!("price {total} does not divide exactly by instanceCnt {count}"))
-}
-
-/// `total / count` when it is an exact decimal (count a positive whole number).
-fn exact_div(total: Decimal, count: Decimal) -> Option<Decimal> {
-    let count = count.normalize();
-    if count.scale() != 0 || count <= Decimal::ZERO {
-        return None;
-    }
-    let (mantissa, scale) = (total.mantissa(), total.scale());
-    let divisor = count.mantissa();
-    // Try total × 10^k for the fewest extra decimals k that divide evenly.
-    let mut scaled = mantissa;
-    for extra in 0..=28u32.checked_sub(scale)? {
-        if scaled % divisor == 0 {
-            return Decimal::try_from_i128_with_scale(scaled / divisor, scale + extra).ok();
-        }
-        scaled = scaled.checked_mul(10)?;
-    }
-    None
 }
 
 #[expect(clippy::too_many_arguments, reason = "one item's parts, read once")]

@@ -24,7 +24,9 @@ use shiyun_core::listing::{BillingMode, Listing, PriceUnit, Provenance, Region, 
 use shiyun_core::money::Currency;
 
 use crate::decimal::ExactDecimal;
-use crate::normalise::{RegionTable, flat_price, numbered_zone_region, parse_category, region_in};
+use crate::normalise::{
+    Period, RegionTable, flat_price, numbered_zone_region, parse_category, region_in, subscription,
+};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Ucloud;
@@ -376,23 +378,8 @@ fn billing(charge_type: &str, quantity: u16) -> Result<(BillingMode, PriceUnit, 
         ("Month" | "Year", 0) => Err(format!(
             "Quantity 0 prices the part of the month left ({charge_type}), not a whole period"
         )),
-        ("Month", 1) => Ok((BillingMode::Monthly, PriceUnit::Month, "month".into())),
-        ("Month", n) => Ok((
-            BillingMode::Reserved { term_months: n },
-            PriceUnit::Term,
-            format!("month_{n}"),
-        )),
-        ("Year", 1) => Ok((BillingMode::Yearly, PriceUnit::Year, "year".into())),
-        ("Year", n) => {
-            let months = n.checked_mul(12).ok_or("quantity too large")?;
-            Ok((
-                BillingMode::Reserved {
-                    term_months: months,
-                },
-                PriceUnit::Term,
-                format!("year_{n}"),
-            ))
-        }
+        ("Month", n) => subscription(Period::Month, n),
+        ("Year", n) => subscription(Period::Year, n),
         (other, _) => Err(format!("unknown charge type `{other}`")),
     }
 }
