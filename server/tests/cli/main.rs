@@ -164,6 +164,20 @@ fn aws_dry_run(dir: &Path, file: &Path) -> (String, Vec<serde_json::Value>) {
     (stdout, lines)
 }
 
+/// `catalog runs --vendor V`: the whole output and the vendor's rows.
+fn run_rows(dir: &Path, vendor: &str) -> (String, Vec<String>) {
+    let runs = ok(shiyun(dir)
+        .args(["catalog", "runs", "--vendor", vendor])
+        .output()
+        .unwrap());
+    let rows = runs
+        .lines()
+        .filter(|l| l.contains(&format!(" {vendor} ")))
+        .map(str::to_owned)
+        .collect();
+    (runs, rows)
+}
+
 /// Every price amount of dry-run lines, as the decimal strings printed.
 fn price_amounts(lines: &[serde_json::Value]) -> Vec<&str> {
     lines
@@ -230,11 +244,7 @@ fn catalog_import_stores_and_reports_runs() {
         second.contains("0 new") && second.contains("1 unchanged"),
         "{second}"
     );
-    let runs = ok(shiyun(dir.path())
-        .args(["catalog", "runs", "--vendor", "aws"])
-        .output()
-        .unwrap());
-    let rows: Vec<&str> = runs.lines().filter(|l| l.contains(" aws ")).collect();
+    let (runs, rows) = run_rows(dir.path(), "aws");
     assert_eq!(rows.len(), 2, "{runs}");
     assert!(
         rows.iter()
@@ -374,11 +384,7 @@ fn catalog_sync_survives_a_failure_and_resumes() {
         resumed.contains("succeeded") && resumed.contains("3 new"),
         "{resumed}"
     );
-    let runs = ok(shiyun(dir.path())
-        .args(["catalog", "runs", "--vendor", "azure"])
-        .output()
-        .unwrap());
-    let rows: Vec<&str> = runs.lines().filter(|l| l.contains(" azure ")).collect();
+    let (runs, rows) = run_rows(dir.path(), "azure");
     assert_eq!(rows.len(), 1, "resuming continues the same run: {runs}");
     runtime.block_on(server.verify());
 }
