@@ -360,7 +360,9 @@ impl VendorClient {
             }
         }
         match status {
-            200..=399 => Attempt::Done(response),
+            // Redirects are not followed (see `new`): a 3xx is an error that
+            // names where the endpoint moved.
+            200..=299 => Attempt::Done(response),
             401 | 403 => Attempt::Fail(ConnectorError::CredentialsRejected {
                 vendor: self.vendor,
                 message: format!("HTTP {status}: {}", response.body_excerpt()),
@@ -374,10 +376,22 @@ impl VendorClient {
     }
 
     fn http_error(&self, response: &VendorResponse) -> ConnectorError {
+        let location = response
+            .headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            // Keep the path only: a query may carry a key.
+            .map(|l| l.split('?').next().unwrap_or_default().to_owned());
+        let message = match location {
+            Some(to) if (300..400).contains(&response.status) => {
+                format!("redirected to {to}; set the vendor endpoint to where it moved")
+            }
+            _ => response.body_excerpt(),
+        };
         ConnectorError::Http {
             vendor: self.vendor,
             status: response.status,
-            message: response.body_excerpt(),
+            message,
         }
     }
 }

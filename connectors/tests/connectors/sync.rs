@@ -75,6 +75,32 @@ async fn received(server: &MockServer) -> Vec<wiremock::Request> {
 }
 
 #[tokio::test]
+async fn http_redirects_are_not_followed() {
+    // A redirect would carry query-string keys to wherever it points.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/x"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/elsewhere?key=secret"))
+        .mount(&server)
+        .await;
+    let calls = AtomicUsize::new(0);
+    let err = get_x(&server, 2, &calls).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Http { status: 302, .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("redirected to /elsewhere"), "{message}");
+    assert!(!message.contains("secret"), "no query in errors: {message}");
+    let paths: Vec<String> = received(&server)
+        .await
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    assert_eq!(paths, ["/x"], "the redirect target was never asked");
+}
+
+#[tokio::test]
 async fn http_429_with_retry_after_then_200() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
