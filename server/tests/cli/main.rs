@@ -164,6 +164,15 @@ fn aws_dry_run(dir: &Path, file: &Path) -> (String, Vec<serde_json::Value>) {
     (stdout, lines)
 }
 
+/// Runs `catalog import --vendor aws FILE` (stored) and returns its output.
+fn aws_import(dir: &Path, file: &Path) -> String {
+    ok(shiyun(dir)
+        .args(["catalog", "import", "--vendor", "aws"])
+        .arg(file)
+        .output()
+        .unwrap())
+}
+
 /// `catalog runs --vendor V`: the whole output and the vendor's rows.
 fn run_rows(dir: &Path, vendor: &str) -> (String, Vec<String>) {
     let runs = ok(shiyun(dir)
@@ -226,20 +235,12 @@ fn catalog_import_dry_run_prints_exact_jsonl() {
 fn catalog_import_stores_and_reports_runs() {
     let dir = tempfile::tempdir().unwrap();
     let file = fixture("aws", "pricing-getproducts-ec2-ebs-piops-ca-central-1.json");
-    let first = ok(shiyun(dir.path())
-        .args(["catalog", "import", "--vendor", "aws"])
-        .arg(&file)
-        .output()
-        .unwrap());
+    let first = aws_import(dir.path(), &file);
     assert!(
         first.contains("succeeded") && first.contains("1 new"),
         "{first}"
     );
-    let second = ok(shiyun(dir.path())
-        .args(["catalog", "import", "--vendor", "aws"])
-        .arg(&file)
-        .output()
-        .unwrap());
+    let second = aws_import(dir.path(), &file);
     assert!(
         second.contains("0 new") && second.contains("1 unchanged"),
         "{second}"
@@ -444,11 +445,7 @@ fn aws_offer_files_are_streamed_into_the_catalog() {
         "{stdout}"
     );
 
-    let stored = ok(shiyun(dir.path())
-        .args(["catalog", "import", "--vendor", "aws"])
-        .arg(&file)
-        .output()
-        .unwrap());
+    let stored = aws_import(dir.path(), &file);
     assert!(
         stored.contains("succeeded") && stored.contains("3 new"),
         "{stored}"
