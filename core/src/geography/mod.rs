@@ -7,10 +7,11 @@
 //! not know is the caller's to handle: connectors may still place it by
 //! country from the shape of its code, and report it.
 //!
-//! An entry carries the country, the city (a lowercase slug) and the
-//! vendor's own display names where known. The entries are `#[non_exhaustive]`
-//! so that provinces, bilingual display names with the city and search
-//! aliases can be added without breaking a caller.
+//! An entry carries the country, the city (a lowercase slug) and the names
+//! shown for the region where known. Entries are `#[non_exhaustive]` and
+//! built by a `const fn` in each vendor file, so that provinces, bilingual
+//! display names that include the city, search aliases and a test-region
+//! mark can be added as fields without breaking a caller.
 
 use crate::error::ValidationError;
 use crate::listing::{Geography, Region, Vendor};
@@ -36,10 +37,12 @@ pub struct KnownRegion {
     /// City slug (`shanghai`, `virginia`); `None` where the vendor names
     /// an area or several places.
     pub city: Option<&'static str>,
-    /// The vendor's English name for the region (for AWS, the Price List
-    /// `location`, `US East (N. Virginia)`).
+    /// The English name shown for the region, where known. For AWS it is
+    /// the Price List `location` (`US East (N. Virginia)`), which the AWS
+    /// connector matches, so it must stay the vendor's exact text.
     pub name_en: Option<&'static str>,
-    /// The vendor's Chinese name for the region (`华北1（北京）`).
+    /// The Chinese name shown for the region, where known: the vendor's own
+    /// (`华北1（北京）`, `中国东部 2`) or the city's (`杭州`).
     pub name_zh: Option<&'static str>,
 }
 
