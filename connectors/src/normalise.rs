@@ -1,37 +1,14 @@
 //! Pieces every `transformers.rs` needs when it turns a vendor record into a
-//! [`Listing`]: region tables, flat prices, categories, and a page that takes
-//! each record's outcome. Vendor-specific rules (zone suffixes, billing
-//! codes, minor units) stay with the vendor.
+//! [`Listing`]: flat prices, categories, and a page that takes each record's
+//! outcome. Vendor-specific rules (billing codes, minor units) stay with the
+//! vendor; regions and zones are placed by `shiyun_core::geography`.
 
 use rust_decimal::Decimal;
-use shiyun_core::listing::{BillingMode, Category, Listing, PriceComponent, PriceUnit, Region};
+use shiyun_core::listing::{BillingMode, Category, Listing, PriceComponent, PriceTier, PriceUnit};
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
 
 use crate::FetchedPage;
-
-/// A vendor's region table: (region code, ISO 3166 country, city slug).
-pub type RegionTable = [(&'static str, &'static str, &'static str)];
-
-/// The region named by `code` in `table`; when `code` is not a region,
-/// `zone_region` may strip it to the code of the region it is a zone of.
-/// The returned [`Region`] keeps `code` itself (zone or region).
-pub fn region_in(
-    table: &RegionTable,
-    code: &str,
-    zone_region: impl Fn(&str) -> Option<&str>,
-) -> Option<Region> {
-    let find = |c: &str| table.iter().find(|(known, _, _)| *known == c);
-    let (_, country, city) = find(code).or_else(|| find(zone_region(code)?))?;
-    Region::new(code, country, Some(city)).ok()
-}
-
-/// The region part of a zone code numbered after a last `-`
-/// (`ap-guangzhou-6` → `ap-guangzhou`, `cn-bj2-02` → `cn-bj2`).
-pub fn numbered_zone_region(code: &str) -> Option<&str> {
-    let (head, tail) = code.rsplit_once('-')?;
-    (!tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit())).then_some(head)
-}
 
 /// One flat price of `amount` in `currency`; the reason as text when core
 /// refuses it (the record becomes a rejection).
@@ -42,6 +19,38 @@ pub fn flat_price(
     currency: Currency,
 ) -> Result<PriceComponent, String> {
     PriceComponent::flat(mode, unit, Money::new(amount, currency)).map_err(|e| e.to_string())
+}
+
+/// One price from volume tiers given by where each starts and its amount:
+/// sorted, each tier ends where the next starts and the last is unbounded. A
+/// single tier from zero is a flat price. The reason as text when core
+/// refuses it.
+pub fn price_from_tier_starts(
+    mode: BillingMode,
+    unit: PriceUnit,
+    mut starts: Vec<(Decimal, Money)>,
+) -> Result<PriceComponent, String> {
+    starts.sort_by_key(|(from, _)| *from);
+    if let [(from, amount)] = starts.as_slice()
+        && from.is_zero()
+    {
+        return PriceComponent::flat(mode, unit, *amount).map_err(|e| e.to_string());
+    }
+    let ends = starts
+        .iter()
+        .skip(1)
+        .map(|(from, _)| Some(*from))
+        .chain(std::iter::once(None));
+    let tiers = starts
+        .iter()
+        .zip(ends)
+        .enumerate()
+        .map(|(i, ((from, amount), to))| {
+            PriceTier::new(*from, to, *amount).map_err(|e| e.within(&format!("tiers[{i}]")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    PriceComponent::tiered(mode, unit, tiers).map_err(|e| e.to_string())
 }
 
 /// A category by its dotted name (`compute.vm`), the reason as text when unknown.
@@ -159,15 +168,34 @@ mod tests {
         );
     }
 
-    const TABLE: &RegionTable = &[("ap-guangzhou", "cn", "guangzhou")];
-
     #[test]
-    fn zones_map_to_their_region_and_keep_their_code() {
-        let region = region_in(TABLE, "ap-guangzhou-6", numbered_zone_region).unwrap();
-        assert_eq!(region.code, "ap-guangzhou-6");
-        assert!(region_in(TABLE, "ap-guangzhou", numbered_zone_region).is_some());
-        assert!(region_in(TABLE, "ap-guangzhou-x", numbered_zone_region).is_none());
-        assert!(region_in(TABLE, "ap-tokyo-1", numbered_zone_region).is_none());
+    fn tier_starts_chain_into_tiers_and_one_from_zero_is_flat() {
+        let cny = |a| Money::new(a, Currency::CNY);
+        let flat = price_from_tier_starts(
+            BillingMode::OnDemand,
+            PriceUnit::Gb,
+            vec![(dec!(0), cny(dec!(0.5)))],
+        )
+        .unwrap();
+        assert!(flat.tiers().is_empty());
+        let tiered = price_from_tier_starts(
+            BillingMode::OnDemand,
+            PriceUnit::Gb,
+            vec![(dec!(10), cny(dec!(0.4))), (dec!(0), cny(dec!(0.5)))],
+        )
+        .unwrap();
+        assert_eq!(tiered.amount(), cny(dec!(0.5)));
+        assert_eq!(tiered.tiers()[0].to(), Some(dec!(10)));
+        assert_eq!(tiered.tiers()[1].from(), dec!(10));
+        assert_eq!(tiered.tiers()[1].to(), None);
+        let twice = price_from_tier_starts(
+            BillingMode::OnDemand,
+            PriceUnit::Gb,
+            vec![(dec!(0), cny(dec!(0.5))), (dec!(0), cny(dec!(0.4)))],
+        )
+        .unwrap_err();
+        assert!(twice.contains("tiers[0].to"), "{twice}");
+        assert!(price_from_tier_starts(BillingMode::OnDemand, PriceUnit::Gb, vec![]).is_err());
     }
 
     #[test]

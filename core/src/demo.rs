@@ -4,111 +4,125 @@
 //! currency, named in English and Chinese. The same seed gives the same
 //! catalog, at any size (beyond the natural product space it adds newer
 //! instance generations).
+//!
+//! Behind the `demo` feature, so a partner embedding the domain types does
+//! not build it (nor `fastrand`). Regions and where they are come from
+//! [`crate::geography`], the table the connectors use too.
 
 use std::collections::VecDeque;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
 
+use crate::geography;
 use crate::listing::{
     Architecture, BillingMode, Category, Listing, PriceComponent, PriceTier, PriceUnit, Provenance,
     Region, Specs, Vendor,
 };
 use crate::money::{Currency, Money};
 
-/// A region: vendor code, country, city slug, Chinese city name.
-type RegionRow = (&'static str, &'static str, &'static str, &'static str);
-
-fn regions(vendor: Vendor) -> &'static [RegionRow] {
+/// The regions the demo sells in, by code (public so that the connectors can
+/// check that they place them alike); where they are comes from the one
+/// table in [`crate::geography`].
+pub fn region_codes(vendor: Vendor) -> &'static [&'static str] {
     match vendor {
         Vendor::Aws => &[
-            ("us-east-1", "us", "virginia", "弗吉尼亚北部"),
-            ("us-east-2", "us", "ohio", "俄亥俄"),
-            ("us-west-2", "us", "oregon", "俄勒冈"),
-            ("eu-west-1", "ie", "dublin", "爱尔兰"),
-            ("eu-central-1", "de", "frankfurt", "法兰克福"),
-            ("ap-northeast-1", "jp", "tokyo", "东京"),
-            ("ap-southeast-1", "sg", "singapore", "新加坡"),
-            ("ap-east-1", "hk", "hong-kong", "香港"),
-            ("cn-north-1", "cn", "beijing", "北京"),
-            ("cn-northwest-1", "cn", "ningxia", "宁夏"),
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "eu-west-1",
+            "eu-central-1",
+            "ap-northeast-1",
+            "ap-southeast-1",
+            "ap-east-1",
+            "cn-north-1",
+            "cn-northwest-1",
         ],
         Vendor::Azure => &[
-            ("eastus", "us", "virginia", "美国东部"),
-            ("westus2", "us", "washington", "美国西部 2"),
-            ("westeurope", "nl", "amsterdam", "西欧"),
-            ("northeurope", "ie", "dublin", "北欧"),
-            ("southeastasia", "sg", "singapore", "东南亚"),
-            ("eastasia", "hk", "hong-kong", "东亚"),
-            ("japaneast", "jp", "tokyo", "日本东部"),
-            ("chinanorth3", "cn", "hebei", "中国北部 3"),
-            ("chinaeast2", "cn", "shanghai", "中国东部 2"),
+            "eastus",
+            "westus2",
+            "westeurope",
+            "northeurope",
+            "southeastasia",
+            "eastasia",
+            "japaneast",
+            "chinanorth3",
+            "chinaeast2",
         ],
         Vendor::Gcp => &[
-            ("us-central1", "us", "iowa", "爱荷华"),
-            ("us-east4", "us", "virginia", "弗吉尼亚北部"),
-            ("europe-west1", "be", "st-ghislain", "比利时"),
-            ("europe-west3", "de", "frankfurt", "法兰克福"),
-            ("asia-east1", "tw", "changhua", "台湾"),
-            ("asia-east2", "hk", "hong-kong", "香港"),
-            ("asia-northeast1", "jp", "tokyo", "东京"),
-            ("asia-southeast1", "sg", "singapore", "新加坡"),
+            "us-central1",
+            "us-east4",
+            "europe-west1",
+            "europe-west3",
+            "asia-east1",
+            "asia-east2",
+            "asia-northeast1",
+            "asia-southeast1",
         ],
         Vendor::Alibaba => &[
-            ("cn-hangzhou", "cn", "hangzhou", "杭州"),
-            ("cn-shanghai", "cn", "shanghai", "上海"),
-            ("cn-beijing", "cn", "beijing", "北京"),
-            ("cn-shenzhen", "cn", "shenzhen", "深圳"),
-            ("cn-zhangjiakou", "cn", "zhangjiakou", "张家口"),
-            ("cn-chengdu", "cn", "chengdu", "成都"),
-            ("cn-hongkong", "hk", "hong-kong", "香港"),
-            ("ap-southeast-1", "sg", "singapore", "新加坡"),
-            ("us-west-1", "us", "silicon-valley", "美国硅谷"),
-            ("eu-central-1", "de", "frankfurt", "法兰克福"),
+            "cn-hangzhou",
+            "cn-shanghai",
+            "cn-beijing",
+            "cn-shenzhen",
+            "cn-zhangjiakou",
+            "cn-chengdu",
+            "cn-hongkong",
+            "ap-southeast-1",
+            "us-west-1",
+            "eu-central-1",
         ],
         Vendor::Tencent => &[
-            ("ap-guangzhou", "cn", "guangzhou", "广州"),
-            ("ap-shanghai", "cn", "shanghai", "上海"),
-            ("ap-beijing", "cn", "beijing", "北京"),
-            ("ap-chengdu", "cn", "chengdu", "成都"),
-            ("ap-chongqing", "cn", "chongqing", "重庆"),
-            ("ap-nanjing", "cn", "nanjing", "南京"),
-            ("ap-hongkong", "hk", "hong-kong", "香港"),
-            ("ap-singapore", "sg", "singapore", "新加坡"),
-            ("na-siliconvalley", "us", "silicon-valley", "硅谷"),
+            "ap-guangzhou",
+            "ap-shanghai",
+            "ap-beijing",
+            "ap-chengdu",
+            "ap-chongqing",
+            "ap-nanjing",
+            "ap-hongkong",
+            "ap-singapore",
+            "na-siliconvalley",
         ],
-        Vendor::Ibm => &[
-            ("us-south", "us", "dallas", "达拉斯"),
-            ("us-east", "us", "washington", "华盛顿"),
-            ("eu-de", "de", "frankfurt", "法兰克福"),
-            ("eu-gb", "gb", "london", "伦敦"),
-            ("jp-tok", "jp", "tokyo", "东京"),
-            ("au-syd", "au", "sydney", "悉尼"),
-        ],
+        Vendor::Ibm => &["us-south", "us-east", "eu-de", "eu-gb", "jp-tok", "au-syd"],
         Vendor::Ctyun => &[
-            ("cn-huadong1", "cn", "hangzhou", "华东1"),
-            ("cn-huabei2", "cn", "beijing", "华北2"),
-            ("cn-huanan1", "cn", "guangzhou", "华南1"),
-            ("cn-xinan1", "cn", "chongqing", "西南1"),
-            ("cn-neimeng1", "cn", "hohhot", "内蒙古1"),
-            ("cn-guizhou1", "cn", "guiyang", "贵州1"),
+            "cn-huadong1",
+            "cn-huabei2",
+            "cn-huanan1",
+            "cn-xinan1",
+            "cn-neimeng1",
+            "cn-guizhou1",
         ],
         Vendor::Kingsoft => &[
-            ("cn-beijing-6", "cn", "beijing", "华北1（北京）"),
-            ("cn-shanghai-2", "cn", "shanghai", "华东1（上海）"),
-            ("cn-guangzhou-1", "cn", "guangzhou", "华南1（广州）"),
-            ("cn-qingyangtest-1", "cn", "qingyang", "西北1（庆阳）"),
-            ("ap-singapore-1", "sg", "singapore", "新加坡"),
+            "cn-beijing-6",
+            "cn-shanghai-2",
+            "cn-guangzhou-1",
+            "cn-qingyangtest-1",
+            "ap-singapore-1",
         ],
-        Vendor::Ucloud => &[
-            ("cn-bj2", "cn", "beijing", "华北一"),
-            ("cn-sh2", "cn", "shanghai", "上海二"),
-            ("cn-gd", "cn", "guangzhou", "广州"),
-            ("hk", "hk", "hong-kong", "香港"),
-            ("sg", "sg", "singapore", "新加坡"),
-            ("us-ca", "us", "los-angeles", "洛杉矶"),
-        ],
+        Vendor::Ucloud => &["cn-bj2", "cn-sh2", "cn-gd", "hk", "sg", "us-ca"],
     }
+}
+
+/// A demo region: the vendor's region, and how names say where it is.
+struct DemoRegion {
+    region: Region,
+    place_en: &'static str,
+    place_zh: &'static str,
+}
+
+/// The demo regions of `vendor`, in order; a code missing from the table is
+/// left out (a test keeps the two in step).
+fn regions(vendor: Vendor) -> Vec<DemoRegion> {
+    region_codes(vendor)
+        .iter()
+        .filter_map(|code| {
+            let known = geography::known(vendor, code)?;
+            Some(DemoRegion {
+                region: known.region().ok()?,
+                place_en: known.city.unwrap_or(known.code),
+                place_zh: known.name_zh.or(known.city).unwrap_or(known.code),
+            })
+        })
+        .collect()
 }
 
 fn currency_of(vendor: Vendor) -> Currency {
@@ -470,6 +484,8 @@ pub struct DemoCatalog {
     rng: fastrand::Rng,
     remaining: u64,
     items: Vec<Item>,
+    /// Each vendor's demo regions, in [`Vendor::ALL`] order.
+    regions: Vec<Vec<DemoRegion>>,
     fetched_at: DateTime<Utc>,
     /// Position of each vendor in its product space: (round, position, unused).
     cursors: Vec<(u32, usize, usize)>,
@@ -484,6 +500,7 @@ impl DemoCatalog {
             rng: fastrand::Rng::with_seed(seed),
             remaining: count,
             items: items(),
+            regions: Vendor::ALL.into_iter().map(regions).collect(),
             // Fixed so the same seed gives byte-identical listings.
             fetched_at: Utc
                 .with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
@@ -496,8 +513,8 @@ impl DemoCatalog {
     }
 
     fn next_position(&mut self, vendor_idx: usize) -> (u32, usize, Item) {
-        let vendor = Vendor::ALL[vendor_idx];
-        let region_count = regions(vendor).len();
+        // `max(1)`: a vendor without regions yields nothing rather than dividing by zero.
+        let region_count = self.regions[vendor_idx].len().max(1);
         let item_count = self.items.len();
         let (round, position, _) = self.cursors[vendor_idx];
         // Walk items fastest and shift the region per lap, so even a small
@@ -521,13 +538,19 @@ impl DemoCatalog {
 
     fn build(
         &mut self,
-        vendor: Vendor,
+        vendor_idx: usize,
         round: u32,
         region_idx: usize,
         item: Item,
     ) -> Option<Listing> {
-        let (code, country, city, city_zh) = regions(vendor)[region_idx];
-        let region = Region::new(code, country, Some(city)).ok()?;
+        let vendor = Vendor::ALL[vendor_idx];
+        let DemoRegion {
+            region,
+            place_en: city,
+            place_zh: city_zh,
+        } = self.regions[vendor_idx].get(region_idx)?;
+        let (region, city, city_zh) = (region.clone(), *city, *city_zh);
+        let code = region.code.clone();
         let currency = currency_of(vendor);
         let money = |ten_thousandths: i64| Money::new(Decimal::new(ten_thousandths, 4), currency);
         let provenance = Provenance::from_raw(
@@ -557,54 +580,63 @@ impl DemoCatalog {
                     "compute.vm"
                 };
                 let mem = vcpu * fam.mem_per_vcpu;
-                let mut b = Listing::builder(vendor, format!("{itype}@{code}/{os_key}"))
-                    .category(Category::parse(category).ok()?)
-                    .service(service_of(vendor))
-                    .name_en(format!(
-                        "{} {itype} {vcpu} vCPU {mem} GiB {os_en} ({city})",
-                        fam.en
-                    ))
-                    .name_zh(format!(
-                        "{}实例 {itype} {vcpu}核{mem}GiB {os_zh}（{city_zh}）",
-                        fam.zh
-                    ))
-                    .description_en(format!(
-                        "{} instance of {} in {code}",
-                        fam.en,
-                        vendor.name_en()
-                    ))
-                    .description_zh(format!(
-                        "{}{}云服务器，地域：{city_zh}",
-                        vendor.name_zh(),
-                        fam.zh
-                    ))
-                    .specs(Specs {
-                        vcpu: Some(vcpu),
-                        memory_gib: Some(Decimal::from(mem)),
-                        gpu_count,
-                        gpu_model: fam.gpu.map(str::to_owned),
-                        storage_gib: None,
-                        bandwidth_mbps: Some(Decimal::from(vcpu.min(32) * 500)),
-                        architecture: Some(fam.arch),
-                        os: Some(os_key.to_owned()),
-                    })
-                    .price(
-                        PriceComponent::flat(BillingMode::OnDemand, PriceUnit::Hour, money(hourly))
+                let mut b =
+                    Listing::builder(vendor, format!("{itype}@{code}/{os_key}"), provenance)
+                        .category(Category::parse(category).ok()?)
+                        .service(service_of(vendor))
+                        .name_en(format!(
+                            "{} {itype} {vcpu} vCPU {mem} GiB {os_en} ({city})",
+                            fam.en
+                        ))
+                        .name_zh(format!(
+                            "{}实例 {itype} {vcpu}核{mem}GiB {os_zh}（{city_zh}）",
+                            fam.zh
+                        ))
+                        .description_en(format!(
+                            "{} instance of {} in {code}",
+                            fam.en,
+                            vendor.name_en()
+                        ))
+                        .description_zh(format!(
+                            "{}{}云服务器，地域：{city_zh}",
+                            vendor.name_zh(),
+                            fam.zh
+                        ))
+                        .specs(Specs {
+                            vcpu: Some(vcpu),
+                            memory_gib: Some(Decimal::from(mem)),
+                            gpu_count,
+                            gpu_model: fam.gpu.map(str::to_owned),
+                            storage_gib: None,
+                            bandwidth_mbps: Some(Decimal::from(vcpu.min(32) * 500)),
+                            architecture: Some(fam.arch),
+                            os: Some(os_key.to_owned()),
+                        })
+                        .price(
+                            PriceComponent::flat(
+                                BillingMode::OnDemand,
+                                PriceUnit::Hour,
+                                money(hourly),
+                            )
                             .ok()?,
-                    )
-                    .price(
-                        PriceComponent::flat(
-                            BillingMode::Monthly,
-                            PriceUnit::Month,
-                            money(monthly),
                         )
-                        .ok()?,
-                    )
-                    .price(
-                        PriceComponent::flat(BillingMode::Yearly, PriceUnit::Year, money(yearly))
+                        .price(
+                            PriceComponent::flat(
+                                BillingMode::Monthly,
+                                PriceUnit::Month,
+                                money(monthly),
+                            )
                             .ok()?,
-                    )
-                    .tag(format!("family:{}{generation}", fam.code));
+                        )
+                        .price(
+                            PriceComponent::flat(
+                                BillingMode::Yearly,
+                                PriceUnit::Year,
+                                money(yearly),
+                            )
+                            .ok()?,
+                        )
+                        .tag(format!("family:{}{generation}", fam.code));
                 if fam.code != "t" {
                     let spot = hourly * i64::from(self.rng.u32(25..=45)) / 100;
                     b = b.price(
@@ -620,33 +652,37 @@ impl DemoCatalog {
                 let mem = vcpu * 4;
                 let hourly = self.jitter(vcpu_hour_base(vendor) * i64::from(vcpu) * 180 / 100);
                 let generation = round + 1;
-                Listing::builder(vendor, format!("{key}.v{generation}.{vcpu}c{mem}g@{code}"))
-                    .category(Category::parse(category).ok()?)
-                    .service(key)
-                    .name_en(format!(
-                        "{en} {vcpu} vCPU {mem} GiB, generation {generation} ({city})"
-                    ))
-                    .name_zh(format!(
-                        "{zh} {vcpu}核{mem}GiB 第{generation}代（{city_zh}）"
-                    ))
-                    .specs(Specs {
-                        vcpu: Some(vcpu),
-                        memory_gib: Some(Decimal::from(mem)),
-                        storage_gib: Some(Decimal::from(vcpu * 50)),
-                        ..Specs::default()
-                    })
-                    .price(
-                        PriceComponent::flat(BillingMode::OnDemand, PriceUnit::Hour, money(hourly))
-                            .ok()?,
-                    )
-                    .price(
-                        PriceComponent::flat(
-                            BillingMode::Monthly,
-                            PriceUnit::Month,
-                            money(hourly * 730 * 85 / 100 / 100 * 100),
-                        )
+                Listing::builder(
+                    vendor,
+                    format!("{key}.v{generation}.{vcpu}c{mem}g@{code}"),
+                    provenance,
+                )
+                .category(Category::parse(category).ok()?)
+                .service(key)
+                .name_en(format!(
+                    "{en} {vcpu} vCPU {mem} GiB, generation {generation} ({city})"
+                ))
+                .name_zh(format!(
+                    "{zh} {vcpu}核{mem}GiB 第{generation}代（{city_zh}）"
+                ))
+                .specs(Specs {
+                    vcpu: Some(vcpu),
+                    memory_gib: Some(Decimal::from(mem)),
+                    storage_gib: Some(Decimal::from(vcpu * 50)),
+                    ..Specs::default()
+                })
+                .price(
+                    PriceComponent::flat(BillingMode::OnDemand, PriceUnit::Hour, money(hourly))
                         .ok()?,
+                )
+                .price(
+                    PriceComponent::flat(
+                        BillingMode::Monthly,
+                        PriceUnit::Month,
+                        money(hourly * 730 * 85 / 100 / 100 * 100),
                     )
+                    .ok()?,
+                )
             }
             Item::Product { product } => {
                 let p = &PRODUCTS[product];
@@ -657,27 +693,21 @@ impl DemoCatalog {
                 let tier = round + 1;
                 let price = if p.tiered {
                     let tiers = vec![
-                        PriceTier {
-                            from: Decimal::ZERO,
-                            to: Some(Decimal::from(10_240)),
-                            amount: money(base),
-                        },
-                        PriceTier {
-                            from: Decimal::from(10_240),
-                            to: Some(Decimal::from(51_200)),
-                            amount: money(base * 9 / 10),
-                        },
-                        PriceTier {
-                            from: Decimal::from(51_200),
-                            to: None,
-                            amount: money(base * 8 / 10),
-                        },
+                        PriceTier::new(Decimal::ZERO, Some(Decimal::from(10_240)), money(base))
+                            .ok()?,
+                        PriceTier::new(
+                            Decimal::from(10_240),
+                            Some(Decimal::from(51_200)),
+                            money(base * 9 / 10),
+                        )
+                        .ok()?,
+                        PriceTier::new(Decimal::from(51_200), None, money(base * 8 / 10)).ok()?,
                     ];
                     PriceComponent::tiered(BillingMode::OnDemand, p.unit, tiers).ok()?
                 } else {
                     PriceComponent::flat(BillingMode::OnDemand, p.unit, money(base)).ok()?
                 };
-                Listing::builder(vendor, format!("{}.{tier}@{code}", p.key))
+                Listing::builder(vendor, format!("{}.{tier}@{code}", p.key), provenance)
                     .category(Category::parse(p.category).ok()?)
                     .service(p.service)
                     .name_en(format!("{} (edition {tier}, {city})", p.en))
@@ -688,7 +718,6 @@ impl DemoCatalog {
         builder
             .region(region)
             .tag(format!("vendor:{vendor}"))
-            .provenance(provenance)
             .build()
             .ok()
     }
@@ -705,7 +734,7 @@ impl Iterator for DemoCatalog {
             let vendor_idx = self.vendor_turn % Vendor::ALL.len();
             self.vendor_turn += 1;
             let (round, region, item) = self.next_position(vendor_idx);
-            if let Some(listing) = self.build(Vendor::ALL[vendor_idx], round, region, item) {
+            if let Some(listing) = self.build(vendor_idx, round, region, item) {
                 self.remaining -= 1;
                 return Some(listing);
             }
@@ -748,6 +777,36 @@ mod tests {
                 assert!(l.name().zh.is_some() && l.name().en.is_some());
             }
         }
+    }
+
+    #[test]
+    fn every_demo_region_is_in_the_geography_table() {
+        for vendor in Vendor::ALL {
+            let codes = region_codes(vendor);
+            assert!(!codes.is_empty(), "{vendor} has demo regions");
+            assert_eq!(regions(vendor).len(), codes.len(), "{vendor}");
+            for code in codes {
+                let known = geography::known(vendor, code)
+                    .unwrap_or_else(|| panic!("{vendor} {code} is not in the table"));
+                assert!(
+                    known.name_zh.is_some(),
+                    "{vendor} {code} has a Chinese name"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn demo_listings_are_where_the_table_says() {
+        let mut seen = HashSet::new();
+        for listing in DemoCatalog::new(5, 2_000) {
+            let region = listing.region();
+            let placed = geography::region_of(listing.vendor(), &region.code).unwrap();
+            assert_eq!(*region, placed, "{}", listing.id());
+            seen.insert((listing.vendor(), region.code.clone()));
+        }
+        let all: usize = Vendor::ALL.into_iter().map(|v| region_codes(v).len()).sum();
+        assert_eq!(seen.len(), all, "a small catalog covers every demo region");
     }
 
     #[test]

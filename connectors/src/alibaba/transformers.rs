@@ -28,55 +28,15 @@ use shiyun_core::store::RecordRejection;
 use chrono::{DateTime, Utc};
 
 use crate::decimal::ExactDecimal;
-use crate::normalise::{
-    Period, RegionTable, exact_div, flat_price, parse_category, region_in, subscription,
-};
+use crate::normalise::{Period, exact_div, flat_price, parse_category, subscription};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Alibaba;
 
-/// Alibaba Cloud regions and their geography; zones (`cn-hangzhou-h`) map
-/// to their region.
-const REGIONS: &RegionTable = &[
-    ("cn-qingdao", "cn", "qingdao"),
-    ("cn-beijing", "cn", "beijing"),
-    ("cn-zhangjiakou", "cn", "zhangjiakou"),
-    ("cn-huhehaote", "cn", "hohhot"),
-    ("cn-wulanchabu", "cn", "ulanqab"),
-    ("cn-hangzhou", "cn", "hangzhou"),
-    ("cn-shanghai", "cn", "shanghai"),
-    ("cn-nanjing", "cn", "nanjing"),
-    ("cn-fuzhou", "cn", "fuzhou"),
-    ("cn-shenzhen", "cn", "shenzhen"),
-    ("cn-heyuan", "cn", "heyuan"),
-    ("cn-guangzhou", "cn", "guangzhou"),
-    ("cn-chengdu", "cn", "chengdu"),
-    ("cn-wuhan-lr", "cn", "wuhan"),
-    ("cn-hongkong", "hk", "hong-kong"),
-    ("ap-southeast-1", "sg", "singapore"),
-    ("ap-southeast-2", "au", "sydney"),
-    ("ap-southeast-3", "my", "kuala-lumpur"),
-    ("ap-southeast-5", "id", "jakarta"),
-    ("ap-southeast-6", "ph", "manila"),
-    ("ap-southeast-7", "th", "bangkok"),
-    ("ap-northeast-1", "jp", "tokyo"),
-    ("ap-northeast-2", "kr", "seoul"),
-    ("ap-south-1", "in", "mumbai"),
-    ("us-east-1", "us", "virginia"),
-    ("us-west-1", "us", "silicon-valley"),
-    ("eu-west-1", "gb", "london"),
-    ("eu-central-1", "de", "frankfurt"),
-    ("me-east-1", "ae", "dubai"),
-    ("me-central-1", "sa", "riyadh"),
-];
-
-/// The region of an Alibaba region or zone code (`cn-hangzhou-h` → `cn-hangzhou`).
+/// The region of an Alibaba region or zone code (`cn-hangzhou-h` → `cn-hangzhou`),
+/// from the one region table in [`shiyun_core::geography`].
 pub fn region_of(code: &str) -> Option<Region> {
-    region_in(REGIONS, code, |zone| {
-        // Zones end in one letter: `cn-hangzhou-h`.
-        let (head, tail) = zone.rsplit_once('-')?;
-        (tail.len() == 1 && tail.bytes().all(|b| b.is_ascii_lowercase())).then_some(head)
-    })
+    shiyun_core::geography::region_of(VENDOR, code)
 }
 
 /// Every payload an ECS answer may carry, plus the error envelope's fields.
@@ -460,10 +420,11 @@ fn instance_builder(
     sku: String,
     region: Region,
     specs: Specs,
+    provenance: Provenance,
 ) -> Result<shiyun_core::listing::ListingBuilder, String> {
     let family = instance_type.split('.').nth(1).unwrap_or(instance_type);
     let (zh, en) = family_names(family);
-    Ok(Listing::builder(VENDOR, sku)
+    Ok(Listing::builder(VENDOR, sku, provenance)
         .category(
             Category::parse(category_of(instance_type, specs.gpu_count))
                 .map_err(|e| e.to_string())?,
@@ -483,14 +444,20 @@ fn catalog_listing(
 ) -> Result<Listing, String> {
     let region = region_of(region_id).ok_or_else(|| format!("unknown region `{region_id}`"))?;
     let sku = format!("{}@{region_id}", spec.instance_type_id);
-    instance_builder(&spec.instance_type_id, sku, region, spec.specs())?
-        .provenance(Provenance::from_raw(
-            "alibaba.ecs.DescribeInstanceTypes",
-            raw.get().as_bytes(),
-            fetched_at,
-        ))
-        .build()
-        .map_err(|e| e.to_string())
+    let provenance = Provenance::from_raw(
+        "alibaba.ecs.DescribeInstanceTypes",
+        raw.get().as_bytes(),
+        fetched_at,
+    );
+    instance_builder(
+        &spec.instance_type_id,
+        sku,
+        region,
+        spec.specs(),
+        provenance,
+    )?
+    .build()
+    .map_err(|e| e.to_string())
 }
 
 /// Chinese and English names of an ECS disk category.
@@ -534,14 +501,19 @@ pub fn price_listing(
         .ok_or_else(|| format!("unknown region `{}`", query.region_id))?;
     let (mode, unit, suffix) = query.billing()?;
     let sku = format!("{}/{suffix}", query.key());
+    let provenance = Provenance::from_raw(
+        "alibaba.ecs.DescribePrice",
+        price_info.get().as_bytes(),
+        fetched_at,
+    );
     let builder = match &query.resource {
         Resource::Instance(instance_type) => {
             let specs = spec.map(InstanceTypeSpec::specs).unwrap_or_default();
-            instance_builder(instance_type, sku, region, specs)?
+            instance_builder(instance_type, sku, region, specs, provenance)?
         }
         Resource::Disk { category, size } => {
             let (zh, en) = disk_names(category);
-            Listing::builder(VENDOR, sku)
+            Listing::builder(VENDOR, sku, provenance)
                 .category(parse_category("storage.block")?)
                 .service("ecs")
                 .name_zh(format!("{zh} {size}GiB"))
@@ -554,11 +526,7 @@ pub fn price_listing(
         }
     };
     let price = flat_price(mode, unit, amount, currency)?;
-    let mut builder = builder.price(price).provenance(Provenance::from_raw(
-        "alibaba.ecs.DescribePrice",
-        price_info.get().as_bytes(),
-        fetched_at,
-    ));
+    let mut builder = builder.price(price);
     if let Some(original) = info
         .price
         .original_price

@@ -22,7 +22,8 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use shiyun_core::listing::{
     Architecture, BillingMode, Category, Listing, ListingData, ListingId, ListingStatus,
-    LocalizedText, PriceComponent, PriceTier, PriceUnit, Provenance, Region, Specs, Vendor,
+    LocalizedText, PriceComponent, PriceComponentData, PriceTier, PriceUnit, Provenance, Region,
+    Specs, Vendor,
 };
 use shiyun_core::money::{Currency, Money, parse_decimal};
 use shiyun_core::store::RecordRejection;
@@ -400,7 +401,10 @@ impl ProductTemplate {
             },
             region: self.region.clone(),
             specs: self.specs.clone(),
-            prices: price_components(kind, mode, term)?,
+            prices: price_components(kind, mode, term)?
+                .into_iter()
+                .map(PriceComponentData::from)
+                .collect(),
             tags,
             status: ListingStatus::Active,
             provenance,
@@ -587,22 +591,24 @@ fn price_components(
     let mut out = Vec::with_capacity(by_unit.len());
     for (unit_text, dims) in by_unit {
         let unit = price_unit(unit_text, kind)?;
-        let mut tiers = Vec::with_capacity(dims.len());
+        let mut bands = Vec::with_capacity(dims.len());
         for dim in dims {
             let from = range_bound(dim.begin_range.as_deref())?.unwrap_or(Decimal::ZERO);
             let to = range_bound(dim.end_range.as_deref())?;
-            tiers.push(PriceTier {
-                from,
-                to,
-                amount: dimension_price(dim)?,
-            });
+            bands.push((from, to, dimension_price(dim)?));
         }
-        tiers.sort_by_key(|t| t.from);
-        let flat = tiers.len() == 1 && tiers[0].from.is_zero() && tiers[0].to.is_none();
-        let component = if flat {
-            PriceComponent::flat(mode, unit, tiers[0].amount)
-        } else {
-            PriceComponent::tiered(mode, unit, tiers)
+        bands.sort_by_key(|(from, ..)| *from);
+        let component = match bands.as_slice() {
+            [(from, None, amount)] if from.is_zero() => PriceComponent::flat(mode, unit, *amount),
+            _ => bands
+                .iter()
+                .enumerate()
+                .map(|(i, (from, to, amount))| {
+                    PriceTier::new(*from, *to, *amount)
+                        .map_err(|e| e.within(&format!("tiers[{i}]")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(|tiers| PriceComponent::tiered(mode, unit, tiers)),
         }
         .map_err(|e| e.to_string())?;
         let name = match (kind, unit) {
@@ -612,7 +618,7 @@ fn price_components(
             _ => None,
         };
         out.push(match name {
-            Some(name) => component.for_component(name),
+            Some(name) => component.for_component(name).map_err(|e| e.to_string())?,
             None => component,
         });
     }

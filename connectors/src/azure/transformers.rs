@@ -21,14 +21,14 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use shiyun_core::listing::{
-    BillingMode, Listing, PriceComponent, PriceTier, PriceUnit, Provenance, Specs, Vendor,
+    BillingMode, Listing, PriceComponent, PriceUnit, Provenance, Specs, Vendor,
 };
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
 
 use super::regions::region_of;
 use crate::decimal::{ExactDecimal, decimal_from_json_text};
-use crate::normalise::parse_category;
+use crate::normalise::{parse_category, price_from_tier_starts};
 
 /// `vendor_api` of listings read from the Retail Prices API.
 pub const RETAIL_PRICES_API: &str = "azure.retail.prices";
@@ -355,29 +355,17 @@ pub fn normalise_group(
         if text(&item.currency_code) != Some(code) {
             return Err("tiers in different currencies".into());
         }
-        tiers.push(PriceTier {
-            // Tier bounds count packs; the price is per single unit now, so
-            // the bounds must be too.
-            from: item
-                .tier_minimum_units
-                .map(|t| t.0.checked_mul(divisor).ok_or("tier bound overflow"))
-                .transpose()?
-                .unwrap_or_default()
-                .normalize(),
-            to: None,
-            amount: per_unit(raw)?,
-        });
+        // Tier bounds count packs; the price is per single unit now, so
+        // the bounds must be too.
+        let from = item
+            .tier_minimum_units
+            .map(|t| t.0.checked_mul(divisor).ok_or("tier bound overflow"))
+            .transpose()?
+            .unwrap_or_default()
+            .normalize();
+        tiers.push((from, per_unit(raw)?));
     }
-    tiers.sort_by_key(|t| t.from);
-    for i in 1..tiers.len() {
-        tiers[i - 1].to = Some(tiers[i].from);
-    }
-    let price = if tiers.len() == 1 && tiers[0].from.is_zero() {
-        PriceComponent::flat(mode, unit, tiers[0].amount)
-    } else {
-        PriceComponent::tiered(mode, unit, tiers)
-    }
-    .map_err(|e| e.to_string())?;
+    let price = price_from_tier_starts(mode, unit, tiers)?;
 
     let product = text(&first.product_name).unwrap_or_default();
     let arm_sku = text(&first.arm_sku_name);
@@ -398,7 +386,8 @@ pub fn normalise_group(
     for (_, raw) in items {
         raw_all.extend_from_slice(raw.get().as_bytes());
     }
-    let mut builder = Listing::builder(Vendor::Azure, vendor_sku)
+    let provenance = Provenance::from_raw(RETAIL_PRICES_API, &raw_all, fetched_at);
+    let mut builder = Listing::builder(Vendor::Azure, vendor_sku, provenance)
         .category(parse_category(category)?)
         .service(service.to_ascii_lowercase().replace(' ', "-"))
         .name_en(format!("{product} {sku_name}{suffix_en}").trim().to_owned())
@@ -409,12 +398,7 @@ pub fn normalise_group(
         ))
         .region(region)
         .specs(specs)
-        .price(price)
-        .provenance(Provenance::from_raw(
-            RETAIL_PRICES_API,
-            &raw_all,
-            fetched_at,
-        ));
+        .price(price);
     if let Some(meter) = text(&first.meter_name) {
         builder = builder.description_en(format!("meter {meter}, {uom}"));
     }
@@ -434,8 +418,8 @@ pub fn normalise_group(
                 unit,
                 per_unit(&plan.retail_price)?,
             )
-            .map_err(|e| e.to_string())?
-            .for_component("savings_plan");
+            .and_then(|price| price.for_component("savings_plan"))
+            .map_err(|e| e.to_string())?;
             builder = builder.price(component);
         }
     }

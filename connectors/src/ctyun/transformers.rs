@@ -33,66 +33,10 @@ use rust_decimal::prelude::ToPrimitive;
 
 const VENDOR: Vendor = Vendor::Ctyun;
 
-/// CTyun region code places (`cn-<place>[-n]`) and their city. The big
-/// multi-zone pools named after a part of China (华东1 `cn-huadong1`) have
-/// no single city.
-const PLACES: &[(&str, Option<&str>)] = &[
-    ("huadong", None),
-    ("huabei", None),
-    ("huanan", None),
-    ("huazhong", None),
-    ("xinan", None),
-    ("xibei", None),
-    ("dongbei", None),
-    ("beijing", Some("beijing")),
-    ("shanghai", Some("shanghai")),
-    ("guangzhou", Some("guangzhou")),
-    ("shenzhen", Some("shenzhen")),
-    ("hangzhou", Some("hangzhou")),
-    ("nanjing", Some("nanjing")),
-    ("suzhou", Some("suzhou")),
-    ("wuhan", Some("wuhan")),
-    ("changsha", Some("changsha")),
-    ("chengdu", Some("chengdu")),
-    ("chongqing", Some("chongqing")),
-    ("xian", Some("xian")),
-    ("fuzhou", Some("fuzhou")),
-    ("xiamen", Some("xiamen")),
-    ("hefei", Some("hefei")),
-    ("zhengzhou", Some("zhengzhou")),
-    ("jinan", Some("jinan")),
-    ("qingdao", Some("qingdao")),
-    ("tianjin", Some("tianjin")),
-    ("shijiazhuang", Some("shijiazhuang")),
-    ("baoding", Some("baoding")),
-    ("taiyuan", Some("taiyuan")),
-    ("neimeng", Some("hohhot")),
-    ("huhehaote", Some("hohhot")),
-    ("shenyang", Some("shenyang")),
-    ("dalian", Some("dalian")),
-    ("changchun", Some("changchun")),
-    ("haerbin", Some("harbin")),
-    ("nanchang", Some("nanchang")),
-    ("nanning", Some("nanning")),
-    ("haikou", Some("haikou")),
-    ("kunming", Some("kunming")),
-    ("guiyang", Some("guiyang")),
-    ("anshun", Some("anshun")),
-    ("lanzhou", Some("lanzhou")),
-    ("xining", Some("xining")),
-    ("yinchuan", Some("yinchuan")),
-    ("zhongwei", Some("zhongwei")),
-    ("wulumuqi", Some("urumqi")),
-    ("lasa", Some("lhasa")),
-];
-
-/// The region of a CTyun region code (`cn-huadong1`, `cn-neimeng-8`, `cn-anshun-t1`).
+/// The region of a CTyun region code (`cn-huadong1`, `cn-neimeng-8`,
+/// `cn-anshun-t1`), from the one region table in [`shiyun_core::geography`].
 pub fn region_of(code: &str) -> Option<Region> {
-    let rest = code.strip_prefix("cn-")?;
-    let place = rest.split('-').next()?;
-    let place = place.trim_end_matches(|c: char| c.is_ascii_digit());
-    let (_, city) = PLACES.iter().find(|(known, _)| *known == place)?;
-    Region::new(code, "cn", *city).ok()
+    shiyun_core::geography::region_of(VENDOR, code)
 }
 
 #[derive(Debug, Deserialize)]
@@ -515,19 +459,23 @@ fn item_listing(
         .clone()
         .unwrap_or_else(|| "order".into())
         .to_ascii_lowercase();
-    Listing::builder(VENDOR, format!("{key}@{}/{suffix}", quote.region_code))
-        .category(parse_category(category)?)
-        .service(service)
-        .name_zh(names.0)
-        .name_en(names.1)
-        .region(region)
-        .specs(specs)
-        .price(price)
-        .provenance(Provenance::from_raw(
-            "ctyun.order.queryNewPrice",
-            raw.get().as_bytes(),
-            fetched_at,
-        ))
-        .build()
-        .map_err(|e| e.to_string())
+    let provenance = Provenance::from_raw(
+        "ctyun.order.queryNewPrice",
+        raw.get().as_bytes(),
+        fetched_at,
+    );
+    Listing::builder(
+        VENDOR,
+        format!("{key}@{}/{suffix}", quote.region_code),
+        provenance,
+    )
+    .category(parse_category(category)?)
+    .service(service)
+    .name_zh(names.0)
+    .name_en(names.1)
+    .region(region)
+    .specs(specs)
+    .price(price)
+    .build()
+    .map_err(|e| e.to_string())
 }

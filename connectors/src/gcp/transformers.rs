@@ -15,14 +15,12 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use shiyun_core::listing::{
-    BillingMode, Listing, PriceComponent, PriceTier, PriceUnit, Provenance, Region, Specs, Vendor,
-};
+use shiyun_core::listing::{BillingMode, Listing, PriceUnit, Provenance, Region, Specs, Vendor};
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::decimal_from_json_text;
-use crate::normalise::parse_category;
+use crate::normalise::{parse_category, price_from_tier_starts};
 
 /// `vendor_api` of listings read from the Catalog API.
 pub const CATALOG_API: &str = "gcp.cloudbilling.skus";
@@ -167,61 +165,6 @@ pub fn money_of(money: &GoogleMoney) -> Result<Money, String> {
     Ok(Money::new(amount, currency))
 }
 
-/// `(region code, country, city)` of Google Cloud regions.
-const REGIONS: &[(&str, &str, Option<&str>)] = &[
-    ("us-central1", "us", Some("iowa")),
-    ("us-east1", "us", Some("south-carolina")),
-    ("us-east4", "us", Some("virginia")),
-    ("us-east5", "us", Some("ohio")),
-    ("us-south1", "us", Some("texas")),
-    ("us-west1", "us", Some("oregon")),
-    ("us-west2", "us", Some("california")),
-    ("us-west3", "us", Some("utah")),
-    ("us-west4", "us", Some("nevada")),
-    ("northamerica-northeast1", "ca", Some("montreal")),
-    ("northamerica-northeast2", "ca", Some("toronto")),
-    ("northamerica-south1", "mx", Some("queretaro")),
-    ("southamerica-east1", "br", Some("sao-paulo")),
-    ("southamerica-west1", "cl", Some("santiago")),
-    ("europe-west1", "be", Some("st-ghislain")),
-    ("europe-west2", "gb", Some("london")),
-    ("europe-west3", "de", Some("frankfurt")),
-    ("europe-west4", "nl", Some("eemshaven")),
-    ("europe-west6", "ch", Some("zurich")),
-    ("europe-west8", "it", Some("milan")),
-    ("europe-west9", "fr", Some("paris")),
-    ("europe-west10", "de", Some("berlin")),
-    ("europe-west12", "it", Some("turin")),
-    ("europe-north1", "fi", Some("hamina")),
-    ("europe-north2", "se", Some("stockholm")),
-    ("europe-central2", "pl", Some("warsaw")),
-    ("europe-southwest1", "es", Some("madrid")),
-    ("me-west1", "il", Some("tel-aviv")),
-    ("me-central1", "qa", Some("doha")),
-    ("me-central2", "sa", Some("dammam")),
-    ("africa-south1", "za", Some("johannesburg")),
-    ("asia-east1", "tw", Some("changhua")),
-    ("asia-east2", "hk", Some("hong-kong")),
-    ("asia-northeast1", "jp", Some("tokyo")),
-    ("asia-northeast2", "jp", Some("osaka")),
-    ("asia-northeast3", "kr", Some("seoul")),
-    ("asia-south1", "in", Some("mumbai")),
-    ("asia-south2", "in", Some("delhi")),
-    ("asia-southeast1", "sg", Some("singapore")),
-    ("asia-southeast2", "id", Some("jakarta")),
-    ("australia-southeast1", "au", Some("sydney")),
-    ("australia-southeast2", "au", Some("melbourne")),
-    // Multi- and dual-regions.
-    ("us", "us", None),
-    ("nam4", "us", None),
-    ("asia1", "jp", None),
-    ("eur4", "global", None),
-    ("europe", "global", None),
-    ("eu", "global", None),
-    ("asia", "global", None),
-    ("global", "global", None),
-];
-
 /// Region prefixes that name a country, for regions newer than the table.
 const COUNTRY_PREFIXES: &[(&str, &str)] = &[
     ("us-", "us"),
@@ -229,11 +172,12 @@ const COUNTRY_PREFIXES: &[(&str, &str)] = &[
     ("australia-", "au"),
 ];
 
-/// The region of a GCP region code.
+/// The region of a GCP region code, from the one region table; a code that
+/// it does not list is placed by country from its prefix.
 pub fn region_of(code: &str) -> Result<Region, String> {
     let bad = |e: shiyun_core::ValidationError| e.to_string();
-    if let Some((code, country, city)) = REGIONS.iter().find(|(c, ..)| *c == code) {
-        return Region::new(code, country, *city).map_err(bad);
+    if let Some(known) = shiyun_core::geography::known(Vendor::Gcp, code) {
+        return known.region().map_err(bad);
     }
     if let Some((_, country)) = COUNTRY_PREFIXES.iter().find(|(p, _)| code.starts_with(p)) {
         return Region::new(code, country, None).map_err(bad);
@@ -358,25 +302,14 @@ pub fn normalise_sku(
             None => Decimal::ZERO,
         };
         let amount = money_of(rate.unit_price.as_ref().ok_or("tier without unitPrice")?)?;
-        tiers.push(PriceTier {
-            from,
-            to: None,
-            amount,
-        });
+        tiers.push((from, amount));
     }
-    tiers.sort_by_key(|t| t.from);
-    for i in 1..tiers.len() {
-        tiers[i - 1].to = Some(tiers[i].from);
+    if tiers.is_empty() {
+        return Err("no tieredRates".into());
     }
-    let first = tiers.first().ok_or("no tieredRates")?;
-    let price = if tiers.len() == 1 && first.from.is_zero() {
-        PriceComponent::flat(mode, unit, first.amount)
-    } else {
-        PriceComponent::tiered(mode, unit, tiers)
-    }
-    .map_err(|e| e.to_string())?;
+    let price = price_from_tier_starts(mode, unit, tiers)?;
     let price = match component {
-        Some(c) => price.for_component(c),
+        Some(c) => price.for_component(c).map_err(|e| e.to_string())?,
         None => price,
     };
     let description = sku
@@ -406,13 +339,14 @@ pub fn normalise_sku(
         name_zh = format!("{service} {label_zh}");
     }
     let category = parse_category(category_name)?;
+    let provenance = Provenance::from_raw(CATALOG_API, raw, fetched_at);
     let mut out = Vec::new();
     for code in regions_of(sku) {
         if !only_regions.is_empty() && !only_regions.contains(&code) {
             continue;
         }
         let region = region_of(&code)?;
-        let listing = Listing::builder(Vendor::Gcp, format!("{sku_id}@{code}"))
+        let listing = Listing::builder(Vendor::Gcp, format!("{sku_id}@{code}"), provenance.clone())
             .category(category.clone())
             .service(service.to_ascii_lowercase().replace(' ', "-"))
             .name_en(format!("{description}{suffix_en}"))
@@ -421,7 +355,6 @@ pub fn normalise_sku(
             .specs(specs.clone())
             .price(price.clone())
             .tag(format!("usage_type:{}", category_usage(sku)))
-            .provenance(Provenance::from_raw(CATALOG_API, raw, fetched_at))
             .build()
             .map_err(|e| e.to_string())?;
         out.push(listing);

@@ -321,30 +321,12 @@ pub fn known_service(
         .find(|s| s.0 == name_or_id || s.1 == name_or_id)
 }
 
-/// `(region, country, city)` of IBM Cloud deployment regions.
-const REGIONS: &[(&str, &str, Option<&str>)] = &[
-    ("us-south", "us", Some("dallas")),
-    ("us-east", "us", Some("washington")),
-    ("ca-tor", "ca", Some("toronto")),
-    ("ca-mon", "ca", Some("montreal")),
-    ("br-sao", "br", Some("sao-paulo")),
-    ("eu-de", "de", Some("frankfurt")),
-    ("eu-gb", "gb", Some("london")),
-    ("eu-es", "es", Some("madrid")),
-    ("eu-fr2", "fr", Some("paris")),
-    ("jp-tok", "jp", Some("tokyo")),
-    ("jp-osa", "jp", Some("osaka")),
-    ("au-syd", "au", Some("sydney")),
-    ("in-che", "in", Some("chennai")),
-    ("kr-seo", "kr", Some("seoul")),
-    ("global", "global", None),
-];
-
-/// The region of an IBM deployment region.
+/// The region of an IBM deployment region, from the one region table; a
+/// code that it does not list is placed by country from its prefix.
 pub fn region_of(code: &str) -> Result<Region, String> {
     let bad = |e: shiyun_core::ValidationError| e.to_string();
-    if let Some((code, country, city)) = REGIONS.iter().find(|(c, ..)| *c == code) {
-        return Region::new(code, country, *city).map_err(bad);
+    if let Some(known) = shiyun_core::geography::known(Vendor::Ibm, code) {
+        return known.region().map_err(bad);
     }
     // `us-…`, `jp-…`, `ca-…`: the prefix is an ISO country; `eu-` is not.
     let prefix = code.split('-').next().unwrap_or_default();
@@ -432,27 +414,27 @@ pub fn metric_component(
     }
     bands.sort_by_key(|b| b.0);
     let unit = unit_of(metric);
-    let component = match bands.as_slice() {
-        [] => return Err(format!("metric {id} has no prices")),
-        [(_, money)] => PriceComponent::flat(mode, unit, *money),
-        _ => {
-            let mut from = Decimal::ZERO;
-            let last = bands.len() - 1;
-            let mut tiers = Vec::with_capacity(bands.len());
-            for (i, (upper, money)) in bands.iter().enumerate() {
-                let to = if i == last { None } else { *upper };
-                tiers.push(PriceTier {
-                    from,
-                    to,
-                    amount: *money,
-                });
-                from = to.unwrap_or(from);
+    let component =
+        match bands.as_slice() {
+            [] => return Err(format!("metric {id} has no prices")),
+            [(_, money)] => PriceComponent::flat(mode, unit, *money),
+            _ => {
+                let mut from = Decimal::ZERO;
+                let last = bands.len() - 1;
+                let mut tiers = Vec::with_capacity(bands.len());
+                for (i, (upper, money)) in bands.iter().enumerate() {
+                    let to = if i == last { None } else { *upper };
+                    tiers.push(PriceTier::new(from, to, *money).map_err(|e| {
+                        format!("metric {id}: {}", e.within(&format!("tiers[{i}]")))
+                    })?);
+                    from = to.unwrap_or(from);
+                }
+                PriceComponent::tiered(mode, unit, tiers)
             }
-            PriceComponent::tiered(mode, unit, tiers)
         }
-    }
-    .map_err(|e| format!("metric {id}: {e}"))?;
-    Ok(component.for_component(id))
+        .and_then(|component| component.for_component(id))
+        .map_err(|e| format!("metric {id}: {e}"))?;
+    Ok(component)
 }
 
 /// The listing of one plan's pricing in one deployment region.
@@ -494,14 +476,14 @@ fn plan_builder(
     raw: &[u8],
     fetched_at: DateTime<Utc>,
 ) -> Result<shiyun_core::listing::ListingBuilder, String> {
-    let mut builder = Listing::builder(Vendor::Ibm, format!("{plan_id}@{region_code}"))
+    let provenance = Provenance::from_raw(api, raw, fetched_at);
+    let mut builder = Listing::builder(Vendor::Ibm, format!("{plan_id}@{region_code}"), provenance)
         .category(info.category.clone())
         .service(info.service.clone())
         .name_en(info.name_en.clone())
         .name_zh(info.name_zh.clone())
         .region(region_of(region_code)?)
-        .specs(Specs::default())
-        .provenance(Provenance::from_raw(api, raw, fetched_at));
+        .specs(Specs::default());
     if let Some(d) = &info.description_en {
         builder = builder.description_en(d.clone());
     }

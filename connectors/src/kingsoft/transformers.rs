@@ -26,30 +26,15 @@ use shiyun_core::money::Currency;
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::ExactDecimal;
-use crate::normalise::{RegionTable, flat_price, parse_category, region_in};
+use crate::normalise::{flat_price, parse_category};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Kingsoft;
 
-/// Kingsoft regions and their geography; zones (`cn-beijing-6a`) map to their region.
-const REGIONS: &RegionTable = &[
-    ("cn-beijing-6", "cn", "beijing"),
-    ("cn-beijing-fin", "cn", "beijing"),
-    ("cn-shanghai-2", "cn", "shanghai"),
-    ("cn-shanghai-fin", "cn", "shanghai"),
-    ("cn-guangzhou-1", "cn", "guangzhou"),
-    ("cn-hongkong-2", "hk", "hong-kong"),
-    ("cn-taipei-1", "tw", "taipei"),
-    ("ap-singapore-1", "sg", "singapore"),
-    ("eu-east-1", "ru", "moscow"),
-];
-
-/// The region of a Kingsoft region or zone code (`cn-beijing-6a` → `cn-beijing-6`).
+/// The region of a Kingsoft region or zone code (`cn-beijing-6a` → `cn-beijing-6`),
+/// from the one region table in [`shiyun_core::geography`].
 pub fn region_of(code: &str) -> Option<Region> {
-    region_in(REGIONS, code, |zone| {
-        // Zones add one letter to the region: `cn-beijing-6a`.
-        zone.strip_suffix(|c: char| c.is_ascii_lowercase())
-    })
+    shiyun_core::geography::region_of(VENDOR, code)
 }
 
 #[derive(Debug, Deserialize)]
@@ -210,12 +195,12 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
                             &config,
                             format!("{}@{zone}", config.instance_type),
                             region,
+                            Provenance::from_raw(
+                                "kingsoft.kec.DescribeInstanceTypeConfigs",
+                                raw.get().as_bytes(),
+                                ctx.fetched_at,
+                            ),
                         )?
-                        .provenance(Provenance::from_raw(
-                            "kingsoft.kec.DescribeInstanceTypeConfigs",
-                            raw.get().as_bytes(),
-                            ctx.fetched_at,
-                        ))
                         .build()
                         .map_err(|e| e.to_string())
                     });
@@ -288,6 +273,7 @@ fn builder(
     config: &InstanceTypeConfig,
     sku: String,
     region: Region,
+    provenance: Provenance,
 ) -> Result<ListingBuilder, String> {
     let family = config.instance_family.clone().unwrap_or_else(|| {
         instance_type
@@ -308,7 +294,7 @@ fn builder(
     } else {
         "compute.vm"
     };
-    Ok(Listing::builder(VENDOR, sku)
+    Ok(Listing::builder(VENDOR, sku, provenance)
         .category(parse_category(category)?)
         .service("kec")
         .name_zh(format!("{zh} 实例 {instance_type}"))
@@ -377,13 +363,13 @@ fn spot_page_of(
                 config,
                 format!("{key}/{suffix}"),
                 region.clone(),
+                Provenance::from_raw(
+                    "kingsoft.kec.DescribeSpotPriceHistory",
+                    raw.get().as_bytes(),
+                    fetched_at,
+                ),
             )?
             .price(p)
-            .provenance(Provenance::from_raw(
-                "kingsoft.kec.DescribeSpotPriceHistory",
-                raw.get().as_bytes(),
-                fetched_at,
-            ))
             .build()
             .map_err(|e| e.to_string())
         });

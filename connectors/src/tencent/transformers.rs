@@ -21,14 +21,14 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use shiyun_core::listing::{
-    Architecture, BillingMode, Listing, PriceComponent, PriceTier, PriceUnit, Provenance, Region,
-    Specs, Vendor,
+    Architecture, BillingMode, Listing, PriceComponent, PriceUnit, Provenance, Region, Specs,
+    Vendor,
 };
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::ExactDecimal;
-use crate::normalise::{RegionTable, numbered_zone_region, parse_category, region_in};
+use crate::normalise::{parse_category, price_from_tier_starts};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Tencent;
@@ -38,36 +38,10 @@ const VENDOR: Vendor = Vendor::Tencent;
 const SECOND_STEP_FROM_HOURS: i64 = 96;
 const THIRD_STEP_FROM_HOURS: i64 = 360;
 
-/// Tencent regions with their geography; zones (`ap-guangzhou-6`) map to
-/// their region.
-const REGIONS: &RegionTable = &[
-    ("ap-guangzhou", "cn", "guangzhou"),
-    ("ap-shenzhen-fsi", "cn", "shenzhen"),
-    ("ap-shanghai", "cn", "shanghai"),
-    ("ap-shanghai-fsi", "cn", "shanghai"),
-    ("ap-nanjing", "cn", "nanjing"),
-    ("ap-beijing", "cn", "beijing"),
-    ("ap-beijing-fsi", "cn", "beijing"),
-    ("ap-chengdu", "cn", "chengdu"),
-    ("ap-chongqing", "cn", "chongqing"),
-    ("ap-hongkong", "hk", "hong-kong"),
-    ("ap-taipei", "tw", "taipei"),
-    ("ap-singapore", "sg", "singapore"),
-    ("ap-bangkok", "th", "bangkok"),
-    ("ap-jakarta", "id", "jakarta"),
-    ("ap-seoul", "kr", "seoul"),
-    ("ap-tokyo", "jp", "tokyo"),
-    ("ap-mumbai", "in", "mumbai"),
-    ("na-siliconvalley", "us", "silicon-valley"),
-    ("na-ashburn", "us", "ashburn"),
-    ("na-toronto", "ca", "toronto"),
-    ("sa-saopaulo", "br", "sao-paulo"),
-    ("eu-frankfurt", "de", "frankfurt"),
-];
-
-/// The region of a Tencent region or zone code (`ap-guangzhou-6` → `ap-guangzhou`).
+/// The region of a Tencent region or zone code (`ap-guangzhou-6` → `ap-guangzhou`),
+/// from the one region table in [`shiyun_core::geography`].
 pub fn region_of(code: &str) -> Option<Region> {
-    region_in(REGIONS, code, numbered_zone_region)
+    shiyun_core::geography::region_of(VENDOR, code)
 }
 
 /// Tencent's `Response` envelope, with every payload it may carry.
@@ -344,37 +318,19 @@ fn postpaid_component(price: &ItemPrice) -> Result<Option<PriceComponent>, Strin
         .or_else(|| positive(price.unit_price_third_step));
     let component = match (unit, second) {
         (PriceUnit::Hour, Some(second)) => {
-            let second_from = Decimal::from(SECOND_STEP_FROM_HOURS);
-            let third_from = Decimal::from(THIRD_STEP_FROM_HOURS);
-            let mut tiers = vec![PriceTier {
-                from: Decimal::ZERO,
-                to: Some(second_from),
-                amount: cny(first),
-            }];
-            match third {
-                Some(third) => {
-                    tiers.push(PriceTier {
-                        from: second_from,
-                        to: Some(third_from),
-                        amount: cny(second),
-                    });
-                    tiers.push(PriceTier {
-                        from: third_from,
-                        to: None,
-                        amount: cny(third),
-                    });
-                }
-                None => tiers.push(PriceTier {
-                    from: second_from,
-                    to: None,
-                    amount: cny(second),
-                }),
+            let mut starts = vec![
+                (Decimal::ZERO, cny(first)),
+                (Decimal::from(SECOND_STEP_FROM_HOURS), cny(second)),
+            ];
+            if let Some(third) = third {
+                starts.push((Decimal::from(THIRD_STEP_FROM_HOURS), cny(third)));
             }
-            PriceComponent::tiered(BillingMode::OnDemand, unit, tiers)
+            price_from_tier_starts(BillingMode::OnDemand, unit, starts)?
         }
-        _ => PriceComponent::flat(BillingMode::OnDemand, unit, cny(first)),
+        _ => PriceComponent::flat(BillingMode::OnDemand, unit, cny(first))
+            .map_err(|e| e.to_string())?,
     };
-    component.map(Some).map_err(|e| e.to_string())
+    Ok(Some(component))
 }
 
 /// Every price an `ItemPrice` carries: the postpaid unit price, the prepaid
@@ -411,7 +367,7 @@ fn item_components(price: &ItemPrice, prepaid_months: u16) -> Result<Vec<PriceCo
         // A quote for a 12-month period and the 1-year field are the same offer.
         if components
             .iter()
-            .any(|c: &PriceComponent| c.billing_mode == mode)
+            .any(|c: &PriceComponent| c.billing_mode() == mode)
         {
             continue;
         }
@@ -556,6 +512,11 @@ fn quota_listing(
         }
         _ => format!("{en_family} {family} {}", q.instance_type),
     };
+    let provenance = Provenance::from_raw(
+        "tencent.cvm.DescribeZoneInstanceConfigInfos",
+        raw.get().as_bytes(),
+        ctx.fetched_at,
+    );
     let mut builder = Listing::builder(
         VENDOR,
         format!(
@@ -564,6 +525,7 @@ fn quota_listing(
             q.zone,
             q.instance_charge_type.to_ascii_lowercase()
         ),
+        provenance,
     )
     .category(parse_category(category)?)
     .service("cvm")
@@ -574,11 +536,6 @@ fn quota_listing(
     .tag(format!(
         "charge_type:{}",
         q.instance_charge_type.to_ascii_lowercase()
-    ))
-    .provenance(Provenance::from_raw(
-        "tencent.cvm.DescribeZoneInstanceConfigInfos",
-        raw.get().as_bytes(),
-        ctx.fetched_at,
     ));
     if let Some(status) = &q.status {
         builder = builder.tag(format!("status:{}", status.to_ascii_lowercase()));
@@ -652,28 +609,36 @@ fn run_instances_listing(
     let region = region_of(zone).ok_or_else(|| format!("unknown region or zone `{zone}`"))?;
     let family = instance_type.split('.').next().unwrap_or_default();
     let (zh_family, en_family) = family_names(family);
-    let mut builder = Listing::builder(VENDOR, sku)
+    let provenance = Provenance::from_raw(
+        "tencent.cvm.InquiryPriceRunInstances",
+        raw.get().as_bytes(),
+        ctx.fetched_at,
+    );
+    let mut builder = Listing::builder(VENDOR, sku, provenance)
         .category(parse_category("compute.vm")?)
         .service("cvm")
         .name_zh(format!("{zh_family} {family} 实例 {instance_type}"))
         .name_en(format!("{en_family} {family} {instance_type}"))
         .region(region)
-        .specs(specs_from_type_name(instance_type))
-        .provenance(Provenance::from_raw(
-            "tencent.cvm.InquiryPriceRunInstances",
-            raw.get().as_bytes(),
-            ctx.fetched_at,
-        ));
+        .specs(specs_from_type_name(instance_type));
     let instance = quote
         .instance_price
         .as_ref()
         .ok_or("quote has no InstancePrice")?;
     for component in item_components(instance, months)? {
-        builder = builder.price(component.for_component("instance"));
+        builder = builder.price(
+            component
+                .for_component("instance")
+                .map_err(|e| e.to_string())?,
+        );
     }
     if let Some(bandwidth) = &quote.bandwidth_price {
         for component in item_components(bandwidth, months)? {
-            builder = builder.price(component.for_component("bandwidth"));
+            builder = builder.price(
+                component
+                    .for_component("bandwidth")
+                    .map_err(|e| e.to_string())?,
+            );
         }
     }
     builder.build().map_err(|e| e.to_string())
@@ -713,7 +678,12 @@ fn disk_quote(price: &RawValue, ctx: &ImportContext, out: &mut Out) -> Result<()
     let result = parsed.and_then(|p| {
         let region = region_of(place).ok_or_else(|| format!("unknown region or zone `{place}`"))?;
         let (zh, en) = disk_names(disk_type);
-        let mut builder = Listing::builder(VENDOR, format!("{key}/{billing}"))
+        let provenance = Provenance::from_raw(
+            "tencent.cbs.InquiryPriceCreateDisks",
+            price.get().as_bytes(),
+            ctx.fetched_at,
+        );
+        let mut builder = Listing::builder(VENDOR, format!("{key}/{billing}"), provenance)
             .category(parse_category("storage.block")?)
             .service("cbs")
             .name_zh(format!("{zh} {size}GB"))
@@ -722,12 +692,7 @@ fn disk_quote(price: &RawValue, ctx: &ImportContext, out: &mut Out) -> Result<()
             .specs(Specs {
                 storage_gib: Some(size),
                 ..Specs::default()
-            })
-            .provenance(Provenance::from_raw(
-                "tencent.cbs.InquiryPriceCreateDisks",
-                price.get().as_bytes(),
-                ctx.fetched_at,
-            ));
+            });
         for component in item_components(&p, months)? {
             builder = builder.price(component);
         }

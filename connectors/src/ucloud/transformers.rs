@@ -24,44 +24,15 @@ use shiyun_core::listing::{BillingMode, Listing, PriceUnit, Provenance, Region, 
 use shiyun_core::money::Currency;
 
 use crate::decimal::ExactDecimal;
-use crate::normalise::{
-    Period, RegionTable, flat_price, numbered_zone_region, parse_category, region_in, subscription,
-};
+use crate::normalise::{Period, flat_price, parse_category, subscription};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Ucloud;
 
-/// UCloud regions and their geography; zones (`cn-bj2-02`) map to their region.
-const REGIONS: &RegionTable = &[
-    ("cn-bj1", "cn", "beijing"),
-    ("cn-bj2", "cn", "beijing"),
-    ("cn-sh2", "cn", "shanghai"),
-    ("cn-gd", "cn", "guangzhou"),
-    ("cn-wlcb", "cn", "ulanqab"),
-    ("cn-qz", "cn", "quanzhou"),
-    ("hk", "hk", "hong-kong"),
-    ("tw-tp", "tw", "taipei"),
-    ("sg", "sg", "singapore"),
-    ("th-bkk", "th", "bangkok"),
-    ("kr-seoul", "kr", "seoul"),
-    ("jpn-tky", "jp", "tokyo"),
-    ("idn-jakarta", "id", "jakarta"),
-    ("ind-mumbai", "in", "mumbai"),
-    ("vn-sng", "vn", "ho-chi-minh"),
-    ("ph-mnl", "ph", "manila"),
-    ("us-ca", "us", "los-angeles"),
-    ("us-ws", "us", "washington"),
-    ("ge-fra", "de", "frankfurt"),
-    ("uk-london", "gb", "london"),
-    ("rus-mosc", "ru", "moscow"),
-    ("uae-dubai", "ae", "dubai"),
-    ("bra-saopaulo", "br", "sao-paulo"),
-    ("afr-nigeria", "ng", "lagos"),
-];
-
-/// The region of a UCloud region or zone code (`cn-bj2-02` → `cn-bj2`).
+/// The region of a UCloud region or zone code (`cn-bj2-02` → `cn-bj2`),
+/// from the one region table in [`shiyun_core::geography`].
 pub fn region_of(code: &str) -> Option<Region> {
-    region_in(REGIONS, code, numbered_zone_region)
+    shiyun_core::geography::region_of(VENDOR, code)
 }
 
 #[derive(Debug, Deserialize)]
@@ -422,7 +393,8 @@ fn entry_listing(
     }
     yuan.set_scale(scale).map_err(|e| e.to_string())?;
     let price = flat_price(mode, unit, yuan, Currency::CNY)?;
-    Listing::builder(VENDOR, format!("{}/{suffix}", offer.key))
+    let provenance = Provenance::from_raw(offer.product.api(), raw.get().as_bytes(), fetched_at);
+    Listing::builder(VENDOR, format!("{}/{suffix}", offer.key), provenance)
         .category(parse_category(offer.category())?)
         .service(offer.service())
         .name_zh(offer.name_zh.clone())
@@ -430,11 +402,6 @@ fn entry_listing(
         .region(region)
         .specs(offer.specs.clone())
         .price(price)
-        .provenance(Provenance::from_raw(
-            offer.product.api(),
-            raw.get().as_bytes(),
-            fetched_at,
-        ))
         .build()
         .map_err(|e| e.to_string())
 }

@@ -49,9 +49,9 @@ fn describe_price_sample_imports_the_trade_price_exactly() {
     );
     assert_eq!(l.prices().len(), 1);
     let p = &l.prices()[0];
-    assert_eq!(p.billing_mode, BillingMode::Yearly);
-    assert_eq!(p.unit, PriceUnit::Year);
-    assert_money(p.amount, "3712.8", "CNY");
+    assert_eq!(p.billing_mode(), BillingMode::Yearly);
+    assert_eq!(p.unit(), PriceUnit::Year);
+    assert_money(p.amount(), "3712.8", "CNY");
     assert_eq!(l.description().zh.as_deref(), Some("原价 4368 CNY"));
     assert_eq!(l.provenance().vendor_api, "alibaba.ecs.DescribePrice");
 
@@ -59,8 +59,8 @@ fn describe_price_sample_imports_the_trade_price_exactly() {
     let hourly = import(&body, &params_ctx(&params[..2])).unwrap();
     let l = &hourly.listings[0];
     assert_eq!(l.vendor_sku(), "ecs.g6.large@cn-hangzhou/hour");
-    assert_eq!(l.prices()[0].billing_mode, BillingMode::OnDemand);
-    assert_eq!(l.prices()[0].unit, PriceUnit::Hour);
+    assert_eq!(l.prices()[0].billing_mode(), BillingMode::OnDemand);
+    assert_eq!(l.prices()[0].unit(), PriceUnit::Hour);
 }
 
 #[test]
@@ -269,12 +269,12 @@ async fn live_sync_prices_every_type_across_pages_with_retries() {
             .contains("InvalidInstanceType.ValueNotSupported")
     );
     let monthly = drained.listing("ecs.g7.f@cn-hangzhou/month");
-    assert_eq!(monthly.prices()[0].billing_mode, BillingMode::Monthly);
-    assert_amount(monthly.prices()[0].amount, "412.5");
+    assert_eq!(monthly.prices()[0].billing_mode(), BillingMode::Monthly);
+    assert_amount(monthly.prices()[0].amount(), "412.5");
     assert_eq!(monthly.specs().vcpu, Some(4), "specs come from the catalog");
     assert_eq!(monthly.specs().bandwidth_mbps, Some(dec!(2000)));
     let hourly = drained.listing("ecs.g7.large@cn-beijing/hour");
-    assert_amount(hourly.prices()[0].amount, "0.573");
+    assert_amount(hourly.prices()[0].amount(), "0.573");
     assert_eq!(hourly.region().geography.to_string(), "cn/beijing");
 
     let requests = server.received_requests().await.unwrap();
@@ -340,14 +340,14 @@ fn quotes_for_several_instances_are_divided_by_amount() {
     // DescribePrice prices `Amount` instances together: 541.5 for 3 is 180.5 each.
     let page = clean_page(import(body.as_bytes(), &with_amount("3")));
     let p = &page.listings[0].prices()[0];
-    assert_eq!(p.billing_mode, BillingMode::Monthly);
-    assert_eq!(p.amount.amount(), dec!(180.5));
+    assert_eq!(p.billing_mode(), BillingMode::Monthly);
+    assert_eq!(p.amount().amount(), dec!(180.5));
     assert_eq!(
         page.listings[0].description().en.as_deref(),
         Some("list price 300 CNY")
     );
     let page = clean_page(import(body.as_bytes(), &with_amount("1")));
-    assert_eq!(page.listings[0].prices()[0].amount.amount(), dec!(541.5));
+    assert_eq!(page.listings[0].prices()[0].amount().amount(), dec!(541.5));
 
     // 541.5 / 7 has no exact decimal: a rejection, not a rounded price.
     let page = import(body.as_bytes(), &with_amount("7")).unwrap();

@@ -41,11 +41,11 @@ fn get_products_sample_is_exact() {
     assert!(l.name().zh.as_deref().unwrap().contains("块存储"));
     assert_eq!(l.prices().len(), 1);
     let p = &l.prices()[0];
-    assert_eq!(p.billing_mode, BillingMode::OnDemand);
-    assert_eq!(p.unit, PriceUnit::GbMonth);
+    assert_eq!(p.billing_mode(), BillingMode::OnDemand);
+    assert_eq!(p.unit(), PriceUnit::GbMonth);
     assert_eq!(p.amount().amount(), dec!(0.138));
     assert_money(p.amount(), "0.1380000000", "USD");
-    assert!(p.tiers.is_empty());
+    assert!(p.tiers().is_empty());
     assert_eq!(l.provenance().vendor_api, "aws.pricing.GetProducts");
     assert_eq!(l.provenance().fetched_at, ctx().fetched_at);
     assert_eq!(l.provenance().raw_hash.len(), 64);
@@ -154,7 +154,7 @@ fn instances_reserved_terms_and_tiers_normalise() {
     assert_eq!(od.specs().architecture, Some(Architecture::X86_64));
     assert_eq!(od.specs().os.as_deref(), Some("linux"));
     assert_eq!(od.specs().bandwidth_mbps, None, "`Up to` is a burst");
-    assert_eq!(od.prices()[0].unit, PriceUnit::Hour);
+    assert_eq!(od.prices()[0].unit(), PriceUnit::Hour);
     assert_eq!(od.prices()[0].amount().amount(), dec!(0.096));
 
     let ri = find_listing(&page.listings, "SKUM5LARGE.38NPMPTW36");
@@ -162,21 +162,21 @@ fn instances_reserved_terms_and_tiers_normalise() {
     let upfront = ri
         .prices()
         .iter()
-        .find(|p| p.unit == PriceUnit::Term)
+        .find(|p| p.unit() == PriceUnit::Term)
         .unwrap();
     assert_eq!(
-        upfront.billing_mode,
+        upfront.billing_mode(),
         BillingMode::Reserved { term_months: 36 }
     );
-    assert_eq!(upfront.component.as_deref(), Some("upfront"));
+    assert_eq!(upfront.component(), Some("upfront"));
     assert_eq!(upfront.amount().amount(), dec!(1069));
     let hourly = ri
         .prices()
         .iter()
-        .find(|p| p.unit == PriceUnit::Hour)
+        .find(|p| p.unit() == PriceUnit::Hour)
         .unwrap();
     assert_eq!(
-        hourly.billing_mode,
+        hourly.billing_mode(),
         BillingMode::Reserved { term_months: 36 }
     );
     assert_eq!(hourly.amount().amount(), dec!(0.041));
@@ -190,17 +190,17 @@ fn instances_reserved_terms_and_tiers_normalise() {
     let s3 = find_listing(&page.listings, "WP9ANXZGBYYSGJEA.JRTCKXETXF");
     assert_eq!(s3.category().as_str(), "storage.object");
     assert_eq!(s3.region().geography.to_string(), "de/frankfurt");
-    let tiers = &s3.prices()[0].tiers;
+    let tiers = &s3.prices()[0].tiers();
     assert_eq!(tiers.len(), 3);
     assert_eq!(
-        (tiers[0].from, tiers[0].to, tiers[0].amount.amount()),
+        (tiers[0].from(), tiers[0].to(), tiers[0].amount().amount()),
         (dec!(0), Some(dec!(51200)), dec!(0.0245))
     );
     assert_eq!(
-        (tiers[2].from, tiers[2].to, tiers[2].amount.amount()),
+        (tiers[2].from(), tiers[2].to(), tiers[2].amount().amount()),
         (dec!(512000), None, dec!(0.0225))
     );
-    assert_eq!(s3.prices()[0].unit, PriceUnit::GbMonth);
+    assert_eq!(s3.prices()[0].unit(), PriceUnit::GbMonth);
 }
 
 #[test]
@@ -451,12 +451,12 @@ fn offer_files_stream_in_batches() {
     assert!(
         ri.prices()
             .iter()
-            .all(|p| p.billing_mode == BillingMode::Reserved { term_months: 12 })
+            .all(|p| p.billing_mode() == BillingMode::Reserved { term_months: 12 })
     );
     assert_eq!(
         ri.prices()
             .iter()
-            .find(|p| p.unit == PriceUnit::Term)
+            .find(|p| p.unit() == PriceUnit::Term)
             .unwrap()
             .amount()
             .amount(),

@@ -46,11 +46,11 @@ fn devtest_spot_sample_is_exact() {
     assert!(l.name().zh.as_deref().unwrap().contains("Standard_F16s"));
     let p = &l.prices()[0];
     assert_eq!(l.prices().len(), 1);
-    assert_eq!(p.billing_mode, BillingMode::Spot);
-    assert_eq!(p.unit, PriceUnit::Hour);
+    assert_eq!(p.billing_mode(), BillingMode::Spot);
+    assert_eq!(p.unit(), PriceUnit::Hour);
     assert_eq!(p.amount().amount(), dec!(0.176346));
     assert_eq!(p.amount().currency(), Currency::USD);
-    assert!(p.tiers.is_empty());
+    assert!(p.tiers().is_empty());
     assert_eq!(l.provenance().vendor_api, "azure.retail.prices");
 }
 
@@ -72,8 +72,8 @@ fn reservation_sample_is_a_term_total() {
     assert_eq!(l.specs().vcpu, Some(64));
     assert_eq!(l.specs().os.as_deref(), Some("linux"));
     let p = &l.prices()[0];
-    assert_eq!(p.billing_mode, BillingMode::Reserved { term_months: 12 });
-    assert_eq!(p.unit, PriceUnit::Term);
+    assert_eq!(p.billing_mode(), BillingMode::Reserved { term_months: 12 });
+    assert_eq!(p.unit(), PriceUnit::Term);
     assert_eq!(p.amount().amount(), dec!(25007));
     assert_eq!(p.amount().currency(), Currency::USD);
 }
@@ -110,13 +110,17 @@ fn tier_bounds_of_packed_units_are_in_single_units() {
     let page = clean_page(azure::import(body.to_string().as_bytes(), &ctx()));
     let txn = find_listing(&page.listings, "DZH318Z0BNVX/004A:m-txn:Consumption");
     let p = &txn.prices()[0];
-    assert_eq!(p.unit, PriceUnit::Request);
+    assert_eq!(p.unit(), PriceUnit::Request);
     // 100 packs of 10K requests is a million requests, at 0.04 per 10K.
     assert_eq!(
-        (p.tiers[1].from, p.tiers[1].to, p.tiers[1].amount.amount()),
+        (
+            p.tiers()[1].from(),
+            p.tiers()[1].to(),
+            p.tiers()[1].amount().amount()
+        ),
         (dec!(1000000), None, dec!(0.000004))
     );
-    assert_eq!(p.tiers[0].to, Some(dec!(1000000)));
+    assert_eq!(p.tiers()[0].to(), Some(dec!(1000000)));
 }
 
 #[test]
@@ -152,19 +156,27 @@ fn tiers_packs_and_savings_plans_normalise() {
     let blob = find_listing(&page.listings, "DZH318Z0BNVX/003P:m-blob:Consumption");
     assert_eq!(blob.category().as_str(), "storage.object");
     let p = &blob.prices()[0];
-    assert_eq!(p.unit, PriceUnit::GbMonth);
-    assert_eq!(p.tiers.len(), 2);
+    assert_eq!(p.unit(), PriceUnit::GbMonth);
+    assert_eq!(p.tiers().len(), 2);
     assert_eq!(
-        (p.tiers[0].from, p.tiers[0].to, p.tiers[0].amount.amount()),
+        (
+            p.tiers()[0].from(),
+            p.tiers()[0].to(),
+            p.tiers()[0].amount().amount()
+        ),
         (dec!(0), Some(dec!(51200)), dec!(0.0208))
     );
     assert_eq!(
-        (p.tiers[1].from, p.tiers[1].to, p.tiers[1].amount.amount()),
+        (
+            p.tiers()[1].from(),
+            p.tiers()[1].to(),
+            p.tiers()[1].amount().amount()
+        ),
         (dec!(51200), None, dec!(0.02))
     );
 
     let ops = find_listing(&page.listings, "DZH318Z0BNVX/003Q:m-ops:Consumption");
-    assert_eq!(ops.prices()[0].unit, PriceUnit::Request);
+    assert_eq!(ops.prices()[0].unit(), PriceUnit::Request);
     assert_eq!(
         ops.prices()[0].amount().amount(),
         dec!(0.0000065),
@@ -173,15 +185,15 @@ fn tiers_packs_and_savings_plans_normalise() {
 
     let vm = find_listing(&page.listings, "DZH318Z0BPZ5/00QK:m-vm:Consumption");
     assert_eq!(vm.prices().len(), 3);
-    assert_eq!(vm.prices()[0].billing_mode, BillingMode::OnDemand);
+    assert_eq!(vm.prices()[0].billing_mode(), BillingMode::OnDemand);
     assert_eq!(vm.prices()[0].amount().amount(), dec!(0.096));
     let sp3 = vm
         .prices()
         .iter()
-        .find(|p| p.billing_mode == BillingMode::Reserved { term_months: 36 })
+        .find(|p| p.billing_mode() == BillingMode::Reserved { term_months: 36 })
         .unwrap();
     assert_eq!(
-        (sp3.unit, sp3.amount().amount(), sp3.component.as_deref()),
+        (sp3.unit(), sp3.amount().amount(), sp3.component()),
         (PriceUnit::Hour, dec!(0.0452), Some("savings_plan"))
     );
 }
@@ -359,7 +371,11 @@ async fn tiers_split_across_pages_become_one_listing() {
         ["D/1:meter-vm:Consumption", "C/1:meter-egress:Consumption"]
     );
     let egress = find_listing(&drained.listings, "C/1:meter-egress:Consumption");
-    let froms: Vec<Decimal> = egress.prices()[0].tiers.iter().map(|t| t.from).collect();
+    let froms: Vec<Decimal> = egress.prices()[0]
+        .tiers()
+        .iter()
+        .map(|t| t.from())
+        .collect();
     assert_eq!(
         froms,
         [dec!(0), dec!(10240), dec!(51200)],

@@ -50,26 +50,26 @@ fn order_price_sample_gives_one_listing_per_item() {
     assert_eq!(vm.region().geography.to_string(), "cn/hohhot");
     // The sample quotes two monthly cycles: the price is for the whole term.
     let p = &vm.prices()[0];
-    assert_eq!(p.billing_mode, BillingMode::Reserved { term_months: 2 });
-    assert_eq!(p.unit, PriceUnit::Term);
-    assert_money(p.amount, "313.24", "CNY");
+    assert_eq!(p.billing_mode(), BillingMode::Reserved { term_months: 2 });
+    assert_eq!(p.unit(), PriceUnit::Term);
+    assert_money(p.amount(), "313.24", "CNY");
 
     let ebs = by_sku["EBS.SATA.40GB@cn-neimeng-8/month_2"];
     assert_eq!(ebs.category().as_str(), "storage.block");
     assert_eq!(ebs.name().zh.as_deref(), Some("云硬盘 40GB"));
     assert_eq!(ebs.specs().storage_gib, Some(dec!(40)));
-    assert_eq!(ebs.prices()[0].amount.amount().to_string(), "24.0");
+    assert_eq!(ebs.prices()[0].amount().amount().to_string(), "24.0");
 
     let eip = by_sku["NETWORK.2Mbps@cn-neimeng-8/month_2"];
     assert_eq!(eip.category().as_str(), "network.ip");
     assert_eq!(eip.specs().bandwidth_mbps, Some(dec!(2)));
-    assert_eq!(eip.prices()[0].amount.amount(), dec!(40));
+    assert_eq!(eip.prices()[0].amount().amount(), dec!(40));
 
     let cfw = by_sku["CFWVERSION@cn-neimeng-8/month_2"];
     assert_eq!(cfw.category().as_str(), "security.firewall");
     assert_eq!(cfw.service(), "cfw");
     assert_eq!(cfw.name().zh.as_deref(), Some("云防火墙(原生版)"));
-    assert_eq!(cfw.prices()[0].amount.amount().to_string(), "2600.0");
+    assert_eq!(cfw.prices()[0].amount().amount().to_string(), "2600.0");
     assert_eq!(cfw.provenance().vendor_api, "ctyun.order.queryNewPrice");
 
     // Without flavorName the VM item is rejected, the others still import.
@@ -98,8 +98,8 @@ fn bad_items_are_rejected_and_bad_pages_refused() {
     assert_eq!(page.listings.len(), 1);
     let vm = &page.listings[0];
     assert_eq!(vm.vendor_sku(), "VM.c7.large.2@cn-huadong1/month");
-    assert_eq!(vm.prices()[0].billing_mode, BillingMode::Monthly);
-    assert_eq!(vm.prices()[0].amount.amount().to_string(), "180.5");
+    assert_eq!(vm.prices()[0].billing_mode(), BillingMode::Monthly);
+    assert_eq!(vm.prices()[0].amount().amount().to_string(), "180.5");
     assert_eq!(vm.region().geography.to_string(), "cn");
     let keys: Vec<&str> = page
         .rejections
@@ -208,7 +208,7 @@ async fn live_sync_quotes_flavors_per_region_with_retries() {
     assert_eq!(drained.pages.len(), 4);
     assert_eq!(drained.listings.len(), 6);
     let l = drained.listing("VM.s7.large.2@cn-baoding-1/month");
-    assert_amount(l.prices()[0].amount, "202.5");
+    assert_amount(l.prices()[0].amount(), "202.5");
     assert_eq!(l.region().geography.to_string(), "cn/baoding");
 
     let requests = server.received_requests().await.unwrap();
@@ -242,12 +242,12 @@ fn counted_items_are_priced_per_instance_and_sized_items_keep_their_size() {
     let by_sku: BTreeMap<&str, _> = page.listings.iter().map(|l| (l.vendor_sku(), l)).collect();
     // 541.5 for 3 VMs is 180.5 each; 5200 for 2 firewalls is 2600 each.
     let vm = by_sku["VM.c7.large.2@cn-huadong1/month"];
-    assert_eq!(vm.prices()[0].amount.amount(), dec!(180.5));
+    assert_eq!(vm.prices()[0].amount().amount(), dec!(180.5));
     let cfw = by_sku["CFWVERSION@cn-huadong1/month"];
-    assert_eq!(cfw.prices()[0].amount.amount(), dec!(2600));
+    assert_eq!(cfw.prices()[0].amount().amount(), dec!(2600));
     // 40 GB is the disk's size, not a count of disks.
     let ebs = by_sku["EBS.disk.40GB@cn-huadong1/month"];
-    assert_eq!(ebs.prices()[0].amount.amount(), dec!(24));
+    assert_eq!(ebs.prices()[0].amount().amount(), dec!(24));
 
     for (cnt, price, why) in [
         ("0.0", "10", "not a positive whole number"),

@@ -40,7 +40,7 @@ fn a100_sample_is_exact_per_region() {
     assert!(gpu.name().zh.as_deref().unwrap().contains("GPU"));
     let p = &gpu.prices()[0];
     assert_eq!(
-        (p.billing_mode, p.unit, p.component.as_deref()),
+        (p.billing_mode(), p.unit(), p.component()),
         (BillingMode::OnDemand, PriceUnit::Hour, Some("gpu"))
     );
     assert_eq!(
@@ -68,14 +68,14 @@ fn a100_sample_is_exact_per_region() {
     assert_eq!(ram.category().as_str(), "compute.vm");
     let p = &ram.prices()[0];
     assert_eq!(
-        (p.unit, p.component.as_deref()),
+        (p.unit(), p.component()),
         (PriceUnit::GbHour, Some("memory"))
     );
     assert_eq!(p.amount().amount(), dec!(0.004237));
 
     let cpu = find("2922-40C5-B19F@us-west1");
     assert_eq!(cpu.specs().vcpu, Some(1));
-    assert_eq!(cpu.prices()[0].unit, PriceUnit::Hour);
+    assert_eq!(cpu.prices()[0].unit(), PriceUnit::Hour);
     assert_eq!(cpu.prices()[0].amount().amount(), dec!(0.031611));
     assert_eq!(cpu.provenance().vendor_api, "gcp.cloudbilling.skus");
 
@@ -131,22 +131,22 @@ fn tiers_commitments_and_global_skus_normalise() {
     let page = clean_page(gcp::import(body.to_string().as_bytes(), &ctx()));
     let find = |sku: &str| find_listing(&page.listings, sku);
     let spot = find("SPOT@europe-west3");
-    assert_eq!(spot.prices()[0].billing_mode, BillingMode::Spot);
+    assert_eq!(spot.prices()[0].billing_mode(), BillingMode::Spot);
     assert_eq!(spot.prices()[0].amount().amount(), dec!(0.007621));
     assert_eq!(spot.region().geography.to_string(), "de/frankfurt");
     let egress = find("EGRESS@global");
     assert_eq!(egress.category().as_str(), "network.bandwidth");
     assert_eq!(egress.region().geography.country, "global");
-    let tiers = &egress.prices()[0].tiers;
-    assert_eq!(egress.prices()[0].unit, PriceUnit::Gb);
+    let tiers = &egress.prices()[0].tiers();
+    assert_eq!(egress.prices()[0].unit(), PriceUnit::Gb);
     assert_eq!(tiers.len(), 3);
     assert_eq!(
-        (tiers[1].from, tiers[1].to, tiers[1].amount.amount()),
+        (tiers[1].from(), tiers[1].to(), tiers[1].amount().amount()),
         (dec!(1), Some(dec!(10240)), dec!(0.12))
     );
-    assert_eq!((tiers[2].from, tiers[2].to), (dec!(10240), None));
+    assert_eq!((tiers[2].from(), tiers[2].to()), (dec!(10240), None));
     assert_eq!(
-        find("CUD@europe-west3").prices()[0].billing_mode,
+        find("CUD@europe-west3").prices()[0].billing_mode(),
         BillingMode::Reserved { term_months: 36 }
     );
 }

@@ -43,9 +43,9 @@ fn cos_pricing_sample_is_exact() {
     assert_eq!(l.region().geography.to_string(), "de/frankfurt");
     assert_eq!(l.prices().len(), 1);
     let p = &l.prices()[0];
-    assert_eq!(p.component.as_deref(), Some("COSVLTBCALL"));
+    assert_eq!(p.component(), Some("COSVLTBCALL"));
     assert_eq!(
-        (p.billing_mode, p.unit),
+        (p.billing_mode(), p.unit()),
         (BillingMode::OnDemand, PriceUnit::Request)
     );
     assert_eq!(
@@ -196,33 +196,33 @@ async fn live_sync_pages_plans_and_fetches_pricing_through_throttling() {
     let storage = p1
         .prices()
         .iter()
-        .find(|p| p.component.as_deref() == Some("STORAGE"))
+        .find(|p| p.component() == Some("STORAGE"))
         .unwrap();
-    assert_eq!(storage.unit, PriceUnit::GbMonth);
-    assert_eq!(storage.tiers.len(), 2);
+    assert_eq!(storage.unit(), PriceUnit::GbMonth);
+    assert_eq!(storage.tiers().len(), 2);
     assert_eq!(
         (
-            storage.tiers[0].from,
-            storage.tiers[0].to,
-            storage.tiers[0].amount.amount()
+            storage.tiers()[0].from(),
+            storage.tiers()[0].to(),
+            storage.tiers()[0].amount().amount()
         ),
         (dec!(0), Some(dec!(499999)), dec!(0.022))
     );
     assert_eq!(
         (
-            storage.tiers[1].from,
-            storage.tiers[1].to,
-            storage.tiers[1].amount.amount()
+            storage.tiers()[1].from(),
+            storage.tiers()[1].to(),
+            storage.tiers()[1].amount().amount()
         ),
         (dec!(499999), None, dec!(0.021))
     );
     let calls = p1
         .prices()
         .iter()
-        .find(|p| p.component.as_deref() == Some("CLASSA"))
+        .find(|p| p.component() == Some("CLASSA"))
         .unwrap();
     assert_eq!(
-        (calls.unit, calls.amount().amount()),
+        (calls.unit(), calls.amount().amount()),
         (PriceUnit::Request, dec!(0.000005))
     );
     let lite = find_listing(&drained.pages[1].listings, "p3@eu-de");

@@ -71,13 +71,13 @@ fn spot_price_history_gives_spot_and_on_demand_listings_from_the_latest_entry() 
         "cn/beijing",
     );
     assert_eq!(spot.name().zh.as_deref(), Some("通用型 N3 实例 N3.2B"));
-    assert_eq!(spot.prices()[0].billing_mode, BillingMode::Spot);
-    assert_eq!(spot.prices()[0].unit, PriceUnit::Hour);
-    assert_money(spot.prices()[0].amount, "0.0393", "CNY");
+    assert_eq!(spot.prices()[0].billing_mode(), BillingMode::Spot);
+    assert_eq!(spot.prices()[0].unit(), PriceUnit::Hour);
+    assert_money(spot.prices()[0].amount(), "0.0393", "CNY");
     let on_demand = &page.listings[1];
     assert_eq!(on_demand.vendor_sku(), "N3.2B@cn-beijing-6a/on_demand");
-    assert_eq!(on_demand.prices()[0].billing_mode, BillingMode::OnDemand);
-    assert_eq!(on_demand.prices()[0].amount.amount(), dec!(0.1965));
+    assert_eq!(on_demand.prices()[0].billing_mode(), BillingMode::OnDemand);
+    assert_eq!(on_demand.prices()[0].amount().amount(), dec!(0.1965));
 }
 
 #[test]
@@ -188,7 +188,7 @@ async fn live_sync_prices_types_per_zone_across_pages_with_retries() {
     let l = drained.listing("C6.4B@cn-beijing-6b/spot");
     assert_eq!(l.specs().vcpu, Some(4), "specs come from the catalog");
     assert_eq!(l.name().zh.as_deref(), Some("计算优化型 C6 实例 C6.4B"));
-    assert_amount(l.prices()[0].amount, "0.0393");
+    assert_amount(l.prices()[0].amount(), "0.0393");
 
     let requests = server.received_requests().await.unwrap();
     // catalog (503 then 200) + 6 spot calls + one 429.

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod regions;
 mod scheduler;
 mod signing;
 mod sync;

@@ -20,7 +20,8 @@ use shiyun_connectors::http::{RetryConfig, VendorClient, VendorResponse, Verdict
 use shiyun_connectors::sync::{self, NoProgress, PageDone, SyncOptions, SyncProgress, SyncStores};
 use shiyun_connectors::{Connector, ConnectorError, FetchedPage, ImportContext, VendorSettings};
 use shiyun_core::listing::{
-    BillingMode, Category, Listing, ListingStatus, PriceComponent, PriceUnit, Region, Vendor,
+    BillingMode, Category, Listing, ListingStatus, PriceComponent, PriceUnit, Provenance, Region,
+    Vendor,
 };
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::{
@@ -449,7 +450,8 @@ async fn http_rate_limit_spaces_requests() {
 // ================================================================ sync engine
 
 fn listing(sku: &str, price: Decimal) -> Listing {
-    Listing::builder(Vendor::Aws, sku)
+    let provenance = Provenance::from_raw("test.api", sku.as_bytes(), chrono::DateTime::UNIX_EPOCH);
+    Listing::builder(Vendor::Aws, sku, provenance)
         .category(Category::parse("compute.vm").unwrap())
         .service("ec2")
         .name_en(sku)

@@ -44,13 +44,13 @@ fn zone_instance_config_infos_sample_imports_with_exact_prices() {
     // The sample's hourly fields are 0 (unset); its one-month and one-year prepaid prices are set.
     let prices = l.prices();
     assert_eq!(prices.len(), 2, "{prices:?}");
-    assert_eq!(prices[0].billing_mode, BillingMode::Monthly);
-    assert_eq!(prices[0].unit, PriceUnit::Month);
-    assert_eq!(prices[0].amount.amount(), dec!(59));
-    assert_eq!(prices[0].amount.currency().code(), "CNY");
-    assert_eq!(prices[1].billing_mode, BillingMode::Yearly);
-    assert_eq!(prices[1].unit, PriceUnit::Year);
-    assert_eq!(prices[1].amount.amount().to_string(), "587.64");
+    assert_eq!(prices[0].billing_mode(), BillingMode::Monthly);
+    assert_eq!(prices[0].unit(), PriceUnit::Month);
+    assert_eq!(prices[0].amount().amount(), dec!(59));
+    assert_eq!(prices[0].amount().currency().code(), "CNY");
+    assert_eq!(prices[1].billing_mode(), BillingMode::Yearly);
+    assert_eq!(prices[1].unit(), PriceUnit::Year);
+    assert_eq!(prices[1].amount().amount().to_string(), "587.64");
     assert_eq!(
         l.provenance().vendor_api,
         "tencent.cvm.DescribeZoneInstanceConfigInfos"
@@ -86,18 +86,18 @@ fn inquiry_price_run_instances_sample_needs_and_uses_the_request_params() {
     let instance = l
         .prices()
         .iter()
-        .find(|p| p.component.as_deref() == Some("instance"))
+        .find(|p| p.component() == Some("instance"))
         .unwrap();
-    assert_eq!(instance.billing_mode, BillingMode::Monthly);
-    assert_eq!(instance.amount.amount().to_string(), "1804.9");
+    assert_eq!(instance.billing_mode(), BillingMode::Monthly);
+    assert_eq!(instance.amount().amount().to_string(), "1804.9");
     let bandwidth = l
         .prices()
         .iter()
-        .find(|p| p.component.as_deref() == Some("bandwidth"))
+        .find(|p| p.component() == Some("bandwidth"))
         .unwrap();
-    assert_eq!(bandwidth.billing_mode, BillingMode::OnDemand);
-    assert_eq!(bandwidth.unit, PriceUnit::Hour);
-    assert_eq!(bandwidth.amount.amount().to_string(), "0.52");
+    assert_eq!(bandwidth.billing_mode(), BillingMode::OnDemand);
+    assert_eq!(bandwidth.unit(), PriceUnit::Hour);
+    assert_eq!(bandwidth.amount().amount().to_string(), "0.52");
     assert_eq!(l.prices().len(), 2);
 }
 
@@ -125,9 +125,9 @@ fn cbs_inquiry_price_prefers_the_high_precision_strings() {
     assert_eq!(l.specs().storage_gib, Some(dec!(100)));
     assert_eq!(l.prices().len(), 1);
     let p = &l.prices()[0];
-    assert_eq!(p.billing_mode, BillingMode::OnDemand);
-    assert_eq!(p.unit, PriceUnit::Hour);
-    assert_money(p.amount, "0.042", "CNY");
+    assert_eq!(p.billing_mode(), BillingMode::OnDemand);
+    assert_eq!(p.unit(), PriceUnit::Hour);
+    assert_money(p.amount(), "0.042", "CNY");
 
     let missing = import(&body, &params_ctx(&[("DiskType", "CLOUD_PREMIUM")])).unwrap_err();
     assert!(missing.to_string().contains("DiskSize"), "{missing}");
@@ -169,14 +169,14 @@ fn bad_records_are_rejected_and_the_rest_goes_on() {
     );
     // Tiered by hour bands: first 96 h, 96–360 h, beyond.
     let p = &l.prices()[0];
-    assert_eq!(p.billing_mode, BillingMode::OnDemand);
-    assert_eq!(p.amount.amount(), dec!(0.12));
-    assert_eq!(p.tiers.len(), 3);
-    assert_eq!(p.tiers[1].from, dec!(96));
-    assert_eq!(p.tiers[1].amount.amount(), dec!(0.11));
-    assert_eq!(p.tiers[2].from, dec!(360));
-    assert_eq!(p.tiers[2].to, None);
-    assert_eq!(p.tiers[2].amount.amount(), dec!(0.09));
+    assert_eq!(p.billing_mode(), BillingMode::OnDemand);
+    assert_eq!(p.amount().amount(), dec!(0.12));
+    assert_eq!(p.tiers().len(), 3);
+    assert_eq!(p.tiers()[1].from(), dec!(96));
+    assert_eq!(p.tiers()[1].amount().amount(), dec!(0.11));
+    assert_eq!(p.tiers()[2].from(), dec!(360));
+    assert_eq!(p.tiers()[2].to(), None);
+    assert_eq!(p.tiers()[2].amount().amount(), dec!(0.09));
     assert_eq!(l.specs().architecture, Some(Architecture::X86_64));
 
     let keys: Vec<&str> = page

@@ -43,9 +43,9 @@ fn uhost_price_sample_is_in_yuan_per_hour() {
     assert_eq!(l.specs().vcpu, Some(2));
     assert_eq!(l.specs().memory_gib, Some(dec!(4)));
     let p = &l.prices()[0];
-    assert_eq!(p.billing_mode, BillingMode::OnDemand);
-    assert_eq!(p.unit, PriceUnit::Hour);
-    assert_money(p.amount, "0.42", "CNY");
+    assert_eq!(p.billing_mode(), BillingMode::OnDemand);
+    assert_eq!(p.unit(), PriceUnit::Hour);
+    assert_money(p.amount(), "0.42", "CNY");
     assert_eq!(
         l.provenance().vendor_api,
         "ucloud.uhost.GetUHostInstancePrice"
@@ -76,10 +76,10 @@ fn udb_price_sample_is_in_fen() {
     );
     assert_eq!(l.specs().storage_gib, Some(dec!(20)));
     let p = &l.prices()[0];
-    assert_eq!(p.billing_mode, BillingMode::Monthly);
-    assert_eq!(p.unit, PriceUnit::Month);
+    assert_eq!(p.billing_mode(), BillingMode::Monthly);
+    assert_eq!(p.unit(), PriceUnit::Month);
     // 1360 fen = 13.60 yuan, exactly.
-    assert_money(p.amount, "13.60", "CNY");
+    assert_money(p.amount(), "13.60", "CNY");
 
     let missing = import(&body, &params_ctx(&params[..3])).unwrap_err();
     assert!(missing.to_string().contains("MemoryLimit"), "{missing}");
@@ -108,7 +108,7 @@ fn uredis_prices_are_in_li_and_bad_entries_are_rejected() {
         .map(|l| {
             (
                 l.vendor_sku().to_owned(),
-                l.prices()[0].amount.amount().to_string(),
+                l.prices()[0].amount().amount().to_string(),
             )
         })
         .collect();
@@ -213,11 +213,11 @@ async fn live_sync_prices_configs_across_pages_with_retries() {
     // 3 regions × 2 configs × 3 charge types.
     assert_eq!(drained.listings.len(), 18);
     let monthly = drained.listing("uhost.O.4c8g@cn-gd/month");
-    assert_amount(monthly.prices()[0].amount, "400.5");
+    assert_amount(monthly.prices()[0].amount(), "400.5");
     assert_eq!(monthly.region().geography.to_string(), "cn/guangzhou");
     let yearly = drained.listing("uhost.N.2c4g@cn-sh2/year");
-    assert_eq!(yearly.prices()[0].billing_mode, BillingMode::Yearly);
-    assert_eq!(yearly.prices()[0].amount.amount(), dec!(2000));
+    assert_eq!(yearly.prices()[0].billing_mode(), BillingMode::Yearly);
+    assert_eq!(yearly.prices()[0].amount().amount(), dec!(2000));
 
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 8, "6 prices + one 429 + one 500");
@@ -297,11 +297,11 @@ fn part_month_quantity_and_multi_instance_counts_are_rejected() {
     ));
     assert_eq!(page.listings.len(), 3);
     assert_eq!(
-        page.listings[0].prices()[0].billing_mode,
+        page.listings[0].prices()[0].billing_mode(),
         BillingMode::Monthly
     );
     assert_eq!(
-        page.listings[1].prices()[0].billing_mode,
+        page.listings[1].prices()[0].billing_mode(),
         BillingMode::Yearly
     );
 

@@ -531,3 +531,32 @@ pub fn corrupt_document_is_internal_error(db: &TestDatabase) {
         Err(StoreError::Internal(_))
     ));
 }
+
+/// Price history is read back through `PriceComponent`'s validation: a stored
+/// price that breaks a rule (here a negative amount) is refused, not served.
+pub fn price_history_that_breaks_a_rule_is_internal_error(db: &TestDatabase) {
+    use diesel::prelude::*;
+    use shiyun_core::store::ListingStore;
+    let a = listing(Vendor::Aws, "tampered-history", "1");
+    db.upsert_listings(std::slice::from_ref(&a), at(1)).unwrap();
+    let history = db.price_history(a.id()).unwrap();
+    let mut prices = serde_json::to_value(&history[0].prices).unwrap();
+    prices[0]["amount"]["amount"] = serde_json::json!("-1");
+    let sql = format!(
+        "UPDATE listing_price_history SET prices = '{prices}' WHERE listing_id = '{}'",
+        a.id()
+    );
+    match db.url().strip_prefix("sqlite://") {
+        Some(path) => {
+            diesel::sql_query(sql).execute(&mut SqliteConnection::establish(path).unwrap())
+        }
+        None => diesel::sql_query(sql).execute(&mut PgConnection::establish(db.url()).unwrap()),
+    }
+    .unwrap();
+    match db.price_history(a.id()) {
+        Err(StoreError::Internal(message)) => {
+            assert!(message.contains("must not be negative"), "{message}")
+        }
+        other => panic!("a negative stored price was served: {other:?}"),
+    }
+}

@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use rust_decimal::Decimal;
 use shiyun_core::listing::{
-    BillingMode, Category, Listing, PriceComponent, PriceUnit, Region, Vendor,
+    BillingMode, Category, Listing, PriceComponent, PriceUnit, Provenance, Region, Vendor,
 };
 use shiyun_core::money::{Currency, Money};
 
@@ -24,7 +24,9 @@ pub fn amounts_round_trip_exactly<S: Store>(store: &S) {
             |(mantissa, scale, idx)| {
                 n.set(n.get() + 1);
                 let money = Money::new(Decimal::new(mantissa, scale), currencies[idx]);
-                let listing = Listing::builder(Vendor::Aws, format!("prop-{}", n.get()))
+                let sku = format!("prop-{}", n.get());
+                let provenance = Provenance::from_raw("test.api", sku.as_bytes(), at(0));
+                let listing = Listing::builder(Vendor::Aws, sku, provenance)
                     .category(Category::parse("compute.vm").unwrap())
                     .service("ec2")
                     .name_en("prop")

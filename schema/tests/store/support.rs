@@ -33,14 +33,14 @@ pub fn listing(vendor: Vendor, sku: &str, amount: &str) -> Listing {
 /// A listing in a given service and region.
 pub fn listing_in(vendor: Vendor, sku: &str, service: &str, region: &str, amount: &str) -> Listing {
     let price = Money::parse(amount, Currency::CNY).unwrap();
-    Listing::builder(vendor, sku)
+    let provenance = Provenance::from_raw("test.api", sku.as_bytes(), at(0));
+    Listing::builder(vendor, sku, provenance)
         .category(Category::parse("compute.vm").unwrap())
         .service(service)
         .name_en(format!("instance {sku}"))
         .name_zh(format!("实例 {sku}"))
         .region(Region::new(region, "cn", Some("hangzhou")).unwrap())
         .price(PriceComponent::flat(BillingMode::OnDemand, PriceUnit::Hour, price).unwrap())
-        .provenance(Provenance::from_raw("test.api", sku.as_bytes(), at(0)))
         .build()
         .unwrap()
 }

@@ -1,0 +1,545 @@
+//! What an offer costs: [`PriceComponent`]s of a [`BillingMode`] and a
+//! [`PriceUnit`], flat or in [`PriceTier`]s.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ValidationError;
+use crate::money::Money;
+
+/// How a price is paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BillingMode {
+    /// Pay as you go (按量付费).
+    OnDemand,
+    /// Monthly subscription (包月).
+    Monthly,
+    /// Yearly subscription (包年).
+    Yearly,
+    /// A reserved or committed term of this many months.
+    Reserved {
+        /// Term length in months (12, 36, …).
+        term_months: u16,
+    },
+    /// Spot or preemptible capacity.
+    Spot,
+}
+
+impl BillingMode {
+    /// The text form: `on_demand`, `monthly`, `yearly`, `spot`, `reserved_12m`.
+    pub fn as_text(&self) -> String {
+        match self {
+            BillingMode::OnDemand => "on_demand".into(),
+            BillingMode::Monthly => "monthly".into(),
+            BillingMode::Yearly => "yearly".into(),
+            BillingMode::Spot => "spot".into(),
+            BillingMode::Reserved { term_months } => format!("reserved_{term_months}m"),
+        }
+    }
+
+    /// Parses the text form.
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let mode = match text {
+            "on_demand" => BillingMode::OnDemand,
+            "monthly" => BillingMode::Monthly,
+            "yearly" => BillingMode::Yearly,
+            "spot" => BillingMode::Spot,
+            other => {
+                let months = other
+                    .strip_prefix("reserved_")
+                    .and_then(|rest| rest.strip_suffix('m'))
+                    .and_then(|n| n.parse::<u16>().ok())
+                    .filter(|n| *n > 0);
+                match months {
+                    Some(term_months) => BillingMode::Reserved { term_months },
+                    None => {
+                        return Err(ValidationError::new(
+                            "billing_mode",
+                            format!("unknown billing mode `{text}`"),
+                        ));
+                    }
+                }
+            }
+        };
+        Ok(mode)
+    }
+}
+
+impl fmt::Display for BillingMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_text())
+    }
+}
+
+impl Serialize for BillingMode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.as_text())
+    }
+}
+
+impl<'de> Deserialize<'de> for BillingMode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        BillingMode::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What one price amount buys.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceUnit {
+    /// One hour of the resource.
+    Hour,
+    /// One day.
+    Day,
+    /// One month.
+    Month,
+    /// One year.
+    Year,
+    /// The whole term of a reservation (paid once for the term).
+    Term,
+    /// One GB stored for an hour.
+    GbHour,
+    /// One GB stored for a month.
+    GbMonth,
+    /// One GB transferred or processed.
+    Gb,
+    /// One request or API call.
+    Request,
+    /// One provisioned IOPS for a month.
+    IopsMonth,
+    /// One Mbit/s of bandwidth for an hour.
+    MbpsHour,
+    /// One Mbit/s of bandwidth for a month.
+    MbpsMonth,
+    /// One unit of a one-off quantity (a licence, a fee).
+    Unit,
+}
+
+// Made by `PriceTier::new` or read from JSON, both of which validate. The
+// doc comment below is the OpenAPI description.
+/// One band of a tiered price: `amount` per unit for usage in `[from, to)`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "PriceTierData")]
+pub struct PriceTier {
+    /// Lower bound of usage, inclusive.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    from: Decimal,
+    /// Upper bound of usage, exclusive; `None` is unbounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    to: Option<Decimal>,
+    /// Price per unit in this band.
+    amount: Money,
+}
+
+/// The plain shape of a [`PriceTier`], as JSON carries it; `PriceTier::try_from`
+/// validates it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PriceTierData {
+    /// Lower bound of usage, inclusive.
+    pub from: Decimal,
+    /// Upper bound of usage, exclusive; `None` is unbounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Decimal>,
+    /// Price per unit in this band.
+    pub amount: Money,
+}
+
+impl PriceTier {
+    /// A band from `from` (inclusive) to `to` (exclusive, `None` unbounded)
+    /// at `amount` per unit: bounds and amount not negative, `to` above `from`.
+    pub fn new(from: Decimal, to: Option<Decimal>, amount: Money) -> Result<Self, ValidationError> {
+        if amount.is_negative() {
+            return Err(ValidationError::new("amount", "must not be negative"));
+        }
+        if from.is_sign_negative() && !from.is_zero() {
+            return Err(ValidationError::new("from", "must not be negative"));
+        }
+        if let Some(to) = to
+            && to <= from
+        {
+            return Err(ValidationError::new("to", "must be above `from`"));
+        }
+        Ok(PriceTier { from, to, amount })
+    }
+
+    /// Lower bound of usage, inclusive.
+    pub fn from(&self) -> Decimal {
+        self.from
+    }
+    /// Upper bound of usage, exclusive; `None` is unbounded.
+    pub fn to(&self) -> Option<Decimal> {
+        self.to
+    }
+    /// Price per unit in this band.
+    pub fn amount(&self) -> Money {
+        self.amount
+    }
+}
+
+impl TryFrom<PriceTierData> for PriceTier {
+    type Error = ValidationError;
+    fn try_from(data: PriceTierData) -> Result<Self, Self::Error> {
+        PriceTier::new(data.from, data.to, data.amount)
+    }
+}
+
+impl From<PriceTier> for PriceTierData {
+    fn from(tier: PriceTier) -> Self {
+        PriceTierData {
+            from: tier.from,
+            to: tier.to,
+            amount: tier.amount,
+        }
+    }
+}
+
+// Made by `PriceComponent::flat`, `PriceComponent::tiered` or read from
+// JSON, all of which validate. The doc comment below is the OpenAPI
+// description.
+/// One price of a listing: a billing mode, a unit and an amount, with tiers
+/// when the price depends on volume.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "PriceComponentData")]
+pub struct PriceComponent {
+    /// Which part of the resource is priced (`instance`, `bandwidth`, `system_disk`); `None` for the whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    component: Option<String>,
+    /// How it is paid.
+    billing_mode: BillingMode,
+    /// What one amount buys.
+    unit: PriceUnit,
+    /// The price per unit (the first tier's when tiered).
+    amount: Money,
+    /// Volume tiers, ascending and contiguous; empty for a flat price.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tiers: Vec<PriceTier>,
+}
+
+/// The plain shape of a [`PriceComponent`], as JSON and [`ListingData`]
+/// carry it; `PriceComponent::try_from` validates it.
+///
+/// [`ListingData`]: super::ListingData
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PriceComponentData {
+    /// Which part of the resource is priced; `None` for the whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// How it is paid.
+    pub billing_mode: BillingMode,
+    /// What one amount buys.
+    pub unit: PriceUnit,
+    /// The price per unit (the first tier's when tiered).
+    pub amount: Money,
+    /// Volume tiers; empty for a flat price.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<PriceTierData>,
+}
+
+impl PriceComponent {
+    /// A flat price.
+    pub fn flat(
+        billing_mode: BillingMode,
+        unit: PriceUnit,
+        amount: Money,
+    ) -> Result<Self, ValidationError> {
+        PriceComponent::checked(None, billing_mode, unit, amount, Vec::new())
+    }
+
+    /// A tiered price; the component amount is the first tier's.
+    pub fn tiered(
+        billing_mode: BillingMode,
+        unit: PriceUnit,
+        tiers: Vec<PriceTier>,
+    ) -> Result<Self, ValidationError> {
+        let first = tiers.first().ok_or_else(|| {
+            ValidationError::new("tiers", "a tiered price needs at least one tier")
+        })?;
+        PriceComponent::checked(None, billing_mode, unit, first.amount, tiers)
+    }
+
+    /// The same price, naming the part of the resource it is for (1 to 64
+    /// characters).
+    pub fn for_component(self, component: impl Into<String>) -> Result<Self, ValidationError> {
+        PriceComponent::checked(
+            Some(component.into()),
+            self.billing_mode,
+            self.unit,
+            self.amount,
+            self.tiers,
+        )
+    }
+
+    /// Which part of the resource is priced; `None` for the whole.
+    pub fn component(&self) -> Option<&str> {
+        self.component.as_deref()
+    }
+    /// How it is paid.
+    pub fn billing_mode(&self) -> BillingMode {
+        self.billing_mode
+    }
+    /// What one amount buys.
+    pub fn unit(&self) -> PriceUnit {
+        self.unit
+    }
+    /// The price per unit (the first tier's when tiered).
+    pub fn amount(&self) -> Money {
+        self.amount
+    }
+    /// Volume tiers, ascending and contiguous; empty for a flat price.
+    pub fn tiers(&self) -> &[PriceTier] {
+        &self.tiers
+    }
+
+    /// The one place where a component's rules are checked; each tier has
+    /// already checked its own.
+    fn checked(
+        component: Option<String>,
+        billing_mode: BillingMode,
+        unit: PriceUnit,
+        amount: Money,
+        tiers: Vec<PriceTier>,
+    ) -> Result<Self, ValidationError> {
+        if amount.is_negative() {
+            return Err(ValidationError::new("amount", "must not be negative"));
+        }
+        if let Some(first) = tiers.first()
+            && first.amount != amount
+        {
+            return Err(ValidationError::new(
+                "amount",
+                "must be the first tier's amount",
+            ));
+        }
+        let mut expected_from: Option<Decimal> = None;
+        for (i, tier) in tiers.iter().enumerate() {
+            let at = |e: ValidationError| e.within(&format!("tiers[{i}]"));
+            if tier.amount.currency() != amount.currency() {
+                return Err(at(ValidationError::new(
+                    "amount",
+                    "tier currency differs from the price's",
+                )));
+            }
+            if let Some(expected) = expected_from
+                && tier.from < expected
+            {
+                return Err(at(ValidationError::new("from", "tiers overlap")));
+            }
+            if i + 1 < tiers.len() && tier.to.is_none() {
+                return Err(at(ValidationError::new(
+                    "to",
+                    "only the last tier may be unbounded",
+                )));
+            }
+            expected_from = tier.to;
+        }
+        if let Some(c) = &component
+            && (c.is_empty() || c.len() > 64)
+        {
+            return Err(ValidationError::new(
+                "component",
+                "must be 1 to 64 characters",
+            ));
+        }
+        Ok(PriceComponent {
+            component,
+            billing_mode,
+            unit,
+            amount,
+            tiers,
+        })
+    }
+}
+
+impl TryFrom<PriceComponentData> for PriceComponent {
+    type Error = ValidationError;
+    fn try_from(data: PriceComponentData) -> Result<Self, Self::Error> {
+        let tiers = data
+            .tiers
+            .into_iter()
+            .enumerate()
+            .map(|(i, tier)| {
+                PriceTier::try_from(tier).map_err(|e| e.within(&format!("tiers[{i}]")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        PriceComponent::checked(
+            data.component,
+            data.billing_mode,
+            data.unit,
+            data.amount,
+            tiers,
+        )
+    }
+}
+
+impl From<PriceComponent> for PriceComponentData {
+    fn from(price: PriceComponent) -> Self {
+        PriceComponentData {
+            component: price.component,
+            billing_mode: price.billing_mode,
+            unit: price.unit,
+            amount: price.amount,
+            tiers: price.tiers.into_iter().map(PriceTierData::from).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+    use rust_decimal_macros::dec;
+    use serde_json::json;
+
+    fn usd(amount: Decimal) -> Money {
+        Money::new(amount, Currency::USD)
+    }
+
+    fn tier(from: Decimal, to: Option<Decimal>, amount: Money) -> PriceTier {
+        PriceTier::new(from, to, amount).unwrap()
+    }
+
+    #[test]
+    fn tiers_must_ascend_without_overlap_in_one_currency() {
+        let ok = PriceComponent::tiered(
+            BillingMode::OnDemand,
+            PriceUnit::GbMonth,
+            vec![
+                tier(dec!(0), Some(dec!(50)), usd(dec!(0.023))),
+                tier(dec!(50), None, usd(dec!(0.022))),
+            ],
+        )
+        .unwrap();
+        assert_eq!(ok.amount(), usd(dec!(0.023)));
+        assert_eq!(ok.tiers()[1].from(), dec!(50));
+        assert_eq!(ok.tiers()[1].to(), None);
+        let unbounded_middle = PriceComponent::tiered(
+            BillingMode::OnDemand,
+            PriceUnit::GbMonth,
+            vec![
+                tier(dec!(0), None, usd(dec!(0.023))),
+                tier(dec!(50), None, usd(dec!(0.022))),
+            ],
+        );
+        assert!(unbounded_middle.is_err());
+        let mixed = PriceComponent::tiered(
+            BillingMode::OnDemand,
+            PriceUnit::GbMonth,
+            vec![
+                tier(dec!(0), Some(dec!(5)), usd(dec!(1))),
+                tier(dec!(5), None, Money::new(dec!(1), Currency::CNY)),
+            ],
+        );
+        assert_eq!(mixed.unwrap_err().field_name(), "tiers[1].amount");
+        assert!(PriceComponent::tiered(BillingMode::OnDemand, PriceUnit::Gb, vec![]).is_err());
+    }
+
+    #[test]
+    fn a_tier_checks_its_own_bounds_and_amount() {
+        assert_eq!(
+            PriceTier::new(dec!(-1), None, usd(dec!(1)))
+                .unwrap_err()
+                .field_name(),
+            "from"
+        );
+        assert_eq!(
+            PriceTier::new(dec!(5), Some(dec!(5)), usd(dec!(1)))
+                .unwrap_err()
+                .field_name(),
+            "to"
+        );
+        assert_eq!(
+            PriceTier::new(dec!(0), None, usd(dec!(-1)))
+                .unwrap_err()
+                .field_name(),
+            "amount"
+        );
+    }
+
+    #[test]
+    fn a_component_name_is_checked_when_given() {
+        let flat =
+            PriceComponent::flat(BillingMode::Spot, PriceUnit::Hour, usd(dec!(0.1))).unwrap();
+        assert_eq!(flat.component(), None);
+        let named = flat.clone().for_component("instance").unwrap();
+        assert_eq!(named.component(), Some("instance"));
+        assert_eq!(named.billing_mode(), BillingMode::Spot);
+        assert_eq!(named.unit(), PriceUnit::Hour);
+        assert_eq!(
+            flat.for_component("").unwrap_err().field_name(),
+            "component"
+        );
+    }
+
+    #[test]
+    fn json_that_breaks_a_rule_does_not_deserialise() {
+        let valid = json!({
+            "billing_mode": "on_demand",
+            "unit": "gb_month",
+            "amount": {"amount": "0.023", "currency": "USD"},
+            "tiers": [
+                {"from": "0", "to": "50", "amount": {"amount": "0.023", "currency": "USD"}},
+                {"from": "50", "amount": {"amount": "0.022", "currency": "USD"}}
+            ]
+        });
+        let price: PriceComponent = serde_json::from_value(valid.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&price).unwrap(), valid);
+
+        let broken = |path: &[&str], value: serde_json::Value| {
+            let mut json = valid.clone();
+            let mut at = &mut json;
+            for key in path {
+                at = match key.parse::<usize>() {
+                    Ok(i) => &mut at[i],
+                    Err(_) => &mut at[*key],
+                };
+            }
+            *at = value;
+            serde_json::from_value::<PriceComponent>(json)
+                .unwrap_err()
+                .to_string()
+        };
+        let negative = broken(&["amount", "amount"], json!("-0.023"));
+        assert!(negative.contains("amount"), "{negative}");
+        let not_first = broken(&["amount", "amount"], json!("0.5"));
+        assert!(not_first.contains("first tier"), "{not_first}");
+        let overlap = broken(&["tiers", "1", "from"], json!("10"));
+        assert!(overlap.contains("tiers[1].from"), "{overlap}");
+        let inverted = broken(&["tiers", "0", "to"], json!("0"));
+        assert!(inverted.contains("tiers[0].to"), "{inverted}");
+        let currency = broken(&["tiers", "1", "amount", "currency"], json!("CNY"));
+        assert!(currency.contains("tiers[1].amount"), "{currency}");
+        let empty_name = broken(&["component"], json!(""));
+        assert!(empty_name.contains("component"), "{empty_name}");
+
+        let bad_tier = serde_json::from_value::<PriceTier>(
+            json!({"from": "-1", "amount": {"amount": "1", "currency": "USD"}}),
+        );
+        assert!(bad_tier.is_err());
+    }
+
+    #[test]
+    fn billing_modes_have_a_stable_text_form() {
+        for mode in [
+            BillingMode::OnDemand,
+            BillingMode::Monthly,
+            BillingMode::Yearly,
+            BillingMode::Spot,
+            BillingMode::Reserved { term_months: 36 },
+        ] {
+            assert_eq!(BillingMode::parse(&mode.as_text()).unwrap(), mode);
+        }
+        assert_eq!(
+            BillingMode::Reserved { term_months: 12 }.as_text(),
+            "reserved_12m"
+        );
+        assert!(BillingMode::parse("reserved_0m").is_err());
+        assert!(BillingMode::parse("weekly").is_err());
+    }
+}
