@@ -12,6 +12,7 @@ pub mod error;
 pub mod routes;
 pub mod settings;
 pub mod telemetry;
+pub mod validation;
 
 pub use app::{AppState, Application};
 pub use settings::Settings;
