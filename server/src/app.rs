@@ -165,7 +165,10 @@ impl KnownRoutes {
             .filter(|(def, _)| def.pattern() == Some(path))
             .collect();
         let matching: Vec<&(actix_web::dev::ResourceDef, Vec<String>)> = if exact.is_empty() {
-            self.0.iter().filter(|(def, _)| def.is_match(path)).collect()
+            self.0
+                .iter()
+                .filter(|(def, _)| def.is_match(path))
+                .collect()
         } else {
             exact
         };

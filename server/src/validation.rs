@@ -187,8 +187,6 @@ pub fn no_control_characters(text: &str) -> Result<(), ValidationError> {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
-
     use super::*;
 
     #[derive(Debug, Validate)]
@@ -260,7 +258,10 @@ mod tests {
         };
         assert_eq!(
             error_of(&bad),
-            (Some("tags".to_owned()), "must hold at most 1 items".to_owned())
+            (
+                Some("tags".to_owned()),
+                "must hold at most 1 items".to_owned()
+            )
         );
     }
 

@@ -59,7 +59,11 @@ pub enum StatusFilter {
 }
 
 impl StatusFilter {
-    const ALL: [StatusFilter; 3] = [StatusFilter::Active, StatusFilter::Retired, StatusFilter::Any];
+    const ALL: [StatusFilter; 3] = [
+        StatusFilter::Active,
+        StatusFilter::Retired,
+        StatusFilter::Any,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {

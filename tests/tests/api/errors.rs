@@ -75,10 +75,7 @@ async fn all_bad_inputs(app: &TestApp) -> Vec<(String, u16, Value)> {
         ),
         (
             "several bad parameters name the first in order",
-            c.get(app.url(&format!(
-                "/v1/listings?region={}&limit=0",
-                "r".repeat(65)
-            ))),
+            c.get(app.url(&format!("/v1/listings?region={}&limit=0", "r".repeat(65)))),
         ),
         (
             "GET on the batch path",
