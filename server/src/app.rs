@@ -50,6 +50,17 @@ impl AppState {
 
 /// Registers every route and the extractor error handlers on `cfg`.
 pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
+    // A static path answers 405 to the methods it does not document, before a
+    // templated sibling (`/v1/listings/{id}`) could take `GET /v1/listings/batch`.
+    for (path, methods) in KnownRoutes::from_openapi().static_paths() {
+        cfg.service(
+            web::resource(path)
+                .guard(actix_web::guard::fn_guard(move |ctx| {
+                    !methods.iter().any(|m| m == ctx.head().method.as_str())
+                }))
+                .to(no_route),
+        );
+    }
     cfg.app_data(
         web::JsonConfig::default()
             .limit(max_body_bytes)
@@ -136,12 +147,33 @@ impl KnownRoutes {
         KnownRoutes(routes)
     }
 
-    /// The methods `path` answers (`GET, POST`), when it is a known path.
+    /// The documented paths without parameters, with their methods.
+    fn static_paths(&self) -> Vec<(String, Vec<String>)> {
+        self.0
+            .iter()
+            .filter(|(def, _)| !def.is_prefix() && def.pattern().is_some_and(|p| !p.contains('{')))
+            .filter_map(|(def, methods)| Some((def.pattern()?.to_owned(), methods.clone())))
+            .collect()
+    }
+
+    /// The methods `path` answers (`GET, POST`), when it is a known path. A
+    /// documented static path is answered by its own methods alone.
     fn allowed(&self, path: &str) -> Option<String> {
-        let mut methods: Vec<&str> = self
+        let exact: Vec<&(actix_web::dev::ResourceDef, Vec<String>)> = self
             .0
             .iter()
-            .filter(|(def, _)| def.is_match(path))
+            .filter(|(def, _)| def.pattern() == Some(path))
+            .collect();
+        let matching: Vec<&(actix_web::dev::ResourceDef, Vec<String>)> = if exact.is_empty() {
+            self.0
+                .iter()
+                .filter(|(def, _)| def.is_match(path))
+                .collect()
+        } else {
+            exact
+        };
+        let mut methods: Vec<&str> = matching
+            .into_iter()
             .flat_map(|(_, methods)| methods.iter().map(String::as_str))
             .collect();
         methods.sort_unstable();

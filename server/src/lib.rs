@@ -5,6 +5,8 @@
 //! Handlers extract, validate, call one store or library function and map the
 //! result; every error becomes the one JSON envelope through
 //! [`error::ApiError`], the only place where error codes meet HTTP statuses.
+//! Query and body shapes are checked by `validator` through the extractors of
+//! [`validation`], beside the OpenAPI attributes that document the same bounds.
 
 pub mod app;
 pub mod cli;
@@ -12,6 +14,7 @@ pub mod error;
 pub mod routes;
 pub mod settings;
 pub mod telemetry;
+pub mod validation;
 
 pub use app::{AppState, Application};
 pub use settings::Settings;

@@ -127,11 +127,11 @@ pub enum PriceUnit {
 #[serde(try_from = "PriceTierData")]
 pub struct PriceTier {
     /// Lower bound of usage, inclusive.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DecimalString))]
     from: Decimal,
     /// Upper bound of usage, exclusive; `None` is unbounded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::DecimalString>))]
     to: Option<Decimal>,
     /// Price per unit in this band.
     amount: Money,

@@ -25,7 +25,7 @@ pub struct Specs {
     pub vcpu: Option<u32>,
     /// Memory in GiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::DecimalString>))]
     pub memory_gib: Option<Decimal>,
     /// Number of GPUs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,11 +35,11 @@ pub struct Specs {
     pub gpu_model: Option<String>,
     /// Included or provisioned storage in GiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::DecimalString>))]
     pub storage_gib: Option<Decimal>,
     /// Bandwidth in Mbit/s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::DecimalString>))]
     pub bandwidth_mbps: Option<Decimal>,
     /// CPU architecture.
     #[serde(default, skip_serializing_if = "Option::is_none")]

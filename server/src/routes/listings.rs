@@ -1,7 +1,8 @@
 //! The listing catalog: list with filters and a cursor, one listing with its
 //! price history, and batch upserts for partners pushing their own catalog.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use chrono::Utc;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -9,32 +10,88 @@ use shiyun_core::error::ErrorCode;
 use shiyun_core::listing::{Category, Listing, ListingData, ListingId, ListingStatus, Vendor};
 use shiyun_core::store::{ListingFilter, ListingQuery, PricePoint, UpsertReport};
 use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::validation::{ValidJson, ValidQuery, no_control_characters};
 
 /// Default page size.
 const DEFAULT_LIMIT: u32 = 50;
-/// Most listings one batch may carry.
-pub const MAX_BATCH: usize = 1000;
 
 /// Query of `GET /v1/listings`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListListingsParams {
     /// Vendor id (`aws`, `alibaba`, …).
+    #[param(value_type = Option<Vendor>)]
     pub vendor: Option<String>,
     /// Category (`compute.vm`, …).
+    #[param(value_type = Option<Category>)]
     pub category: Option<String>,
     /// Vendor region code (`cn-hangzhou`).
+    #[validate(length(min = 1, max = 64), custom(function = no_control_characters))]
+    #[param(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub region: Option<String>,
     /// `active` (default) or `retired`, or `any`.
+    #[param(value_type = Option<StatusFilter>)]
     pub status: Option<String>,
-    /// Page size, 1 to 500 (default 50).
+    /// Page size (default 50).
+    #[validate(range(min = 1, max = ListingQuery::MAX_LIMIT))]
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(value_type = Option<ListingId>)]
     pub cursor: Option<String>,
+}
+
+/// Which listings a status filter keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusFilter {
+    /// On sale (the default).
+    Active,
+    /// No longer offered.
+    Retired,
+    /// Both.
+    Any,
+}
+
+impl StatusFilter {
+    const ALL: [StatusFilter; 3] = [
+        StatusFilter::Active,
+        StatusFilter::Retired,
+        StatusFilter::Any,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            StatusFilter::Active => "active",
+            StatusFilter::Retired => "retired",
+            StatusFilter::Any => "any",
+        }
+    }
+
+    fn parse(text: &str) -> ApiResult<Self> {
+        StatusFilter::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "status",
+                    format!("`{text}` is not one of active, retired, any"),
+                )
+            })
+    }
+
+    fn keeps(self) -> Option<ListingStatus> {
+        match self {
+            StatusFilter::Active => Some(ListingStatus::Active),
+            StatusFilter::Retired => Some(ListingStatus::Retired),
+            StatusFilter::Any => None,
+        }
+    }
 }
 
 /// A page of listings.
@@ -56,10 +113,17 @@ pub struct ListingDetail {
 }
 
 /// Body of `POST /v1/listings/batch`.
-#[derive(Debug, Deserialize, ToSchema)]
+///
+/// Rules that JSON Schema cannot state are checked too, and answered with
+/// 400: `id` is derived from `vendor` and `vendor_sku`; text fields are not
+/// blank and hold no control characters; price tiers ascend contiguously in
+/// the price's currency, and only the last may be unbounded.
+#[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpsertListingsRequest {
-    /// Listings to insert or update (at most 1000).
+    /// Listings to insert or update.
+    #[validate(length(min = 1, max = 1000))]
+    #[schema(min_items = 1, max_items = 1000)]
     pub listings: Vec<ListingData>,
 }
 
@@ -70,28 +134,17 @@ fn parse_filter(params: &ListListingsParams) -> ApiResult<ListingFilter> {
         .as_deref()
         .map(Category::parse)
         .transpose()?;
-    let status = match params.status.as_deref() {
-        None | Some("active") => Some(ListingStatus::Active),
-        Some("retired") => Some(ListingStatus::Retired),
-        Some("any") => None,
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "status",
-                format!("`{other}` is not one of active, retired, any"),
-            ));
-        }
-    };
-    let region = match params.region.as_deref() {
-        Some(r) if r.is_empty() || r.len() > 64 => {
-            return Err(ApiError::invalid("region", "must be 1 to 64 characters"));
-        }
-        other => other.map(str::to_owned),
-    };
+    let status = params
+        .status
+        .as_deref()
+        .map(StatusFilter::parse)
+        .transpose()?
+        .unwrap_or(StatusFilter::Active);
     Ok(ListingFilter {
         vendor,
         category,
-        region,
-        status,
+        region: params.region.clone(),
+        status: status.keeps(),
     })
 }
 
@@ -99,20 +152,14 @@ fn parse_filter(params: &ListListingsParams) -> ApiResult<ListingFilter> {
 #[utoipa::path(get, path = "/v1/listings", tag = "listings", params(ListListingsParams), responses(
     (status = 200, body = ListingPage),
     (status = 400, description = "bad filter, limit or cursor", body = ErrorEnvelope),
+    (status = 503, description = "database unavailable", body = ErrorEnvelope),
 ))]
 #[get("/v1/listings")]
 pub async fn list_listings(
     state: web::Data<AppState>,
-    params: web::Query<ListListingsParams>,
+    ValidQuery(params): ValidQuery<ListListingsParams>,
 ) -> ApiResult<HttpResponse> {
     let filter = parse_filter(&params)?;
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > ListingQuery::MAX_LIMIT {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("must be between 1 and {}", ListingQuery::MAX_LIMIT),
-        ));
-    }
     let after = params
         .cursor
         .as_deref()
@@ -124,7 +171,7 @@ pub async fn list_listings(
     let query = ListingQuery {
         filter,
         after,
-        limit,
+        limit: params.limit.unwrap_or(DEFAULT_LIMIT),
     };
     let store = state.listings.clone();
     let page = web::block(move || store.list_listings(&query)).await??;
@@ -136,11 +183,12 @@ pub async fn list_listings(
 
 /// One listing, with its price history.
 #[utoipa::path(get, path = "/v1/listings/{id}", tag = "listings",
-    params(("id" = String, Path, description = "listing id")),
+    params(("id" = ListingId, Path, description = "listing id")),
     responses(
         (status = 200, body = ListingDetail),
         (status = 400, description = "not a listing id", body = ErrorEnvelope),
         (status = 404, description = "no such listing", body = ErrorEnvelope),
+        (status = 503, description = "database unavailable", body = ErrorEnvelope),
     ))]
 #[get("/v1/listings/{id}")]
 pub async fn get_listing(
@@ -167,8 +215,24 @@ pub async fn get_listing(
     }))
 }
 
-fn authorize_catalog_write(state: &AppState, req: &HttpRequest) -> ApiResult<()> {
-    let Some(token) = state.settings.admin_token.as_ref() else {
+/// Proof that the request carries the admin bearer token. Extracted before
+/// the body, so a caller without the token learns nothing about its payload.
+pub struct CatalogWriter;
+
+impl FromRequest for CatalogWriter {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(authorize_catalog_write(req).map_err(Into::into))
+    }
+}
+
+fn authorize_catalog_write(req: &HttpRequest) -> ApiResult<CatalogWriter> {
+    let token = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| state.settings.admin_token.clone());
+    let Some(token) = token else {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "catalog writes are disabled on this server (no admin_token set)",
@@ -181,7 +245,7 @@ fn authorize_catalog_write(state: &AppState, req: &HttpRequest) -> ApiResult<()>
         .and_then(|v| v.strip_prefix("Bearer "));
     match presented {
         Some(given) if constant_time_eq(given.as_bytes(), token.expose_secret().as_bytes()) => {
-            Ok(())
+            Ok(CatalogWriter)
         }
         _ => Err(ApiError::new(
             ErrorCode::Unauthenticated,
@@ -206,21 +270,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         (status = 401, description = "missing or wrong token", body = ErrorEnvelope),
         (status = 403, description = "writes disabled", body = ErrorEnvelope),
         (status = 413, description = "body too large", body = ErrorEnvelope),
+        (status = 415, description = "body is not `application/json`", body = ErrorEnvelope),
+        (status = 503, description = "database unavailable", body = ErrorEnvelope),
     ))]
 #[post("/v1/listings/batch")]
 pub async fn upsert_listings(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Json<UpsertListingsRequest>,
+    _writer: CatalogWriter,
+    ValidJson(request): ValidJson<UpsertListingsRequest>,
 ) -> ApiResult<HttpResponse> {
-    authorize_catalog_write(&state, &req)?;
-    let request = body.into_inner();
-    if request.listings.is_empty() || request.listings.len() > MAX_BATCH {
-        return Err(ApiError::invalid(
-            "listings",
-            format!("must hold 1 to {MAX_BATCH} listings"),
-        ));
-    }
     let listings = request
         .listings
         .into_iter()

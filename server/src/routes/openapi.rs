@@ -33,6 +33,7 @@ impl Modify for BearerAuth {
         routes::changes::list_changes,
         routes::sync_runs::list_sync_runs,
     ),
+    components(schemas(routes::listings::StatusFilter)),
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "probes"),

@@ -5,18 +5,23 @@ use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::SyncRun;
 use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
 
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::error::{ApiResult, ErrorEnvelope};
+use crate::validation::ValidQuery;
 
 /// Query of `GET /v1/sync-runs`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListSyncRunsParams {
     /// Only this vendor.
+    #[param(value_type = Option<Vendor>)]
     pub vendor: Option<String>,
-    /// At most this many runs, 1 to 200 (default 20).
+    /// At most this many runs (default 20).
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, default = 20)]
     pub limit: Option<u32>,
 }
 
@@ -30,18 +35,16 @@ pub struct SyncRunList {
 /// Lists recent catalog sync and import runs.
 #[utoipa::path(get, path = "/v1/sync-runs", tag = "catalog", params(ListSyncRunsParams), responses(
     (status = 200, body = SyncRunList),
-    (status = 400, body = ErrorEnvelope),
+    (status = 400, description = "bad vendor or limit", body = ErrorEnvelope),
+    (status = 503, description = "database unavailable", body = ErrorEnvelope),
 ))]
 #[get("/v1/sync-runs")]
 pub async fn list_sync_runs(
     state: web::Data<AppState>,
-    params: web::Query<ListSyncRunsParams>,
+    ValidQuery(params): ValidQuery<ListSyncRunsParams>,
 ) -> ApiResult<HttpResponse> {
     let vendor = params.vendor.as_deref().map(Vendor::parse).transpose()?;
     let limit = params.limit.unwrap_or(20);
-    if limit == 0 || limit > 200 {
-        return Err(ApiError::invalid("limit", "must be between 1 and 200"));
-    }
     let store = state.sync_runs.clone();
     let runs = web::block(move || store.recent_sync_runs(vendor, limit)).await??;
     Ok(HttpResponse::Ok().json(SyncRunList { runs }))

@@ -59,6 +59,29 @@ async fn all_bad_inputs(app: &TestApp) -> Vec<(String, u16, Value)> {
         ("unknown status", c.get(app.url("/v1/listings?status=sold"))),
         ("limit out of range", c.get(app.url("/v1/listings?limit=0"))),
         (
+            "limit above the page size",
+            c.get(app.url("/v1/listings?limit=501")),
+        ),
+        ("empty category", c.get(app.url("/v1/listings?category="))),
+        ("empty vendor", c.get(app.url("/v1/listings?vendor="))),
+        ("empty region", c.get(app.url("/v1/listings?region="))),
+        (
+            "region too long",
+            c.get(app.url(&format!("/v1/listings?region={}", "r".repeat(65)))),
+        ),
+        (
+            "region with a control character",
+            c.get(app.url("/v1/listings?region=cn%00hangzhou")),
+        ),
+        (
+            "several bad parameters name the first in order",
+            c.get(app.url(&format!("/v1/listings?region={}&limit=0", "r".repeat(65)))),
+        ),
+        (
+            "GET on the batch path",
+            c.get(app.url("/v1/listings/batch")),
+        ),
+        (
             "limit not a number",
             c.get(app.url("/v1/listings?limit=ten")),
         ),
@@ -72,8 +95,26 @@ async fn all_bad_inputs(app: &TestApp) -> Vec<(String, u16, Value)> {
             c.get(app.url("/v1/changes?limit=100000")),
         ),
         (
+            "negative change feed position",
+            c.get(app.url("/v1/changes?after=-1")),
+        ),
+        (
+            "sync runs limit out of range",
+            c.get(app.url("/v1/sync-runs?limit=201")),
+        ),
+        (
+            "sync runs of an unknown vendor",
+            c.get(app.url("/v1/sync-runs?vendor=oracle")),
+        ),
+        (
             "batch without token",
             c.post(&batch).json(&json!({"listings": [valid.clone()]})),
+        ),
+        (
+            "malformed batch without token",
+            c.post(&batch)
+                .header("content-type", "application/json")
+                .body("{\"listings\": [}"),
         ),
         (
             "batch with wrong token",
@@ -155,7 +196,13 @@ on_both_backends! {
 
         let wrong = app.client.delete(app.url("/v1/listings/batch")).send().await.unwrap();
         assert_eq!(wrong.status().as_u16(), 405);
-        assert_eq!(wrong.headers()["allow"], "GET, POST");
+        assert_eq!(wrong.headers()["allow"], "POST");
+        let wrong = app.client.get(app.url("/v1/listings/batch")).send().await.unwrap();
+        assert_eq!(wrong.status().as_u16(), 405);
+        assert_eq!(wrong.headers()["allow"], "POST");
+        let wrong = app.client.post(app.url("/v1/listings/aws_0123456789abcdef0123")).send().await.unwrap();
+        assert_eq!(wrong.status().as_u16(), 405);
+        assert_eq!(wrong.headers()["allow"], "GET");
 
         // Nothing was lost or half-written by the rejected batches.
         let (status, page) = app.get("/v1/listings?status=any&limit=500").await;
