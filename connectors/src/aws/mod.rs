@@ -16,7 +16,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 
-use crate::http::{VendorClient, VendorResponse, Verdict};
+use crate::http::{BuildRequest, VendorClient, VendorResponse, Verdict};
 use crate::paging::{decode_token, encode_token};
 use crate::settings::VendorSettings;
 use crate::signing::aws_sigv4::{self, AwsCredentials, SigV4Params};
@@ -85,8 +85,7 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
     if probe.products.is_some() {
         let mut all = FetchedPage::default();
         offer_file::stream_offer_file(body, ctx, |page| {
-            all.listings.extend(page.listings);
-            all.rejections.extend(page.rejections);
+            all.absorb(page);
             Ok(())
         })?;
         return Ok(all);
@@ -223,7 +222,7 @@ impl AwsConnector {
             request["NextToken"] = serde_json::Value::String(next.clone());
         }
         let body =
-            serde_json::to_vec(&request).map_err(|e| ConnectorError::Config(e.to_string()))?;
+            serde_json::to_vec(&request).map_err(|e| ConnectorError::Request(e.to_string()))?;
         let url = format!("{}/", self.endpoint);
         self.client
             .execute(|http| {
@@ -232,8 +231,7 @@ impl AwsConnector {
                     .header(reqwest::header::CONTENT_TYPE, "application/x-amz-json-1.1")
                     .header("X-Amz-Target", GET_PRODUCTS_TARGET)
                     .body(body.clone())
-                    .build()
-                    .map_err(|e| ConnectorError::Config(format!("aws request: {e}")))?;
+                    .build_request()?;
                 // Signed per attempt: the signature covers X-Amz-Date.
                 let params = SigV4Params::new(
                     &self.credentials,

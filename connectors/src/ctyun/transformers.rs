@@ -195,15 +195,7 @@ fn cycle_type_name(text: &str) -> Option<&'static str> {
 
 impl Quote {
     fn from_params(ctx: &ImportContext) -> Result<Self, ConnectorError> {
-        let need = |key: &str| {
-            ctx.param(key)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| {
-                    malformed(format!(
-                        "ctyun price answers do not repeat the request: pass --param {key}=…"
-                    ))
-                })
-        };
+        let need = |key: &str| ctx.require(VENDOR, "new-order/query-price", key);
         let region_code = need("regionCode")?.to_owned();
         let cycle_text = need("cycleType")?;
         let cycle_type = cycle_type_name(cycle_text)

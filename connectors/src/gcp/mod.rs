@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use shiyun_core::listing::Vendor;
 
-use crate::http::{VendorClient, VendorResponse, Verdict};
+use crate::http::{BuildRequest, VendorClient, VendorResponse, Verdict};
 use crate::paging::{decode_token, encode_token};
 use crate::settings::VendorSettings;
 use crate::signing::token::apply_api_key_query;
@@ -175,7 +175,7 @@ impl crate::Connector for GcpConnector {
             "{}/v1/services/{}/skus",
             self.endpoint, at.service
         ))
-        .map_err(|e| ConnectorError::Config(format!("gcp url: {e}")))?;
+        .map_err(|e| ConnectorError::Request(format!("gcp url: {e}")))?;
         url.query_pairs_mut()
             .append_pair("pageSize", &PAGE_SIZE.to_string());
         if let Some(page) = &at.page {
@@ -184,10 +184,7 @@ impl crate::Connector for GcpConnector {
         let response = self
             .client
             .execute(|http| {
-                let mut request = http
-                    .get(url.clone())
-                    .build()
-                    .map_err(|e| ConnectorError::Config(format!("gcp request: {e}")))?;
+                let mut request = http.get(url.clone()).build_request()?;
                 apply_api_key_query(&mut request, "key", &self.api_key);
                 Ok(request)
             })

@@ -227,23 +227,6 @@ pub fn check_error(body: &[u8]) -> Result<(), ConnectorError> {
     parse_envelope(body).map(|_| ())
 }
 
-/// A required request parameter of a saved quote.
-fn required<'a>(
-    ctx: &'a ImportContext,
-    keys: &[&str],
-    api: &str,
-) -> Result<&'a str, ConnectorError> {
-    keys.iter()
-        .find_map(|k| ctx.param(k))
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| {
-            malformed(format!(
-                "{api} does not repeat its request: pass --param {}=…",
-                keys.first().copied().unwrap_or_default()
-            ))
-        })
-}
-
 /// Normalises a saved Tencent response, detecting the API by its payload.
 pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, ConnectorError> {
     let response = parse_envelope(body)?;
@@ -615,9 +598,11 @@ fn run_instances_quote(
     out: &mut Out,
 ) -> Result<(), ConnectorError> {
     const API: &str = "InquiryPriceRunInstances";
-    let instance_type = required(ctx, &["InstanceType"], API)?;
-    let zone = required(ctx, &["Placement.Zone", "Zone"], API)?;
-    let charge_type = required(ctx, &["InstanceChargeType"], API)?.to_ascii_uppercase();
+    let instance_type = ctx.require(VENDOR, API, "InstanceType")?;
+    let zone = ctx.require_any(VENDOR, API, &["Placement.Zone", "Zone"])?;
+    let charge_type = ctx
+        .require(VENDOR, API, "InstanceChargeType")?
+        .to_ascii_uppercase();
     let months = period_months(ctx)?;
     let billing = if charge_type == "PREPAID" {
         format!("prepaid_{months}m")
@@ -694,14 +679,16 @@ fn disk_names(disk_type: &str) -> (&'static str, &'static str) {
 
 fn disk_quote(price: &RawValue, ctx: &ImportContext, out: &mut Out) -> Result<(), ConnectorError> {
     const API: &str = "InquiryPriceCreateDisks";
-    let disk_type = required(ctx, &["DiskType"], API)?;
-    let size = required(ctx, &["DiskSize"], API)?;
+    let disk_type = ctx.require(VENDOR, API, "DiskType")?;
+    let size = ctx.require(VENDOR, API, "DiskSize")?;
     let size: Decimal = size
         .trim()
         .parse()
         .map_err(|_| malformed(format!("--param DiskSize=`{size}` is not a number of GB")))?;
-    let place = required(ctx, &["Placement.Zone", "Zone", "Region"], API)?;
-    let charge_type = required(ctx, &["DiskChargeType"], API)?.to_ascii_uppercase();
+    let place = ctx.require_any(VENDOR, API, &["Placement.Zone", "Zone", "Region"])?;
+    let charge_type = ctx
+        .require(VENDOR, API, "DiskChargeType")?
+        .to_ascii_uppercase();
     let months = period_months(ctx)?;
     let billing = if charge_type == "PREPAID" {
         format!("prepaid_{months}m")

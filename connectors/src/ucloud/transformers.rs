@@ -227,15 +227,7 @@ impl Offer {
 
     fn from_params(product: Product, ctx: &ImportContext) -> Result<Self, ConnectorError> {
         let api = product.api();
-        let need = |key: &str| {
-            ctx.param(key)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| {
-                    malformed(format!(
-                        "{api} does not repeat its request: pass --param {key}=…"
-                    ))
-                })
-        };
+        let need = |key: &str| ctx.require(VENDOR, api, key);
         let number = |key: &str| -> Result<u32, ConnectorError> {
             let text = need(key)?;
             text.trim()

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod http;
 mod scheduler;
 mod signing;
 mod sync;
