@@ -156,6 +156,32 @@ pub enum ConnectorError {
     Store(#[from] StoreError),
 }
 
+impl ConnectorError {
+    /// A vendor's error code and message: refused credentials when
+    /// `credentials_refused` (one of the vendor's auth codes), else a
+    /// [`ConnectorError::Vendor`] error.
+    pub fn from_vendor(
+        vendor: Vendor,
+        code: impl Into<String>,
+        message: impl Into<String>,
+        credentials_refused: bool,
+    ) -> Self {
+        let (code, message) = (code.into(), message.into());
+        if credentials_refused {
+            ConnectorError::CredentialsRejected {
+                vendor,
+                message: format!("{code}: {message}"),
+            }
+        } else {
+            ConnectorError::Vendor {
+                vendor,
+                code,
+                message,
+            }
+        }
+    }
+}
+
 impl CodedError for ConnectorError {
     fn code(&self) -> ErrorCode {
         match self {

@@ -300,18 +300,8 @@ fn is_auth_code(code: &str) -> bool {
 
 /// Alibaba's error envelope `{RequestId, HostId, Code, Message}` as an error.
 fn api_error(code: String, message: String) -> ConnectorError {
-    if is_auth_code(&code) {
-        ConnectorError::CredentialsRejected {
-            vendor: VENDOR,
-            message: format!("{code}: {message}"),
-        }
-    } else {
-        ConnectorError::Vendor {
-            vendor: VENDOR,
-            code,
-            message,
-        }
-    }
+    let refused = is_auth_code(&code);
+    ConnectorError::from_vendor(VENDOR, code, message, refused)
 }
 
 /// The error code of an error envelope, if `body` is one.

@@ -103,19 +103,16 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
 /// The error a non-success response (or an error envelope) stands for.
 fn error_from_body(status: u16, body: &[u8]) -> ConnectorError {
     match serde_json::from_slice::<AwsErrorBody>(body) {
-        Ok(error) if error.is_credentials_error() => ConnectorError::CredentialsRejected {
-            vendor: Vendor::Aws,
-            message: format!(
-                "{}: {}",
-                error.code(),
-                error.message.as_deref().unwrap_or_default()
-            ),
-        },
-        Ok(error) => ConnectorError::Vendor {
-            vendor: Vendor::Aws,
-            code: error.code().to_owned(),
-            message: error.message.unwrap_or_default(),
-        },
+        Ok(error) => {
+            let refused = error.is_credentials_error();
+            let code = error.code().to_owned();
+            ConnectorError::from_vendor(
+                Vendor::Aws,
+                code,
+                error.message.unwrap_or_default(),
+                refused,
+            )
+        }
         Err(_) if status == 401 || status == 403 => ConnectorError::CredentialsRejected {
             vendor: Vendor::Aws,
             message: format!("HTTP {status}"),

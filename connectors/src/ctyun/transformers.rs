@@ -280,18 +280,8 @@ fn envelope_error(envelope: &Envelope) -> ConnectorError {
         .clone()
         .or_else(|| envelope.message.clone())
         .unwrap_or_default();
-    if is_auth_code(&code) {
-        ConnectorError::CredentialsRejected {
-            vendor: VENDOR,
-            message: format!("{code}: {message}"),
-        }
-    } else {
-        ConnectorError::Vendor {
-            vendor: VENDOR,
-            code,
-            message,
-        }
-    }
+    let refused = is_auth_code(&code);
+    ConnectorError::from_vendor(VENDOR, code, message, refused)
 }
 
 /// The error of a body whose `statusCode` is not 800, if it is one.

@@ -39,19 +39,12 @@ fn malformed(message: impl Into<String>) -> ConnectorError {
 }
 
 fn error_of(body: &GoogleErrorBody) -> ConnectorError {
-    let message = body.error.message.clone().unwrap_or_default();
-    if body.error.is_credentials_error() {
-        ConnectorError::CredentialsRejected {
-            vendor: Vendor::Gcp,
-            message: format!("{}: {message}", body.error.reason()),
-        }
-    } else {
-        ConnectorError::Vendor {
-            vendor: Vendor::Gcp,
-            code: body.error.reason(),
-            message,
-        }
-    }
+    ConnectorError::from_vendor(
+        Vendor::Gcp,
+        body.error.reason(),
+        body.error.message.clone().unwrap_or_default(),
+        body.error.is_credentials_error(),
+    )
 }
 
 #[derive(Deserialize)]

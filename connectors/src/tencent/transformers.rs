@@ -192,18 +192,8 @@ fn malformed(message: impl Into<String>) -> ConnectorError {
 /// Maps Tencent's `Response.Error` to a connector error: `AuthFailure.*`
 /// means the credentials were refused.
 fn api_error(error: ApiError) -> ConnectorError {
-    if error.code.starts_with("AuthFailure") {
-        ConnectorError::CredentialsRejected {
-            vendor: VENDOR,
-            message: format!("{}: {}", error.code, error.message),
-        }
-    } else {
-        ConnectorError::Vendor {
-            vendor: VENDOR,
-            code: error.code,
-            message: error.message,
-        }
-    }
+    let refused = error.code.starts_with("AuthFailure");
+    ConnectorError::from_vendor(VENDOR, error.code, error.message, refused)
 }
 
 fn parse_envelope(body: &[u8]) -> Result<ResponseBody, ConnectorError> {

@@ -133,18 +133,8 @@ fn malformed(message: impl Into<String>) -> ConnectorError {
 
 /// `RetCode` 171 (bad signature) and 172 (unknown public key) are refused credentials.
 fn api_error(ret_code: i64, message: String) -> ConnectorError {
-    if matches!(ret_code, 171 | 172) {
-        ConnectorError::CredentialsRejected {
-            vendor: VENDOR,
-            message: format!("RetCode {ret_code}: {message}"),
-        }
-    } else {
-        ConnectorError::Vendor {
-            vendor: VENDOR,
-            code: ret_code.to_string(),
-            message,
-        }
-    }
+    let refused = matches!(ret_code, 171 | 172);
+    ConnectorError::from_vendor(VENDOR, ret_code.to_string(), message, refused)
 }
 
 fn parse_envelope(body: &[u8]) -> Result<Envelope, ConnectorError> {

@@ -352,14 +352,7 @@ async fn a_failed_run_resumes_from_its_token(db: TestDatabase) {
     assert_eq!(db.get_sync_run(failed.id).unwrap().unwrap(), resumed);
 
     // A succeeded run cannot be resumed.
-    let again = sync::run_sync(
-        &connector,
-        &stores,
-        SyncOptions::new(SyncTrigger::Cli).resume(failed.id),
-        &NoProgress,
-    )
-    .await
-    .unwrap_err();
+    let again = resume_error(&db, failed.id).await;
     assert!(
         matches!(&again, ConnectorError::NotResumable { run, .. } if *run == failed.id),
         "{again:?}"
@@ -502,21 +495,8 @@ async fn many_rejections_skip_the_retire_sweep(db: TestDatabase) {
 on_both_backends!(many_rejections_skip_the_retire_sweep);
 
 async fn an_import_run_cannot_be_resumed_as_a_sync(db: TestDatabase) {
-    let stores = stores(&db);
-    let mut run = db
-        .start_sync_run(Vendor::Aws, SyncTrigger::Import, chrono::Utc::now())
-        .unwrap();
-    run.status = RunStatus::Failed;
-    run.pages = 1;
-    db.save_sync_run(&run).unwrap();
-    let err = sync::run_sync(
-        &PagedConnector::new(catalog(dec!(0.30))),
-        &stores,
-        SyncOptions::new(SyncTrigger::Cli).resume(run.id),
-        &NoProgress,
-    )
-    .await
-    .unwrap_err();
+    let run = failed_run(&db, Vendor::Aws, SyncTrigger::Import, None);
+    let err = resume_error(&db, run.id).await;
     assert!(
         matches!(&err, ConnectorError::NotResumable { reason, .. } if reason.contains("is an import")),
         "{err:?}"
@@ -543,17 +523,21 @@ fn failed_run(
     db.get_sync_run(run.id).unwrap().unwrap()
 }
 
-async fn a_run_of_another_vendor_cannot_be_resumed(db: TestDatabase) {
-    let stores = stores(&db);
-    let gcp = failed_run(&db, Vendor::Gcp, SyncTrigger::Cli, Some("p1"));
-    let err = sync::run_sync(
+/// Why resuming run `id` as an AWS sync fails.
+async fn resume_error(db: &TestDatabase, id: u64) -> ConnectorError {
+    sync::run_sync(
         &PagedConnector::new(catalog(dec!(0.30))),
-        &stores,
-        SyncOptions::new(SyncTrigger::Cli).resume(gcp.id),
+        &stores(db),
+        SyncOptions::new(SyncTrigger::Cli).resume(id),
         &NoProgress,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+}
+
+async fn a_run_of_another_vendor_cannot_be_resumed(db: TestDatabase) {
+    let gcp = failed_run(&db, Vendor::Gcp, SyncTrigger::Cli, Some("p1"));
+    let err = resume_error(&db, gcp.id).await;
     assert!(
         matches!(
             err,
