@@ -4,7 +4,7 @@
 //! the sync engine, resumes at the request that failed. Connectors that walk
 //! regions × items (Alibaba, Kingsoft, UCloud, CTyun) page with
 //! [`walk_region_items`] and its [`RegionItemCursor`]; the others keep their
-//! own token type and read and write it with [`decode_token`] and
+//! own token type, start with [`resume_at`] and write the next token with
 //! [`encode_token`].
 
 use std::collections::HashMap;
@@ -25,6 +25,20 @@ pub fn decode_token<T: DeserializeOwned>(vendor: Vendor, token: &str) -> Result<
         token: token.to_owned(),
         message: e.to_string(),
     })
+}
+
+/// Where a walk resumes: `token` read as `vendor`'s token type, or for the
+/// first page the start that `first` gives; `None` when there is nothing to
+/// walk (no start).
+pub fn resume_at<T: DeserializeOwned>(
+    vendor: Vendor,
+    token: Option<&str>,
+    first: impl FnOnce() -> Option<T>,
+) -> Result<Option<T>, ConnectorError> {
+    match token {
+        Some(token) => decode_token(vendor, token).map(Some),
+        None => Ok(first()),
+    }
 }
 
 /// Writes the next page's token; `None` ends the run.

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 
 use crate::http::{BuildRequest, VendorClient, VendorResponse, Verdict};
-use crate::paging::{decode_token, encode_token};
+use crate::paging::{encode_token, resume_at};
 use crate::settings::VendorSettings;
 use crate::signing::aws_sigv4::{self, AwsCredentials, SigV4Params};
 use crate::{ConnectorError, FetchedPage, ImportContext};
@@ -250,12 +250,8 @@ impl crate::Connector for AwsConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let at = match token {
-            Some(token) => decode_token::<PageToken>(Vendor::Aws, token)?,
-            None => match self.first_position() {
-                Some(at) => at,
-                None => return Ok(FetchedPage::default()),
-            },
+        let Some(at) = resume_at::<PageToken>(Vendor::Aws, token, || self.first_position())? else {
+            return Ok(FetchedPage::default());
         };
         let response = self.get_products(&at).await?;
         if !(200..300).contains(&response.status) {

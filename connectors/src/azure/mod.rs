@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use shiyun_core::listing::Vendor;
 
 use crate::http::{BuildRequest, VendorClient};
-use crate::paging::{decode_token, encode_token};
+use crate::paging::{encode_token, resume_at};
 use crate::settings::VendorSettings;
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
@@ -204,17 +204,16 @@ impl crate::Connector for AzureConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let at = match token {
-            Some(token) => decode_token::<PageToken>(Vendor::Azure, token)?,
-            None => match self.pairs().first() {
-                Some((s, r)) => PageToken {
-                    service: (*s).clone(),
-                    region: (*r).clone(),
-                    next: None,
-                    carry: Vec::new(),
-                },
-                None => return Ok(FetchedPage::default()),
-            },
+        let first = || {
+            self.pairs().first().map(|(s, r)| PageToken {
+                service: (*s).clone(),
+                region: (*r).clone(),
+                next: None,
+                carry: Vec::new(),
+            })
+        };
+        let Some(at) = resume_at(Vendor::Azure, token, first)? else {
+            return Ok(FetchedPage::default());
         };
         let url = self.url_of(&at)?;
         let response = self

@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use shiyun_core::listing::Vendor;
 
 use crate::http::{BuildRequest, VendorClient, VendorResponse, Verdict};
-use crate::paging::{decode_token, encode_token};
+use crate::paging::{encode_token, resume_at};
 use crate::settings::VendorSettings;
 use crate::signing::token::apply_api_key_query;
 use crate::{ConnectorError, FetchedPage, ImportContext};
@@ -154,15 +154,14 @@ impl crate::Connector for GcpConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let at = match token {
-            Some(token) => decode_token::<PageToken>(Vendor::Gcp, token)?,
-            None => match self.services.first() {
-                Some(service) => PageToken {
-                    service: service.clone(),
-                    page: None,
-                },
-                None => return Ok(FetchedPage::default()),
-            },
+        let first = || {
+            self.services.first().map(|service| PageToken {
+                service: service.clone(),
+                page: None,
+            })
+        };
+        let Some(at) = resume_at(Vendor::Gcp, token, first)? else {
+            return Ok(FetchedPage::default());
         };
         let mut url = url::Url::parse(&format!(
             "{}/v1/services/{}/skus",

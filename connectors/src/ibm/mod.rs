@@ -18,7 +18,7 @@ use shiyun_core::listing::{Category, Vendor};
 use shiyun_core::store::RecordRejection;
 
 use crate::http::{BuildRequest, VendorClient};
-use crate::paging::{decode_token, encode_token};
+use crate::paging::{encode_token, resume_at};
 use crate::settings::{VendorSettings, or_defaults};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
@@ -396,15 +396,14 @@ impl crate::Connector for IbmConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let at = match token {
-            Some(token) => decode_token::<PageToken>(Vendor::Ibm, token)?,
-            None => match self.services.first() {
-                Some(s) => PageToken {
-                    service: s.name.clone(),
-                    offset: 0,
-                },
-                None => return Ok(FetchedPage::default()),
-            },
+        let first = || {
+            self.services.first().map(|s| PageToken {
+                service: s.name.clone(),
+                offset: 0,
+            })
+        };
+        let Some(at) = resume_at(Vendor::Ibm, token, first)? else {
+            return Ok(FetchedPage::default());
         };
         let index = self
             .services
