@@ -11,7 +11,7 @@ use futures::StreamExt as _;
 use shiyun_connectors::http::{BuildRequest, RetryConfig, VendorClient, VendorResponse, Verdict};
 use shiyun_connectors::{ConnectorError, VendorSettings};
 use shiyun_core::listing::Vendor;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn client(max_retries: u32) -> VendorClient {
@@ -70,6 +70,36 @@ async fn get_x(
         .await
 }
 
+/// A local server answering every GET with `first`'s answers once each, in
+/// order, then with `then`.
+async fn answering<const N: usize>(
+    first: [ResponseTemplate; N],
+    then: ResponseTemplate,
+) -> MockServer {
+    let server = MockServer::start().await;
+    for answer in first {
+        Mock::given(method("GET"))
+            .respond_with(answer)
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .respond_with(then)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// What a GET on a [`client`] with `max_retries` fails with against a server
+/// always answering `answer`, and how many requests reached the server.
+async fn failure_of(answer: ResponseTemplate, max_retries: u32) -> (ConnectorError, usize) {
+    let server = answering([], answer).await;
+    let calls = AtomicUsize::new(0);
+    let err = get_x(&server, max_retries, &calls).await.unwrap_err();
+    (err, received(&server).await.len())
+}
+
 async fn received(server: &MockServer) -> Vec<wiremock::Request> {
     server.received_requests().await.unwrap()
 }
@@ -77,12 +107,11 @@ async fn received(server: &MockServer) -> Vec<wiremock::Request> {
 #[tokio::test]
 async fn http_redirects_are_not_followed() {
     // A redirect would carry query-string keys to wherever it points.
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/x"))
-        .respond_with(ResponseTemplate::new(302).insert_header("location", "/elsewhere?key=secret"))
-        .mount(&server)
-        .await;
+    let server = answering(
+        [],
+        ResponseTemplate::new(302).insert_header("location", "/elsewhere?key=secret"),
+    )
+    .await;
     let calls = AtomicUsize::new(0);
     let err = get_x(&server, 2, &calls).await.unwrap_err();
     assert!(
@@ -102,18 +131,11 @@ async fn http_redirects_are_not_followed() {
 
 #[tokio::test]
 async fn http_429_with_retry_after_then_200() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/prices"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/prices"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .mount(&server)
-        .await;
+    let server = answering(
+        [ResponseTemplate::new(429).insert_header("Retry-After", "1")],
+        ResponseTemplate::new(200).set_body_string("ok"),
+    )
+    .await;
     let calls = AtomicUsize::new(0);
     let delays = Delays::default();
     let response = delays
@@ -131,18 +153,12 @@ async fn http_429_with_retry_after_then_200() {
 
 #[tokio::test]
 async fn http_500_and_503_then_200_rebuilds_each_attempt() {
-    let server = MockServer::start().await;
-    for status in [500, 503] {
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(status).set_body_string("busy"))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-    }
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
-        .mount(&server)
-        .await;
+    let busy = |status| ResponseTemplate::new(status).set_body_string("busy");
+    let server = answering(
+        [busy(500), busy(503)],
+        ResponseTemplate::new(200).set_body_string("{}"),
+    )
+    .await;
     let calls = AtomicUsize::new(0);
     let response = get_x(&server, 5, &calls).await.unwrap();
     assert_eq!(response.status, 200);
@@ -162,68 +178,46 @@ async fn http_500_and_503_then_200_rebuilds_each_attempt() {
 #[tokio::test]
 async fn http_401_and_403_are_credentials_rejected_without_retry() {
     for status in [401, 403] {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(status).set_body_string(
+        let (err, requests) = failure_of(
+            ResponseTemplate::new(status).set_body_string(
                 r#"{"message":"The security token included in the request is invalid."}"#,
-            ))
-            .mount(&server)
-            .await;
-        let calls = AtomicUsize::new(0);
-        let err = get_x(&server, 5, &calls).await.unwrap_err();
-        match err {
-            ConnectorError::CredentialsRejected { vendor, message } => {
-                assert_eq!(vendor, Vendor::Aws);
-                assert!(message.contains("security token"), "{message}");
-            }
-            other => panic!("expected CredentialsRejected, got {other:?}"),
-        }
-        assert_eq!(
-            received(&server).await.len(),
-            1,
-            "HTTP {status} is not retried"
-        );
+            ),
+            5,
+        )
+        .await;
+        let ConnectorError::CredentialsRejected { vendor, message } = err else {
+            panic!("expected CredentialsRejected, got {err:?}");
+        };
+        assert_eq!(vendor, Vendor::Aws);
+        assert!(message.contains("security token"), "{message}");
+        assert_eq!(requests, 1, "HTTP {status} is not retried");
     }
 }
 
 #[tokio::test]
 async fn http_retries_exhausted_is_the_last_error() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("Service Unavailable"))
-        .mount(&server)
-        .await;
-    let calls = AtomicUsize::new(0);
-    let err = get_x(&server, 2, &calls).await.unwrap_err();
-    match err {
-        ConnectorError::Http {
-            status, message, ..
-        } => {
-            assert_eq!(status, 503);
-            assert_eq!(message, "Service Unavailable");
-        }
-        other => panic!("expected Http, got {other:?}"),
-    }
-    assert_eq!(
-        received(&server).await.len(),
-        3,
-        "the first attempt and 2 retries"
-    );
+    let (err, requests) = failure_of(
+        ResponseTemplate::new(503).set_body_string("Service Unavailable"),
+        2,
+    )
+    .await;
+    let ConnectorError::Http {
+        status, message, ..
+    } = err
+    else {
+        panic!("expected Http, got {err:?}");
+    };
+    assert_eq!((status, message.as_str()), (503, "Service Unavailable"));
+    assert_eq!(requests, 3, "the first attempt and 2 retries");
 }
 
 #[tokio::test]
 async fn http_other_4xx_fail_at_once_with_a_body_excerpt() {
-    let server = MockServer::start().await;
     let long = format!(
         "{{\"Code\":\"InvalidParameter\",\"pad\":\"{}\"}}",
         "x".repeat(4000)
     );
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(400).set_body_string(long))
-        .mount(&server)
-        .await;
-    let calls = AtomicUsize::new(0);
-    let err = get_x(&server, 5, &calls).await.unwrap_err();
+    let (err, requests) = failure_of(ResponseTemplate::new(400).set_body_string(long), 5).await;
     let ConnectorError::Http {
         status: 400,
         message,
@@ -237,16 +231,16 @@ async fn http_other_4xx_fail_at_once_with_a_body_excerpt() {
         message.chars().count() < 600,
         "an excerpt, not the whole body"
     );
-    assert_eq!(received(&server).await.len(), 1);
+    assert_eq!(requests, 1);
 }
 
 #[tokio::test]
 async fn http_retry_after_beyond_the_cap_fails_instead_of_waiting() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
-        .mount(&server)
-        .await;
+    let server = answering(
+        [],
+        ResponseTemplate::new(429).insert_header("Retry-After", "3600"),
+    )
+    .await;
     let calls = AtomicUsize::new(0);
     let delays = Delays::default();
     let err = delays
@@ -291,11 +285,11 @@ async fn http_timeouts_are_retried_transport_errors() {
     // The vendor would answer 200 after 30 s: without the 1 s timeout the
     // request succeeds (slowly) and the test fails on its outcome, with no
     // upper bound on the time it took.
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
-        .mount(&server)
-        .await;
+    let server = answering(
+        [],
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(30)),
+    )
+    .await;
     let settings = VendorSettings {
         timeout_seconds: Some(1),
         ..VendorSettings::default()
@@ -335,17 +329,12 @@ async fn http_timeouts_are_retried_transport_errors() {
 
 #[tokio::test]
 async fn http_stream_checks_status_and_leaves_the_body_to_read() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(502))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
     let body = "sku,price\n".repeat(100_000);
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(body.clone()))
-        .mount(&server)
-        .await;
+    let server = answering(
+        [ResponseTemplate::new(502)],
+        ResponseTemplate::new(200).set_body_string(body.clone()),
+    )
+    .await;
     let calls = AtomicUsize::new(0);
     let response = client(3)
         .execute_stream(counted_get(format!("{}/offers.csv", server.uri()), &calls))
@@ -360,11 +349,7 @@ async fn http_stream_checks_status_and_leaves_the_body_to_read() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 
     // A 401 on the stream form is the same error.
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&server)
-        .await;
+    let server = answering([], ResponseTemplate::new(401)).await;
     let err = client(3)
         .execute_stream(counted_get(format!("{}/offers.csv", server.uri()), &calls))
         .await
@@ -378,23 +363,13 @@ async fn http_stream_checks_status_and_leaves_the_body_to_read() {
 #[tokio::test]
 async fn http_classifier_reads_vendor_envelopes() {
     // Tencent-style: HTTP 200 with a throttling code, then success.
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string(r#"{"Response":{"Error":{"Code":"RequestLimitExceeded"}}}"#),
-        )
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_string(
-                r#"{"Response":{"Error":{"Code":"AuthFailure.SignatureFailure"}}}"#,
-            ),
-        )
-        .mount(&server)
-        .await;
+    let server = answering(
+        [ResponseTemplate::new(200)
+            .set_body_string(r#"{"Response":{"Error":{"Code":"RequestLimitExceeded"}}}"#)],
+        ResponseTemplate::new(200)
+            .set_body_string(r#"{"Response":{"Error":{"Code":"AuthFailure.SignatureFailure"}}}"#),
+    )
+    .await;
     let classifier: shiyun_connectors::http::Classifier = Arc::new(|vendor, response| {
         let body = String::from_utf8_lossy(&response.body);
         if body.contains("RequestLimitExceeded") {
@@ -423,11 +398,7 @@ async fn http_classifier_reads_vendor_envelopes() {
 
 #[tokio::test]
 async fn http_rate_limit_spaces_requests() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    let server = answering([], ResponseTemplate::new(200)).await;
     let settings = VendorSettings {
         requests_per_second: Some(4),
         ..VendorSettings::default()
