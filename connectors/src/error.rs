@@ -1,8 +1,13 @@
 //! What a connector can fail with.
+//!
+//! Each family of failure has its own variant, so that its [`ErrorCode`]
+//! says who can act on it: the caller's input (`invalid_argument`), the
+//! state of a run (`conflict`), the vendor or an output that went away
+//! (`unavailable`, `unauthenticated`), or our own code (`internal`).
 
 use shiyun_core::error::{CodedError, ErrorCode};
 use shiyun_core::listing::Vendor;
-use shiyun_core::store::StoreError;
+use shiyun_core::store::{StoreError, SyncRunId};
 
 /// A connector failure. A bad record is not an error (it is a
 /// `RecordRejection`); these end a page or a run.
@@ -60,25 +65,144 @@ pub enum ConnectorError {
         /// What is wrong.
         message: String,
     },
-    /// The settings are wrong (a bad endpoint, a bad cron expression).
+    /// The settings are wrong (a bad endpoint, a bad cron expression, a
+    /// zero rate limit).
     #[error("bad connector settings: {0}")]
     Config(String),
+    /// A saved response needs a request parameter that was not given
+    /// (its answer does not repeat what it was asked).
+    #[error("{vendor} {api} answers do not repeat their request: pass --param {key}=…")]
+    MissingParameter {
+        /// The vendor.
+        vendor: Vendor,
+        /// The vendor API whose answer it is.
+        api: String,
+        /// The parameter to pass.
+        key: String,
+    },
+    /// A request parameter given with a saved response is not usable.
+    #[error("{vendor} --param {key}: {message}")]
+    InvalidParameter {
+        /// The vendor.
+        vendor: Vendor,
+        /// The parameter.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A page token (a failed run's resume point) is not one this
+    /// connector wrote.
+    #[error("`{token}` is not a page token of {vendor}: {message}")]
+    PageToken {
+        /// The vendor.
+        vendor: Vendor,
+        /// The token.
+        token: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A run asked to be resumed as a sync of one vendor is of another.
+    #[error("sync run {run} is of {run_vendor}, not {vendor}")]
+    OtherVendorRun {
+        /// The run.
+        run: SyncRunId,
+        /// The run's vendor.
+        run_vendor: Vendor,
+        /// The vendor being synced.
+        vendor: Vendor,
+    },
+    /// The run exists but its state does not allow resuming it.
+    #[error("sync run {run} {reason}")]
+    NotResumable {
+        /// The run.
+        run: SyncRunId,
+        /// Why, lowercase (`is an import; import the files again instead`).
+        reason: String,
+    },
+    /// A resume was asked for, but the vendor's last sync did not fail.
+    #[error("{vendor} has no failed run to resume (its last sync did not fail)")]
+    NothingToResume {
+        /// The vendor.
+        vendor: Vendor,
+    },
+    /// Another sync of the vendor holds its job lock (here or on another
+    /// instance).
+    #[error("a sync of {vendor} is running elsewhere; try again when it ends")]
+    SyncBusy {
+        /// The vendor.
+        vendor: Vendor,
+    },
+    /// An input file could not be opened or read.
+    #[error("cannot read {label}: {source}")]
+    Input {
+        /// The file, as the user named it.
+        label: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The output could not be written (a closed pipe, a full disk).
+    #[error("cannot write the output: {0}")]
+    Output(std::io::Error),
+    /// A request could not be built or signed: our own code or a vendor
+    /// link we cannot follow, never the caller's input.
+    #[error("cannot build the request: {0}")]
+    Request(String),
+    /// A task or channel of this process ended before its work was done
+    /// (its own failure, if any, is reported where it happened).
+    #[error("{0} ended early")]
+    Interrupted(String),
     /// Storing the results failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl ConnectorError {
+    /// A vendor's error code and message: refused credentials when
+    /// `credentials_refused` (one of the vendor's auth codes), else a
+    /// [`ConnectorError::Vendor`] error.
+    pub fn from_vendor(
+        vendor: Vendor,
+        code: impl Into<String>,
+        message: impl Into<String>,
+        credentials_refused: bool,
+    ) -> Self {
+        let (code, message) = (code.into(), message.into());
+        if credentials_refused {
+            ConnectorError::CredentialsRejected {
+                vendor,
+                message: format!("{code}: {message}"),
+            }
+        } else {
+            ConnectorError::Vendor {
+                vendor,
+                code,
+                message,
+            }
+        }
+    }
 }
 
 impl CodedError for ConnectorError {
     fn code(&self) -> ErrorCode {
         match self {
             ConnectorError::CredentialsRejected { .. } => ErrorCode::Unauthenticated,
-            ConnectorError::MissingCredentials { .. } | ConnectorError::Config(_) => {
-                ErrorCode::InvalidArgument
-            }
-            ConnectorError::Malformed { .. } => ErrorCode::InvalidArgument,
+            ConnectorError::MissingCredentials { .. }
+            | ConnectorError::Config(_)
+            | ConnectorError::Malformed { .. }
+            | ConnectorError::MissingParameter { .. }
+            | ConnectorError::InvalidParameter { .. }
+            | ConnectorError::PageToken { .. }
+            | ConnectorError::OtherVendorRun { .. }
+            | ConnectorError::Input { .. } => ErrorCode::InvalidArgument,
+            ConnectorError::NotResumable { .. }
+            | ConnectorError::NothingToResume { .. }
+            | ConnectorError::SyncBusy { .. } => ErrorCode::Conflict,
+            // A closed output is the reader gone away, not bad input.
             ConnectorError::Http { .. }
             | ConnectorError::Vendor { .. }
-            | ConnectorError::Transport { .. } => ErrorCode::Unavailable,
+            | ConnectorError::Transport { .. }
+            | ConnectorError::Output(_) => ErrorCode::Unavailable,
+            ConnectorError::Request(_) | ConnectorError::Interrupted(_) => ErrorCode::Internal,
             ConnectorError::Store(e) => e.code(),
         }
     }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use retry_policies::policies::ExponentialBackoff;
 use retry_policies::{Jitter, RetryDecision, RetryPolicy};
@@ -66,6 +67,11 @@ pub enum Verdict {
 /// status rules; `None` leaves the decision to them.
 pub type Classifier = Arc<dyn Fn(Vendor, &VendorResponse) -> Option<Verdict> + Send + Sync>;
 
+/// Waits out a delay between attempts. The client sleeps on the tokio timer
+/// unless given another ([`VendorClient::with_sleeper`]), so tests can see
+/// the delays asked for without waiting them out.
+pub type Sleeper = Arc<dyn Fn(Duration) -> BoxFuture<'static, ()> + Send + Sync>;
+
 /// Backoff between attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryConfig {
@@ -111,6 +117,7 @@ pub struct VendorClient {
     timeout: Duration,
     retry: RetryConfig,
     classifier: Option<Classifier>,
+    sleeper: Option<Sleeper>,
 }
 
 impl std::fmt::Debug for VendorClient {
@@ -162,7 +169,7 @@ impl VendorClient {
             // another host; vendor APIs answer where they are asked.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| ConnectorError::Config(format!("http client: {e}")))?;
+            .map_err(|e| ConnectorError::Request(format!("cannot make the http client: {e}")))?;
         let retry = RetryConfig {
             max_retries: settings.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
             ..RetryConfig::default()
@@ -174,6 +181,7 @@ impl VendorClient {
             timeout,
             retry,
             classifier: None,
+            sleeper: None,
         })
     }
 
@@ -188,6 +196,13 @@ impl VendorClient {
     /// answers 200 with `Error.Code`, Alibaba 400 with `Code`).
     pub fn with_classifier(mut self, classifier: Classifier) -> Self {
         self.classifier = Some(classifier);
+        self
+    }
+
+    /// The same client waiting between attempts with `sleeper` instead of
+    /// the tokio timer.
+    pub fn with_sleeper(mut self, sleeper: Sleeper) -> Self {
+        self.sleeper = Some(sleeper);
         self
     }
 
@@ -293,7 +308,10 @@ impl VendorClient {
                 error = %error,
                 "retrying vendor request"
             );
-            tokio::time::sleep(delay).await;
+            match &self.sleeper {
+                Some(sleep) => sleep(delay).await,
+                None => tokio::time::sleep(delay).await,
+            }
         }
     }
 
@@ -396,6 +414,20 @@ impl VendorClient {
     }
 }
 
+/// Builds a request, failing as [`ConnectorError::Request`]: a request the
+/// connector cannot build is its own bug, not the caller's input.
+pub trait BuildRequest {
+    /// The built request.
+    fn build_request(self) -> Result<reqwest::Request, ConnectorError>;
+}
+
+impl BuildRequest for reqwest::RequestBuilder {
+    fn build_request(self) -> Result<reqwest::Request, ConnectorError> {
+        self.build()
+            .map_err(|e| ConnectorError::Request(strip_url(&e)))
+    }
+}
+
 fn strip_url(e: &reqwest::Error) -> String {
     // `reqwest::Error::without_url` takes the error by value; rebuild the
     // message without it instead.
@@ -476,6 +508,14 @@ mod tests {
         };
         assert!(matches!(
             VendorClient::new(Vendor::Aws, &zero_rate),
+            Err(ConnectorError::Config(_))
+        ));
+        let zero_timeout = VendorSettings {
+            timeout_seconds: Some(0),
+            ..VendorSettings::default()
+        };
+        assert!(matches!(
+            VendorClient::new(Vendor::Aws, &zero_timeout),
             Err(ConnectorError::Config(_))
         ));
         let client = VendorClient::new(Vendor::Aws, &VendorSettings::default()).unwrap();

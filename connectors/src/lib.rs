@@ -12,6 +12,15 @@
 //! record that cannot be normalised is reported as a
 //! [`shiyun_core::store::RecordRejection`] while the rest of the page goes on.
 //! reqwest is a dependency of this crate only.
+//!
+//! Errors: a [`ConnectorError`] variant per family of failure, each with a
+//! stable [`shiyun_core::error::ErrorCode`]. The caller's input (settings,
+//! `--param`s, page tokens, a run of another vendor, unreadable files) is
+//! `invalid_argument`; a run whose state forbids the request (resuming a
+//! succeeded run, a sync already running) is `conflict`; the vendor, the
+//! network or a closed output is `unavailable` (refused credentials are
+//! `unauthenticated`); a request we cannot build or a task of ours that
+//! ended early is `internal`; store failures keep the store's code.
 
 use std::collections::BTreeMap;
 
@@ -78,6 +87,29 @@ impl ImportContext {
     pub fn param(&self, key: &str) -> Option<&str> {
         self.params.get(key).map(String::as_str)
     }
+
+    /// A request parameter that a saved answer of `vendor`'s `api` needs,
+    /// because the answer does not repeat it; blank counts as missing.
+    pub fn require(&self, vendor: Vendor, api: &str, key: &str) -> Result<&str, ConnectorError> {
+        self.require_any(vendor, api, &[key])
+    }
+
+    /// The first of `keys` given (aliases of one parameter), as [`ImportContext::require`].
+    pub fn require_any(
+        &self,
+        vendor: Vendor,
+        api: &str,
+        keys: &[&str],
+    ) -> Result<&str, ConnectorError> {
+        keys.iter()
+            .find_map(|key| self.param(key))
+            .filter(|value| !value.trim().is_empty())
+            .ok_or_else(|| ConnectorError::MissingParameter {
+                vendor,
+                api: api.to_owned(),
+                key: keys.first().copied().unwrap_or_default().to_owned(),
+            })
+    }
 }
 
 /// A live connection to one vendor's catalog.
@@ -136,6 +168,50 @@ pub fn import_reader<R: std::io::BufRead>(
     let mut body = Vec::new();
     reader.read_to_end(&mut body).map_err(unreadable)?;
     emit(import_page(vendor, &body, ctx)?)
+}
+
+/// Normalises each saved response file in turn with [`import_reader`] and
+/// hands the pages to `emit`, labelled with the file's path. A file that
+/// cannot be opened or read is handed over as an error and the next one
+/// goes on; the walk stops when `emit` fails.
+pub fn normalise_files(
+    vendor: Vendor,
+    files: &[std::path::PathBuf],
+    ctx: &ImportContext,
+    mut emit: impl FnMut(String, Result<FetchedPage, ConnectorError>) -> Result<(), ConnectorError>,
+) -> Result<(), ConnectorError> {
+    for path in files {
+        let label = path.display().to_string();
+        let mut emit_failed = false;
+        let imported = std::fs::File::open(path)
+            .map_err(|source| ConnectorError::Input {
+                label: label.clone(),
+                source,
+            })
+            .and_then(|file| {
+                import_reader(vendor, std::io::BufReader::new(file), ctx, |page| {
+                    let emitted = emit(label.clone(), Ok(page));
+                    emit_failed = emitted.is_err();
+                    emitted
+                })
+            });
+        match imported {
+            Ok(()) => {}
+            // The receiver stopped: not the file's fault.
+            Err(e) if emit_failed => return Err(e),
+            Err(e) => emit(label, Err(e))?,
+        }
+    }
+    Ok(())
+}
+
+/// The live connector of `vendor` with its own HTTP client, both
+/// configured by `settings`.
+pub fn connect(
+    vendor: Vendor,
+    settings: &VendorSettings,
+) -> Result<Box<dyn Connector>, ConnectorError> {
+    connector_for(vendor, settings, http::VendorClient::new(vendor, settings)?)
 }
 
 /// The live connector of `vendor`, configured by `settings`.

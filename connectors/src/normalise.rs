@@ -125,6 +125,13 @@ impl FetchedPage {
         }
     }
 
+    /// Adds the listings and rejections of `part` (one item's answer) to
+    /// this page; `part`'s next token is not this page's.
+    pub(crate) fn absorb(&mut self, part: FetchedPage) {
+        self.listings.extend(part.listings);
+        self.rejections.extend(part.rejections);
+    }
+
     /// Adds a rejection of the record `vendor_key`.
     pub(crate) fn reject(&mut self, vendor_key: impl Into<String>, reason: impl Into<String>) {
         self.rejections.push(RecordRejection {

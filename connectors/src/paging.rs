@@ -2,9 +2,10 @@
 //!
 //! Tokens are small JSON objects so that a failed run's last token, saved by
 //! the sync engine, resumes at the request that failed. Connectors that walk
-//! regions × items (Alibaba, Kingsoft, UCloud, CTyun) share
-//! [`RegionItemCursor`]; the others keep their own token type and read and
-//! write it with [`decode_token`] and [`encode_token`].
+//! regions × items (Alibaba, Kingsoft, UCloud, CTyun) page with
+//! [`walk_region_items`] and its [`RegionItemCursor`]; the others keep their
+//! own token type, start with [`resume_at`] and write the next token with
+//! [`encode_token`].
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,27 +16,36 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 
-use crate::ConnectorError;
+use crate::{ConnectorError, FetchedPage};
 
-/// Reads a page token of `vendor` (a `Config` error naming the vendor when
-/// it is not one).
+/// Reads a page token of `vendor`.
 pub fn decode_token<T: DeserializeOwned>(vendor: Vendor, token: &str) -> Result<T, ConnectorError> {
-    serde_json::from_str(token).map_err(|e| {
-        let article = match vendor {
-            Vendor::Alibaba | Vendor::Aws | Vendor::Azure | Vendor::Ibm => "an",
-            _ => "a",
-        };
-        ConnectorError::Config(format!(
-            "`{token}` is not {article} {vendor} page token: {e}"
-        ))
+    serde_json::from_str(token).map_err(|e| ConnectorError::PageToken {
+        vendor,
+        token: token.to_owned(),
+        message: e.to_string(),
     })
+}
+
+/// Where a walk resumes: `token` read as `vendor`'s token type, or for the
+/// first page the start that `first` gives; `None` when there is nothing to
+/// walk (no start).
+pub fn resume_at<T: DeserializeOwned>(
+    vendor: Vendor,
+    token: Option<&str>,
+    first: impl FnOnce() -> Option<T>,
+) -> Result<Option<T>, ConnectorError> {
+    match token {
+        Some(token) => decode_token(vendor, token).map(Some),
+        None => Ok(first()),
+    }
 }
 
 /// Writes the next page's token; `None` ends the run.
 pub fn encode_token<T: Serialize>(next: Option<T>) -> Result<Option<String>, ConnectorError> {
     next.map(|t| serde_json::to_string(&t))
         .transpose()
-        .map_err(|e| ConnectorError::Config(format!("page token: {e}")))
+        .map_err(|e| ConnectorError::Request(format!("cannot write the next page token: {e}")))
 }
 
 /// Where a walk over regions × items stands: `{"region_idx":r,"item_idx":i}`,
@@ -100,6 +110,52 @@ impl RegionPage {
     }
 }
 
+/// A connector that walks regions × each region's items with
+/// [`walk_region_items`].
+#[async_trait::async_trait]
+pub trait RegionItems: Sync {
+    /// A region as the connector knows it.
+    type Region: Sync;
+    /// One item of a region (an instance type, a configuration).
+    type Item: Send + Sync;
+
+    /// `region`'s items, in a stable order, so that a resumed run's indexes
+    /// still point at the same items.
+    async fn items_of(&self, region: &Self::Region)
+    -> Result<Arc<Vec<Self::Item>>, ConnectorError>;
+
+    /// Adds one item's listings and rejections to `page`.
+    async fn price(
+        &self,
+        region: &Self::Region,
+        item: &Self::Item,
+        page: &mut FetchedPage,
+    ) -> Result<(), ConnectorError>;
+}
+
+/// One page of `walker`'s walk over `regions` × each region's items,
+/// `per_page` items at a time, resuming at `token` (a [`RegionItemCursor`]).
+pub async fn walk_region_items<W: RegionItems>(
+    walker: &W,
+    vendor: Vendor,
+    token: Option<&str>,
+    regions: &[W::Region],
+    per_page: usize,
+) -> Result<FetchedPage, ConnectorError> {
+    let position = RegionItemCursor::decode(vendor, token)?;
+    let Some(region) = regions.get(position.region_idx) else {
+        return Ok(FetchedPage::default());
+    };
+    let items = walker.items_of(region).await?;
+    let window = position.page(items.len(), per_page, regions.len());
+    let mut page = FetchedPage::default();
+    for item in window.slice(&items) {
+        walker.price(region, item, &mut page).await?;
+    }
+    page.next_token = window.next_token()?;
+    Ok(page)
+}
+
 /// A catalog per region, loaded once per connector. Resumed runs rely on
 /// the cached order, so loaders should sort what they return.
 #[derive(Debug)]
@@ -139,6 +195,7 @@ impl<T> RegionCache<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shiyun_core::error::{CodedError, ErrorCode};
 
     #[test]
     fn pages_walk_items_then_regions() {
@@ -191,14 +248,23 @@ mod tests {
             RegionItemCursor::default()
         );
         let bad = RegionItemCursor::decode(Vendor::Alibaba, Some("nope")).unwrap_err();
-        assert!(bad.to_string().contains("is not an alibaba page token"));
+        assert!(
+            matches!(&bad, ConnectorError::PageToken { vendor: Vendor::Alibaba, token, .. } if token == "nope"),
+            "{bad:?}"
+        );
+        assert_eq!(bad.code(), ErrorCode::InvalidArgument);
     }
 
     #[tokio::test]
     async fn a_region_loads_once_and_failures_are_not_cached() {
         let cache = RegionCache::<Vec<u8>>::default();
         let failed = cache
-            .get_or_load("r", || async { Err(ConnectorError::Config("down".into())) })
+            .get_or_load("r", || async {
+                Err(ConnectorError::Transport {
+                    vendor: Vendor::Ucloud,
+                    message: "down".into(),
+                })
+            })
             .await;
         assert!(failed.is_err());
         let first = cache

@@ -8,22 +8,26 @@
 //! it stopped at; [`SyncOptions::resume_from`] continues that same run, with
 //! its original start time, so the retire sweep still covers the whole run.
 //!
+//! Two syncs of one vendor at once would each see the other's listings as
+//! unseen, so live syncs go through [`start_exclusive`], which takes the
+//! vendor's job lock and decides which run may be resumed: the CLI and the
+//! scheduler share it.
+//!
 //! The store traits are synchronous, so each call runs on a blocking thread.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use shiyun_core::listing::{Listing, Vendor};
 use shiyun_core::store::{
-    ListingStore, RecordRejection, RetireScope, RunStatus, StoreError, StoreResult, SyncRun,
-    SyncRunId, SyncRunStore, UpsertReport,
+    JobGuard, JobLock, ListingStore, RecordRejection, RetireScope, RunStatus, StoreError,
+    StoreResult, SyncRun, SyncRunId, SyncRunStore, SyncTrigger, UpsertReport,
 };
 
 use crate::error::ConnectorError;
+use crate::schedule::job_name;
 use crate::{Connector, FetchedPage, ImportContext};
-
-/// The trigger recorded on imports of saved responses.
-pub const IMPORT_TRIGGER: &str = "import";
 
 /// Above this share of rejected records (percent) a sync does not retire:
 /// unseen offers are then likelier unreadable than gone.
@@ -36,6 +40,22 @@ pub struct SyncStores {
     pub listings: Arc<dyn ListingStore>,
     /// Run reports.
     pub runs: Arc<dyn SyncRunStore>,
+    /// The vendors' job locks (one sync of a vendor at a time, across instances).
+    pub locks: Arc<dyn JobLock>,
+}
+
+impl SyncStores {
+    /// All three from one store (the database).
+    pub fn of<S>(store: S) -> Self
+    where
+        S: ListingStore + SyncRunStore + JobLock + Clone + 'static,
+    {
+        SyncStores {
+            listings: Arc::new(store.clone()),
+            runs: Arc::new(store.clone()),
+            locks: Arc::new(store),
+        }
+    }
 }
 
 impl std::fmt::Debug for SyncStores {
@@ -47,8 +67,8 @@ impl std::fmt::Debug for SyncStores {
 /// How to run a sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncOptions {
-    /// What started it (`cli`, `schedule`, `api`).
-    pub trigger: String,
+    /// What started it.
+    pub trigger: SyncTrigger,
     /// Continue this failed run from its `resume_token` instead of starting a new one.
     pub resume_from: Option<SyncRunId>,
     /// The vendor service the connector covers, when it covers one only:
@@ -58,9 +78,9 @@ pub struct SyncOptions {
 
 impl SyncOptions {
     /// A fresh run started by `trigger`, over the vendor's whole catalog.
-    pub fn new(trigger: impl Into<String>) -> Self {
+    pub fn new(trigger: SyncTrigger) -> Self {
         SyncOptions {
-            trigger: trigger.into(),
+            trigger,
             resume_from: None,
             service: None,
         }
@@ -164,9 +184,7 @@ where
 {
     tokio::task::spawn_blocking(call)
         .await
-        .map_err(|e| {
-            ConnectorError::Store(StoreError::Internal(format!("store task failed: {e}")))
-        })?
+        .map_err(|e| ConnectorError::Interrupted(format!("the store task ended early: {e}")))?
         .map_err(ConnectorError::from)
 }
 
@@ -218,6 +236,128 @@ async fn fail(
     error
 }
 
+/// Whether `run` may be resumed as a sync of `vendor`: it must be the
+/// vendor's, a sync (an import covers some files, never the vendor's
+/// catalog: resuming one as a sync would retire everything else), and failed.
+pub fn ensure_resumable(run: &SyncRun, vendor: Vendor) -> Result<(), ConnectorError> {
+    if run.vendor != vendor {
+        return Err(ConnectorError::OtherVendorRun {
+            run: run.id,
+            run_vendor: run.vendor,
+            vendor,
+        });
+    }
+    let refuse = |reason: String| ConnectorError::NotResumable {
+        run: run.id,
+        reason,
+    };
+    if run.trigger == SyncTrigger::Import {
+        return Err(refuse(
+            "is an import; import the files again instead".into(),
+        ));
+    }
+    if run.status != RunStatus::Failed {
+        return Err(refuse(format!(
+            "is {}, only a failed run can be resumed",
+            run.status.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// How many recent runs [`resumable_run`] looks through for the vendor's last sync.
+const RECENT_RUNS_FOR_RESUME: u32 = 50;
+
+/// The vendor's last sync (imports aside), when it failed and so may be
+/// resumed; [`ConnectorError::NothingToResume`] otherwise.
+pub async fn resumable_run(stores: &SyncStores, vendor: Vendor) -> Result<SyncRun, ConnectorError> {
+    let runs = Arc::clone(&stores.runs);
+    let recent =
+        blocking(move || runs.recent_sync_runs(Some(vendor), RECENT_RUNS_FOR_RESUME)).await?;
+    let last_sync = recent
+        .into_iter()
+        .find(|run| run.trigger != SyncTrigger::Import)
+        .ok_or(ConnectorError::NothingToResume { vendor })?;
+    match ensure_resumable(&last_sync, vendor) {
+        Ok(()) => Ok(last_sync),
+        Err(ConnectorError::NotResumable { .. }) => Err(ConnectorError::NothingToResume { vendor }),
+        Err(other) => Err(other),
+    }
+}
+
+/// A sync of one vendor that holds the vendor's job lock until it has run.
+pub struct ExclusiveSync {
+    connector: Box<dyn Connector>,
+    options: SyncOptions,
+    resuming: Option<SyncRun>,
+    guard: Box<dyn JobGuard>,
+}
+
+impl std::fmt::Debug for ExclusiveSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExclusiveSync")
+            .field("vendor", &self.connector.vendor())
+            .field("options", &self.options)
+            .field("resuming", &self.resuming.as_ref().map(|run| run.id))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Takes the job lock of `connector`'s vendor for a sync started by `trigger`
+/// ([`ConnectorError::SyncBusy`] when another sync holds it, here or on
+/// another instance). With `resume_last_failed`, the sync continues the
+/// vendor's last sync, which must have failed (see [`resumable_run`]); it is
+/// looked up under the lock, so no other run can start in between.
+pub async fn start_exclusive(
+    connector: Box<dyn Connector>,
+    stores: &SyncStores,
+    trigger: SyncTrigger,
+    resume_last_failed: bool,
+) -> Result<ExclusiveSync, ConnectorError> {
+    let vendor = connector.vendor();
+    let locks = Arc::clone(&stores.locks);
+    let guard = blocking(move || locks.try_lock_job(&job_name(vendor)))
+        .await?
+        .ok_or(ConnectorError::SyncBusy { vendor })?;
+    let mut options = SyncOptions::new(trigger);
+    let resuming = if resume_last_failed {
+        let run = resumable_run(stores, vendor).await?;
+        options = options.resume(run.id);
+        Some(run)
+    } else {
+        None
+    };
+    Ok(ExclusiveSync {
+        connector,
+        options,
+        resuming,
+        guard,
+    })
+}
+
+impl ExclusiveSync {
+    /// The vendor.
+    pub fn vendor(&self) -> Vendor {
+        self.connector.vendor()
+    }
+
+    /// The failed run this sync continues, if it resumes one.
+    pub fn resuming(&self) -> Option<&SyncRun> {
+        self.resuming.as_ref()
+    }
+
+    /// Runs the sync with [`run_sync`], then releases the lock.
+    pub async fn run(
+        self,
+        stores: &SyncStores,
+        progress: &dyn SyncProgress,
+    ) -> Result<SyncRun, ConnectorError> {
+        let outcome = run_sync(self.connector.as_ref(), stores, self.options, progress).await;
+        drop(self.guard);
+        outcome
+    }
+}
+
 /// Starts a new run or reopens the failed one to resume.
 async fn open_run(
     vendor: Vendor,
@@ -228,8 +368,8 @@ async fn open_run(
     match options.resume_from {
         None => {
             let started_at = now();
-            let trigger = options.trigger.clone();
-            blocking(move || runs.start_sync_run(vendor, &trigger, started_at)).await
+            let trigger = options.trigger;
+            blocking(move || runs.start_sync_run(vendor, trigger, started_at)).await
         }
         Some(id) => {
             let mut run = blocking(move || runs.get_sync_run(id))
@@ -240,25 +380,7 @@ async fn open_run(
                         id: id.to_string(),
                     })
                 })?;
-            if run.vendor != vendor {
-                return Err(ConnectorError::Config(format!(
-                    "sync run {id} is of {}, not {vendor}",
-                    run.vendor
-                )));
-            }
-            if run.trigger == IMPORT_TRIGGER {
-                // An import covers some files, never the vendor's catalog:
-                // resuming one as a sync would retire everything else.
-                return Err(ConnectorError::Store(StoreError::Conflict(format!(
-                    "sync run {id} is an import; import the files again instead"
-                ))));
-            }
-            if run.status != RunStatus::Failed {
-                return Err(ConnectorError::Store(StoreError::Conflict(format!(
-                    "sync run {id} is {}, only a failed run can be resumed",
-                    run.status.as_str()
-                ))));
-            }
+            ensure_resumable(&run, vendor)?;
             run.status = RunStatus::Running;
             run.error = None;
             run.finished_at = None;
@@ -367,7 +489,7 @@ pub async fn run_sync(
 }
 
 /// Normalises saved vendor responses with [`crate::import_page`] and stores
-/// them as one run with trigger `import`. A response that cannot be read at
+/// them as one [`SyncTrigger::Import`] run. A response that cannot be read at
 /// all is recorded as a rejection under its label and the import goes on.
 /// Imports never retire: a set of files says nothing about what is gone.
 pub async fn import_pages<I>(
@@ -386,7 +508,7 @@ where
     import_stream(vendor, futures::stream::iter(normalised), stores, progress).await
 }
 
-/// Stores already normalised pages as one `import` run, in the order the
+/// Stores already normalised pages as one [`SyncTrigger::Import`] run, in the order the
 /// stream yields them. A page that failed is recorded as a rejection under
 /// its label and the import goes on. Feeding it from a bounded channel keeps
 /// memory flat however large the input (AWS offer files are gigabytes).
@@ -401,7 +523,7 @@ where
 {
     use futures::StreamExt;
 
-    let mut run = open_run(vendor, stores, &SyncOptions::new(IMPORT_TRIGGER)).await?;
+    let mut run = open_run(vendor, stores, &SyncOptions::new(SyncTrigger::Import)).await?;
     let seen_at = run.started_at;
     let mut pages = std::pin::pin!(pages);
     while let Some((label, page)) = pages.next().await {
@@ -437,6 +559,35 @@ where
     Ok(run)
 }
 
+/// Normalises the saved response `files` (see [`crate::normalise_files`])
+/// and stores them as one [`SyncTrigger::Import`] run. Files are read on a
+/// blocking thread that hands pages over a small bounded channel: the parser
+/// waits for the store, so memory stays flat however large the files.
+pub async fn import_files(
+    vendor: Vendor,
+    files: Vec<PathBuf>,
+    ctx: ImportContext,
+    stores: &SyncStores,
+    progress: &dyn SyncProgress,
+) -> Result<SyncRun, ConnectorError> {
+    let (pages_tx, mut pages_rx) = tokio::sync::mpsc::channel(4);
+    let producer = tokio::task::spawn_blocking(move || {
+        crate::normalise_files(vendor, &files, &ctx, |label, page| {
+            pages_tx
+                .blocking_send((label, page))
+                .map_err(|_| ConnectorError::Interrupted("the import stopped taking pages".into()))
+        })
+    });
+    let pages = futures::stream::poll_fn(move |cx| pages_rx.poll_recv(cx));
+    let run = import_stream(vendor, pages, stores, progress).await?;
+    // The import succeeded, so the producer sent every page, unless it
+    // panicked and left files unread.
+    producer.await.map_err(|e| {
+        ConnectorError::Interrupted(format!("reading the files ended early: {e}"))
+    })??;
+    Ok(run)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,7 +597,7 @@ mod tests {
         let mut run = SyncRun {
             id: 1,
             vendor: Vendor::Aws,
-            trigger: "t".into(),
+            trigger: SyncTrigger::Cli,
             status: RunStatus::Running,
             started_at: now(),
             finished_at: None,

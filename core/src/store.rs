@@ -305,6 +305,50 @@ impl RunStatus {
     }
 }
 
+/// What started a sync run.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncTrigger {
+    /// `shiyun catalog sync`.
+    Cli,
+    /// The vendor's cron schedule.
+    Schedule,
+    /// An import of saved responses: it covers some files, never the
+    /// vendor's whole catalog, so it never retires and is never resumed.
+    Import,
+}
+
+impl SyncTrigger {
+    /// Text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncTrigger::Cli => "cli",
+            SyncTrigger::Schedule => "schedule",
+            SyncTrigger::Import => "import",
+        }
+    }
+
+    /// Parses the text form.
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        match text {
+            "cli" => Ok(SyncTrigger::Cli),
+            "schedule" => Ok(SyncTrigger::Schedule),
+            "import" => Ok(SyncTrigger::Import),
+            other => Err(ValidationError::new(
+                "trigger",
+                format!("unknown sync trigger `{other}`"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for SyncTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A vendor record that could not be normalised: reported, then skipped.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,8 +368,8 @@ pub struct SyncRun {
     pub id: SyncRunId,
     /// The vendor synced.
     pub vendor: Vendor,
-    /// What started it (`cli`, `schedule`, `import`).
-    pub trigger: String,
+    /// What started it.
+    pub trigger: SyncTrigger,
     /// State.
     pub status: RunStatus,
     /// Start time.
@@ -357,7 +401,7 @@ pub trait SyncRunStore: Send + Sync {
     fn start_sync_run(
         &self,
         vendor: Vendor,
-        trigger: &str,
+        trigger: SyncTrigger,
         started_at: DateTime<Utc>,
     ) -> StoreResult<SyncRun>;
 
@@ -380,4 +424,22 @@ pub trait JobGuard: Send {}
 pub trait JobLock: Send + Sync {
     /// Takes the lock named `job` if no one holds it.
     fn try_lock_job(&self, job: &str) -> StoreResult<Option<Box<dyn JobGuard>>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_triggers_keep_their_text_form() {
+        for trigger in [SyncTrigger::Cli, SyncTrigger::Schedule, SyncTrigger::Import] {
+            assert_eq!(SyncTrigger::parse(trigger.as_str()), Ok(trigger));
+            assert_eq!(
+                serde_json::to_string(&trigger).ok(),
+                Some(format!("\"{trigger}\""))
+            );
+        }
+        assert_eq!(format!("{:<8}|", SyncTrigger::Cli), "cli     |");
+        assert!(SyncTrigger::parse("api").is_err());
+    }
 }

@@ -6,7 +6,7 @@ use shiyun_core::ValidationError;
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::{
     RecordRejection, RunStatus, StoreError, StoreResult, SyncRun, SyncRunId, SyncRunStore,
-    UpsertReport,
+    SyncTrigger, UpsertReport,
 };
 
 use crate::db::{Database, map_diesel};
@@ -17,7 +17,7 @@ use crate::time::{from_micros, micros};
 #[diesel(table_name = sync_runs, treat_none_as_default_value = false, treat_none_as_null = true)]
 struct SyncRunRow {
     vendor: &'static str,
-    trigger_name: String,
+    trigger_name: &'static str,
     status: &'static str,
     started_at: i64,
     finished_at: Option<i64>,
@@ -41,7 +41,7 @@ impl SyncRunRow {
         let kept = &run.rejections[..run.rejections.len().min(SyncRun::MAX_KEPT_REJECTIONS)];
         Ok(SyncRunRow {
             vendor: run.vendor.id(),
-            trigger_name: run.trigger.clone(),
+            trigger_name: run.trigger.as_str(),
             status: run.status.as_str(),
             started_at: micros(run.started_at),
             finished_at: run.finished_at.map(micros),
@@ -91,7 +91,7 @@ impl TryFrom<SyncRunRecord> for SyncRun {
         Ok(SyncRun {
             id: count(r.id)?,
             vendor: Vendor::parse(&r.vendor).map_err(|e| corrupt(e.to_string()))?,
-            trigger: r.trigger_name,
+            trigger: SyncTrigger::parse(&r.trigger_name).map_err(|e| corrupt(e.to_string()))?,
             status: RunStatus::parse(&r.status).map_err(|e| corrupt(e.to_string()))?,
             started_at: from_micros(r.started_at)?,
             finished_at: r.finished_at.map(from_micros).transpose()?,
@@ -114,13 +114,13 @@ impl SyncRunStore for Database {
     fn start_sync_run(
         &self,
         vendor: Vendor,
-        trigger: &str,
+        trigger: SyncTrigger,
         started_at: DateTime<Utc>,
     ) -> StoreResult<SyncRun> {
         let mut run = SyncRun {
             id: 0,
             vendor,
-            trigger: trigger.to_owned(),
+            trigger,
             status: RunStatus::Running,
             started_at,
             finished_at: None,

@@ -2,7 +2,7 @@
 //! (`import`, `sync`, `runs`).
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -269,12 +269,6 @@ fn parse_params(pairs: &[String]) -> Result<BTreeMap<String, String>> {
             _ => bail!("--param expects KEY=VALUE, got `{pair}`"),
         })
         .collect()
-}
-
-fn write_line(out: &mut impl Write, line: &str) -> Result<()> {
-    out.write_all(line.as_bytes())?;
-    out.write_all(b"\n")?;
-    Ok(())
 }
 
 pub mod catalog;

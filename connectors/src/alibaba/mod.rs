@@ -17,8 +17,8 @@ use chrono::Utc;
 use secrecy::SecretString;
 use shiyun_core::listing::Vendor;
 
-use crate::http::{VendorClient, VendorResponse, Verdict};
-use crate::paging::{RegionCache, RegionItemCursor};
+use crate::http::{BuildRequest, VendorClient, VendorResponse, Verdict};
+use crate::paging::{RegionCache, RegionItems, walk_region_items};
 use crate::settings::VendorSettings;
 use crate::signing::alibaba::{RpcV2Params, rpc_v2_sign_request};
 use crate::signing::new_nonce;
@@ -96,11 +96,7 @@ impl AlibabaConnector {
         let response = self
             .client
             .execute(|http| {
-                let mut request = http
-                    .get(&url)
-                    .query(params)
-                    .build()
-                    .map_err(|e| ConnectorError::Config(format!("alibaba request: {e}")))?;
+                let mut request = http.get(&url).query(params).build_request()?;
                 let nonce = new_nonce();
                 let signing = RpcV2Params {
                     access_key_id: &self.access_key_id,
@@ -153,46 +149,59 @@ impl crate::Connector for AlibabaConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let position = RegionItemCursor::decode(VENDOR, token)?;
-        let Some(region) = self.regions.get(position.region_idx) else {
-            return Ok(FetchedPage::default());
-        };
-        let types = self.instance_types(region).await?;
-        let window = position.page(types.len(), TYPES_PER_PAGE, self.regions.len());
-        let mut page = FetchedPage::default();
-        for spec in window.slice(&types) {
-            for (unit, period) in QUOTES {
-                let query = PriceQuery {
-                    region_id: region.clone(),
-                    resource: Resource::Instance(spec.instance_type_id.clone()),
-                    price_unit: (*unit).to_owned(),
-                    period: *period,
-                    amount: 1,
-                };
-                let params = vec![
-                    ("RegionId".to_owned(), region.clone()),
-                    ("ResourceType".to_owned(), "instance".to_owned()),
-                    ("InstanceType".to_owned(), spec.instance_type_id.clone()),
-                    ("PriceUnit".to_owned(), (*unit).to_owned()),
-                    ("Period".to_owned(), period.to_string()),
-                ];
-                match self.call("DescribePrice", &params).await {
-                    Ok(body) => {
-                        match transformers::parse_price(&body, &query, Some(spec), Utc::now())? {
-                            Ok(listing) => page.listings.push(listing),
-                            Err(rejection) => page.rejections.push(rejection),
-                        }
+        walk_region_items(self, VENDOR, token, &self.regions, TYPES_PER_PAGE).await
+    }
+}
+
+#[async_trait::async_trait]
+impl RegionItems for AlibabaConnector {
+    type Region = String;
+    type Item = InstanceTypeSpec;
+
+    async fn items_of(
+        &self,
+        region: &String,
+    ) -> Result<Arc<Vec<InstanceTypeSpec>>, ConnectorError> {
+        self.instance_types(region).await
+    }
+
+    /// Adds the on-demand and monthly quotes of one instance type.
+    async fn price(
+        &self,
+        region: &String,
+        spec: &InstanceTypeSpec,
+        page: &mut FetchedPage,
+    ) -> Result<(), ConnectorError> {
+        for (unit, period) in QUOTES {
+            let query = PriceQuery {
+                region_id: region.to_owned(),
+                resource: Resource::Instance(spec.instance_type_id.clone()),
+                price_unit: (*unit).to_owned(),
+                period: *period,
+                amount: 1,
+            };
+            let params = vec![
+                ("RegionId".to_owned(), region.to_owned()),
+                ("ResourceType".to_owned(), "instance".to_owned()),
+                ("InstanceType".to_owned(), spec.instance_type_id.clone()),
+                ("PriceUnit".to_owned(), (*unit).to_owned()),
+                ("Period".to_owned(), period.to_string()),
+            ];
+            match self.call("DescribePrice", &params).await {
+                Ok(body) => {
+                    match transformers::parse_price(&body, &query, Some(spec), Utc::now())? {
+                        Ok(listing) => page.listings.push(listing),
+                        Err(rejection) => page.rejections.push(rejection),
                     }
-                    // The region does not sell this type, or not this way: report it and go on.
-                    Err(ConnectorError::Vendor { code, message, .. }) => page.reject(
-                        query.key(),
-                        format!("describe price {unit}: {code}: {message}"),
-                    ),
-                    Err(other) => return Err(other),
                 }
+                // The region does not sell this type, or not this way: report it and go on.
+                Err(ConnectorError::Vendor { code, message, .. }) => page.reject(
+                    query.key(),
+                    format!("describe price {unit}: {code}: {message}"),
+                ),
+                Err(other) => return Err(other),
             }
         }
-        page.next_token = window.next_token()?;
-        Ok(page)
+        Ok(())
     }
 }

@@ -165,15 +165,7 @@ pub enum Resource {
 impl PriceQuery {
     /// Reads the request parameters of a saved `DescribePrice` answer.
     pub fn from_params(ctx: &ImportContext) -> Result<Self, ConnectorError> {
-        let need = |key: &str| {
-            ctx.param(key)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| {
-                    malformed(format!(
-                        "DescribePrice does not repeat its request: pass --param {key}=…"
-                    ))
-                })
-        };
+        let need = |key: &str| ctx.require(VENDOR, "DescribePrice", key);
         let region_id = need("RegionId")?.to_owned();
         let resource = match ctx.param("ResourceType").unwrap_or("instance") {
             "instance" => Resource::Instance(need("InstanceType")?.to_owned()),
@@ -268,18 +260,8 @@ fn is_auth_code(code: &str) -> bool {
 
 /// Alibaba's error envelope `{RequestId, HostId, Code, Message}` as an error.
 fn api_error(code: String, message: String) -> ConnectorError {
-    if is_auth_code(&code) {
-        ConnectorError::CredentialsRejected {
-            vendor: VENDOR,
-            message: format!("{code}: {message}"),
-        }
-    } else {
-        ConnectorError::Vendor {
-            vendor: VENDOR,
-            code,
-            message,
-        }
-    }
+    let refused = is_auth_code(&code);
+    ConnectorError::from_vendor(VENDOR, code, message, refused)
 }
 
 /// The error code of an error envelope, if `body` is one.
@@ -318,9 +300,7 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
             price_listing(&price_info, &query, None, ctx.fetched_at),
         );
     } else if let Some(types) = parsed.instance_types {
-        let region_id = ctx.param("RegionId").filter(|r| !r.trim().is_empty()).ok_or_else(|| {
-            malformed("DescribeInstanceTypes is not per region: pass --param RegionId=… to list its types there")
-        })?;
+        let region_id = ctx.require(VENDOR, "DescribeInstanceTypes", "RegionId")?;
         let (specs, rejections) = instance_types(&types.instance_type);
         page.rejections = rejections;
         for (spec, raw) in specs {

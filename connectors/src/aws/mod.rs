@@ -16,8 +16,8 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 
-use crate::http::{VendorClient, VendorResponse, Verdict};
-use crate::paging::{decode_token, encode_token};
+use crate::http::{BuildRequest, VendorClient, VendorResponse, Verdict};
+use crate::paging::{encode_token, resume_at};
 use crate::settings::VendorSettings;
 use crate::signing::aws_sigv4::{self, AwsCredentials, SigV4Params};
 use crate::{ConnectorError, FetchedPage, ImportContext};
@@ -85,8 +85,7 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
     if probe.products.is_some() {
         let mut all = FetchedPage::default();
         offer_file::stream_offer_file(body, ctx, |page| {
-            all.listings.extend(page.listings);
-            all.rejections.extend(page.rejections);
+            all.absorb(page);
             Ok(())
         })?;
         return Ok(all);
@@ -104,19 +103,16 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
 /// The error a non-success response (or an error envelope) stands for.
 fn error_from_body(status: u16, body: &[u8]) -> ConnectorError {
     match serde_json::from_slice::<AwsErrorBody>(body) {
-        Ok(error) if error.is_credentials_error() => ConnectorError::CredentialsRejected {
-            vendor: Vendor::Aws,
-            message: format!(
-                "{}: {}",
-                error.code(),
-                error.message.as_deref().unwrap_or_default()
-            ),
-        },
-        Ok(error) => ConnectorError::Vendor {
-            vendor: Vendor::Aws,
-            code: error.code().to_owned(),
-            message: error.message.unwrap_or_default(),
-        },
+        Ok(error) => {
+            let refused = error.is_credentials_error();
+            let code = error.code().to_owned();
+            ConnectorError::from_vendor(
+                Vendor::Aws,
+                code,
+                error.message.unwrap_or_default(),
+                refused,
+            )
+        }
         Err(_) if status == 401 || status == 403 => ConnectorError::CredentialsRejected {
             vendor: Vendor::Aws,
             message: format!("HTTP {status}"),
@@ -223,7 +219,7 @@ impl AwsConnector {
             request["NextToken"] = serde_json::Value::String(next.clone());
         }
         let body =
-            serde_json::to_vec(&request).map_err(|e| ConnectorError::Config(e.to_string()))?;
+            serde_json::to_vec(&request).map_err(|e| ConnectorError::Request(e.to_string()))?;
         let url = format!("{}/", self.endpoint);
         self.client
             .execute(|http| {
@@ -232,8 +228,7 @@ impl AwsConnector {
                     .header(reqwest::header::CONTENT_TYPE, "application/x-amz-json-1.1")
                     .header("X-Amz-Target", GET_PRODUCTS_TARGET)
                     .body(body.clone())
-                    .build()
-                    .map_err(|e| ConnectorError::Config(format!("aws request: {e}")))?;
+                    .build_request()?;
                 // Signed per attempt: the signature covers X-Amz-Date.
                 let params = SigV4Params::new(
                     &self.credentials,
@@ -255,12 +250,8 @@ impl crate::Connector for AwsConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let at = match token {
-            Some(token) => decode_token::<PageToken>(Vendor::Aws, token)?,
-            None => match self.first_position() {
-                Some(at) => at,
-                None => return Ok(FetchedPage::default()),
-            },
+        let Some(at) = resume_at::<PageToken>(Vendor::Aws, token, || self.first_position())? else {
+            return Ok(FetchedPage::default());
         };
         let response = self.get_products(&at).await?;
         if !(200..300).contains(&response.status) {

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use shiyun_core::listing::Vendor;
 
-use crate::http::VendorClient;
-use crate::paging::{decode_token, encode_token};
+use crate::http::{BuildRequest, VendorClient};
+use crate::paging::{encode_token, resume_at};
 use crate::settings::VendorSettings;
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
@@ -170,11 +170,12 @@ impl AzureConnector {
             let mut url = url::Url::parse(next)
                 .map_err(|e| malformed(format!("NextPageLink `{next}`: {e}")))?;
             if self.overridden {
-                let bad =
-                    |_| ConnectorError::Config("cannot move NextPageLink onto the endpoint".into());
+                let bad = |_| {
+                    ConnectorError::Request("cannot move NextPageLink onto the endpoint".into())
+                };
                 url.set_scheme(self.endpoint.scheme()).map_err(bad)?;
                 url.set_host(self.endpoint.host_str())
-                    .map_err(|e| ConnectorError::Config(e.to_string()))?;
+                    .map_err(|e| ConnectorError::Request(e.to_string()))?;
                 url.set_port(self.endpoint.port()).map_err(bad)?;
             }
             return Ok(url);
@@ -188,7 +189,7 @@ impl AzureConnector {
         let mut url = self
             .endpoint
             .join(PRICES_PATH)
-            .map_err(|e| ConnectorError::Config(e.to_string()))?;
+            .map_err(|e| ConnectorError::Request(e.to_string()))?;
         url.query_pairs_mut()
             .append_pair("api-version", API_VERSION)
             .append_pair("$filter", &filter);
@@ -203,26 +204,21 @@ impl crate::Connector for AzureConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let at = match token {
-            Some(token) => decode_token::<PageToken>(Vendor::Azure, token)?,
-            None => match self.pairs().first() {
-                Some((s, r)) => PageToken {
-                    service: (*s).clone(),
-                    region: (*r).clone(),
-                    next: None,
-                    carry: Vec::new(),
-                },
-                None => return Ok(FetchedPage::default()),
-            },
+        let first = || {
+            self.pairs().first().map(|(s, r)| PageToken {
+                service: (*s).clone(),
+                region: (*r).clone(),
+                next: None,
+                carry: Vec::new(),
+            })
+        };
+        let Some(at) = resume_at(Vendor::Azure, token, first)? else {
+            return Ok(FetchedPage::default());
         };
         let url = self.url_of(&at)?;
         let response = self
             .client
-            .execute(|http| {
-                http.get(url.clone())
-                    .build()
-                    .map_err(|e| ConnectorError::Config(format!("azure request: {e}")))
-            })
+            .execute(|http| http.get(url.clone()).build_request())
             .await?;
         let page: RetailPage = serde_json::from_slice(&response.body)
             .map_err(|e| malformed(format!("Retail Prices page: {e}")))?;

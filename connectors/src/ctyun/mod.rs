@@ -17,8 +17,8 @@ use chrono::Utc;
 use secrecy::SecretString;
 use shiyun_core::listing::Vendor;
 
-use crate::http::{VendorClient, VendorResponse, Verdict};
-use crate::paging::RegionItemCursor;
+use crate::http::{BuildRequest, VendorClient, VendorResponse, Verdict};
+use crate::paging::{RegionItems, walk_region_items};
 use crate::settings::VendorSettings;
 use crate::signing::ctyun::{EopParams, new_request_id, sign_request};
 use crate::{ConnectorError, FetchedPage, ImportContext};
@@ -45,7 +45,7 @@ pub struct CtyunConnector {
     access_key: String,
     secret_key: SecretString,
     regions: Vec<String>,
-    flavors: Vec<String>,
+    flavors: Arc<Vec<String>>,
     pools: Mutex<Option<Arc<Vec<RegionEntry>>>>,
 }
 
@@ -66,7 +66,7 @@ impl CtyunConnector {
             secret_key,
             // Empty means every pool: the regions filter the pool list.
             regions: settings.regions.clone(),
-            flavors: settings.services_or(DEFAULT_FLAVORS),
+            flavors: Arc::new(settings.services_or(DEFAULT_FLAVORS)),
             pools: Mutex::new(None),
         })
     }
@@ -88,9 +88,7 @@ impl CtyunConnector {
                         .header(reqwest::header::CONTENT_TYPE, "application/json")
                         .body(body.clone());
                 }
-                let mut request = builder
-                    .build()
-                    .map_err(|e| ConnectorError::Config(format!("ctyun request: {e}")))?;
+                let mut request = builder.build_request()?;
                 let request_id = new_request_id();
                 let params = EopParams {
                     access_key: &self.access_key,
@@ -142,45 +140,54 @@ impl crate::Connector for CtyunConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let position = RegionItemCursor::decode(VENDOR, token)?;
         let pools = self.pools().await?;
-        let Some(pool) = pools.get(position.region_idx) else {
-            return Ok(FetchedPage::default());
-        };
+        walk_region_items(self, VENDOR, token, &pools, FLAVORS_PER_PAGE).await
+    }
+}
+
+#[async_trait::async_trait]
+impl RegionItems for CtyunConnector {
+    type Region = RegionEntry;
+    type Item = String;
+
+    async fn items_of(&self, _pool: &RegionEntry) -> Result<Arc<Vec<String>>, ConnectorError> {
+        Ok(Arc::clone(&self.flavors))
+    }
+
+    /// Adds the monthly price of one flavor in one resource pool.
+    async fn price(
+        &self,
+        pool: &RegionEntry,
+        flavor: &String,
+        page: &mut FetchedPage,
+    ) -> Result<(), ConnectorError> {
         let region_code = pool.region_code.clone().unwrap_or_default();
-        let window = position.page(self.flavors.len(), FLAVORS_PER_PAGE, pools.len());
-        let mut page = FetchedPage::default();
-        for flavor in window.slice(&self.flavors) {
-            let body = serde_json::json!({
-                "regionID": pool.region_id,
-                "resourceType": "VM",
-                "count": 1,
-                "onDemand": false,
-                "cycleType": "MONTH",
-                "cycleCount": 1,
-                "flavorName": flavor,
-            })
-            .to_string()
-            .into_bytes();
-            let answer = self
-                .call(
-                    reqwest::Method::POST,
-                    "/v4/new-order/query-price",
-                    Some(body),
-                )
-                .await?;
-            let quote = Quote {
-                region_code: region_code.clone(),
-                cycle_type: "month".into(),
-                cycle_count: Some(1),
-                flavor_name: Some(flavor.clone()),
-                disk_type: None,
-            };
-            let priced = transformers::price_page(&answer, &quote, Utc::now())?;
-            page.listings.extend(priced.listings);
-            page.rejections.extend(priced.rejections);
-        }
-        page.next_token = window.next_token()?;
-        Ok(page)
+        let body = serde_json::json!({
+            "regionID": pool.region_id,
+            "resourceType": "VM",
+            "count": 1,
+            "onDemand": false,
+            "cycleType": "MONTH",
+            "cycleCount": 1,
+            "flavorName": flavor,
+        })
+        .to_string()
+        .into_bytes();
+        let answer = self
+            .call(
+                reqwest::Method::POST,
+                "/v4/new-order/query-price",
+                Some(body),
+            )
+            .await?;
+        let quote = Quote {
+            region_code,
+            cycle_type: "month".into(),
+            cycle_count: Some(1),
+            flavor_name: Some(flavor.clone()),
+            disk_type: None,
+        };
+        page.absorb(transformers::price_page(&answer, &quote, Utc::now())?);
+        Ok(())
     }
 }

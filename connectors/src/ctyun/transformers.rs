@@ -139,15 +139,7 @@ fn cycle_type_name(text: &str) -> Option<&'static str> {
 
 impl Quote {
     fn from_params(ctx: &ImportContext) -> Result<Self, ConnectorError> {
-        let need = |key: &str| {
-            ctx.param(key)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| {
-                    malformed(format!(
-                        "ctyun price answers do not repeat the request: pass --param {key}=…"
-                    ))
-                })
-        };
+        let need = |key: &str| ctx.require(VENDOR, "new-order/query-price", key);
         let region_code = need("regionCode")?.to_owned();
         let cycle_text = need("cycleType")?;
         let cycle_type = cycle_type_name(cycle_text)
@@ -232,18 +224,8 @@ fn envelope_error(envelope: &Envelope) -> ConnectorError {
         .clone()
         .or_else(|| envelope.message.clone())
         .unwrap_or_default();
-    if is_auth_code(&code) {
-        ConnectorError::CredentialsRejected {
-            vendor: VENDOR,
-            message: format!("{code}: {message}"),
-        }
-    } else {
-        ConnectorError::Vendor {
-            vendor: VENDOR,
-            code,
-            message,
-        }
-    }
+    let refused = is_auth_code(&code);
+    ConnectorError::from_vendor(VENDOR, code, message, refused)
 }
 
 /// The error of a body whose `statusCode` is not 800, if it is one.

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use shiyun_core::listing::Vendor;
 
-use crate::http::{VendorClient, VendorResponse, Verdict};
-use crate::paging::{decode_token, encode_token};
+use crate::http::{BuildRequest, VendorClient, VendorResponse, Verdict};
+use crate::paging::{encode_token, resume_at};
 use crate::settings::VendorSettings;
 use crate::signing::token::apply_api_key_query;
 use crate::{ConnectorError, FetchedPage, ImportContext};
@@ -39,19 +39,12 @@ fn malformed(message: impl Into<String>) -> ConnectorError {
 }
 
 fn error_of(body: &GoogleErrorBody) -> ConnectorError {
-    let message = body.error.message.clone().unwrap_or_default();
-    if body.error.is_credentials_error() {
-        ConnectorError::CredentialsRejected {
-            vendor: Vendor::Gcp,
-            message: format!("{}: {message}", body.error.reason()),
-        }
-    } else {
-        ConnectorError::Vendor {
-            vendor: Vendor::Gcp,
-            code: body.error.reason(),
-            message,
-        }
-    }
+    ConnectorError::from_vendor(
+        Vendor::Gcp,
+        body.error.reason(),
+        body.error.message.clone().unwrap_or_default(),
+        body.error.is_credentials_error(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -161,21 +154,20 @@ impl crate::Connector for GcpConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let at = match token {
-            Some(token) => decode_token::<PageToken>(Vendor::Gcp, token)?,
-            None => match self.services.first() {
-                Some(service) => PageToken {
-                    service: service.clone(),
-                    page: None,
-                },
-                None => return Ok(FetchedPage::default()),
-            },
+        let first = || {
+            self.services.first().map(|service| PageToken {
+                service: service.clone(),
+                page: None,
+            })
+        };
+        let Some(at) = resume_at(Vendor::Gcp, token, first)? else {
+            return Ok(FetchedPage::default());
         };
         let mut url = url::Url::parse(&format!(
             "{}/v1/services/{}/skus",
             self.endpoint, at.service
         ))
-        .map_err(|e| ConnectorError::Config(format!("gcp url: {e}")))?;
+        .map_err(|e| ConnectorError::Request(format!("gcp url: {e}")))?;
         url.query_pairs_mut()
             .append_pair("pageSize", &PAGE_SIZE.to_string());
         if let Some(page) = &at.page {
@@ -184,10 +176,7 @@ impl crate::Connector for GcpConnector {
         let response = self
             .client
             .execute(|http| {
-                let mut request = http
-                    .get(url.clone())
-                    .build()
-                    .map_err(|e| ConnectorError::Config(format!("gcp request: {e}")))?;
+                let mut request = http.get(url.clone()).build_request()?;
                 apply_api_key_query(&mut request, "key", &self.api_key);
                 Ok(request)
             })

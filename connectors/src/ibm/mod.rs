@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use shiyun_core::listing::{Category, Vendor};
 use shiyun_core::store::RecordRejection;
 
-use crate::http::VendorClient;
-use crate::paging::{decode_token, encode_token};
+use crate::http::{BuildRequest, VendorClient};
+use crate::paging::{encode_token, resume_at};
 use crate::settings::{VendorSettings, or_defaults};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
@@ -111,6 +111,11 @@ fn import_service(
 ) -> Result<ServiceRef, ConnectorError> {
     let entry = ctx.param("service").or(parent_id).unwrap_or_default();
     let category = ctx.param("category");
+    let bad_param = |key: &str, message: String| ConnectorError::InvalidParameter {
+        vendor: Vendor::Ibm,
+        key: key.to_owned(),
+        message,
+    };
     let mut service = match (ServiceRef::parse(entry), category) {
         (Ok(service), _) => service,
         (Err(_), Some(category)) => {
@@ -120,19 +125,26 @@ fn import_service(
                 entry
             };
             ServiceRef::parse(&format!("{name}={name}={category}"))
-                .map_err(ConnectorError::Config)?
+                .map_err(|e| bad_param("category", e))?
         }
         (Err(_), None) => {
-            return Err(ConnectorError::Config(
-                "ibm import needs --param service=<catalog service name, e.g. cloud-object-storage> \
-                 (or --param category=storage.object)"
-                    .into(),
+            let given = if entry.is_empty() {
+                "no service given".to_owned()
+            } else {
+                format!("`{entry}` is not a known catalog service")
+            };
+            return Err(bad_param(
+                "service",
+                format!(
+                    "{given}: pass --param service=<name, e.g. cloud-object-storage> \
+                     or --param category=storage.object"
+                ),
             ));
         }
     };
     if let Some(category) = category {
         service.category =
-            Category::parse(category).map_err(|e| ConnectorError::Config(e.to_string()))?;
+            Category::parse(category).map_err(|e| bad_param("category", e.to_string()))?;
     }
     Ok(service)
 }
@@ -286,8 +298,7 @@ impl IbmConnector {
             .execute(|http| {
                 http.get(url.clone())
                     .header(reqwest::header::ACCEPT, "application/json")
-                    .build()
-                    .map_err(|e| ConnectorError::Config(format!("ibm request: {e}")))
+                    .build_request()
             })
             .await?;
         Ok(response.body)
@@ -295,7 +306,7 @@ impl IbmConnector {
 
     fn url(&self, path: &str, query: &[(&str, String)]) -> Result<url::Url, ConnectorError> {
         let mut url = url::Url::parse(&format!("{}{path}", self.endpoint))
-            .map_err(|e| ConnectorError::Config(format!("ibm url: {e}")))?;
+            .map_err(|e| ConnectorError::Request(format!("ibm url: {e}")))?;
         for (k, v) in query {
             url.query_pairs_mut().append_pair(k, v);
         }
@@ -385,25 +396,23 @@ impl crate::Connector for IbmConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let at = match token {
-            Some(token) => decode_token::<PageToken>(Vendor::Ibm, token)?,
-            None => match self.services.first() {
-                Some(s) => PageToken {
-                    service: s.name.clone(),
-                    offset: 0,
-                },
-                None => return Ok(FetchedPage::default()),
-            },
+        let first = || {
+            self.services.first().map(|s| PageToken {
+                service: s.name.clone(),
+                offset: 0,
+            })
+        };
+        let Some(at) = resume_at(Vendor::Ibm, token, first)? else {
+            return Ok(FetchedPage::default());
         };
         let index = self
             .services
             .iter()
             .position(|s| s.name == at.service)
-            .ok_or_else(|| {
-                ConnectorError::Config(format!(
-                    "ibm page token names unknown service `{}`",
-                    at.service
-                ))
+            .ok_or_else(|| ConnectorError::PageToken {
+                vendor: Vendor::Ibm,
+                token: token.unwrap_or_default().to_owned(),
+                message: format!("it names unknown service `{}`", at.service),
             })?;
         let service = &self.services[index];
         let url = self.url(

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use shiyun_core::listing::Vendor;
 
-use crate::http::{VendorClient, VendorResponse, Verdict};
-use crate::paging::{RegionCache, RegionItemCursor};
+use crate::http::{BuildRequest, VendorClient, VendorResponse, Verdict};
+use crate::paging::{RegionCache, RegionItems, walk_region_items};
 use crate::settings::VendorSettings;
 use crate::signing::aws_sigv4::{AwsCredentials, SigV4Params, sign_request};
 use crate::{ConnectorError, FetchedPage, ImportContext};
@@ -92,20 +92,17 @@ impl KingsoftConnector {
         let url = format!("{}/", base.trim_end_matches('/'));
         let mut query: Vec<(&str, &str)> = vec![("Action", action), ("Version", KEC_VERSION)];
         query.extend_from_slice(params);
-        let response =
-            self.client
-                .execute(|http| {
-                    let mut request =
-                        http.get(&url).query(&query).build().map_err(|e| {
-                            ConnectorError::Config(format!("kingsoft request: {e}"))
-                        })?;
-                    sign_request(
-                        &mut request,
-                        &SigV4Params::new(&self.credentials, region, "kec", Utc::now()),
-                    )?;
-                    Ok(request)
-                })
-                .await?;
+        let response = self
+            .client
+            .execute(|http| {
+                let mut request = http.get(&url).query(&query).build_request()?;
+                sign_request(
+                    &mut request,
+                    &SigV4Params::new(&self.credentials, region, "kec", Utc::now()),
+                )?;
+                Ok(request)
+            })
+            .await?;
         transformers::check_error(&response.body)?;
         Ok(response.body)
     }
@@ -148,33 +145,41 @@ impl crate::Connector for KingsoftConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let position = RegionItemCursor::decode(VENDOR, token)?;
-        let Some(region) = self.regions.get(position.region_idx) else {
-            return Ok(FetchedPage::default());
-        };
-        let catalog = self.catalog(region).await?;
-        let window = position.page(catalog.len(), ITEMS_PER_PAGE, self.regions.len());
-        let mut page = FetchedPage::default();
-        for (config, zone) in window.slice(&catalog) {
-            let params = [
-                ("InstanceType", config.instance_type.as_str()),
-                ("AvailabilityZone", zone.as_str()),
-            ];
-            match self.call(region, "DescribeSpotPriceHistory", &params).await {
-                Ok(body) => {
-                    let priced = transformers::spot_page(&body, Some(config), Utc::now())?;
-                    page.listings.extend(priced.listings);
-                    page.rejections.extend(priced.rejections);
-                }
-                // Not sold as spot there, or a bad parameter: report it and go on.
-                Err(ConnectorError::Vendor { code, message, .. }) => page.reject(
-                    format!("{}@{zone}", config.instance_type),
-                    format!("describe spot price history: {code}: {message}"),
-                ),
-                Err(other) => return Err(other),
+        walk_region_items(self, VENDOR, token, &self.regions, ITEMS_PER_PAGE).await
+    }
+}
+
+#[async_trait::async_trait]
+impl RegionItems for KingsoftConnector {
+    type Region = String;
+    type Item = (Arc<InstanceTypeConfig>, String);
+
+    async fn items_of(&self, region: &String) -> Result<Arc<Catalog>, ConnectorError> {
+        self.catalog(region).await
+    }
+
+    /// Adds the spot prices of one type in one zone.
+    async fn price(
+        &self,
+        region: &String,
+        (config, zone): &(Arc<InstanceTypeConfig>, String),
+        page: &mut FetchedPage,
+    ) -> Result<(), ConnectorError> {
+        let params = [
+            ("InstanceType", config.instance_type.as_str()),
+            ("AvailabilityZone", zone.as_str()),
+        ];
+        match self.call(region, "DescribeSpotPriceHistory", &params).await {
+            Ok(body) => {
+                page.absorb(transformers::spot_page(&body, Some(config), Utc::now())?);
             }
+            // Not sold as spot there, or a bad parameter: report it and go on.
+            Err(ConnectorError::Vendor { code, message, .. }) => page.reject(
+                format!("{}@{zone}", config.instance_type),
+                format!("describe spot price history: {code}: {message}"),
+            ),
+            Err(other) => return Err(other),
         }
-        page.next_token = window.next_token()?;
-        Ok(page)
+        Ok(())
     }
 }

@@ -133,18 +133,8 @@ fn is_auth_code(code: &str) -> bool {
 }
 
 fn api_error(error: ApiError) -> ConnectorError {
-    if is_auth_code(&error.code) {
-        ConnectorError::CredentialsRejected {
-            vendor: VENDOR,
-            message: format!("{}: {}", error.code, error.message),
-        }
-    } else {
-        ConnectorError::Vendor {
-            vendor: VENDOR,
-            code: error.code,
-            message: error.message,
-        }
-    }
+    let refused = is_auth_code(&error.code);
+    ConnectorError::from_vendor(VENDOR, error.code, error.message, refused)
 }
 
 /// The `Error.Code` of a body, if it is the error envelope.

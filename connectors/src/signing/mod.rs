@@ -98,7 +98,7 @@ impl SignableRequest {
         let url = request.url();
         let host = url
             .host_str()
-            .ok_or_else(|| ConnectorError::Config(format!("url `{url}` has no host")))?;
+            .ok_or_else(|| ConnectorError::Request(format!("url `{url}` has no host")))?;
         let host = match url.port() {
             Some(port) => format!("{host}:{port}"),
             None => host.to_owned(),
@@ -109,7 +109,7 @@ impl SignableRequest {
                 continue;
             }
             let value = value.to_str().map_err(|_| {
-                ConnectorError::Config(format!("header `{name}` is not visible ASCII"))
+                ConnectorError::Request(format!("header `{name}` is not visible ASCII"))
             })?;
             headers.push((name.as_str().to_owned(), value.to_owned()));
         }
@@ -118,7 +118,7 @@ impl SignableRequest {
             Some(body) => body
                 .as_bytes()
                 .ok_or_else(|| {
-                    ConnectorError::Config("a streaming request body cannot be signed".into())
+                    ConnectorError::Request("a streaming request body cannot be signed".into())
                 })?
                 .to_vec(),
         };
@@ -142,9 +142,9 @@ pub fn apply_headers(
 ) -> Result<(), ConnectorError> {
     for (name, value) in headers {
         let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| ConnectorError::Config(format!("header name `{name}`: {e}")))?;
+            .map_err(|e| ConnectorError::Request(format!("header name `{name}`: {e}")))?;
         let value = reqwest::header::HeaderValue::from_str(value)
-            .map_err(|e| ConnectorError::Config(format!("header `{name}` value: {e}")))?;
+            .map_err(|e| ConnectorError::Request(format!("header `{name}` value: {e}")))?;
         request.headers_mut().insert(name, value);
     }
     Ok(())

@@ -19,7 +19,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 
-use crate::http::{VendorClient, VendorResponse, Verdict};
+use crate::http::{BuildRequest, VendorClient, VendorResponse, Verdict};
 use crate::paging::{decode_token, encode_token};
 use crate::settings::VendorSettings;
 use crate::signing::tencent_tc3::{Tc3Call, Tc3Params, sign_request};
@@ -145,8 +145,7 @@ impl crate::Connector for TencentConnector {
                         "application/json; charset=utf-8",
                     )
                     .body(body.clone())
-                    .build()
-                    .map_err(|e| ConnectorError::Config(format!("tencent request: {e}")))?;
+                    .build_request()?;
                 // Signed per attempt: the signature covers the timestamp.
                 let params = Tc3Params {
                     secret_id: &self.secret_id,

@@ -166,18 +166,8 @@ fn malformed(message: impl Into<String>) -> ConnectorError {
 /// Maps Tencent's `Response.Error` to a connector error: `AuthFailure.*`
 /// means the credentials were refused.
 fn api_error(error: ApiError) -> ConnectorError {
-    if error.code.starts_with("AuthFailure") {
-        ConnectorError::CredentialsRejected {
-            vendor: VENDOR,
-            message: format!("{}: {}", error.code, error.message),
-        }
-    } else {
-        ConnectorError::Vendor {
-            vendor: VENDOR,
-            code: error.code,
-            message: error.message,
-        }
-    }
+    let refused = error.code.starts_with("AuthFailure");
+    ConnectorError::from_vendor(VENDOR, error.code, error.message, refused)
 }
 
 fn parse_envelope(body: &[u8]) -> Result<ResponseBody, ConnectorError> {
@@ -199,23 +189,6 @@ pub fn error_code(body: &[u8]) -> Option<String> {
 /// Checks a live response body for Tencent's error envelope.
 pub fn check_error(body: &[u8]) -> Result<(), ConnectorError> {
     parse_envelope(body).map(|_| ())
-}
-
-/// A required request parameter of a saved quote.
-fn required<'a>(
-    ctx: &'a ImportContext,
-    keys: &[&str],
-    api: &str,
-) -> Result<&'a str, ConnectorError> {
-    keys.iter()
-        .find_map(|k| ctx.param(k))
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| {
-            malformed(format!(
-                "{api} does not repeat its request: pass --param {}=…",
-                keys.first().copied().unwrap_or_default()
-            ))
-        })
 }
 
 /// Normalises a saved Tencent response, detecting the API by its payload.
@@ -572,9 +545,11 @@ fn run_instances_quote(
     out: &mut Out,
 ) -> Result<(), ConnectorError> {
     const API: &str = "InquiryPriceRunInstances";
-    let instance_type = required(ctx, &["InstanceType"], API)?;
-    let zone = required(ctx, &["Placement.Zone", "Zone"], API)?;
-    let charge_type = required(ctx, &["InstanceChargeType"], API)?.to_ascii_uppercase();
+    let instance_type = ctx.require(VENDOR, API, "InstanceType")?;
+    let zone = ctx.require_any(VENDOR, API, &["Placement.Zone", "Zone"])?;
+    let charge_type = ctx
+        .require(VENDOR, API, "InstanceChargeType")?
+        .to_ascii_uppercase();
     let months = period_months(ctx)?;
     let billing = if charge_type == "PREPAID" {
         format!("prepaid_{months}m")
@@ -659,14 +634,16 @@ fn disk_names(disk_type: &str) -> (&'static str, &'static str) {
 
 fn disk_quote(price: &RawValue, ctx: &ImportContext, out: &mut Out) -> Result<(), ConnectorError> {
     const API: &str = "InquiryPriceCreateDisks";
-    let disk_type = required(ctx, &["DiskType"], API)?;
-    let size = required(ctx, &["DiskSize"], API)?;
+    let disk_type = ctx.require(VENDOR, API, "DiskType")?;
+    let size = ctx.require(VENDOR, API, "DiskSize")?;
     let size: Decimal = size
         .trim()
         .parse()
         .map_err(|_| malformed(format!("--param DiskSize=`{size}` is not a number of GB")))?;
-    let place = required(ctx, &["Placement.Zone", "Zone", "Region"], API)?;
-    let charge_type = required(ctx, &["DiskChargeType"], API)?.to_ascii_uppercase();
+    let place = ctx.require_any(VENDOR, API, &["Placement.Zone", "Zone", "Region"])?;
+    let charge_type = ctx
+        .require(VENDOR, API, "DiskChargeType")?
+        .to_ascii_uppercase();
     let months = period_months(ctx)?;
     let billing = if charge_type == "PREPAID" {
         format!("prepaid_{months}m")

@@ -16,8 +16,8 @@ use chrono::Utc;
 use secrecy::SecretString;
 use shiyun_core::listing::Vendor;
 
-use crate::http::{VendorClient, VendorResponse, Verdict};
-use crate::paging::RegionItemCursor;
+use crate::http::{BuildRequest, VendorClient, VendorResponse, Verdict};
+use crate::paging::{RegionItems, walk_region_items};
 use crate::settings::VendorSettings;
 use crate::signing::ucloud::signed_parameters;
 use crate::{ConnectorError, FetchedPage, ImportContext};
@@ -51,15 +51,18 @@ pub struct UcloudConnector {
     public_key: String,
     private_key: SecretString,
     regions: Vec<String>,
-    configs: Vec<(String, u32, u32)>,
+    configs: Arc<Vec<UhostConfig>>,
 }
+
+/// A UHost configuration to price: (machine type, vCPU, memory MB).
+type UhostConfig = (String, u32, u32);
 
 /// A non-zero `RetCode` in a body fails at once (171/172 as refused credentials).
 fn classify(_vendor: Vendor, response: &VendorResponse) -> Option<Verdict> {
     transformers::body_error(&response.body).map(Verdict::Fail)
 }
 
-fn parse_config(text: &str) -> Result<(String, u32, u32), ConnectorError> {
+fn parse_config(text: &str) -> Result<UhostConfig, ConnectorError> {
     let bad = || {
         ConnectorError::Config(format!(
             "ucloud service `{text}` is not MachineType:CPU:MemoryMB"
@@ -104,14 +107,14 @@ impl UcloudConnector {
             public_key,
             private_key,
             regions: settings.regions_or(DEFAULT_REGIONS),
-            configs,
+            configs: Arc::new(configs),
         })
     }
 
-    async fn price(
+    async fn price_config(
         &self,
         region: &str,
-        config: &(String, u32, u32),
+        config: &UhostConfig,
     ) -> Result<FetchedPage, ConnectorError> {
         let (machine, cpu, memory) = config;
         let params = vec![
@@ -127,10 +130,7 @@ impl UcloudConnector {
             .client
             .execute(|http| {
                 let signed = signed_parameters(&params, &self.public_key, &self.private_key);
-                http.get(&url)
-                    .query(&signed)
-                    .build()
-                    .map_err(|e| ConnectorError::Config(format!("ucloud request: {e}")))
+                http.get(&url).query(&signed).build_request()
             })
             .await?;
         let offer = Offer::uhost(region, machine, *cpu, *memory, None);
@@ -145,18 +145,26 @@ impl crate::Connector for UcloudConnector {
     }
 
     async fn fetch_page(&self, token: Option<&str>) -> Result<FetchedPage, ConnectorError> {
-        let position = RegionItemCursor::decode(VENDOR, token)?;
-        let Some(region) = self.regions.get(position.region_idx) else {
-            return Ok(FetchedPage::default());
-        };
-        let window = position.page(self.configs.len(), CONFIGS_PER_PAGE, self.regions.len());
-        let mut page = FetchedPage::default();
-        for config in window.slice(&self.configs) {
-            let priced = self.price(region, config).await?;
-            page.listings.extend(priced.listings);
-            page.rejections.extend(priced.rejections);
-        }
-        page.next_token = window.next_token()?;
-        Ok(page)
+        walk_region_items(self, VENDOR, token, &self.regions, CONFIGS_PER_PAGE).await
+    }
+}
+
+#[async_trait::async_trait]
+impl RegionItems for UcloudConnector {
+    type Region = String;
+    type Item = UhostConfig;
+
+    async fn items_of(&self, _region: &String) -> Result<Arc<Vec<UhostConfig>>, ConnectorError> {
+        Ok(Arc::clone(&self.configs))
+    }
+
+    async fn price(
+        &self,
+        region: &String,
+        config: &UhostConfig,
+        page: &mut FetchedPage,
+    ) -> Result<(), ConnectorError> {
+        page.absorb(self.price_config(region, config).await?);
+        Ok(())
     }
 }

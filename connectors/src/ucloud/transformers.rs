@@ -104,18 +104,8 @@ fn malformed(message: impl Into<String>) -> ConnectorError {
 
 /// `RetCode` 171 (bad signature) and 172 (unknown public key) are refused credentials.
 fn api_error(ret_code: i64, message: String) -> ConnectorError {
-    if matches!(ret_code, 171 | 172) {
-        ConnectorError::CredentialsRejected {
-            vendor: VENDOR,
-            message: format!("RetCode {ret_code}: {message}"),
-        }
-    } else {
-        ConnectorError::Vendor {
-            vendor: VENDOR,
-            code: ret_code.to_string(),
-            message,
-        }
-    }
+    let refused = matches!(ret_code, 171 | 172);
+    ConnectorError::from_vendor(VENDOR, ret_code.to_string(), message, refused)
 }
 
 fn parse_envelope(body: &[u8]) -> Result<Envelope, ConnectorError> {
@@ -198,15 +188,7 @@ impl Offer {
 
     fn from_params(product: Product, ctx: &ImportContext) -> Result<Self, ConnectorError> {
         let api = product.api();
-        let need = |key: &str| {
-            ctx.param(key)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| {
-                    malformed(format!(
-                        "{api} does not repeat its request: pass --param {key}=…"
-                    ))
-                })
-        };
+        let need = |key: &str| ctx.require(VENDOR, api, key);
         let number = |key: &str| -> Result<u32, ConnectorError> {
             let text = need(key)?;
             text.trim()

@@ -11,8 +11,9 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
     assert_amount, assert_credentials_rejected, assert_identity, assert_malformed,
-    assert_malformed_naming, assert_money, clean_page, connector_error, drain_all, keyed_settings,
-    live_connector, mount_answer, mount_fault_once, params_ctx, query_map, vendor_fixture,
+    assert_malformed_naming, assert_missing_parameter, assert_money, clean_page, connector_error,
+    ctx_with, drain_all, keyed_settings, live_connector, mount_answer, mount_fault_once, query_map,
+    vendor_fixture,
 };
 
 #[test]
@@ -21,8 +22,8 @@ fn describe_price_sample_imports_the_trade_price_exactly() {
         "alibaba",
         "ecs-describeprice-instance-g6-large-cn-hangzhou.json",
     );
-    let err = import(&body, &params_ctx(&[])).unwrap_err();
-    assert_malformed_naming(&err, "RegionId");
+    let err = import(&body, &ctx_with(&[])).unwrap_err();
+    assert_missing_parameter(&err, "RegionId");
 
     let params = [
         ("RegionId", "cn-hangzhou"),
@@ -30,7 +31,7 @@ fn describe_price_sample_imports_the_trade_price_exactly() {
         ("PriceUnit", "Year"),
         ("Period", "1"),
     ];
-    let page = clean_page(import(&body, &params_ctx(&params)));
+    let page = clean_page(import(&body, &ctx_with(&params)));
     assert_eq!(page.listings.len(), 1);
     let l = &page.listings[0];
     assert_identity(
@@ -56,7 +57,7 @@ fn describe_price_sample_imports_the_trade_price_exactly() {
     assert_eq!(l.provenance().vendor_api, "alibaba.ecs.DescribePrice");
 
     // The default quote is on demand, per hour.
-    let hourly = import(&body, &params_ctx(&params[..2])).unwrap();
+    let hourly = import(&body, &ctx_with(&params[..2])).unwrap();
     let l = &hourly.listings[0];
     assert_eq!(l.vendor_sku(), "ecs.g6.large@cn-hangzhou/hour");
     assert_eq!(l.prices()[0].billing_mode(), BillingMode::OnDemand);
@@ -66,10 +67,10 @@ fn describe_price_sample_imports_the_trade_price_exactly() {
 #[test]
 fn describe_instance_types_sample_gives_spec_listings_in_the_given_region() {
     let body = vendor_fixture("alibaba", "ecs-describeinstancetypes.json");
-    let err = import(&body, &params_ctx(&[])).unwrap_err();
+    let err = import(&body, &ctx_with(&[])).unwrap_err();
     assert!(err.to_string().contains("RegionId"), "{err}");
 
-    let page = clean_page(import(&body, &params_ctx(&[("RegionId", "cn-shanghai")])));
+    let page = clean_page(import(&body, &ctx_with(&[("RegionId", "cn-shanghai")])));
     let l = &page.listings[0];
     assert_eq!(l.vendor_sku(), "ecs.g6.large@cn-shanghai");
     assert_eq!(l.region().geography.to_string(), "cn/shanghai");
@@ -84,7 +85,7 @@ fn describe_instance_types_sample_gives_spec_listings_in_the_given_region() {
 #[test]
 fn describe_regions_sample_is_accepted_without_listings() {
     let body = vendor_fixture("alibaba", "ecs-describeregions.json");
-    let page = import(&body, &params_ctx(&[])).unwrap();
+    let page = import(&body, &ctx_with(&[])).unwrap();
     assert!(page.listings.is_empty());
     assert!(page.rejections.is_empty());
 }
@@ -97,7 +98,7 @@ fn bad_data_is_rejected_or_refused() {
     ];
     let not_number =
         json!({"RequestId": "r", "PriceInfo": {"Price": {"Currency": "CNY", "TradePrice": "abc"}}});
-    let page = import(not_number.to_string().as_bytes(), &params_ctx(&params)).unwrap();
+    let page = import(not_number.to_string().as_bytes(), &ctx_with(&params)).unwrap();
     assert!(page.listings.is_empty());
     assert_eq!(page.rejections[0].vendor_key, "ecs.c7.large@cn-hangzhou");
     assert!(
@@ -108,7 +109,7 @@ fn bad_data_is_rejected_or_refused() {
 
     let currency =
         json!({"RequestId": "r", "PriceInfo": {"Price": {"Currency": "XYZ", "TradePrice": 1.5}}});
-    let page = import(currency.to_string().as_bytes(), &params_ctx(&params)).unwrap();
+    let page = import(currency.to_string().as_bytes(), &ctx_with(&params)).unwrap();
     assert!(
         page.rejections[0].reason.contains("unknown currency"),
         "{:?}",
@@ -117,7 +118,7 @@ fn bad_data_is_rejected_or_refused() {
 
     let region = import(
         currency.to_string().replace("XYZ", "CNY").as_bytes(),
-        &params_ctx(&[
+        &ctx_with(&[
             ("RegionId", "moon-base-1"),
             ("InstanceType", "ecs.c7.large"),
         ]),
@@ -137,7 +138,7 @@ fn bad_data_is_rejected_or_refused() {
     ]}});
     let page = import(
         types.to_string().as_bytes(),
-        &params_ctx(&[("RegionId", "cn-beijing")]),
+        &ctx_with(&[("RegionId", "cn-beijing")]),
     )
     .unwrap();
     let skus: Vec<&str> = page.listings.iter().map(|l| l.vendor_sku()).collect();
@@ -164,24 +165,24 @@ fn bad_data_is_rejected_or_refused() {
         "alibaba",
         "ecs-describeprice-instance-g6-large-cn-hangzhou.json",
     );
-    let err = import(&body[..40], &params_ctx(&params)).unwrap_err();
+    let err = import(&body[..40], &ctx_with(&params)).unwrap_err();
     assert_malformed(&err);
 
     let auth = json!({"RequestId": "r", "HostId": "ecs.aliyuncs.com", "Code": "InvalidAccessKeyId.NotFound", "Message": "Specified access key is not found."});
-    let err = import(auth.to_string().as_bytes(), &params_ctx(&params)).unwrap_err();
+    let err = import(auth.to_string().as_bytes(), &ctx_with(&params)).unwrap_err();
     assert_credentials_rejected(&err);
     let sig = auth
         .to_string()
         .replace("InvalidAccessKeyId.NotFound", "SignatureDoesNotMatch");
     assert!(matches!(
-        import(sig.as_bytes(), &params_ctx(&params)).unwrap_err(),
+        import(sig.as_bytes(), &ctx_with(&params)).unwrap_err(),
         ConnectorError::CredentialsRejected { .. }
     ));
     let other = auth
         .to_string()
         .replace("InvalidAccessKeyId.NotFound", "InvalidParameter");
     assert!(matches!(
-        import(other.as_bytes(), &params_ctx(&params)).unwrap_err(),
+        import(other.as_bytes(), &ctx_with(&params)).unwrap_err(),
         ConnectorError::Vendor { .. }
     ));
 }
@@ -335,7 +336,7 @@ fn quotes_for_several_instances_are_divided_by_amount() {
     let with_amount = |amount: &'static str| {
         let mut params = base.to_vec();
         params.push(("Amount", amount));
-        params_ctx(&params)
+        ctx_with(&params)
     };
     // DescribePrice prices `Amount` instances together: 541.5 for 3 is 180.5 each.
     let page = clean_page(import(body.as_bytes(), &with_amount("3")));

@@ -494,9 +494,9 @@ fn offer_files_stream_in_batches() {
         Err(ConnectorError::Malformed { .. })
     ));
     let stopped = stream_offer_file(text.as_bytes(), &ctx(), |_| {
-        Err(ConnectorError::Config("full".into()))
+        Err(ConnectorError::Interrupted("full".into()))
     });
-    assert!(matches!(stopped, Err(ConnectorError::Config(m)) if m == "full"));
+    assert!(matches!(stopped, Err(ConnectorError::Interrupted(m)) if m == "full"));
 }
 
 #[test]

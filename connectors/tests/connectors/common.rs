@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::DateTime;
 use secrecy::SecretString;
 use shiyun_connectors::http::{RetryConfig, VendorClient};
 use shiyun_connectors::{
     Connector, ConnectorError, FetchedPage, ImportContext, VendorSettings, connector_for,
 };
+use shiyun_core::error::{CodedError, ErrorCode};
 use shiyun_core::listing::{Listing, Vendor};
 use shiyun_core::money::Money;
 use shiyun_core::store::RecordRejection;
@@ -203,6 +204,20 @@ pub(crate) fn assert_malformed_naming(err: &ConnectorError, what: &str) {
     assert!(err.to_string().contains(what), "{err}");
 }
 
+/// Asserts `err` asks for the request parameter `key`, as the caller's input to fix.
+#[track_caller]
+pub(crate) fn assert_missing_parameter(err: &ConnectorError, key: &str) {
+    assert!(
+        matches!(err, ConnectorError::MissingParameter { key: k, .. } if k == key),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&format!("--param {key}=")),
+        "{err}"
+    );
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
+}
+
 /// Asserts `err` says the vendor refused the credentials.
 #[track_caller]
 pub(crate) fn assert_credentials_rejected(err: &ConnectorError) {
@@ -312,24 +327,14 @@ pub(crate) fn fast_client(vendor: Vendor, settings: &VendorSettings) -> VendorCl
         })
 }
 
-/// [`ctx`] with request `params`.
+/// [`ctx`] with request `params` (for the vendors whose price answers do
+/// not repeat the request).
 pub(crate) fn ctx_with(params: &[(&str, &str)]) -> ImportContext {
-    let mut c = ctx();
-    c.params = params
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    c
-}
-
-/// An import context fetched at 2025-01-02T03:04:05Z with request `params`
-/// (the vendors whose price answers do not repeat the request).
-pub(crate) fn params_ctx(params: &[(&str, &str)]) -> ImportContext {
     ImportContext {
-        fetched_at: Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap(),
         params: params
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
+        ..ctx()
     }
 }

@@ -13,8 +13,8 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
     assert_all_signed, assert_amount, assert_credentials_rejected, assert_malformed,
-    assert_malformed_naming, assert_money, clean_page, drain_all, keyed_settings, live_connector,
-    mount_answer, mount_fault_once, params_ctx, vendor_fixture,
+    assert_missing_parameter, assert_money, clean_page, ctx_with, drain_all, keyed_settings,
+    live_connector, mount_answer, mount_fault_once, vendor_fixture,
 };
 
 const SAMPLE: &str = "order-query-new-price-n100-ecs-ebs-eip-cfw.json";
@@ -22,8 +22,8 @@ const SAMPLE: &str = "order-query-new-price-n100-ecs-ebs-eip-cfw.json";
 #[test]
 fn order_price_sample_gives_one_listing_per_item() {
     let body = vendor_fixture("ctyun", SAMPLE);
-    let err = import(&body, &params_ctx(&[])).unwrap_err();
-    assert_malformed_naming(&err, "regionCode");
+    let err = import(&body, &ctx_with(&[])).unwrap_err();
+    assert_missing_parameter(&err, "regionCode");
 
     let params = [
         ("regionCode", "cn-neimeng-8"),
@@ -31,7 +31,7 @@ fn order_price_sample_gives_one_listing_per_item() {
         ("flavorName", "s7.large.2"),
         ("diskType", "SATA"),
     ];
-    let page = clean_page(import(&body, &params_ctx(&params)));
+    let page = clean_page(import(&body, &ctx_with(&params)));
     let by_sku: BTreeMap<&str, _> = page.listings.iter().map(|l| (l.vendor_sku(), l)).collect();
     assert_eq!(
         by_sku.keys().copied().collect::<Vec<_>>(),
@@ -73,7 +73,7 @@ fn order_price_sample_gives_one_listing_per_item() {
     assert_eq!(cfw.provenance().vendor_api, "ctyun.order.queryNewPrice");
 
     // Without flavorName the VM item is rejected, the others still import.
-    let page = import(&body, &params_ctx(&params[..2])).unwrap();
+    let page = import(&body, &ctx_with(&params[..2])).unwrap();
     assert_eq!(page.listings.len(), 3);
     assert_eq!(page.rejections[0].vendor_key, "VM@cn-neimeng-8");
     assert!(page.rejections[0].reason.contains("flavorName"));
@@ -94,7 +94,7 @@ fn bad_items_are_rejected_and_bad_pages_refused() {
         ("cycleType", "3"),
         ("flavorName", "c7.large.2"),
     ];
-    let page = import(body.to_string().as_bytes(), &params_ctx(&params)).unwrap();
+    let page = import(body.to_string().as_bytes(), &ctx_with(&params)).unwrap();
     assert_eq!(page.listings.len(), 1);
     let vm = &page.listings[0];
     assert_eq!(vm.vendor_sku(), "VM.c7.large.2@cn-huadong1/month");
@@ -122,7 +122,7 @@ fn bad_items_are_rejected_and_bad_pages_refused() {
 
     let mars = import(
         body.to_string().as_bytes(),
-        &params_ctx(&[
+        &ctx_with(&[
             ("regionCode", "mars-1"),
             ("cycleType", "month"),
             ("flavorName", "x"),
@@ -137,21 +137,21 @@ fn bad_items_are_rejected_and_bad_pages_refused() {
     );
 
     let sample = vendor_fixture("ctyun", SAMPLE);
-    let err = import(&sample[..sample.len() - 30], &params_ctx(&params)).unwrap_err();
+    let err = import(&sample[..sample.len() - 30], &ctx_with(&params)).unwrap_err();
     assert_malformed(&err);
 
     let failed = json!({"statusCode": 900, "errorCode": "Order.Price.Invalid", "message": "bad", "description": "询价失败"});
-    let err = import(failed.to_string().as_bytes(), &params_ctx(&params)).unwrap_err();
+    let err = import(failed.to_string().as_bytes(), &ctx_with(&params)).unwrap_err();
     assert!(
         matches!(err, ConnectorError::Vendor { ref code, .. } if code == "Order.Price.Invalid"),
         "{err}"
     );
     let auth = json!({"statusCode": 900, "errorCode": "Openapi.Signature.Invalid", "message": "signature mismatch"});
-    let err = import(auth.to_string().as_bytes(), &params_ctx(&params)).unwrap_err();
+    let err = import(auth.to_string().as_bytes(), &ctx_with(&params)).unwrap_err();
     assert_credentials_rejected(&err);
 
     let regions = json!({"statusCode": 800, "returnObj": {"regionList": [{"regionID": "x", "regionCode": "cn-huadong1"}]}});
-    let page = import(regions.to_string().as_bytes(), &params_ctx(&[])).unwrap();
+    let page = import(regions.to_string().as_bytes(), &ctx_with(&[])).unwrap();
     assert!(page.listings.is_empty() && page.rejections.is_empty());
 }
 
@@ -238,7 +238,7 @@ fn counted_items_are_priced_per_instance_and_sized_items_keep_their_size() {
         ("cycleType", "month"),
         ("flavorName", "c7.large.2"),
     ];
-    let page = clean_page(import(body.to_string().as_bytes(), &params_ctx(&params)));
+    let page = clean_page(import(body.to_string().as_bytes(), &ctx_with(&params)));
     let by_sku: BTreeMap<&str, _> = page.listings.iter().map(|l| (l.vendor_sku(), l)).collect();
     // 541.5 for 3 VMs is 180.5 each; 5200 for 2 firewalls is 2600 each.
     let vm = by_sku["VM.c7.large.2@cn-huadong1/month"];
@@ -260,7 +260,7 @@ fn counted_items_are_priced_per_instance_and_sized_items_keep_their_size() {
                 {"resourceType": "VM", "instanceCnt": cnt, "finalPrice": price}
             ]}
         ]}});
-        let page = import(body.to_string().as_bytes(), &params_ctx(&params)).unwrap();
+        let page = import(body.to_string().as_bytes(), &ctx_with(&params)).unwrap();
         assert!(page.listings.is_empty(), "instanceCnt {cnt}");
         assert_eq!(page.rejections[0].vendor_key, "VM.c7.large.2@cn-huadong1");
         assert!(

@@ -5,6 +5,7 @@ use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use shiyun_connectors::ConnectorError;
 use shiyun_connectors::ibm;
+use shiyun_core::error::{CodedError, ErrorCode};
 use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
 use shiyun_core::money::Currency;
 use wiremock::matchers::{method, path_regex};
@@ -59,9 +60,11 @@ fn cos_pricing_sample_is_exact() {
     // The pricing does not name its service: import says what to pass.
     let err = ibm::import(&body, &ctx()).unwrap_err();
     assert!(
-        matches!(&err, ConnectorError::Config(m) if m.contains("--param service=")),
+        matches!(&err, ConnectorError::InvalidParameter { key, .. } if key == "service"),
         "{err}"
     );
+    assert!(err.to_string().contains("--param service="), "{err}");
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
     // Another country's amounts are asked for but absent: the record is rejected.
     let page = ibm::import(
         &body,

@@ -12,14 +12,14 @@ use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
     assert_all_signed, assert_amount, assert_credentials_rejected, assert_identity,
-    assert_malformed, assert_money, clean_page, connector_error, drain_all, keyed_settings,
-    live_connector, mount_answer, mount_fault_once, params_ctx, query_map, vendor_fixture,
+    assert_malformed, assert_money, clean_page, connector_error, ctx_with, drain_all,
+    keyed_settings, live_connector, mount_answer, mount_fault_once, query_map, vendor_fixture,
 };
 
 #[test]
 fn trade_describe_instances_sample_is_accepted_without_listings() {
     let body = vendor_fixture("kingsoft", "trade-describeinstances.json");
-    let page = import(&body, &params_ctx(&[])).unwrap();
+    let page = import(&body, &ctx_with(&[])).unwrap();
     assert!(page.listings.is_empty());
     assert!(page.rejections.is_empty());
 }
@@ -27,7 +27,7 @@ fn trade_describe_instances_sample_is_accepted_without_listings() {
 #[test]
 fn trade_error_sample_is_a_vendor_error() {
     let body = vendor_fixture("kingsoft", "trade-error-serviceinnererror.json");
-    let err = import(&body, &params_ctx(&[])).unwrap_err();
+    let err = import(&body, &ctx_with(&[])).unwrap_err();
     match err {
         ConnectorError::Vendor { code, message, .. } => {
             assert_eq!(code, "ServiceInnerError");
@@ -37,7 +37,7 @@ fn trade_error_sample_is_a_vendor_error() {
     }
     for code in ["SignatureDoesNotMatch", "InvalidAccessKey"] {
         let body = json!({"RequestId": "r", "Error": {"Code": code, "Message": "no"}});
-        let err = import(body.to_string().as_bytes(), &params_ctx(&[])).unwrap_err();
+        let err = import(body.to_string().as_bytes(), &ctx_with(&[])).unwrap_err();
         assert_credentials_rejected(&err);
     }
 }
@@ -58,7 +58,7 @@ fn spot_price_history_gives_spot_and_on_demand_listings_from_the_latest_entry() 
             {"SpotPrice": 0.0410, "OriginPrice": 0.1965, "Timestamp": "2023-09-17 17:00:00"}
         ]),
     );
-    let page = clean_page(import(body.as_bytes(), &params_ctx(&[])));
+    let page = clean_page(import(body.as_bytes(), &ctx_with(&[])));
     assert_eq!(page.listings.len(), 2);
     let spot = &page.listings[0];
     assert_identity(
@@ -90,7 +90,7 @@ fn bad_records_are_rejected() {
             {"SpotPrice": 0.1, "OriginPrice": 0.5, "Timestamp": "2023-09-17 16:00:00"}
         ]),
     );
-    let page = import(body.as_bytes(), &params_ctx(&[])).unwrap();
+    let page = import(body.as_bytes(), &ctx_with(&[])).unwrap();
     assert_eq!(page.listings.len(), 2, "the readable entry still prices it");
     assert_eq!(page.rejections[0].vendor_key, "C6.4B@cn-shanghai-2a");
     assert!(page.rejections[0].reason.contains("not a number"));
@@ -100,7 +100,7 @@ fn bad_records_are_rejected() {
         "cn-shanghai-2a",
         json!([{"SpotPrice": 0.1, "Timestamp": "t"}]),
     );
-    let page = import(no_type.as_bytes(), &params_ctx(&[])).unwrap();
+    let page = import(no_type.as_bytes(), &ctx_with(&[])).unwrap();
     assert!(page.listings.is_empty());
     assert!(page.rejections[0].reason.contains("missing InstanceType"));
 
@@ -109,7 +109,7 @@ fn bad_records_are_rejected() {
         "mars-1a",
         json!([{"SpotPrice": 0.1, "Timestamp": "t"}]),
     );
-    let page = import(mars.as_bytes(), &params_ctx(&[])).unwrap();
+    let page = import(mars.as_bytes(), &ctx_with(&[])).unwrap();
     assert!(page.rejections[0].reason.contains("unknown region"));
 
     let configs = json!({"RequestId": "r", "InstanceTypeConfigSet": [
@@ -117,7 +117,7 @@ fn bad_records_are_rejected() {
         {"InstanceFamily": "N3", "CPU": 2},
         {"InstanceType": "P3I.14B1", "InstanceFamily": "P3I", "CPU": 14, "Memory": 120, "GPU": 1, "AvailabilityZoneSet": [{"AvailabilityZone": "cn-beijing-6c"}]}
     ]});
-    let page = import(configs.to_string().as_bytes(), &params_ctx(&[])).unwrap();
+    let page = import(configs.to_string().as_bytes(), &ctx_with(&[])).unwrap();
     let skus: Vec<&str> = page.listings.iter().map(|l| l.vendor_sku()).collect();
     assert_eq!(
         skus,
@@ -133,7 +133,7 @@ fn bad_records_are_rejected() {
     assert_eq!(page.rejections[0].vendor_key, "InstanceTypeConfigSet[1]");
 
     let sample = vendor_fixture("kingsoft", "trade-describeinstances.json");
-    let err = import(&sample[..sample.len() / 2], &params_ctx(&[])).unwrap_err();
+    let err = import(&sample[..sample.len() / 2], &ctx_with(&[])).unwrap_err();
     assert_malformed(&err);
 }
 

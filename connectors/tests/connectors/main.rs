@@ -2,6 +2,7 @@
 
 mod common;
 
+mod http;
 mod regions;
 mod scheduler;
 mod signing;

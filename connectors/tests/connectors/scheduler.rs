@@ -1,22 +1,23 @@
 //! The scheduler runs a vendor's sync when its cron schedule fires, and each
 //! firing once across instances sharing one PostgreSQL.
 
-#![expect(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail loudly"
-)]
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
 use std::sync::Arc;
-use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::Stream;
 
 use serde_json::{Value, json};
 use shiyun_connectors::schedule::Schedules;
-use shiyun_connectors::scheduler::{SCHEDULE_TRIGGER, Scheduler};
+use shiyun_connectors::schedule::job_name;
+use shiyun_connectors::scheduler::Scheduler;
 use shiyun_connectors::sync::SyncStores;
 use shiyun_connectors::{Connector, ConnectorError, VendorSettings};
 use shiyun_core::listing::Vendor;
-use shiyun_core::store::{ListingFilter, ListingStore, RunStatus, SyncRun, SyncRunStore};
+use shiyun_core::store::{
+    JobLock, ListingFilter, ListingStore, RunStatus, SyncRun, SyncRunStore, SyncTrigger,
+};
 use shiyun_schema::Database;
 use shiyun_schema::testing::TestDatabase;
 use wiremock::matchers::method;
@@ -54,18 +55,14 @@ async fn every_second() -> (MockServer, VendorSettings) {
     (server, settings)
 }
 
-/// A scheduler of Azure alone over `db`, looking every `tick`.
-fn scheduler(db: &Database, settings: &VendorSettings, tick: Duration) -> Scheduler {
+/// A scheduler of Azure alone over `db`.
+fn scheduler(db: &Database, settings: &VendorSettings) -> Scheduler {
     let schedules = Schedules::from_settings([(Vendor::Azure, settings)]).unwrap();
-    let stores = SyncStores {
-        listings: Arc::new(db.clone()),
-        runs: Arc::new(db.clone()),
-    };
     let settings = settings.clone();
     let connect = move |vendor: Vendor| -> Result<Box<dyn Connector>, ConnectorError> {
         Ok(live_connector(vendor, &settings))
     };
-    Scheduler::new(schedules, stores, Arc::new(db.clone()), Arc::new(connect)).with_tick(tick)
+    Scheduler::new(schedules, SyncStores::of(db.clone()), Arc::new(connect))
 }
 
 async fn azure_runs(db: &Database) -> Vec<SyncRun> {
@@ -76,25 +73,34 @@ async fn azure_runs(db: &Database) -> Vec<SyncRun> {
         .unwrap()
 }
 
+/// Ticks at `from` and then at `to`: the firings of the second in between
+/// are due once.
+fn ticks(from: DateTime<Utc>, to: DateTime<Utc>) -> impl Stream<Item = DateTime<Utc>> {
+    futures::stream::iter([from, to])
+}
+
+/// The last two seconds, which hold at least one firing of `* * * * * *`.
+fn just_past() -> (DateTime<Utc>, DateTime<Utc>) {
+    let now = Utc::now();
+    (now - chrono::Duration::seconds(2), now)
+}
+
 async fn a_due_sync_runs(db: TestDatabase) {
     let (_server, settings) = every_second().await;
-    let task = tokio::spawn(scheduler(&db, &settings, Duration::from_millis(100)).run());
-    let mut runs = Vec::new();
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        runs = azure_runs(&db).await;
-        if runs.iter().any(|r| r.status == RunStatus::Succeeded) {
-            break;
-        }
-    }
-    task.abort();
-    let run = runs
-        .iter()
-        .find(|r| r.status == RunStatus::Succeeded)
-        .expect("a scheduled run succeeded within 5 s");
-    assert_eq!(run.trigger, SCHEDULE_TRIGGER);
-    assert_eq!(run.report.new + run.report.unchanged, 2);
+    let (from, to) = just_past();
+    scheduler(&db, &settings).run_on(ticks(from, to)).await;
+    let runs = azure_runs(&db).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].status, RunStatus::Succeeded);
+    assert_eq!(runs[0].trigger, SyncTrigger::Schedule);
+    assert_eq!(runs[0].report.new + runs[0].report.unchanged, 2);
     assert_eq!(db.count_listings(&ListingFilter::default()).unwrap(), 2);
+
+    // A tick with nothing due between it and the last runs nothing.
+    scheduler(&db, &settings)
+        .run_on(futures::stream::iter([to, to]))
+        .await;
+    assert_eq!(azure_runs(&db).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,33 +119,40 @@ async fn two_instances_run_each_firing_once() {
     let db = TestDatabase::postgres();
     // A second instance: its own pool on the same PostgreSQL schema.
     let other = Database::open(db.url(), 4).unwrap();
-    let tick = Duration::from_millis(50);
-    let first = tokio::spawn(scheduler(&db, &settings, tick).run());
-    let second = tokio::spawn(scheduler(&other, &settings, tick).run());
-    tokio::time::sleep(Duration::from_millis(3_500)).await;
-    first.abort();
-    second.abort();
+    let (first, second) = (scheduler(&db, &settings), scheduler(&other, &settings));
+    let (from, to) = just_past();
 
-    let mut starts: Vec<_> = azure_runs(&db)
-        .await
-        .iter()
-        .filter(|r| r.trigger == SCHEDULE_TRIGGER)
-        .map(|r| r.started_at)
-        .collect();
-    starts.sort();
-    assert!(
-        starts.len() >= 2,
-        "{} scheduled runs in 3.5 s",
-        starts.len()
+    // Both instances tick over the same firing at once: one runs it.
+    futures::join!(
+        first.run_on(ticks(from, to)),
+        second.run_on(ticks(from, to))
     );
-    for pair in starts.windows(2) {
-        assert!(
-            pair[1] - pair[0] >= chrono::Duration::milliseconds(200),
-            "two runs of one firing: {} and {}",
-            pair[0],
-            pair[1]
-        );
-    }
+    let runs = azure_runs(&db).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    // Either instance ticking over it later finds it done.
+    second.run_on(ticks(from, to)).await;
+    first.run_on(ticks(from, to)).await;
+    assert_eq!(azure_runs(&db).await.len(), 1);
+
+    // While one instance holds the vendor's lock, the other runs nothing.
+    let held = other
+        .try_lock_job(&job_name(Vendor::Azure))
+        .unwrap()
+        .unwrap();
+    let after_run = runs[0].started_at;
+    let next = (after_run, after_run + chrono::Duration::seconds(2));
+    first.run_on(ticks(next.0, next.1)).await;
+    assert_eq!(azure_runs(&db).await.len(), 1, "the lock is held elsewhere");
+    drop(held);
+
+    // The next firing runs again.
+    first.run_on(ticks(next.0, next.1)).await;
+    let runs = azure_runs(&db).await;
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(
+        runs.iter()
+            .all(|r| r.trigger == SyncTrigger::Schedule && r.status == RunStatus::Succeeded)
+    );
     let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), starts.len(), "one vendor request per run");
+    assert_eq!(requests.len(), 2, "one vendor request per run");
 }

@@ -1,6 +1,6 @@
-//! The shared HTTP client (retries, Retry-After, credentials, rate limit)
-//! against wiremock on 127.0.0.1, and the sync engine against the real
-//! stores on SQLite and PostgreSQL.
+//! The sync engine against the real stores on SQLite and PostgreSQL: runs,
+//! resumes, imports, the retire sweep, and the job lock shared with the
+//! scheduler.
 
 #![expect(
     clippy::unwrap_used,
@@ -8,446 +8,23 @@
     reason = "test helpers fail loudly"
 )]
 
-use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
-use futures::StreamExt as _;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use shiyun_connectors::http::{RetryConfig, VendorClient, VendorResponse, Verdict};
 use shiyun_connectors::sync::{self, NoProgress, PageDone, SyncOptions, SyncProgress, SyncStores};
-use shiyun_connectors::{Connector, ConnectorError, FetchedPage, ImportContext, VendorSettings};
+use shiyun_connectors::{Connector, ConnectorError, FetchedPage, ImportContext};
+use shiyun_core::error::{CodedError, ErrorCode};
 use shiyun_core::listing::{
     BillingMode, Category, Listing, ListingStatus, PriceComponent, PriceUnit, Provenance, Region,
     Vendor,
 };
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::{
-    ChangeFeed, ChangeKind, ListingFilter, ListingStore, RecordRejection, RunStatus, StoreError,
-    SyncRun, SyncRunStore,
+    ChangeFeed, ChangeKind, ListingFilter, ListingStore, RecordRejection, RunStatus, SyncRun,
+    SyncRunStore, SyncTrigger,
 };
 use shiyun_schema::testing::TestDatabase;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-// ================================================================ HTTP
-
-fn client(max_retries: u32) -> VendorClient {
-    VendorClient::new(Vendor::Aws, &VendorSettings::default())
-        .unwrap()
-        .with_retry(RetryConfig {
-            max_retries,
-            base_delay: Duration::from_millis(2),
-            max_delay: Duration::from_millis(20),
-            max_retry_after: Duration::from_secs(5),
-        })
-}
-
-/// A build closure that counts its calls and stamps each attempt, as a
-/// signer stamps a fresh timestamp.
-fn counted_get(
-    url: String,
-    calls: &AtomicUsize,
-) -> impl Fn(&reqwest::Client) -> Result<reqwest::Request, ConnectorError> + Send + Sync + '_ {
-    move |http: &reqwest::Client| {
-        let attempt = calls.fetch_add(1, Ordering::SeqCst);
-        http.get(&url)
-            .header("x-attempt", attempt.to_string())
-            .build()
-            .map_err(|e| ConnectorError::Config(e.to_string()))
-    }
-}
-
-/// GETs `<server>/x` on a [`client`] with `max_retries`, counting attempts in `calls`.
-async fn get_x(
-    server: &MockServer,
-    max_retries: u32,
-    calls: &AtomicUsize,
-) -> Result<VendorResponse, ConnectorError> {
-    client(max_retries)
-        .execute(counted_get(format!("{}/x", server.uri()), calls))
-        .await
-}
-
-async fn received(server: &MockServer) -> Vec<wiremock::Request> {
-    server.received_requests().await.unwrap()
-}
-
-#[tokio::test]
-async fn http_redirects_are_not_followed() {
-    // A redirect would carry query-string keys to wherever it points.
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/x"))
-        .respond_with(ResponseTemplate::new(302).insert_header("location", "/elsewhere?key=secret"))
-        .mount(&server)
-        .await;
-    let calls = AtomicUsize::new(0);
-    let err = get_x(&server, 2, &calls).await.unwrap_err();
-    assert!(
-        matches!(err, ConnectorError::Http { status: 302, .. }),
-        "{err:?}"
-    );
-    let message = err.to_string();
-    assert!(message.contains("redirected to /elsewhere"), "{message}");
-    assert!(!message.contains("secret"), "no query in errors: {message}");
-    let paths: Vec<String> = received(&server)
-        .await
-        .iter()
-        .map(|r| r.url.path().to_owned())
-        .collect();
-    assert_eq!(paths, ["/x"], "the redirect target was never asked");
-}
-
-#[tokio::test]
-async fn http_429_with_retry_after_then_200() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/prices"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/prices"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .mount(&server)
-        .await;
-    let calls = AtomicUsize::new(0);
-    let started = Instant::now();
-    let response = client(3)
-        .execute(counted_get(format!("{}/prices", server.uri()), &calls))
-        .await
-        .unwrap();
-    assert_eq!(response.status, 200);
-    assert_eq!(response.body, b"ok");
-    // Retry-After: 1 wins over the 2 ms backoff.
-    assert!(
-        started.elapsed() >= Duration::from_millis(950),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
-    assert_eq!(received(&server).await.len(), 2);
-}
-
-#[tokio::test]
-async fn http_500_and_503_then_200_rebuilds_each_attempt() {
-    let server = MockServer::start().await;
-    for status in [500, 503] {
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(status).set_body_string("busy"))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-    }
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
-        .mount(&server)
-        .await;
-    let calls = AtomicUsize::new(0);
-    let response = get_x(&server, 5, &calls).await.unwrap();
-    assert_eq!(response.status, 200);
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
-    let attempts: Vec<String> = received(&server)
-        .await
-        .iter()
-        .map(|r| r.headers["x-attempt"].to_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(
-        attempts,
-        ["0", "1", "2"],
-        "each attempt is built (and signed) afresh"
-    );
-}
-
-#[tokio::test]
-async fn http_401_and_403_are_credentials_rejected_without_retry() {
-    for status in [401, 403] {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(status).set_body_string(
-                r#"{"message":"The security token included in the request is invalid."}"#,
-            ))
-            .mount(&server)
-            .await;
-        let calls = AtomicUsize::new(0);
-        let err = get_x(&server, 5, &calls).await.unwrap_err();
-        match err {
-            ConnectorError::CredentialsRejected { vendor, message } => {
-                assert_eq!(vendor, Vendor::Aws);
-                assert!(message.contains("security token"), "{message}");
-            }
-            other => panic!("expected CredentialsRejected, got {other:?}"),
-        }
-        assert_eq!(
-            received(&server).await.len(),
-            1,
-            "HTTP {status} is not retried"
-        );
-    }
-}
-
-#[tokio::test]
-async fn http_retries_exhausted_is_the_last_error() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("Service Unavailable"))
-        .mount(&server)
-        .await;
-    let calls = AtomicUsize::new(0);
-    let err = get_x(&server, 2, &calls).await.unwrap_err();
-    match err {
-        ConnectorError::Http {
-            status, message, ..
-        } => {
-            assert_eq!(status, 503);
-            assert_eq!(message, "Service Unavailable");
-        }
-        other => panic!("expected Http, got {other:?}"),
-    }
-    assert_eq!(
-        received(&server).await.len(),
-        3,
-        "the first attempt and 2 retries"
-    );
-}
-
-#[tokio::test]
-async fn http_other_4xx_fail_at_once_with_a_body_excerpt() {
-    let server = MockServer::start().await;
-    let long = format!(
-        "{{\"Code\":\"InvalidParameter\",\"pad\":\"{}\"}}",
-        "x".repeat(4000)
-    );
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(400).set_body_string(long))
-        .mount(&server)
-        .await;
-    let calls = AtomicUsize::new(0);
-    let err = get_x(&server, 5, &calls).await.unwrap_err();
-    let ConnectorError::Http {
-        status: 400,
-        message,
-        ..
-    } = err
-    else {
-        panic!("expected Http 400, got {err:?}");
-    };
-    assert!(message.starts_with("{\"Code\":\"InvalidParameter\""));
-    assert!(
-        message.chars().count() < 600,
-        "an excerpt, not the whole body"
-    );
-    assert_eq!(received(&server).await.len(), 1);
-}
-
-#[tokio::test]
-async fn http_retry_after_beyond_the_cap_fails_instead_of_waiting() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
-        .mount(&server)
-        .await;
-    let calls = AtomicUsize::new(0);
-    let started = Instant::now();
-    let err = get_x(&server, 5, &calls).await.unwrap_err();
-    assert!(
-        matches!(err, ConnectorError::Http { status: 429, .. }),
-        "{err:?}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(received(&server).await.len(), 1);
-}
-
-#[tokio::test]
-async fn http_connection_errors_are_retried_then_transport() {
-    // A port nothing listens on.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    let calls = AtomicUsize::new(0);
-    let err = client(2)
-        .execute(counted_get(format!("http://127.0.0.1:{port}/x"), &calls))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ConnectorError::Transport {
-                vendor: Vendor::Aws,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
-}
-
-#[tokio::test]
-async fn http_timeouts_are_retried_transport_errors() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
-        .mount(&server)
-        .await;
-    let settings = VendorSettings {
-        timeout_seconds: Some(1),
-        ..VendorSettings::default()
-    };
-    let client = VendorClient::new(Vendor::Ucloud, &settings)
-        .unwrap()
-        .with_retry(RetryConfig {
-            max_retries: 1,
-            base_delay: Duration::from_millis(2),
-            max_delay: Duration::from_millis(2),
-            max_retry_after: Duration::from_secs(1),
-        });
-    assert_eq!(client.timeout(), Duration::from_secs(1));
-    let calls = AtomicUsize::new(0);
-    let started = Instant::now();
-    let err = client
-        .execute(counted_get(format!("{}/slow", server.uri()), &calls))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ConnectorError::Transport {
-                vendor: Vendor::Ucloud,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(4),
-        "{elapsed:?}"
-    );
-}
-
-#[tokio::test]
-async fn http_stream_checks_status_and_leaves_the_body_to_read() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(502))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    let body = "sku,price\n".repeat(100_000);
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(body.clone()))
-        .mount(&server)
-        .await;
-    let calls = AtomicUsize::new(0);
-    let response = client(3)
-        .execute_stream(counted_get(format!("{}/offers.csv", server.uri()), &calls))
-        .await
-        .unwrap();
-    let mut stream = response.bytes_stream();
-    let mut total = 0;
-    while let Some(chunk) = stream.next().await {
-        total += chunk.unwrap().len();
-    }
-    assert_eq!(total, body.len());
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
-
-    // A 401 on the stream form is the same error.
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&server)
-        .await;
-    let err = client(3)
-        .execute_stream(counted_get(format!("{}/offers.csv", server.uri()), &calls))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, ConnectorError::CredentialsRejected { .. }),
-        "{err:?}"
-    );
-}
-
-#[tokio::test]
-async fn http_classifier_reads_vendor_envelopes() {
-    // Tencent-style: HTTP 200 with a throttling code, then success.
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string(r#"{"Response":{"Error":{"Code":"RequestLimitExceeded"}}}"#),
-        )
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_string(
-                r#"{"Response":{"Error":{"Code":"AuthFailure.SignatureFailure"}}}"#,
-            ),
-        )
-        .mount(&server)
-        .await;
-    let classifier: shiyun_connectors::http::Classifier = Arc::new(|vendor, response| {
-        let body = String::from_utf8_lossy(&response.body);
-        if body.contains("RequestLimitExceeded") {
-            Some(Verdict::Retry)
-        } else if body.contains("AuthFailure") {
-            Some(Verdict::Fail(ConnectorError::CredentialsRejected {
-                vendor,
-                message: "AuthFailure.SignatureFailure".into(),
-            }))
-        } else {
-            None
-        }
-    });
-    let calls = AtomicUsize::new(0);
-    let err = client(3)
-        .with_classifier(classifier)
-        .execute(counted_get(format!("{}/x", server.uri()), &calls))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, ConnectorError::CredentialsRejected { .. }),
-        "{err:?}"
-    );
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
-}
-
-#[tokio::test]
-async fn http_rate_limit_spaces_requests() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
-    let settings = VendorSettings {
-        requests_per_second: Some(4),
-        ..VendorSettings::default()
-    };
-    let client = VendorClient::new(Vendor::Gcp, &settings).unwrap();
-    let calls = AtomicUsize::new(0);
-    let started = Instant::now();
-    for _ in 0..8 {
-        client
-            .execute(counted_get(format!("{}/x", server.uri()), &calls))
-            .await
-            .unwrap();
-    }
-    // A burst of 4, then one every 250 ms: the last of 8 goes out at ~1 s.
-    assert!(
-        started.elapsed() >= Duration::from_millis(900),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(received(&server).await.len(), 8);
-}
-
-// ================================================================ sync engine
 
 fn listing(sku: &str, price: Decimal) -> Listing {
     let provenance = Provenance::from_raw("test.api", sku.as_bytes(), chrono::DateTime::UNIX_EPOCH);
@@ -522,11 +99,7 @@ impl Connector for PagedConnector {
 }
 
 fn stores(db: &TestDatabase) -> SyncStores {
-    let database = db.database().clone();
-    SyncStores {
-        listings: Arc::new(database.clone()),
-        runs: Arc::new(database),
-    }
+    SyncStores::of(db.database().clone())
 }
 
 /// Records what progress sees.
@@ -561,7 +134,7 @@ async fn sync_cli(stores: &SyncStores, pages: Vec<Vec<Listing>>) -> SyncRun {
     sync::run_sync(
         &PagedConnector::new(pages),
         stores,
-        SyncOptions::new("cli"),
+        SyncOptions::new(SyncTrigger::Cli),
         &NoProgress,
     )
     .await
@@ -588,15 +161,20 @@ async fn same_pages_twice_change_nothing(db: TestDatabase) {
     let stores = stores(&db);
     let connector = PagedConnector::new(catalog(dec!(0.30)));
     let recorder = Recorder::default();
-    let first = sync::run_sync(&connector, &stores, SyncOptions::new("cli"), &recorder)
-        .await
-        .unwrap();
+    let first = sync::run_sync(
+        &connector,
+        &stores,
+        SyncOptions::new(SyncTrigger::Cli),
+        &recorder,
+    )
+    .await
+    .unwrap();
     assert_eq!(first.status, RunStatus::Succeeded);
     assert_eq!(
         (first.pages, first.report.new, first.report.changed),
         (3, 6, 0)
     );
-    assert_eq!(first.trigger, "cli");
+    assert_eq!(first.trigger, SyncTrigger::Cli);
     assert!(first.finished_at.is_some() && first.resume_token.is_none());
     assert_eq!(*recorder.pages.lock().unwrap(), [(1, 2), (2, 2), (3, 2)]);
     assert_eq!(*recorder.finished.lock().unwrap(), [RunStatus::Succeeded]);
@@ -615,7 +193,7 @@ async fn same_pages_twice_change_nothing(db: TestDatabase) {
     let second = sync::run_sync(
         &connector,
         &stores,
-        SyncOptions::new("schedule"),
+        SyncOptions::new(SyncTrigger::Schedule),
         &NoProgress,
     )
     .await
@@ -695,9 +273,14 @@ async fn a_failed_run_resumes_from_its_token(db: TestDatabase) {
 
     let connector = PagedConnector::new(catalog(dec!(0.30))).failing_at(2);
     let recorder = Recorder::default();
-    let err = sync::run_sync(&connector, &stores, SyncOptions::new("schedule"), &recorder)
-        .await
-        .unwrap_err();
+    let err = sync::run_sync(
+        &connector,
+        &stores,
+        SyncOptions::new(SyncTrigger::Schedule),
+        &recorder,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, ConnectorError::Transport { .. }), "{err:?}");
     assert_eq!(*recorder.finished.lock().unwrap(), [RunStatus::Failed]);
     let failed = db.recent_sync_runs(Some(Vendor::Aws), 1).unwrap().remove(0);
@@ -730,7 +313,7 @@ async fn a_failed_run_resumes_from_its_token(db: TestDatabase) {
     let resumed = sync::run_sync(
         &connector,
         &stores,
-        SyncOptions::new("cli").resume(failed.id),
+        SyncOptions::new(SyncTrigger::Cli).resume(failed.id),
         &NoProgress,
     )
     .await
@@ -741,7 +324,7 @@ async fn a_failed_run_resumes_from_its_token(db: TestDatabase) {
         "only the missing page is fetched"
     );
     assert_eq!(resumed.id, failed.id, "the same run continues");
-    assert_eq!(resumed.trigger, "schedule");
+    assert_eq!(resumed.trigger, SyncTrigger::Schedule);
     assert_eq!(resumed.started_at, failed.started_at);
     assert_eq!(resumed.status, RunStatus::Succeeded);
     assert_eq!(resumed.pages, 3);
@@ -771,18 +354,12 @@ async fn a_failed_run_resumes_from_its_token(db: TestDatabase) {
     assert_eq!(db.get_sync_run(failed.id).unwrap().unwrap(), resumed);
 
     // A succeeded run cannot be resumed.
-    let again = sync::run_sync(
-        &connector,
-        &stores,
-        SyncOptions::new("cli").resume(failed.id),
-        &NoProgress,
-    )
-    .await
-    .unwrap_err();
+    let again = resume_error(&db, failed.id).await;
     assert!(
-        matches!(again, ConnectorError::Store(StoreError::Conflict(_))),
+        matches!(&again, ConnectorError::NotResumable { run, .. } if *run == failed.id),
         "{again:?}"
     );
+    assert_eq!(again.code(), ErrorCode::Conflict);
 }
 on_both_backends!(a_failed_run_resumes_from_its_token);
 
@@ -797,7 +374,7 @@ async fn an_unreadable_import_file_is_a_rejection(db: TestDatabase) {
     )
     .await
     .unwrap();
-    assert_eq!(run.trigger, "import");
+    assert_eq!(run.trigger, SyncTrigger::Import);
     assert_eq!(run.status, RunStatus::Succeeded);
     assert_eq!((run.pages, run.rejected), (1, 1));
     assert_eq!(run.rejections[0].vendor_key, "broken.json");
@@ -847,9 +424,14 @@ async fn a_token_cycle_fails_instead_of_looping(db: TestDatabase) {
             (vec![listing("c1", dec!(0.1))], 0, Some("p1")),
         ],
     };
-    let err = sync::run_sync(&connector, &stores, SyncOptions::new("cli"), &NoProgress)
-        .await
-        .unwrap_err();
+    let err = sync::run_sync(
+        &connector,
+        &stores,
+        SyncOptions::new(SyncTrigger::Cli),
+        &NoProgress,
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("came back"), "{err}");
     let runs = db.recent_sync_runs(Some(Vendor::Aws), 1).unwrap();
     assert_eq!(runs[0].status, RunStatus::Failed);
@@ -892,9 +474,14 @@ async fn many_rejections_skip_the_retire_sweep(db: TestDatabase) {
     let connector = ScriptedConnector {
         pages: vec![(vec![listing("a1", dec!(0.10))], 5, None)],
     };
-    let run = sync::run_sync(&connector, &stores, SyncOptions::new("cli"), &NoProgress)
-        .await
-        .unwrap();
+    let run = sync::run_sync(
+        &connector,
+        &stores,
+        SyncOptions::new(SyncTrigger::Cli),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.status, RunStatus::Succeeded);
     assert_eq!(
         run.report.retired, 0,
@@ -910,21 +497,263 @@ async fn many_rejections_skip_the_retire_sweep(db: TestDatabase) {
 on_both_backends!(many_rejections_skip_the_retire_sweep);
 
 async fn an_import_run_cannot_be_resumed_as_a_sync(db: TestDatabase) {
-    let stores = stores(&db);
+    let run = failed_run(&db, Vendor::Aws, SyncTrigger::Import, None);
+    let err = resume_error(&db, run.id).await;
+    assert!(
+        matches!(&err, ConnectorError::NotResumable { reason, .. } if reason.contains("is an import")),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), ErrorCode::Conflict);
+}
+on_both_backends!(an_import_run_cannot_be_resumed_as_a_sync);
+
+/// Saves a failed run of `vendor` started by `trigger`, stopped before `token`.
+fn failed_run(
+    db: &TestDatabase,
+    vendor: Vendor,
+    trigger: SyncTrigger,
+    token: Option<&str>,
+) -> SyncRun {
     let mut run = db
-        .start_sync_run(Vendor::Aws, sync::IMPORT_TRIGGER, chrono::Utc::now())
+        .start_sync_run(vendor, trigger, chrono::Utc::now())
         .unwrap();
     run.status = RunStatus::Failed;
     run.pages = 1;
+    run.resume_token = token.map(str::to_owned);
     db.save_sync_run(&run).unwrap();
-    let err = sync::run_sync(
+    // As stored (the databases keep microseconds).
+    db.get_sync_run(run.id).unwrap().unwrap()
+}
+
+/// Why resuming run `id` as an AWS sync fails.
+async fn resume_error(db: &TestDatabase, id: u64) -> ConnectorError {
+    sync::run_sync(
         &PagedConnector::new(catalog(dec!(0.30))),
+        &stores(db),
+        SyncOptions::new(SyncTrigger::Cli).resume(id),
+        &NoProgress,
+    )
+    .await
+    .unwrap_err()
+}
+
+async fn a_run_of_another_vendor_cannot_be_resumed(db: TestDatabase) {
+    let gcp = failed_run(&db, Vendor::Gcp, SyncTrigger::Cli, Some("p1"));
+    let err = resume_error(&db, gcp.id).await;
+    assert!(
+        matches!(
+            err,
+            ConnectorError::OtherVendorRun {
+                run_vendor: Vendor::Gcp,
+                vendor: Vendor::Aws,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
+    assert_eq!(
+        db.get_sync_run(gcp.id).unwrap().unwrap(),
+        gcp,
+        "the other vendor's run is left as it was"
+    );
+}
+on_both_backends!(a_run_of_another_vendor_cannot_be_resumed);
+
+async fn a_corrupt_resume_token_is_the_callers_to_fix(db: TestDatabase) {
+    let stores = stores(&db);
+    let run = failed_run(&db, Vendor::Ucloud, SyncTrigger::Cli, Some("{not a token"));
+    // No request is made: the token is read first.
+    let settings = crate::common::keyed_settings("http://127.0.0.1:9", "key", "secret");
+    let connector = crate::common::live_connector(Vendor::Ucloud, &settings);
+    let err = sync::run_sync(
+        connector.as_ref(),
         &stores,
-        SyncOptions::new("cli").resume(run.id),
+        SyncOptions::new(SyncTrigger::Cli).resume(run.id),
         &NoProgress,
     )
     .await
     .unwrap_err();
-    assert!(err.to_string().contains("is an import"), "{err}");
+    assert!(
+        matches!(&err, ConnectorError::PageToken { vendor: Vendor::Ucloud, token, .. } if token == "{not a token"),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
+    let saved = db.get_sync_run(run.id).unwrap().unwrap();
+    assert_eq!(saved.status, RunStatus::Failed);
+    assert_eq!(saved.resume_token.as_deref(), Some("{not a token"));
 }
-on_both_backends!(an_import_run_cannot_be_resumed_as_a_sync);
+on_both_backends!(a_corrupt_resume_token_is_the_callers_to_fix);
+
+async fn a_sync_runs_exclusive_of_another(db: TestDatabase) {
+    let stores = stores(&db);
+    let connector = || Box::new(PagedConnector::new(catalog(dec!(0.30)))) as Box<dyn Connector>;
+    let first = sync::start_exclusive(connector(), &stores, SyncTrigger::Cli, false)
+        .await
+        .unwrap();
+    let busy = sync::start_exclusive(connector(), &stores, SyncTrigger::Schedule, false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            busy,
+            ConnectorError::SyncBusy {
+                vendor: Vendor::Aws
+            }
+        ),
+        "{busy:?}"
+    );
+    assert_eq!(busy.code(), ErrorCode::Conflict);
+    let run = first.run(&stores, &NoProgress).await.unwrap();
+    assert_eq!(run.trigger, SyncTrigger::Cli);
+    // The lock went with the run.
+    let again = sync::start_exclusive(connector(), &stores, SyncTrigger::Schedule, false)
+        .await
+        .unwrap();
+    assert!(again.resuming().is_none());
+    assert_eq!(
+        again.run(&stores, &NoProgress).await.unwrap().trigger,
+        SyncTrigger::Schedule
+    );
+}
+on_both_backends!(a_sync_runs_exclusive_of_another);
+
+async fn only_the_last_failed_sync_is_resumable(db: TestDatabase) {
+    let stores = stores(&db);
+    let resume = || async {
+        let connector = Box::new(PagedConnector::new(catalog(dec!(0.30))));
+        sync::start_exclusive(connector, &stores, SyncTrigger::Cli, true).await
+    };
+    let nothing = resume().await.unwrap_err();
+    assert!(
+        matches!(
+            nothing,
+            ConnectorError::NothingToResume {
+                vendor: Vendor::Aws
+            }
+        ),
+        "{nothing:?}"
+    );
+    assert_eq!(nothing.code(), ErrorCode::Conflict);
+
+    // A failed sync, then a failed import: the import is passed over.
+    let failed = failed_run(&db, Vendor::Aws, SyncTrigger::Schedule, Some("p2"));
+    failed_run(&db, Vendor::Aws, SyncTrigger::Import, None);
+    let exclusive = resume().await.unwrap();
+    assert_eq!(exclusive.resuming().map(|run| run.id), Some(failed.id));
+    let resumed = exclusive.run(&stores, &NoProgress).await.unwrap();
+    assert_eq!(
+        (resumed.id, resumed.status),
+        (failed.id, RunStatus::Succeeded)
+    );
+
+    // The last sync succeeded: nothing to resume, and no lock left behind.
+    assert!(matches!(
+        resume().await.unwrap_err(),
+        ConnectorError::NothingToResume { .. }
+    ));
+    assert!(matches!(
+        resume().await.unwrap_err(),
+        ConnectorError::NothingToResume { .. }
+    ));
+}
+on_both_backends!(only_the_last_failed_sync_is_resumable);
+
+async fn import_files_records_an_unreadable_file_and_goes_on(db: TestDatabase) {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("gone.json");
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, b"{not json").unwrap();
+    let run = sync::import_files(
+        Vendor::Aws,
+        vec![missing.clone(), broken],
+        ImportContext::at(chrono::Utc::now()),
+        &stores(&db),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.trigger, SyncTrigger::Import);
+    assert_eq!((run.pages, run.rejected), (2, 2));
+    assert_eq!(run.rejections[0].vendor_key, missing.display().to_string());
+    assert!(
+        run.rejections[0].reason.starts_with("cannot read"),
+        "{:?}",
+        run.rejections
+    );
+}
+on_both_backends!(import_files_records_an_unreadable_file_and_goes_on);
+
+#[test]
+fn a_missing_file_is_the_callers_input() {
+    let mut seen = Vec::new();
+    shiyun_connectors::normalise_files(
+        Vendor::Aws,
+        &["/nonexistent/offer.json".into()],
+        &ImportContext::at(chrono::Utc::now()),
+        |label, page| {
+            let err = page.unwrap_err();
+            assert!(matches!(err, ConnectorError::Input { .. }), "{err:?}");
+            seen.push((label, err.code()));
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        seen,
+        [(
+            "/nonexistent/offer.json".to_owned(),
+            ErrorCode::InvalidArgument
+        )]
+    );
+}
+
+const AZURE_SAMPLE: &str = "retail-prices-item-devtest-f16s-spot-westeurope-usd.json";
+
+#[test]
+fn a_closed_output_stops_the_walk_and_is_not_blamed_on_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<_> = ["a.json", "b.json"]
+        .iter()
+        .map(|name| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, crate::common::vendor_fixture("azure", AZURE_SAMPLE)).unwrap();
+            path
+        })
+        .collect();
+    let mut calls = 0;
+    let err = shiyun_connectors::normalise_files(
+        Vendor::Azure,
+        &files,
+        &ImportContext::at(chrono::Utc::now()),
+        |_label, page| {
+            calls += 1;
+            assert!(page.is_ok(), "the file was fine");
+            Err(ConnectorError::Output(std::io::Error::from(
+                std::io::ErrorKind::BrokenPipe,
+            )))
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, ConnectorError::Output(_)), "{err:?}");
+    assert_eq!(err.code(), ErrorCode::Unavailable);
+    assert_eq!(
+        calls, 1,
+        "neither re-sent as the file's error nor the next file read"
+    );
+}
+
+#[test]
+fn internal_failures_are_internal() {
+    use shiyun_connectors::http::BuildRequest;
+    let err = reqwest::Client::new()
+        .get("http://[::1")
+        .build_request()
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Request(_)), "{err:?}");
+    assert_eq!(err.code(), ErrorCode::Internal);
+    assert_eq!(
+        ConnectorError::Interrupted("the import stopped taking pages".into()).code(),
+        ErrorCode::Internal
+    );
+}

@@ -11,8 +11,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::common::{
     assert_all_signed, assert_credentials_rejected, assert_identity, assert_malformed,
-    assert_malformed_naming, assert_money, clean_page, connector_error, drain_all, keyed_settings,
-    live_connector, mount_answer, mount_fault_once, params_ctx, vendor_fixture,
+    assert_missing_parameter, assert_money, clean_page, connector_error, ctx_with, drain_all,
+    keyed_settings, live_connector, mount_answer, mount_fault_once, vendor_fixture,
 };
 
 #[test]
@@ -21,7 +21,7 @@ fn zone_instance_config_infos_sample_imports_with_exact_prices() {
         "tencent",
         "cvm-describezoneinstanceconfiginfos-ap-guangzhou-6.json",
     );
-    let page = clean_page(import(&body, &params_ctx(&[])));
+    let page = clean_page(import(&body, &ctx_with(&[])));
     assert_eq!(page.listings.len(), 1);
     let l = &page.listings[0];
     assert_identity(
@@ -64,8 +64,8 @@ fn inquiry_price_run_instances_sample_needs_and_uses_the_request_params() {
         "tencent",
         "cvm-inquirypricerruninstances-prepaid-s5-16xlarge256.json",
     );
-    let err = import(&body, &params_ctx(&[])).unwrap_err();
-    assert_malformed_naming(&err, "InstanceType");
+    let err = import(&body, &ctx_with(&[])).unwrap_err();
+    assert_missing_parameter(&err, "InstanceType");
 
     let params = [
         ("InstanceType", "S5.16XLARGE256"),
@@ -73,7 +73,7 @@ fn inquiry_price_run_instances_sample_needs_and_uses_the_request_params() {
         ("InstanceChargeType", "PREPAID"),
         ("InstanceChargePrepaid.Period", "1"),
     ];
-    let page = clean_page(import(&body, &params_ctx(&params)));
+    let page = clean_page(import(&body, &ctx_with(&params)));
     let l = &page.listings[0];
     assert_eq!(l.vendor_sku(), "S5.16XLARGE256@ap-shanghai-2/prepaid_1m");
     assert_eq!(l.region().geography.to_string(), "cn/shanghai");
@@ -113,7 +113,7 @@ fn cbs_inquiry_price_prefers_the_high_precision_strings() {
         ("Region", "ap-guangzhou"),
         ("DiskChargeType", "POSTPAID_BY_HOUR"),
     ];
-    let page = clean_page(import(&body, &params_ctx(&params)));
+    let page = clean_page(import(&body, &ctx_with(&params)));
     let l = &page.listings[0];
     assert_eq!(
         l.vendor_sku(),
@@ -129,7 +129,7 @@ fn cbs_inquiry_price_prefers_the_high_precision_strings() {
     assert_eq!(p.unit(), PriceUnit::Hour);
     assert_money(p.amount(), "0.042", "CNY");
 
-    let missing = import(&body, &params_ctx(&[("DiskType", "CLOUD_PREMIUM")])).unwrap_err();
+    let missing = import(&body, &ctx_with(&[("DiskType", "CLOUD_PREMIUM")])).unwrap_err();
     assert!(missing.to_string().contains("DiskSize"), "{missing}");
 }
 
@@ -160,7 +160,7 @@ fn bad_records_are_rejected_and_the_rest_goes_on() {
         quota("SA2.SMALL1", "xx-mars-1", json!(0.05)),
         json!({"Zone": "ap-guangzhou-3", "InstanceChargeType": "POSTPAID_BY_HOUR", "Price": {}}),
     ]);
-    let page = import(body.to_string().as_bytes(), &params_ctx(&[])).unwrap();
+    let page = import(body.to_string().as_bytes(), &ctx_with(&[])).unwrap();
     assert_eq!(page.listings.len(), 1);
     let l = &page.listings[0];
     assert_eq!(
@@ -216,15 +216,15 @@ fn truncated_pages_and_error_envelopes_fail_the_page() {
         "tencent",
         "cvm-describezoneinstanceconfiginfos-ap-guangzhou-6.json",
     );
-    let err = import(&body[..body.len() / 2], &params_ctx(&[])).unwrap_err();
+    let err = import(&body[..body.len() / 2], &ctx_with(&[])).unwrap_err();
     assert_malformed(&err);
 
     let auth = json!({"Response": {"Error": {"Code": "AuthFailure.SignatureFailure", "Message": "bad"}, "RequestId": "r"}});
-    let err = import(auth.to_string().as_bytes(), &params_ctx(&[])).unwrap_err();
+    let err = import(auth.to_string().as_bytes(), &ctx_with(&[])).unwrap_err();
     assert_credentials_rejected(&err);
 
     let other = json!({"Response": {"Error": {"Code": "InvalidParameter", "Message": "no"}, "RequestId": "r"}});
-    let err = import(other.to_string().as_bytes(), &params_ctx(&[])).unwrap_err();
+    let err = import(other.to_string().as_bytes(), &ctx_with(&[])).unwrap_err();
     assert!(
         matches!(err, ConnectorError::Vendor { ref code, .. } if code == "InvalidParameter"),
         "{err}"
@@ -330,7 +330,7 @@ fn overflowing_bandwidth_and_type_sizes_do_not_panic() {
         huge,
         quota("SA2.LARGE8", "ap-guangzhou-3", json!(0.2)),
     ]);
-    let page = import(body.to_string().as_bytes(), &params_ctx(&[])).unwrap();
+    let page = import(body.to_string().as_bytes(), &ctx_with(&[])).unwrap();
     assert_eq!(page.listings.len(), 1);
     assert_eq!(page.rejections.len(), 1);
     assert_eq!(page.rejections[0].vendor_key, "SA2.MEDIUM4@ap-guangzhou-3");
@@ -351,6 +351,6 @@ fn overflowing_bandwidth_and_type_sizes_do_not_panic() {
         ("InstanceChargeType", "PREPAID"),
         ("InstanceChargePrepaid.Period", "1"),
     ];
-    let page = clean_page(import(&body, &params_ctx(&params)));
+    let page = clean_page(import(&body, &ctx_with(&params)));
     assert_eq!(page.listings[0].specs().vcpu, None);
 }

@@ -12,15 +12,16 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
     assert_amount, assert_credentials_rejected, assert_identity, assert_malformed,
-    assert_malformed_naming, assert_money, clean_page, connector_error, drain_all, keyed_settings,
-    live_connector, mount_answer, mount_fault_once, params_ctx, query_map, vendor_fixture,
+    assert_malformed_naming, assert_missing_parameter, assert_money, clean_page, connector_error,
+    ctx_with, drain_all, keyed_settings, live_connector, mount_answer, mount_fault_once, query_map,
+    vendor_fixture,
 };
 
 #[test]
 fn uhost_price_sample_is_in_yuan_per_hour() {
     let body = vendor_fixture("ucloud", "uhost-getuhostinstanceprice-cn-bj2.json");
-    let err = import(&body, &params_ctx(&[])).unwrap_err();
-    assert_malformed_naming(&err, "Region");
+    let err = import(&body, &ctx_with(&[])).unwrap_err();
+    assert_missing_parameter(&err, "Region");
 
     let params = [
         ("Region", "cn-bj2"),
@@ -28,7 +29,7 @@ fn uhost_price_sample_is_in_yuan_per_hour() {
         ("Memory", "4096"),
         ("MachineType", "N"),
     ];
-    let page = clean_page(import(&body, &params_ctx(&params)));
+    let page = clean_page(import(&body, &ctx_with(&params)));
     let l = &page.listings[0];
     assert_identity(
         l,
@@ -62,7 +63,7 @@ fn udb_price_sample_is_in_fen() {
         ("MemoryLimit", "1000"),
         ("DiskSpace", "20"),
     ];
-    let page = clean_page(import(&body, &params_ctx(&params)));
+    let page = clean_page(import(&body, &ctx_with(&params)));
     let l = &page.listings[0];
     assert_eq!(l.vendor_sku(), "udb.mysql-8.0.1000m.20g@cn-bj2/month");
     assert_eq!(l.category().as_str(), "database.relational");
@@ -81,7 +82,7 @@ fn udb_price_sample_is_in_fen() {
     // 1360 fen = 13.60 yuan, exactly.
     assert_money(p.amount(), "13.60", "CNY");
 
-    let missing = import(&body, &params_ctx(&params[..3])).unwrap_err();
+    let missing = import(&body, &ctx_with(&params[..3])).unwrap_err();
     assert!(missing.to_string().contains("MemoryLimit"), "{missing}");
 }
 
@@ -99,7 +100,7 @@ fn uredis_prices_are_in_li_and_bad_entries_are_rejected() {
     });
     let page = import(
         body.to_string().as_bytes(),
-        &params_ctx(&[("Region", "hk"), ("Size", "1")]),
+        &ctx_with(&[("Region", "hk"), ("Size", "1")]),
     )
     .unwrap();
     let prices: Vec<(String, String)> = page
@@ -148,7 +149,7 @@ fn uredis_prices_are_in_li_and_bad_entries_are_rejected() {
 
     let region = import(
         body.to_string().as_bytes(),
-        &params_ctx(&[("Region", "mars-1"), ("Size", "1")]),
+        &ctx_with(&[("Region", "mars-1"), ("Size", "1")]),
     )
     .unwrap();
     assert!(region.listings.is_empty());
@@ -161,7 +162,7 @@ fn error_envelopes_and_truncated_pages_fail() {
     for (code, credentials) in [(171, true), (172, true), (230, false)] {
         let body =
             json!({"Action": "GetUHostInstancePriceResponse", "RetCode": code, "Message": "nope"});
-        let err = import(body.to_string().as_bytes(), &params_ctx(&params)).unwrap_err();
+        let err = import(body.to_string().as_bytes(), &ctx_with(&params)).unwrap_err();
         assert_eq!(
             matches!(err, ConnectorError::CredentialsRejected { .. }),
             credentials,
@@ -174,7 +175,7 @@ fn error_envelopes_and_truncated_pages_fail() {
         );
     }
     let body = vendor_fixture("ucloud", "uhost-getuhostinstanceprice-cn-bj2.json");
-    let err = import(&body[..body.len() - 10], &params_ctx(&params)).unwrap_err();
+    let err = import(&body[..body.len() - 10], &ctx_with(&params)).unwrap_err();
     assert_malformed(&err);
 }
 
@@ -276,7 +277,7 @@ fn part_month_quantity_and_multi_instance_counts_are_rejected() {
     // Quantity 0 is "until the end of this month": not a monthly or yearly price.
     let page = import(
         body.as_bytes(),
-        &params_ctx(&[("Region", "hk"), ("Size", "1"), ("Quantity", "0")]),
+        &ctx_with(&[("Region", "hk"), ("Size", "1"), ("Quantity", "0")]),
     )
     .unwrap();
     let skus: Vec<&str> = page.listings.iter().map(|l| l.vendor_sku()).collect();
@@ -293,7 +294,7 @@ fn part_month_quantity_and_multi_instance_counts_are_rejected() {
     // Quantity 1 (or absent) is the monthly and yearly price.
     let page = clean_page(import(
         body.as_bytes(),
-        &params_ctx(&[("Region", "hk"), ("Size", "1"), ("Quantity", "1")]),
+        &ctx_with(&[("Region", "hk"), ("Size", "1"), ("Quantity", "1")]),
     ));
     assert_eq!(page.listings.len(), 3);
     assert_eq!(
@@ -308,7 +309,7 @@ fn part_month_quantity_and_multi_instance_counts_are_rejected() {
     // A price for several instances is not a unit price.
     let page = import(
         body.as_bytes(),
-        &params_ctx(&[("Region", "hk"), ("Size", "1"), ("Count", "2")]),
+        &ctx_with(&[("Region", "hk"), ("Size", "1"), ("Count", "2")]),
     )
     .unwrap();
     assert!(page.listings.is_empty(), "{:?}", page.listings);
@@ -320,12 +321,12 @@ fn part_month_quantity_and_multi_instance_counts_are_rejected() {
     );
     let page = clean_page(import(
         body.as_bytes(),
-        &params_ctx(&[("Region", "hk"), ("Size", "1"), ("Count", "1")]),
+        &ctx_with(&[("Region", "hk"), ("Size", "1"), ("Count", "1")]),
     ));
     assert_eq!(page.listings.len(), 3);
     let err = import(
         body.as_bytes(),
-        &params_ctx(&[("Region", "hk"), ("Size", "1"), ("Count", "two")]),
+        &ctx_with(&[("Region", "hk"), ("Size", "1"), ("Count", "two")]),
     )
     .unwrap_err();
     assert_malformed_naming(&err, "Count");

@@ -55,6 +55,7 @@ conformance! {
     db {
         listings::corrupt_document_is_internal_error,
         listings::price_history_that_breaks_a_rule_is_internal_error,
+        sync_runs::unknown_trigger_is_internal_error,
         locks::job_lock_is_shared_across_instances_on_postgres,
         support::migrate_twice_is_harmless,
         support::concurrent_migrations_agree,

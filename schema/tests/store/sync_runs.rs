@@ -1,16 +1,20 @@
 //! `SyncRunStore`.
 
 use shiyun_core::listing::Vendor;
-use shiyun_core::store::{RecordRejection, RunStatus, StoreError, SyncRun, UpsertReport};
+use shiyun_core::store::{
+    RecordRejection, RunStatus, StoreError, SyncRun, SyncTrigger, UpsertReport,
+};
 
 use crate::support::{Store, at};
 
 pub fn sync_run_lifecycle<S: Store>(store: &S) {
-    let run = store.start_sync_run(Vendor::Aws, "cli", at(1)).unwrap();
+    let run = store
+        .start_sync_run(Vendor::Aws, SyncTrigger::Cli, at(1))
+        .unwrap();
     assert_eq!(run.status, RunStatus::Running);
     assert_eq!(
-        (run.vendor, run.trigger.as_str(), run.started_at),
-        (Vendor::Aws, "cli", at(1))
+        (run.vendor, run.trigger, run.started_at),
+        (Vendor::Aws, SyncTrigger::Cli, at(1))
     );
     assert_eq!(store.get_sync_run(run.id).unwrap().unwrap(), run);
 
@@ -73,14 +77,18 @@ pub fn sync_run_lifecycle<S: Store>(store: &S) {
 
 pub fn recent_sync_runs_newest_first<S: Store>(store: &S) {
     let a1 = store
-        .start_sync_run(Vendor::Aws, "schedule", at(10))
+        .start_sync_run(Vendor::Aws, SyncTrigger::Schedule, at(10))
         .unwrap();
     let g1 = store
-        .start_sync_run(Vendor::Gcp, "schedule", at(20))
+        .start_sync_run(Vendor::Gcp, SyncTrigger::Schedule, at(20))
         .unwrap();
-    let a2 = store.start_sync_run(Vendor::Aws, "cli", at(30)).unwrap();
+    let a2 = store
+        .start_sync_run(Vendor::Aws, SyncTrigger::Cli, at(30))
+        .unwrap();
     // Same start time: the later id comes first.
-    let a3 = store.start_sync_run(Vendor::Aws, "cli", at(30)).unwrap();
+    let a3 = store
+        .start_sync_run(Vendor::Aws, SyncTrigger::Cli, at(30))
+        .unwrap();
     assert!(a3.id > a2.id);
     let ids = |runs: Vec<SyncRun>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
     assert_eq!(
@@ -104,5 +112,29 @@ pub fn recent_sync_runs_newest_first<S: Store>(store: &S) {
             .recent_sync_runs(Some(Vendor::Ibm), 10)
             .unwrap()
             .is_empty()
+    );
+}
+
+pub fn unknown_trigger_is_internal_error(db: &shiyun_schema::testing::TestDatabase) {
+    use diesel::prelude::*;
+    use shiyun_core::store::SyncRunStore;
+    let run = db
+        .start_sync_run(Vendor::Aws, SyncTrigger::Cli, at(1))
+        .unwrap();
+    let sql = format!(
+        "UPDATE sync_runs SET trigger_name = 'telepathy' WHERE id = {}",
+        run.id
+    );
+    match db.url().strip_prefix("sqlite://") {
+        Some(path) => {
+            diesel::sql_query(sql).execute(&mut SqliteConnection::establish(path).unwrap())
+        }
+        None => diesel::sql_query(sql).execute(&mut PgConnection::establish(db.url()).unwrap()),
+    }
+    .unwrap();
+    let err = db.get_sync_run(run.id).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Internal(m) if m.contains("telepathy")),
+        "{err:?}"
     );
 }

@@ -1,27 +1,23 @@
 //! `shiyun catalog …`: import saved vendor responses, sync live, list runs;
 //! and the scheduler `serve` runs.
 
-use std::fs::File;
-use std::io::{BufReader, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use shiyun_connectors::http::VendorClient;
-use shiyun_connectors::schedule::job_name;
 use shiyun_connectors::scheduler::Scheduler;
-use shiyun_connectors::sync::{self, LogProgress, PageDone, SyncOptions, SyncProgress, SyncStores};
-use shiyun_connectors::{Connector, ConnectorError, FetchedPage, ImportContext};
+use shiyun_connectors::sync::{self, LogProgress, PageDone, SyncProgress, SyncStores};
+use shiyun_connectors::{Connector, ConnectorError, ImportContext};
 use shiyun_core::listing::{Listing, Vendor};
-use shiyun_core::store::{JobLock, RunStatus, SyncRun, SyncRunStore};
+use shiyun_core::store::{SyncRun, SyncRunStore, SyncTrigger};
 use shiyun_schema::Database;
 
 use super::{
     CatalogCommand, ImportArgs, RunsArgs, SyncArgs, open_database, parse_params, parse_vendor,
-    write_line,
 };
 use crate::settings::Settings;
 
@@ -48,8 +44,8 @@ struct DryRunLine<'a> {
     prices: &'a [shiyun_core::listing::PriceComponent],
 }
 
-fn dry_run_line(listing: &Listing) -> Result<String> {
-    Ok(serde_json::to_string(&DryRunLine {
+fn write_dry_run_line(out: &mut impl Write, listing: &Listing) -> std::io::Result<()> {
+    let line = DryRunLine {
         id: listing.id().as_str(),
         vendor: listing.vendor(),
         vendor_sku: listing.vendor_sku(),
@@ -59,31 +55,9 @@ fn dry_run_line(listing: &Listing) -> Result<String> {
         name: listing.name(),
         specs: listing.specs(),
         prices: listing.prices(),
-    })?)
-}
-
-/// Normalises each file in turn and hands the pages to `emit` (AWS offer
-/// files arrive in batches). Stops when `emit` fails.
-fn normalise_files(
-    vendor: Vendor,
-    files: &[PathBuf],
-    ctx: &ImportContext,
-    mut emit: impl FnMut(String, Result<FetchedPage, ConnectorError>) -> Result<(), ConnectorError>,
-) -> Result<(), ConnectorError> {
-    for path in files {
-        let label = path.display().to_string();
-        let imported = File::open(path)
-            .map_err(|e| ConnectorError::Config(format!("cannot read {label}: {e}")))
-            .and_then(|file| {
-                shiyun_connectors::import_reader(vendor, BufReader::new(file), ctx, |page| {
-                    emit(label.clone(), Ok(page))
-                })
-            });
-        if let Err(e) = imported {
-            emit(label, Err(e))?;
-        }
-    }
-    Ok(())
+    };
+    serde_json::to_writer(&mut *out, &line)?;
+    out.write_all(b"\n")
 }
 
 async fn import(settings: Settings, args: ImportArgs) -> Result<()> {
@@ -102,22 +76,8 @@ async fn import(settings: Settings, args: ImportArgs) -> Result<()> {
         return tokio::task::spawn_blocking(move || dry_run(vendor, &files, &ctx)).await?;
     }
     let db = open_database(&settings).await?;
-    let stores = stores_of(&db);
     let progress = CliProgress::for_vendor(vendor);
-    // A small bounded channel: the parser waits for the store, so memory stays flat.
-    let (pages_tx, mut pages_rx) = tokio::sync::mpsc::channel(4);
-    let files = args.files.clone();
-    let producer = tokio::task::spawn_blocking(move || {
-        normalise_files(vendor, &files, &ctx, |label, page| {
-            pages_tx
-                .blocking_send((label, page))
-                .map_err(|_| ConnectorError::Config("the import stopped".into()))
-        })
-    });
-    let pages = futures::stream::poll_fn(move |cx| pages_rx.poll_recv(cx));
-    let run = sync::import_stream(vendor, pages, &stores, progress.as_ref()).await?;
-    // The producer only fails when the consumer stopped, which the run reports.
-    let _ = producer.await?;
+    let run = sync::import_files(vendor, args.files, ctx, &SyncStores::of(db), &progress).await?;
     print_run(&run);
     Ok(())
 }
@@ -126,18 +86,17 @@ fn dry_run(vendor: Vendor, files: &[PathBuf], ctx: &ImportContext) -> Result<()>
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut rejected = 0usize;
-    let mut failure: Option<anyhow::Error> = None;
-    normalise_files(vendor, files, ctx, |label, page| {
+    let mut failed_file = None;
+    shiyun_connectors::normalise_files(vendor, files, ctx, |label, page| {
         let page = match page {
             Ok(page) => page,
             Err(e) => {
-                failure = Some(anyhow::Error::new(e).context(label));
-                return Err(ConnectorError::Config("stopped".into()));
+                failed_file = Some(label);
+                return Err(e);
             }
         };
         for listing in &page.listings {
-            let line = dry_run_line(listing).map_err(|e| ConnectorError::Config(e.to_string()))?;
-            write_line(&mut out, &line).map_err(|e| ConnectorError::Config(e.to_string()))?;
+            write_dry_run_line(&mut out, listing).map_err(ConnectorError::Output)?;
         }
         for rejection in &page.rejections {
             rejected += 1;
@@ -148,45 +107,55 @@ fn dry_run(vendor: Vendor, files: &[PathBuf], ctx: &ImportContext) -> Result<()>
         }
         Ok(())
     })
-    .map_err(|e| failure.take().unwrap_or_else(|| e.into()))?;
-    out.flush()?;
+    .map_err(|e| match failed_file.take() {
+        Some(label) => anyhow::Error::new(e).context(label),
+        None => e.into(),
+    })?;
+    out.flush().map_err(ConnectorError::Output)?;
     if rejected > 0 {
         eprintln!("{rejected} records rejected");
     }
     Ok(())
 }
 
-fn stores_of(db: &Database) -> SyncStores {
-    SyncStores {
-        listings: Arc::new(db.clone()),
-        runs: Arc::new(db.clone()),
-    }
-}
-
-/// Shows sync progress: a spinner on a terminal, log lines otherwise.
+/// Shows sync progress (a spinner on a terminal, log lines otherwise) and
+/// keeps the run as it ended, to print a failed one.
 struct CliProgress {
-    bar: ProgressBar,
+    bar: Option<ProgressBar>,
+    finished: Mutex<Option<SyncRun>>,
 }
 
 impl CliProgress {
-    fn for_vendor(vendor: Vendor) -> Box<dyn SyncProgress> {
-        if !std::io::stderr().is_terminal() {
-            return Box::new(LogProgress);
+    fn for_vendor(vendor: Vendor) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix} {msg} [{elapsed}]")
+            {
+                bar.set_style(style);
+            }
+            bar.set_prefix(vendor.id());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        CliProgress {
+            bar,
+            finished: Mutex::new(None),
         }
-        let bar = ProgressBar::new_spinner();
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix} {msg} [{elapsed}]") {
-            bar.set_style(style);
-        }
-        bar.set_prefix(vendor.id());
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        Box::new(CliProgress { bar })
+    }
+
+    /// The run as it ended, once it has.
+    fn finished_run(&self) -> Option<SyncRun> {
+        self.finished.lock().ok().and_then(|run| run.clone())
     }
 }
 
 impl SyncProgress for CliProgress {
     fn page_done(&self, page: &PageDone<'_>) {
+        let Some(bar) = &self.bar else {
+            return LogProgress.page_done(page);
+        };
         let run = page.run;
-        self.bar.set_message(format!(
+        bar.set_message(format!(
             "page {}{}: {} new, {} changed, {} unchanged, {} rejected",
             run.pages,
             page.label.map(|l| format!(" ({l})")).unwrap_or_default(),
@@ -197,72 +166,40 @@ impl SyncProgress for CliProgress {
         ));
     }
 
-    fn finished(&self, _run: &SyncRun) {
-        self.bar.finish_and_clear();
+    fn finished(&self, run: &SyncRun) {
+        match &self.bar {
+            Some(bar) => bar.finish_and_clear(),
+            None => LogProgress.finished(run),
+        }
+        if let Ok(mut finished) = self.finished.lock() {
+            *finished = Some(run.clone());
+        }
     }
 }
 
 async fn sync(settings: Settings, args: SyncArgs) -> Result<()> {
     let vendor = parse_vendor(&args.vendor)?;
-    let db = open_database(&settings).await?;
-    let mut options = SyncOptions::new("cli");
-    if args.resume {
-        let store = db.clone();
-        let recent =
-            tokio::task::spawn_blocking(move || store.recent_sync_runs(Some(vendor), 50)).await??;
-        let failed = recent
-            .into_iter()
-            .find(|run| run.trigger != sync::IMPORT_TRIGGER)
-            .filter(|run| run.status == RunStatus::Failed)
-            .with_context(|| {
-                format!("{vendor} has no failed run to resume (its last run did not fail)")
-            })?;
+    let connector = shiyun_connectors::connect(vendor, settings.vendors.get(vendor))?;
+    let stores = SyncStores::of(open_database(&settings).await?);
+    let exclusive =
+        sync::start_exclusive(connector, &stores, SyncTrigger::Cli, args.resume).await?;
+    if let Some(failed) = exclusive.resuming() {
         eprintln!("resuming run {} from page {}", failed.id, failed.pages + 1);
-        options = options.resume(failed.id);
     }
-    // The same lock as scheduled syncs: two runs of one vendor at once would
-    // each see the other's listings as unseen.
-    let store = db.clone();
-    let guard = tokio::task::spawn_blocking(move || store.try_lock_job(&job_name(vendor)))
-        .await??
-        .with_context(|| {
-            format!("a sync of {vendor} is running elsewhere; try again when it ends")
-        })?;
-    let run = sync_vendor(&db, &settings, vendor, options).await;
-    drop(guard);
-    let run = run?;
-    print_run(&run);
-    if run.status != RunStatus::Succeeded {
-        anyhow::bail!(
-            "sync of {vendor} failed; `shiyun catalog sync --vendor {vendor} --resume` continues it"
-        );
-    }
-    Ok(())
-}
-
-/// Runs one sync of `vendor`; a failed run is saved and returned as an error.
-async fn sync_vendor(
-    db: &Database,
-    settings: &Settings,
-    vendor: Vendor,
-    options: SyncOptions,
-) -> Result<SyncRun> {
-    let vendor_settings = settings.vendors.get(vendor);
-    let client = VendorClient::new(vendor, vendor_settings)?;
-    let connector = shiyun_connectors::connector_for(vendor, vendor_settings, client)?;
     let progress = CliProgress::for_vendor(vendor);
-    let stores = stores_of(db);
-    match sync::run_sync(connector.as_ref(), &stores, options, progress.as_ref()).await {
-        Ok(run) => Ok(run),
+    match exclusive.run(&stores, &progress).await {
+        Ok(run) => {
+            print_run(&run);
+            Ok(())
+        }
         Err(e) => {
             // The engine saved the failed run with its resume token; show it.
-            let store = db.clone();
-            let last = tokio::task::spawn_blocking(move || store.recent_sync_runs(Some(vendor), 1))
-                .await??;
-            if let Some(run) = last.first() {
-                print_run(run);
+            if let Some(run) = progress.finished_run() {
+                print_run(&run);
             }
-            Err(anyhow::Error::new(e).context(format!("sync of {vendor} failed")))
+            Err(anyhow::Error::new(e).context(format!(
+                "sync of {vendor} failed; `shiyun catalog sync --vendor {vendor} --resume` continues it"
+            )))
         }
     }
 }
@@ -356,11 +293,9 @@ pub async fn run_schedules(db: Database, settings: Settings) {
     };
     let vendors = settings.vendors.clone();
     let connect = move |vendor: Vendor| -> Result<Box<dyn Connector>, ConnectorError> {
-        let vendor_settings = vendors.get(vendor);
-        let client = VendorClient::new(vendor, vendor_settings)?;
-        shiyun_connectors::connector_for(vendor, vendor_settings, client)
+        shiyun_connectors::connect(vendor, vendors.get(vendor))
     };
-    Scheduler::new(schedules, stores_of(&db), Arc::new(db), Arc::new(connect))
+    Scheduler::new(schedules, SyncStores::of(db), Arc::new(connect))
         .run()
         .await;
 }

@@ -451,3 +451,41 @@ fn aws_offer_files_are_streamed_into_the_catalog() {
         "{stored}"
     );
 }
+
+#[test]
+fn a_dry_run_into_a_closed_pipe_says_the_output_went_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("index.json");
+    std::fs::write(&file, aws_offer_file()).unwrap();
+    // The reader is gone before the command starts, as with `| head -0`.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = shiyun(dir.path())
+        .args(["catalog", "import", "--vendor", "aws", "--dry-run"])
+        .arg(&file)
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot write the output"), "{stderr}");
+    assert!(
+        !stderr.contains("index.json"),
+        "the file is not to blame: {stderr}"
+    );
+}
+
+#[test]
+fn resuming_with_no_failed_sync_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = shiyun(dir.path())
+        .args(["catalog", "sync", "--vendor", "azure", "--resume"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("azure has no failed run to resume"),
+        "{stderr}"
+    );
+}
