@@ -339,11 +339,37 @@ impl fmt::Display for Money {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Parses the one decimal spelling that the JSON API documents and the store
+/// writes: an optional minus, digits, and an optional fraction
+/// (`-?[0-9]{1,28}(\.[0-9]{1,28})?`). Vendor spellings (`2.5E-7`, `+1`, `.5`)
+/// go through [`parse_decimal`] in the connectors instead.
+pub fn parse_plain_decimal(text: &str) -> Result<Decimal, ValidationError> {
+    let invalid =
+        || ValidationError::new("amount", format!("`{text}` is not a plain decimal string"));
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match unsigned.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (unsigned, None),
+    };
+    let digits_ok =
+        |part: &str| (1..=28).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits_ok(whole) || !fraction.is_none_or(digits_ok) {
+        return Err(invalid());
+    }
+    Decimal::from_str_exact(text).map_err(|_| invalid())
+}
+
+#[derive(Serialize)]
 struct MoneyRepr {
     #[serde(with = "rust_decimal::serde::str")]
     amount: Decimal,
+    currency: Currency,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoneyText {
+    amount: String,
     currency: Currency,
 }
 
@@ -361,8 +387,9 @@ impl Serialize for Money {
 
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let repr = MoneyRepr::deserialize(deserializer)?;
-        Ok(Money::new(repr.amount, repr.currency))
+        let text = MoneyText::deserialize(deserializer)?;
+        let amount = parse_plain_decimal(&text.amount).map_err(serde::de::Error::custom)?;
+        Ok(Money::new(amount, text.currency))
     }
 }
 
@@ -371,6 +398,25 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn json_amounts_take_only_the_documented_spelling() {
+        for good in [
+            "0",
+            "-1.50",
+            "0.000000000001",
+            "1234567890123456789012345678",
+        ] {
+            let json = format!(r#"{{"amount":"{good}","currency":"CNY"}}"#);
+            assert!(serde_json::from_str::<Money>(&json).is_ok(), "{good}");
+        }
+        for bad in [
+            "", "+1", ".5", "5.", "1_000", "1e5", " 1", "1.2.3", "--1", "0x10", "1.5 ",
+        ] {
+            let json = format!(r#"{{"amount":"{bad}","currency":"CNY"}}"#);
+            assert!(serde_json::from_str::<Money>(&json).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn currencies_carry_their_minor_units() {

@@ -11,20 +11,10 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::listing::{BillingMode, Category, Listing, ListingData, ListingId, Vendor};
+use crate::listing::{
+    BillingMode, CATEGORY_FAMILIES, Category, Listing, ListingData, ListingId, Vendor,
+};
 use crate::money::{Currency, Money};
-
-/// The category families, as `Category::parse` knows them.
-const CATEGORY_FAMILIES: &[&str] = &[
-    "compute",
-    "database",
-    "storage",
-    "network",
-    "security",
-    "middleware",
-    "saas",
-    "industry",
-];
 
 /// A decimal string every reader of this crate parses exactly: at most 28
 /// integer digits, so no value overflows `rust_decimal`. (The parser also takes
@@ -115,7 +105,10 @@ impl PartialSchema for DecimalString {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .description(Some("an exact decimal number as a string"))
+            .description(Some(
+                "an exact decimal number as a string with up to 28 significant digits \
+                 (leading zeros aside); a longer one is refused, never rounded",
+            ))
             .pattern(Some(anchored(DECIMAL)))
             .examples([serde_json::json!("0.4200")])
             .into()
@@ -181,8 +174,17 @@ mod tests {
 
         #[test]
         fn documented_decimals_parse_as_money(amount in pattern_strings(DECIMAL)) {
+            let digits: String = amount.chars().filter(char::is_ascii_digit).collect();
+            let significant = digits.trim_start_matches('0').len();
             let json = serde_json::json!({"amount": amount, "currency": "CNY"});
-            prop_assert!(serde_json::from_value::<Money>(json).is_ok(), "{amount}");
+            let parsed = serde_json::from_value::<Money>(json).is_ok();
+            // Up to 28 significant digits always fit; 30 or more never do
+            // (29 fit only below 2^96, as the description's "refused" allows).
+            if significant <= 28 {
+                prop_assert!(parsed, "{}", amount);
+            } else if significant >= 30 {
+                prop_assert!(!parsed, "{}", amount);
+            }
         }
     }
 

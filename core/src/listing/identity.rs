@@ -69,7 +69,7 @@ impl From<ListingId> for String {
 }
 
 /// The resource families of the taxonomy. A category is `<family>.<kind>`.
-const FAMILIES: &[&str] = &[
+pub const CATEGORY_FAMILIES: &[&str] = &[
     "compute",
     "database",
     "storage",
@@ -113,7 +113,7 @@ impl Category {
         let (family, kind) = text
             .split_once('.')
             .ok_or_else(|| invalid("is not `<family>.<kind>`"))?;
-        if !FAMILIES.contains(&family) {
+        if !CATEGORY_FAMILIES.contains(&family) {
             return Err(invalid("is not in a known family"));
         }
         let valid_kind = !kind.is_empty()

@@ -29,7 +29,7 @@ mod specs;
 mod vendor;
 
 pub use builder::ListingBuilder;
-pub use identity::{Category, KNOWN_CATEGORIES, ListingId};
+pub use identity::{CATEGORY_FAMILIES, Category, KNOWN_CATEGORIES, ListingId};
 pub use pricing::{
     BillingMode, PriceComponent, PriceComponentData, PriceTier, PriceTierData, PriceUnit,
 };
