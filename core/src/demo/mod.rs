@@ -3,7 +3,7 @@
 //! architecture, the OSes the vendor offers on them) and real products
 //! (databases and caches with engine versions, storage, CDN, load balancers,
 //! IPs, firewalls, DDoS protection, queues), typed in from the vendors'
-//! published tables in [`data`] with their sources, in every storefront
+//! published tables (`demo/data.rs`, each with its source), in every storefront
 //! region of [`crate::geography`] (never a test region).
 //!
 //! Prices are generated, in each vendor's price shape: per-vCPU and per-GiB

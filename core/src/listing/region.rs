@@ -61,7 +61,7 @@ pub struct Region {
     /// Display name in both languages, naming the city.
     #[serde(default, skip_serializing_if = "LocalizedText::is_empty")]
     pub name: LocalizedText,
-    /// Search aliases of the region and its city, lowercase where Latin.
+    /// Search aliases of the region and of its city (`华东`, `sha`, `us-east`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
 }

@@ -11,6 +11,22 @@
 //! subscription, 竞价 / spot). A Latin word is never glued to a Chinese one:
 //! they are always parted by a space or punctuation ([`has_glued_words`]).
 //!
+//! For a connector: place the code with [`crate::geography::region_of`]
+//! (so the region has its names), build the prices first, then call the
+//! function of the listing's category family with an [`Offer`] (vendor,
+//! region, the prices' billing modes) and the typed facts, and hand the
+//! result to [`super::ListingBuilder::text`]:
+//!
+//! | category | function | facts |
+//! |---|---|---|
+//! | `compute.*` | [`compute_text`] | [`Instance`]: type, family names, [`Specs`] (vCPU, memory, GPUs, arch, OS) |
+//! | `database.*` | [`database_text`] | [`Database`]: product names, [`Specs`] with `engine` and `engine_version` |
+//! | `storage.*` | [`storage_text`] | [`Product`] |
+//! | `network.*` | [`network_text`] | [`Product`] |
+//! | `security.*` | [`security_text`] | [`Product`] |
+//! | `middleware.*` | [`middleware_text`] | [`Product`] |
+//! | anything else | [`service_text`] | [`Product`] |
+//!
 //! ```
 //! use shiyun_core::geography;
 //! use shiyun_core::listing::text::{self, Instance, Offer};
