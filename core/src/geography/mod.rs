@@ -592,7 +592,12 @@ mod tests {
         let taiwan = known(Vendor::Gcp, "asia-east1").unwrap();
         assert_eq!(taiwan.city, "changhua");
         let hk = region_of(Vendor::Aws, "ap-east-1").unwrap();
-        assert!(hk.name.en.unwrap().contains("Hong Kong"));
+        assert!(hk.name.en.as_deref().unwrap().contains("Hong Kong"));
         assert!(hk.aliases.iter().any(|a| a == "hk"), "{:?}", hk.aliases);
+        let text = hk.search_text();
+        for part in ["ap-east-1", "香港", "Hong Kong", "hkg"] {
+            assert!(text.contains(part), "{part} not in {text}");
+        }
+        assert_eq!(Region::new("x-1", "us", None).unwrap().search_text(), "x-1");
     }
 }
