@@ -2,8 +2,10 @@
 //!
 //! [`money::Money`] is an exact decimal amount with its ISO 4217 currency;
 //! [`listing::Listing`] is the one model every cloud vendor's offers are
-//! normalised into; [`geography`] is the one table of each vendor's regions
-//! and where they are; [`error::ErrorCode`] is the small set of stable error
+//! normalised into, named and described by [`listing::text`] (one function
+//! per category family, in Chinese and English); [`geography`] is the one
+//! table of each vendor's regions, the cities they are in and their
+//! bilingual names and aliases; [`error::ErrorCode`] is the small set of stable error
 //! codes that the server maps to HTTP once; [`store`] holds the storage traits
 //! that `shiyun-schema` implements on SQLite and PostgreSQL.
 //!
@@ -17,7 +19,8 @@
 //! traits, and every backend must pass the same conformance suite.
 //!
 //! Features: `openapi` derives the OpenAPI schemas of the domain types;
-//! `demo` adds the seeded demo catalog generator (`demo`), which a partner
+//! `demo` adds the seeded demo catalog generator (`demo`: the vendors' real
+//! instance families and products at demo prices), which a partner
 //! embedding the library does not need.
 //!
 //! ```

@@ -129,6 +129,7 @@ impl InstanceTypeSpec {
                 .map(|d| d.normalize()),
             architecture,
             os: None,
+            ..Specs::default()
         }
     }
 }

@@ -47,7 +47,7 @@ pub fn region_from_location(location: &str) -> Result<Region, String> {
     }
     geography::regions(Vendor::Aws)
         .iter()
-        .find(|r| r.name_en == Some(location))
+        .find(|r| r.price_list_location == Some(location))
         .ok_or_else(|| format!("unknown aws location `{location}`"))
         .and_then(|r| r.region().map_err(|e| e.to_string()))
 }

@@ -532,6 +532,7 @@ fn instance_specs(attrs: &BTreeMap<String, String>, instance_type: &str) -> Spec
         bandwidth_mbps,
         architecture,
         os,
+        ..Specs::default()
     }
 }
 

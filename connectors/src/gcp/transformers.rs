@@ -176,8 +176,8 @@ const COUNTRY_PREFIXES: &[(&str, &str)] = &[
 /// it does not list is placed by country from its prefix.
 pub fn region_of(code: &str) -> Result<Region, String> {
     let bad = |e: shiyun_core::ValidationError| e.to_string();
-    if let Some(known) = shiyun_core::geography::known(Vendor::Gcp, code) {
-        return known.region().map_err(bad);
+    if let Some(region) = shiyun_core::geography::region_of(Vendor::Gcp, code) {
+        return Ok(region);
     }
     if let Some((_, country)) = COUNTRY_PREFIXES.iter().find(|(p, _)| code.starts_with(p)) {
         return Region::new(code, country, None).map_err(bad);

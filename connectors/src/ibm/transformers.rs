@@ -325,8 +325,8 @@ pub fn known_service(
 /// code that it does not list is placed by country from its prefix.
 pub fn region_of(code: &str) -> Result<Region, String> {
     let bad = |e: shiyun_core::ValidationError| e.to_string();
-    if let Some(known) = shiyun_core::geography::known(Vendor::Ibm, code) {
-        return known.region().map_err(bad);
+    if let Some(region) = shiyun_core::geography::region_of(Vendor::Ibm, code) {
+        return Ok(region);
     }
     // `us-…`, `jp-…`, `ca-…`: the prefix is an ISO country; `eu-` is not.
     let prefix = code.split('-').next().unwrap_or_default();

@@ -148,7 +148,7 @@ fn instances_reserved_terms_and_tiers_normalise() {
     let od = find_listing(&page.listings, "SKUM5LARGE.JRTCKXETXF");
     assert_eq!(od.category().as_str(), "compute.vm");
     assert_eq!(od.service(), "ec2");
-    assert_eq!(od.region().geography.to_string(), "us/virginia");
+    assert_eq!(od.region().geography.to_string(), "us/ashburn");
     assert_eq!(od.specs().vcpu, Some(2));
     assert_eq!(od.specs().memory_gib, Some(dec!(8)));
     assert_eq!(od.specs().architecture, Some(Architecture::X86_64));

@@ -68,7 +68,7 @@ fn reservation_sample_is_a_term_total() {
         l.vendor_sku(),
         "DZH318Z0D1L7/018J:0016083a-928f-56fd-8eeb-39287dcf676d:Reservation:1y"
     );
-    assert_eq!(l.region().geography.to_string(), "us/texas");
+    assert_eq!(l.region().geography.to_string(), "us/san-antonio");
     assert_eq!(l.specs().vcpu, Some(64));
     assert_eq!(l.specs().os.as_deref(), Some("linux"));
     let p = &l.prices()[0];

@@ -100,7 +100,7 @@ fn bad_items_are_rejected_and_bad_pages_refused() {
     assert_eq!(vm.vendor_sku(), "VM.c7.large.2@cn-huadong1/month");
     assert_eq!(vm.prices()[0].billing_mode(), BillingMode::Monthly);
     assert_eq!(vm.prices()[0].amount().amount().to_string(), "180.5");
-    assert_eq!(vm.region().geography.to_string(), "cn");
+    assert_eq!(vm.region().geography.to_string(), "cn/nanjing");
     let keys: Vec<&str> = page
         .rejections
         .iter()

@@ -30,7 +30,7 @@ fn a100_sample_is_exact_per_region() {
     assert_eq!(gpu.category().as_str(), "compute.gpu");
     assert_eq!(gpu.service(), "compute-engine");
     assert_eq!(gpu.region().code, "us-central1");
-    assert_eq!(gpu.region().geography.to_string(), "us/iowa");
+    assert_eq!(gpu.region().geography.to_string(), "us/council-bluffs");
     assert_eq!(gpu.specs().gpu_count, Some(1));
     assert_eq!(gpu.specs().gpu_model.as_deref(), Some("NVIDIA A100"));
     assert_eq!(
@@ -54,14 +54,14 @@ fn a100_sample_is_exact_per_region() {
             .region()
             .geography
             .to_string(),
-        "us/south-carolina"
+        "us/moncks-corner"
     );
     assert_eq!(
         find("039F-D0DA-4055@us-west1")
             .region()
             .geography
             .to_string(),
-        "us/oregon"
+        "us/the-dalles"
     );
 
     let ram = find("2390-DCAF-DA38@us-east1");

@@ -65,7 +65,7 @@ fn connectors_and_the_demo_give_the_same_geography_for_the_same_code() {
 #[test]
 fn aws_price_list_locations_name_the_same_regions_as_their_codes() {
     for known in geography::regions(Vendor::Aws) {
-        let location = known.name_en.unwrap();
+        let location = known.price_list_location.unwrap();
         assert_eq!(
             aws::regions::region_from_location(location).unwrap(),
             aws::regions::region_from_code(known.code).unwrap(),

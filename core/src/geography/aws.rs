@@ -1,67 +1,528 @@
-//! Amazon Web Services regions. The English name is the Price List's
-//! `location`, which the AWS connector matches.
+//! Amazon Web Services regions. `price_list_location` is the Price List's
+//! `location` text, which the AWS connector matches; the display names are
+//! ours and name the city.
 //!
 //! Local and Wavelength Zones (`us-west-2-lax-1`) are not listed; the AWS
 //! connector places them in their parent region's country.
 
-use super::{KnownRegion, region};
+use super::KnownRegion;
 
 pub(super) const REGIONS: &[KnownRegion] = &[
-    region("us-east-1", "us", Some("virginia"))
-        .en("US East (N. Virginia)")
-        .zh("弗吉尼亚北部"),
-    region("us-east-2", "us", Some("ohio"))
-        .en("US East (Ohio)")
-        .zh("俄亥俄"),
-    region("us-west-1", "us", Some("california")).en("US West (N. California)"),
-    region("us-west-2", "us", Some("oregon"))
-        .en("US West (Oregon)")
-        .zh("俄勒冈"),
-    region("us-gov-west-1", "us", Some("oregon")).en("AWS GovCloud (US-West)"),
-    region("us-gov-east-1", "us", Some("ohio")).en("AWS GovCloud (US-East)"),
-    region("ca-central-1", "ca", Some("montreal")).en("Canada (Central)"),
-    region("ca-west-1", "ca", Some("calgary")).en("Canada West (Calgary)"),
-    region("mx-central-1", "mx", Some("queretaro")).en("Mexico (Central)"),
-    region("sa-east-1", "br", Some("sao-paulo")).en("South America (Sao Paulo)"),
-    region("eu-central-1", "de", Some("frankfurt"))
-        .en("EU (Frankfurt)")
-        .zh("法兰克福"),
-    region("eu-central-2", "ch", Some("zurich")).en("EU (Zurich)"),
-    region("eu-west-1", "ie", Some("dublin"))
-        .en("EU (Ireland)")
-        .zh("爱尔兰"),
-    region("eu-west-2", "gb", Some("london")).en("EU (London)"),
-    region("eu-west-3", "fr", Some("paris")).en("EU (Paris)"),
-    region("eu-south-1", "it", Some("milan")).en("EU (Milan)"),
-    region("eu-south-2", "es", Some("aragon")).en("EU (Spain)"),
-    region("eu-north-1", "se", Some("stockholm")).en("EU (Stockholm)"),
-    region("il-central-1", "il", Some("tel-aviv")).en("Israel (Tel Aviv)"),
-    region("me-south-1", "bh", Some("manama")).en("Middle East (Bahrain)"),
-    region("me-central-1", "ae", None).en("Middle East (UAE)"),
-    region("af-south-1", "za", Some("cape-town")).en("Africa (Cape Town)"),
-    region("ap-east-1", "hk", Some("hong-kong"))
-        .en("Asia Pacific (Hong Kong)")
-        .zh("香港"),
-    region("ap-east-2", "tw", Some("taipei")).en("Asia Pacific (Taipei)"),
-    region("ap-south-1", "in", Some("mumbai")).en("Asia Pacific (Mumbai)"),
-    region("ap-south-2", "in", Some("hyderabad")).en("Asia Pacific (Hyderabad)"),
-    region("ap-southeast-1", "sg", Some("singapore"))
-        .en("Asia Pacific (Singapore)")
-        .zh("新加坡"),
-    region("ap-southeast-2", "au", Some("sydney")).en("Asia Pacific (Sydney)"),
-    region("ap-southeast-3", "id", Some("jakarta")).en("Asia Pacific (Jakarta)"),
-    region("ap-southeast-4", "au", Some("melbourne")).en("Asia Pacific (Melbourne)"),
-    region("ap-southeast-5", "my", Some("kuala-lumpur")).en("Asia Pacific (Malaysia)"),
-    region("ap-southeast-7", "th", Some("bangkok")).en("Asia Pacific (Thailand)"),
-    region("ap-northeast-1", "jp", Some("tokyo"))
-        .en("Asia Pacific (Tokyo)")
-        .zh("东京"),
-    region("ap-northeast-2", "kr", Some("seoul")).en("Asia Pacific (Seoul)"),
-    region("ap-northeast-3", "jp", Some("osaka")).en("Asia Pacific (Osaka)"),
-    region("cn-north-1", "cn", Some("beijing"))
-        .en("China (Beijing)")
-        .zh("北京"),
-    region("cn-northwest-1", "cn", Some("ningxia"))
-        .en("China (Ningxia)")
-        .zh("宁夏"),
+    KnownRegion {
+        code: "us-east-1",
+        country: "us",
+        province: "virginia",
+        city: "ashburn",
+        nearest_city: true,
+        name_zh: "美国东部（弗吉尼亚北部，阿什本）",
+        name_en: "US East (N. Virginia, Ashburn)",
+        aliases: &["us-east", "美国东部", "n. virginia", "virginia", "弗吉尼亚"],
+        zones: &[
+            "us-east-1a",
+            "us-east-1b",
+            "us-east-1c",
+            "us-east-1d",
+            "us-east-1e",
+            "us-east-1f",
+        ],
+        price_list_location: Some("US East (N. Virginia)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "us-east-2",
+        country: "us",
+        province: "ohio",
+        city: "columbus",
+        nearest_city: true,
+        name_zh: "美国东部（俄亥俄，哥伦布）",
+        name_en: "US East (Ohio, Columbus)",
+        aliases: &["us-east", "美国东部", "ohio", "俄亥俄"],
+        zones: &["us-east-2a", "us-east-2b", "us-east-2c"],
+        price_list_location: Some("US East (Ohio)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "us-west-1",
+        country: "us",
+        province: "california",
+        city: "san-jose",
+        nearest_city: true,
+        name_zh: "美国西部（加利福尼亚北部，圣何塞）",
+        name_en: "US West (N. California, San Jose)",
+        aliases: &[
+            "us-west",
+            "美国西部",
+            "n. california",
+            "northern california",
+            "silicon valley",
+            "硅谷",
+            "加州",
+            "california",
+            "加利福尼亚",
+        ],
+        price_list_location: Some("US West (N. California)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "us-west-2",
+        country: "us",
+        province: "oregon",
+        city: "boardman",
+        nearest_city: true,
+        name_zh: "美国西部（俄勒冈，博德曼）",
+        name_en: "US West (Oregon, Boardman)",
+        aliases: &["us-west", "美国西部", "oregon", "俄勒冈"],
+        zones: &["us-west-2a", "us-west-2b", "us-west-2c", "us-west-2d"],
+        price_list_location: Some("US West (Oregon)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "us-gov-east-1",
+        country: "us",
+        province: "ohio",
+        city: "columbus",
+        nearest_city: true,
+        name_zh: "AWS GovCloud（美国东部，哥伦布）",
+        name_en: "AWS GovCloud (US-East, Columbus)",
+        aliases: &["govcloud", "us-east", "政府云", "ohio", "俄亥俄"],
+        zones: &["us-gov-east-1a", "us-gov-east-1b", "us-gov-east-1c"],
+        price_list_location: Some("AWS GovCloud (US-East)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "us-gov-west-1",
+        country: "us",
+        province: "oregon",
+        city: "boardman",
+        nearest_city: true,
+        name_zh: "AWS GovCloud（美国西部，博德曼）",
+        name_en: "AWS GovCloud (US-West, Boardman)",
+        aliases: &["govcloud", "us-west", "政府云", "oregon", "俄勒冈"],
+        zones: &["us-gov-west-1a", "us-gov-west-1b", "us-gov-west-1c"],
+        price_list_location: Some("AWS GovCloud (US-West)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ca-central-1",
+        country: "ca",
+        province: "quebec",
+        city: "montreal",
+        nearest_city: true,
+        name_zh: "加拿大（中部，蒙特利尔）",
+        name_en: "Canada (Central, Montreal)",
+        aliases: &["canada", "加拿大", "quebec", "魁北克"],
+        zones: &["ca-central-1a", "ca-central-1b", "ca-central-1d"],
+        price_list_location: Some("Canada (Central)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ca-west-1",
+        country: "ca",
+        province: "alberta",
+        city: "calgary",
+        name_zh: "加拿大西部（卡尔加里）",
+        name_en: "Canada West (Calgary)",
+        aliases: &["canada", "加拿大", "alberta", "艾伯塔"],
+        zones: &["ca-west-1a", "ca-west-1b", "ca-west-1c"],
+        price_list_location: Some("Canada West (Calgary)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "mx-central-1",
+        country: "mx",
+        province: "queretaro",
+        city: "queretaro",
+        nearest_city: true,
+        name_zh: "墨西哥（中部，克雷塔罗）",
+        name_en: "Mexico (Central, Queretaro)",
+        aliases: &["mexico", "墨西哥"],
+        zones: &["mx-central-1a", "mx-central-1b", "mx-central-1c"],
+        price_list_location: Some("Mexico (Central)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "sa-east-1",
+        country: "br",
+        province: "sao-paulo-state",
+        city: "sao-paulo",
+        name_zh: "南美洲（圣保罗）",
+        name_en: "South America (Sao Paulo)",
+        aliases: &[
+            "south america",
+            "南美洲",
+            "brazil",
+            "巴西",
+            "sao paulo state",
+            "圣保罗州",
+        ],
+        zones: &["sa-east-1a", "sa-east-1b", "sa-east-1c"],
+        price_list_location: Some("South America (Sao Paulo)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "eu-central-1",
+        country: "de",
+        province: "hesse",
+        city: "frankfurt",
+        name_zh: "欧洲（法兰克福）",
+        name_en: "Europe (Frankfurt)",
+        aliases: &["europe", "欧洲", "germany", "德国"],
+        zones: &["eu-central-1a", "eu-central-1b", "eu-central-1c"],
+        price_list_location: Some("EU (Frankfurt)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "eu-central-2",
+        country: "ch",
+        province: "zurich",
+        city: "zurich",
+        name_zh: "欧洲（苏黎世）",
+        name_en: "Europe (Zurich)",
+        aliases: &["europe", "欧洲", "switzerland", "瑞士"],
+        zones: &["eu-central-2a", "eu-central-2b", "eu-central-2c"],
+        price_list_location: Some("EU (Zurich)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "eu-west-1",
+        country: "ie",
+        province: "leinster",
+        city: "dublin",
+        nearest_city: true,
+        name_zh: "欧洲（爱尔兰，都柏林）",
+        name_en: "Europe (Ireland, Dublin)",
+        aliases: &["europe", "欧洲", "ireland", "爱尔兰"],
+        zones: &["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+        price_list_location: Some("EU (Ireland)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "eu-west-2",
+        country: "gb",
+        province: "england",
+        city: "london",
+        name_zh: "欧洲（伦敦）",
+        name_en: "Europe (London)",
+        aliases: &["europe", "欧洲", "uk", "英国"],
+        zones: &["eu-west-2a", "eu-west-2b", "eu-west-2c"],
+        price_list_location: Some("EU (London)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "eu-west-3",
+        country: "fr",
+        province: "ile-de-france",
+        city: "paris",
+        name_zh: "欧洲（巴黎）",
+        name_en: "Europe (Paris)",
+        aliases: &["europe", "欧洲", "france", "法国"],
+        zones: &["eu-west-3a", "eu-west-3b", "eu-west-3c"],
+        price_list_location: Some("EU (Paris)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "eu-south-1",
+        country: "it",
+        province: "lombardy",
+        city: "milan",
+        name_zh: "欧洲（米兰）",
+        name_en: "Europe (Milan)",
+        aliases: &["europe", "欧洲", "italy", "意大利"],
+        zones: &["eu-south-1a", "eu-south-1b", "eu-south-1c"],
+        price_list_location: Some("EU (Milan)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "eu-south-2",
+        country: "es",
+        province: "aragon",
+        city: "zaragoza",
+        nearest_city: true,
+        name_zh: "欧洲（西班牙，萨拉戈萨）",
+        name_en: "Europe (Spain, Zaragoza)",
+        aliases: &["europe", "欧洲", "spain", "西班牙", "aragon", "阿拉贡"],
+        zones: &["eu-south-2a", "eu-south-2b", "eu-south-2c"],
+        price_list_location: Some("EU (Spain)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "eu-north-1",
+        country: "se",
+        province: "stockholm",
+        city: "stockholm",
+        name_zh: "欧洲（斯德哥尔摩）",
+        name_en: "Europe (Stockholm)",
+        aliases: &["europe", "欧洲", "sweden", "瑞典"],
+        zones: &["eu-north-1a", "eu-north-1b", "eu-north-1c"],
+        price_list_location: Some("EU (Stockholm)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "il-central-1",
+        country: "il",
+        province: "tel-aviv",
+        city: "tel-aviv",
+        name_zh: "以色列（特拉维夫）",
+        name_en: "Israel (Tel Aviv)",
+        aliases: &["israel", "以色列", "middle east", "中东"],
+        zones: &["il-central-1a", "il-central-1b", "il-central-1c"],
+        price_list_location: Some("Israel (Tel Aviv)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "me-south-1",
+        country: "bh",
+        province: "capital-governorate",
+        city: "manama",
+        nearest_city: true,
+        name_zh: "中东（巴林，麦纳麦）",
+        name_en: "Middle East (Bahrain, Manama)",
+        aliases: &["middle east", "中东"],
+        zones: &["me-south-1a", "me-south-1b", "me-south-1c"],
+        price_list_location: Some("Middle East (Bahrain)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "me-central-1",
+        country: "ae",
+        province: "dubai",
+        city: "dubai",
+        nearest_city: true,
+        name_zh: "中东（阿联酋，迪拜）",
+        name_en: "Middle East (UAE, Dubai)",
+        aliases: &["middle east", "中东", "uae", "阿联酋"],
+        zones: &["me-central-1a", "me-central-1b", "me-central-1c"],
+        price_list_location: Some("Middle East (UAE)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "af-south-1",
+        country: "za",
+        province: "western-cape",
+        city: "cape-town",
+        name_zh: "非洲（开普敦）",
+        name_en: "Africa (Cape Town)",
+        aliases: &["africa", "非洲", "south africa", "南非"],
+        zones: &["af-south-1a", "af-south-1b", "af-south-1c"],
+        price_list_location: Some("Africa (Cape Town)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ap-east-1",
+        country: "hk",
+        province: "hong-kong",
+        city: "hong-kong",
+        name_zh: "亚太地区（香港）",
+        name_en: "Asia Pacific (Hong Kong)",
+        aliases: &["asia pacific", "亚太"],
+        zones: &["ap-east-1a", "ap-east-1b", "ap-east-1c"],
+        price_list_location: Some("Asia Pacific (Hong Kong)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ap-east-2",
+        country: "tw",
+        province: "taipei",
+        city: "taipei",
+        name_zh: "亚太地区（台北）",
+        name_en: "Asia Pacific (Taipei)",
+        aliases: &["asia pacific", "亚太", "taiwan", "台湾"],
+        zones: &["ap-east-2a", "ap-east-2b", "ap-east-2c"],
+        price_list_location: Some("Asia Pacific (Taipei)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ap-south-1",
+        country: "in",
+        province: "maharashtra",
+        city: "mumbai",
+        name_zh: "亚太地区（孟买）",
+        name_en: "Asia Pacific (Mumbai)",
+        aliases: &[
+            "asia pacific",
+            "亚太",
+            "india",
+            "印度",
+            "maharashtra",
+            "马哈拉施特拉",
+        ],
+        zones: &["ap-south-1a", "ap-south-1b", "ap-south-1c"],
+        price_list_location: Some("Asia Pacific (Mumbai)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ap-south-2",
+        country: "in",
+        province: "telangana",
+        city: "hyderabad",
+        name_zh: "亚太地区（海得拉巴）",
+        name_en: "Asia Pacific (Hyderabad)",
+        aliases: &["asia pacific", "亚太", "india", "印度"],
+        zones: &["ap-south-2a", "ap-south-2b", "ap-south-2c"],
+        price_list_location: Some("Asia Pacific (Hyderabad)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ap-southeast-1",
+        country: "sg",
+        province: "singapore",
+        city: "singapore",
+        name_zh: "亚太地区（新加坡）",
+        name_en: "Asia Pacific (Singapore)",
+        aliases: &["asia pacific", "亚太", "southeast asia", "东南亚"],
+        zones: &["ap-southeast-1a", "ap-southeast-1b", "ap-southeast-1c"],
+        price_list_location: Some("Asia Pacific (Singapore)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ap-southeast-2",
+        country: "au",
+        province: "new-south-wales",
+        city: "sydney",
+        name_zh: "亚太地区（悉尼）",
+        name_en: "Asia Pacific (Sydney)",
+        aliases: &[
+            "asia pacific",
+            "亚太",
+            "australia",
+            "澳大利亚",
+            "new south wales",
+            "新南威尔士",
+        ],
+        zones: &["ap-southeast-2a", "ap-southeast-2b", "ap-southeast-2c"],
+        price_list_location: Some("Asia Pacific (Sydney)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ap-southeast-3",
+        country: "id",
+        province: "jakarta",
+        city: "jakarta",
+        name_zh: "亚太地区（雅加达）",
+        name_en: "Asia Pacific (Jakarta)",
+        aliases: &["asia pacific", "亚太", "indonesia", "印度尼西亚"],
+        zones: &["ap-southeast-3a", "ap-southeast-3b", "ap-southeast-3c"],
+        price_list_location: Some("Asia Pacific (Jakarta)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ap-southeast-4",
+        country: "au",
+        province: "victoria",
+        city: "melbourne",
+        name_zh: "亚太地区（墨尔本）",
+        name_en: "Asia Pacific (Melbourne)",
+        aliases: &[
+            "asia pacific",
+            "亚太",
+            "australia",
+            "澳大利亚",
+            "victoria",
+            "维多利亚",
+        ],
+        zones: &["ap-southeast-4a", "ap-southeast-4b", "ap-southeast-4c"],
+        price_list_location: Some("Asia Pacific (Melbourne)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ap-southeast-5",
+        country: "my",
+        province: "kuala-lumpur",
+        city: "kuala-lumpur",
+        nearest_city: true,
+        name_zh: "亚太地区（马来西亚，吉隆坡）",
+        name_en: "Asia Pacific (Malaysia, Kuala Lumpur)",
+        aliases: &["asia pacific", "亚太", "malaysia", "马来西亚"],
+        zones: &["ap-southeast-5a", "ap-southeast-5b", "ap-southeast-5c"],
+        price_list_location: Some("Asia Pacific (Malaysia)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ap-southeast-7",
+        country: "th",
+        province: "bangkok",
+        city: "bangkok",
+        nearest_city: true,
+        name_zh: "亚太地区（泰国，曼谷）",
+        name_en: "Asia Pacific (Thailand, Bangkok)",
+        aliases: &["asia pacific", "亚太", "thailand", "泰国"],
+        zones: &["ap-southeast-7a", "ap-southeast-7b", "ap-southeast-7c"],
+        price_list_location: Some("Asia Pacific (Thailand)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ap-northeast-1",
+        country: "jp",
+        province: "tokyo",
+        city: "tokyo",
+        name_zh: "亚太地区（东京）",
+        name_en: "Asia Pacific (Tokyo)",
+        aliases: &["asia pacific", "亚太", "japan", "日本"],
+        zones: &["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"],
+        price_list_location: Some("Asia Pacific (Tokyo)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ap-northeast-2",
+        country: "kr",
+        province: "seoul",
+        city: "seoul",
+        name_zh: "亚太地区（首尔）",
+        name_en: "Asia Pacific (Seoul)",
+        aliases: &["asia pacific", "亚太", "korea", "韩国"],
+        zones: &[
+            "ap-northeast-2a",
+            "ap-northeast-2b",
+            "ap-northeast-2c",
+            "ap-northeast-2d",
+        ],
+        price_list_location: Some("Asia Pacific (Seoul)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "ap-northeast-3",
+        country: "jp",
+        province: "osaka",
+        city: "osaka",
+        name_zh: "亚太地区（大阪）",
+        name_en: "Asia Pacific (Osaka)",
+        aliases: &["asia pacific", "亚太", "japan", "日本"],
+        zones: &["ap-northeast-3a", "ap-northeast-3b", "ap-northeast-3c"],
+        price_list_location: Some("Asia Pacific (Osaka)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "cn-north-1",
+        country: "cn",
+        province: "beijing",
+        city: "beijing",
+        name_zh: "中国（北京）",
+        name_en: "China (Beijing)",
+        aliases: &["china", "中国", "华北", "north china", "光环新网", "sinnet"],
+        zones: &["cn-north-1a", "cn-north-1b", "cn-north-1d"],
+        price_list_location: Some("China (Beijing)"),
+        ..KnownRegion::BLANK
+    },
+    KnownRegion {
+        code: "cn-northwest-1",
+        country: "cn",
+        province: "ningxia",
+        city: "zhongwei",
+        nearest_city: true,
+        name_zh: "中国（宁夏，中卫）",
+        name_en: "China (Ningxia, Zhongwei)",
+        aliases: &[
+            "china",
+            "中国",
+            "西北",
+            "northwest china",
+            "宁夏",
+            "ningxia",
+            "西云数据",
+            "nwcd",
+        ],
+        zones: &["cn-northwest-1a", "cn-northwest-1b", "cn-northwest-1c"],
+        price_list_location: Some("China (Ningxia)"),
+        ..KnownRegion::BLANK
+    },
 ];

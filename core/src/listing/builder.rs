@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{Category, LocalizedText, PriceComponent, Provenance, Region, Specs, Vendor};
+use super::{
+    Category, ListingText, LocalizedText, PriceComponent, Provenance, Region, Specs, Vendor,
+};
 use super::{Listing, ListingData, ListingId, ListingStatus};
 use crate::error::ValidationError;
 
@@ -70,6 +72,13 @@ impl ListingBuilder {
     /// Sets the Chinese description.
     pub fn description_zh(mut self, text: impl Into<String>) -> Self {
         self.description.zh = Some(text.into());
+        self
+    }
+    /// Sets the name and description from a [`ListingText`] (see
+    /// [`super::text`]).
+    pub fn text(mut self, text: ListingText) -> Self {
+        self.name = text.name;
+        self.description = text.description;
         self
     }
     /// Sets the region.

@@ -10,8 +10,9 @@
 //! The module is split by concept: [`Vendor`] (`vendor`), identity and
 //! taxonomy ([`ListingId`], [`Category`]), where an offer is ([`Region`],
 //! [`Geography`]; the vendors' region tables are in [`crate::geography`]),
-//! what it is ([`Specs`]), what it costs ([`PriceComponent`]), and the
-//! [`ListingBuilder`].
+//! what it is ([`Specs`]), what it costs ([`PriceComponent`]), what it is
+//! called ([`text`]: one function per category family builds the name and
+//! description), and the [`ListingBuilder`].
 
 use std::collections::BTreeSet;
 
@@ -26,6 +27,7 @@ mod identity;
 mod pricing;
 mod region;
 mod specs;
+pub mod text;
 mod vendor;
 
 pub use builder::ListingBuilder;
@@ -35,6 +37,7 @@ pub use pricing::{
 };
 pub use region::{Geography, Region};
 pub use specs::{Architecture, Specs};
+pub use text::ListingText;
 pub use vendor::Vendor;
 
 /// A text in English and Chinese, either of which may be unknown.

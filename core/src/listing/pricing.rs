@@ -6,6 +6,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::LocalizedText;
 use crate::error::ValidationError;
 use crate::money::Money;
 
@@ -36,6 +37,37 @@ impl BillingMode {
             BillingMode::Yearly => "yearly".into(),
             BillingMode::Spot => "spot".into(),
             BillingMode::Reserved { term_months } => format!("reserved_{term_months}m"),
+        }
+    }
+
+    /// The label shown for a price of this mode, in both languages, with
+    /// the words buyers search for (按量, 包年包月, 竞价, reserved): the
+    /// default label of every [`PriceComponent`].
+    pub fn label(&self) -> LocalizedText {
+        let (zh, en) = match self {
+            BillingMode::OnDemand => ("按量付费".to_owned(), "on demand".to_owned()),
+            BillingMode::Monthly => (
+                "包年包月（包月）".to_owned(),
+                "monthly subscription".to_owned(),
+            ),
+            BillingMode::Yearly => (
+                "包年包月（包年）".to_owned(),
+                "yearly subscription".to_owned(),
+            ),
+            BillingMode::Spot => ("竞价实例".to_owned(), "spot".to_owned()),
+            BillingMode::Reserved { term_months } if term_months % 12 == 0 => (
+                format!("预留实例 {} 年", term_months / 12),
+                format!("reserved {} year", term_months / 12)
+                    + if *term_months == 12 { "" } else { "s" },
+            ),
+            BillingMode::Reserved { term_months } => (
+                format!("预留实例 {term_months} 个月"),
+                format!("reserved {term_months} months"),
+            ),
+        };
+        LocalizedText {
+            en: Some(en),
+            zh: Some(zh),
         }
     }
 
@@ -220,6 +252,12 @@ pub struct PriceComponent {
     /// Volume tiers, ascending and contiguous; empty for a flat price.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     tiers: Vec<PriceTier>,
+    // Read it with `PriceComponent::label`, which falls back on the billing
+    // mode's label. The doc comment below is the OpenAPI description.
+    /// The label shown for the price, where it is not its billing mode's
+    /// (按量付费 / on demand, 包年包月 / subscription, 竞价 / spot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    label: Option<LocalizedText>,
 }
 
 /// The plain shape of a [`PriceComponent`], as JSON and [`ListingData`]
@@ -240,6 +278,9 @@ pub struct PriceComponentData {
     /// Volume tiers; empty for a flat price.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<PriceTierData>,
+    /// The label shown for the price, where it is not its billing mode's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<LocalizedText>,
 }
 
 impl PriceComponent {
@@ -267,13 +308,39 @@ impl PriceComponent {
     /// The same price, naming the part of the resource it is for (1 to 64
     /// characters).
     pub fn for_component(self, component: impl Into<String>) -> Result<Self, ValidationError> {
-        PriceComponent::checked(
+        let mut price = PriceComponent::checked(
             Some(component.into()),
             self.billing_mode,
             self.unit,
             self.amount,
             self.tiers,
-        )
+        )?;
+        price.label = self.label;
+        Ok(price)
+    }
+
+    /// The same price under its own display label (each text 1 to 128
+    /// characters), in place of its billing mode's.
+    pub fn with_label(mut self, label: LocalizedText) -> Result<Self, ValidationError> {
+        check_label(&label)?;
+        self.label = Some(label);
+        Ok(self)
+    }
+
+    /// The label shown for the price: its own, else its billing mode's
+    /// ([`BillingMode::label`]) followed by the component where there is one.
+    pub fn label(&self) -> LocalizedText {
+        if let Some(label) = &self.label {
+            return label.clone();
+        }
+        let mut label = self.billing_mode.label();
+        if let Some(component) = &self.component {
+            for text in [&mut label.en, &mut label.zh].into_iter().flatten() {
+                text.push_str(" · ");
+                text.push_str(component);
+            }
+        }
+        label
     }
 
     /// Which part of the resource is priced; `None` for the whole.
@@ -353,8 +420,24 @@ impl PriceComponent {
             unit,
             amount,
             tiers,
+            label: None,
         })
     }
+}
+
+fn check_label(label: &LocalizedText) -> Result<(), ValidationError> {
+    if label.is_empty() {
+        return Err(ValidationError::new(
+            "label",
+            "needs an English or a Chinese text",
+        ));
+    }
+    for text in [&label.en, &label.zh].into_iter().flatten() {
+        if text.trim().is_empty() || text.chars().count() > 128 {
+            return Err(ValidationError::new("label", "must be 1 to 128 characters"));
+        }
+    }
+    Ok(())
 }
 
 impl TryFrom<PriceComponentData> for PriceComponent {
@@ -368,13 +451,17 @@ impl TryFrom<PriceComponentData> for PriceComponent {
                 PriceTier::try_from(tier).map_err(|e| e.within(&format!("tiers[{i}]")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        PriceComponent::checked(
+        let price = PriceComponent::checked(
             data.component,
             data.billing_mode,
             data.unit,
             data.amount,
             tiers,
-        )
+        )?;
+        match data.label {
+            Some(label) => price.with_label(label),
+            None => Ok(price),
+        }
     }
 }
 
@@ -386,6 +473,7 @@ impl From<PriceComponent> for PriceComponentData {
             unit: price.unit,
             amount: price.amount,
             tiers: price.tiers.into_iter().map(PriceTierData::from).collect(),
+            label: price.label,
         }
     }
 }
@@ -522,6 +610,58 @@ mod tests {
             json!({"from": "-1", "amount": {"amount": "1", "currency": "USD"}}),
         );
         assert!(bad_tier.is_err());
+    }
+
+    #[test]
+    fn every_billing_mode_has_a_bilingual_label_used_by_default() {
+        let words = [
+            (BillingMode::OnDemand, "按量", "on demand"),
+            (BillingMode::Monthly, "包年包月", "subscription"),
+            (BillingMode::Yearly, "包年", "subscription"),
+            (BillingMode::Spot, "竞价", "spot"),
+            (
+                BillingMode::Reserved { term_months: 12 },
+                "预留",
+                "reserved 1 year",
+            ),
+            (
+                BillingMode::Reserved { term_months: 36 },
+                "3 年",
+                "reserved 3 years",
+            ),
+            (
+                BillingMode::Reserved { term_months: 6 },
+                "6 个月",
+                "reserved 6 months",
+            ),
+        ];
+        for (mode, zh, en) in words {
+            let label = mode.label();
+            assert!(label.zh.as_deref().unwrap().contains(zh), "{mode}");
+            assert!(label.en.as_deref().unwrap().contains(en), "{mode}");
+            let price = PriceComponent::flat(mode, PriceUnit::Hour, usd(dec!(1))).unwrap();
+            assert_eq!(price.label(), label);
+        }
+        let disk = PriceComponent::flat(BillingMode::OnDemand, PriceUnit::GbMonth, usd(dec!(1)))
+            .unwrap()
+            .for_component("system_disk")
+            .unwrap();
+        assert_eq!(disk.label().en.as_deref(), Some("on demand · system_disk"));
+        let own = LocalizedText {
+            en: Some("Savings Plan 1 year".into()),
+            zh: Some("节省计划 1 年".into()),
+        };
+        let labelled = disk.with_label(own.clone()).unwrap();
+        assert_eq!(labelled.label(), own);
+        // The label survives JSON, and an empty one is rejected.
+        let json = serde_json::to_value(&labelled).unwrap();
+        assert_eq!(
+            serde_json::from_value::<PriceComponent>(json.clone()).unwrap(),
+            labelled
+        );
+        let mut bad = json;
+        bad["label"] = json!({"en": " "});
+        assert!(serde_json::from_value::<PriceComponent>(bad).is_err());
     }
 
     #[test]

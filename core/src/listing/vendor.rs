@@ -92,6 +92,21 @@ impl Vendor {
         }
     }
 
+    /// Other names buyers search the vendor by (`aliyun`, `亚马逊`, `AWS`).
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Vendor::Aws => &["AWS", "Amazon", "亚马逊", "亚马逊云"],
+            Vendor::Azure => &["Azure", "Microsoft", "微软", "微软云"],
+            Vendor::Gcp => &["GCP", "Google", "谷歌"],
+            Vendor::Alibaba => &["aliyun", "阿里巴巴"],
+            Vendor::Tencent => &["qcloud", "腾讯"],
+            Vendor::Ibm => &["IBM"],
+            Vendor::Ctyun => &["CTyun", "中国电信", "电信云"],
+            Vendor::Kingsoft => &["ksyun", "金山"],
+            Vendor::Ucloud => &["ucloud"],
+        }
+    }
+
     /// Parses a vendor id.
     pub fn parse(id: &str) -> Result<Self, ValidationError> {
         Vendor::ALL

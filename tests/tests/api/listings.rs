@@ -52,7 +52,9 @@ on_both_backends! {
             assert_eq!(listing["vendor"], "alibaba");
             let zh = listing["name"]["zh"].as_str().unwrap();
             assert!(zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "Chinese name: {zh}");
-            assert_eq!(listing["prices"][0]["amount"]["currency"], "CNY");
+            // CNY in mainland China, USD elsewhere (Hong Kong, Singapore, …).
+            let mainland = listing["region"]["geography"]["country"] == "cn";
+            assert_eq!(listing["prices"][0]["amount"]["currency"], if mainland { "CNY" } else { "USD" });
         }
 
         let gpus = collect_pages(&app, "category=compute.gpu").await;
