@@ -579,4 +579,81 @@ mod tests {
         assert!(parse_url("sqlite:").is_err());
         assert!(parse_url("").is_err());
     }
+
+    #[test]
+    fn diesel_errors_map_to_what_callers_branch_on() {
+        let database = |kind, text: &str| DieselError::DatabaseError(kind, Box::new(text.to_owned()));
+        let secret = "on table \"wallet_ledger\" at db-7.internal";
+        let cases: [(DieselError, fn(&StoreError) -> bool); 7] = [
+            (
+                database(DatabaseErrorKind::UniqueViolation, secret),
+                |e| matches!(e, StoreError::AlreadyExists { .. }),
+            ),
+            (
+                database(DatabaseErrorKind::SerializationFailure, secret),
+                |e| matches!(e, StoreError::Contention { kind: ContentionKind::Serialization, .. }),
+            ),
+            (
+                database(
+                    DatabaseErrorKind::Unknown,
+                    &format!("deadlock detected {secret}"),
+                ),
+                |e| matches!(e, StoreError::Contention { kind: ContentionKind::Deadlock, .. }),
+            ),
+            (
+                database(
+                    DatabaseErrorKind::Unknown,
+                    &format!("database is locked {secret}"),
+                ),
+                |e| matches!(e, StoreError::Contention { kind: ContentionKind::Busy, .. }),
+            ),
+            (
+                database(DatabaseErrorKind::ClosedConnection, secret),
+                |e| matches!(e, StoreError::Unavailable { .. }),
+            ),
+            (
+                database(DatabaseErrorKind::UnableToSendCommand, secret),
+                |e| matches!(e, StoreError::Unavailable { .. }),
+            ),
+            (
+                database(DatabaseErrorKind::CheckViolation, secret),
+                |e| matches!(e, StoreError::Internal(_)),
+            ),
+        ];
+        for (error, expected) in cases {
+            let mapped = map_diesel(error);
+            assert!(expected(&mapped), "{mapped:?}");
+            if !matches!(mapped, StoreError::Internal(_)) {
+                // Internal is never shown to clients; everything else may be.
+                assert!(!mapped.to_string().contains("db-7"), "{mapped}");
+                assert!(mapped.detail().is_some_and(|d| d.contains("db-7")));
+            }
+        }
+        assert!(matches!(
+            map_diesel(DieselError::NotFound),
+            StoreError::Internal(_)
+        ));
+    }
+
+    #[test]
+    fn only_postgres_contention_is_retried_in_place() {
+        let contention = |kind| StoreError::Contention {
+            kind,
+            detail: Detail::new(""),
+        };
+        assert!(retry_in_place(&contention(ContentionKind::Serialization)));
+        assert!(retry_in_place(&contention(ContentionKind::Deadlock)));
+        assert!(!retry_in_place(&contention(ContentionKind::Busy)));
+        assert!(!retry_in_place(&StoreError::unavailable("gone", "")));
+        assert!(!retry_in_place(&StoreError::Conflict("stale".into())));
+    }
+
+    #[test]
+    fn backoff_stays_under_its_doubling_ceiling() {
+        for failed in 1..MAX_ATTEMPTS {
+            let ceiling = BACKOFF_BASE * (1 << (failed - 1));
+            let pause = backoff(failed);
+            assert!(pause >= ceiling / 2 && pause <= ceiling, "{pause:?}");
+        }
+    }
 }

@@ -64,6 +64,8 @@ mod sync_runs;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod time;
+#[cfg(all(test, feature = "test-support"))]
+mod transaction_tests;
 
 use diesel::prelude::*;
 use shiyun_core::store::{StoreHealth, StoreResult};
