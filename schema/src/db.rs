@@ -582,43 +582,66 @@ mod tests {
 
     #[test]
     fn diesel_errors_map_to_what_callers_branch_on() {
-        let database = |kind, text: &str| DieselError::DatabaseError(kind, Box::new(text.to_owned()));
+        let database =
+            |kind, text: &str| DieselError::DatabaseError(kind, Box::new(text.to_owned()));
         let secret = "on table \"wallet_ledger\" at db-7.internal";
-        let cases: [(DieselError, fn(&StoreError) -> bool); 7] = [
-            (
-                database(DatabaseErrorKind::UniqueViolation, secret),
-                |e| matches!(e, StoreError::AlreadyExists { .. }),
-            ),
+        type Expected = fn(&StoreError) -> bool;
+        let cases: [(DieselError, Expected); 7] = [
+            (database(DatabaseErrorKind::UniqueViolation, secret), |e| {
+                matches!(e, StoreError::AlreadyExists { .. })
+            }),
             (
                 database(DatabaseErrorKind::SerializationFailure, secret),
-                |e| matches!(e, StoreError::Contention { kind: ContentionKind::Serialization, .. }),
+                |e| {
+                    matches!(
+                        e,
+                        StoreError::Contention {
+                            kind: ContentionKind::Serialization,
+                            ..
+                        }
+                    )
+                },
             ),
             (
                 database(
                     DatabaseErrorKind::Unknown,
                     &format!("deadlock detected {secret}"),
                 ),
-                |e| matches!(e, StoreError::Contention { kind: ContentionKind::Deadlock, .. }),
+                |e| {
+                    matches!(
+                        e,
+                        StoreError::Contention {
+                            kind: ContentionKind::Deadlock,
+                            ..
+                        }
+                    )
+                },
             ),
             (
                 database(
                     DatabaseErrorKind::Unknown,
                     &format!("database is locked {secret}"),
                 ),
-                |e| matches!(e, StoreError::Contention { kind: ContentionKind::Busy, .. }),
+                |e| {
+                    matches!(
+                        e,
+                        StoreError::Contention {
+                            kind: ContentionKind::Busy,
+                            ..
+                        }
+                    )
+                },
             ),
-            (
-                database(DatabaseErrorKind::ClosedConnection, secret),
-                |e| matches!(e, StoreError::Unavailable { .. }),
-            ),
+            (database(DatabaseErrorKind::ClosedConnection, secret), |e| {
+                matches!(e, StoreError::Unavailable { .. })
+            }),
             (
                 database(DatabaseErrorKind::UnableToSendCommand, secret),
                 |e| matches!(e, StoreError::Unavailable { .. }),
             ),
-            (
-                database(DatabaseErrorKind::CheckViolation, secret),
-                |e| matches!(e, StoreError::Internal(_)),
-            ),
+            (database(DatabaseErrorKind::CheckViolation, secret), |e| {
+                matches!(e, StoreError::Internal(_))
+            }),
         ];
         for (error, expected) in cases {
             let mapped = map_diesel(error);

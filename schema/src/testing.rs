@@ -322,10 +322,11 @@ struct Found {
 }
 
 fn database_exists(conn: &mut PgConnection, name: &str) -> Result<bool, String> {
-    let found: Found = diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
-        .bind::<diesel::sql_types::Text, _>(name)
-        .get_result(conn)
-        .map_err(|e| e.to_string())?;
+    let found: Found =
+        diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+            .bind::<diesel::sql_types::Text, _>(name)
+            .get_result(conn)
+            .map_err(|e| e.to_string())?;
     Ok(found.n > 0)
 }
 
@@ -370,7 +371,10 @@ fn take_slot(
             continue;
         }
         if !database_exists(admin, &name)? {
-            execute(admin, &format!("CREATE DATABASE {name} TEMPLATE {template}"))?;
+            execute(
+                admin,
+                &format!("CREATE DATABASE {name} TEMPLATE {template}"),
+            )?;
             return Ok(Some(name));
         }
         // Sessions an earlier test left behind (a pool still alive in a
@@ -512,7 +516,10 @@ mod tests {
     fn urls_name_another_database() {
         let cases = [
             ("postgres://u@h:5432/test", "postgres://u@h:5432/x"),
-            ("postgres://u@h/test?sslmode=disable", "postgres://u@h/x?sslmode=disable"),
+            (
+                "postgres://u@h/test?sslmode=disable",
+                "postgres://u@h/x?sslmode=disable",
+            ),
             ("postgresql://h", "postgresql://h/x"),
             ("postgres://h/?a=b", "postgres://h/x?a=b"),
         ];
