@@ -23,8 +23,10 @@
 //! taken. When every slot is busy, and for [`TestDatabase::postgres_own_role`],
 //! the test gets a clone of its own, dropped `WITH (FORCE)` on `Drop`.
 //! Tests must not change the schema of their database (they may create
-//! their own schemas elsewhere). Slots and templates of older migrations
-//! stay behind; `DROP DATABASE` them at will when no test runs.
+//! their own schemas elsewhere). Every test process must use the same admin
+//! database (`TEST_POSTGRES_URL`), where the advisory locks live. Slots
+//! (`shiyun_test_<hash>_<n>`) and templates (`shiyun_tpl_<hash>`) of older
+//! migrations stay behind; `DROP DATABASE` them at will when no test runs.
 
 use std::ops::Deref;
 use std::path::Path;
@@ -50,6 +52,9 @@ const TEMPLATE_LOCK_KEY: i64 = 0x5348_4959_554E_0010;
 
 /// Prefix of per-test databases (and of their roles).
 const TEST_DATABASE_PREFIX: &str = "shiyun_test_";
+
+/// Prefix of template databases, followed by the migrations' hash.
+const TEMPLATE_PREFIX: &str = "shiyun_tpl_";
 
 /// How many reusable clones a template may have: more than the tests that
 /// run at once on one machine.
@@ -333,7 +338,7 @@ fn database_exists(conn: &mut PgConnection, name: &str) -> Result<bool, String> 
 /// The name of the template of the current migrations, built first if no
 /// test process has built it yet.
 fn ensure_template(admin: &mut PgConnection, admin_url: &str) -> Result<String, String> {
-    let name = format!("shiyun_tpl_{:016x}", migrations_hash());
+    let name = format!("{TEMPLATE_PREFIX}{:016x}", migrations_hash());
     if database_exists(admin, &name)? {
         return Ok(name);
     }
@@ -360,8 +365,9 @@ fn take_slot(
     admin_url: &str,
     template: &str,
 ) -> Result<Option<String>, String> {
+    let migrations = template.trim_start_matches(TEMPLATE_PREFIX);
     for slot in 0..SLOTS {
-        let name = format!("{template}_{slot}");
+        let name = format!("{TEST_DATABASE_PREFIX}{migrations}_{slot}");
         let key = i64::from_be_bytes(fnv1a(name.as_bytes()).to_be_bytes());
         let taken: Taken = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS taken")
             .bind::<BigInt, _>(key)
