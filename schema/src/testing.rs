@@ -184,8 +184,7 @@ impl TestDatabase {
     }
 
     fn postgres_database(own_role: bool) -> TestDatabase {
-        let admin_url =
-            std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let admin_url = admin_url();
         let mut admin = match PgConnection::establish(&admin_url) {
             Ok(conn) => conn,
             Err(e) => panic!("cannot connect to PostgreSQL at {admin_url}: {e}"),
@@ -294,6 +293,21 @@ impl TestDatabase {
     pub fn backend(&self) -> Backend {
         self.db.backend()
     }
+}
+
+/// `TEST_POSTGRES_URL` (default [`DEFAULT_POSTGRES_URL`]), with
+/// `sslmode=disable` unless it names an `sslmode`: the test server is local,
+/// and libpq's OpenSSL tears itself down at process exit while a pool thread
+/// may still be connecting, which crashed test processes (SIGSEGV) after
+/// their test had passed.
+fn admin_url() -> String {
+    let url =
+        std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+    if url.contains("sslmode=") {
+        return url;
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
 }
 
 fn open_migrated(url: &str) -> Database {

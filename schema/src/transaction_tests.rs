@@ -240,6 +240,7 @@ fn pg_retry_recovers_from_a_deadlock() {
     thread::scope(|s| {
         let (go_tx, go_rx) = mpsc::channel::<()>();
         let (locked_tx, locked_rx) = mpsc::channel::<()>();
+        let (committed_tx, committed_rx) = mpsc::channel::<()>();
         let partner = s.spawn(move || {
             go_rx.recv().unwrap();
             // A long deadlock_timeout: the helper's check, not this one, finds it.
@@ -250,6 +251,7 @@ fn pg_retry_recovers_from_a_deadlock() {
             locked_tx.send(()).unwrap();
             bump(&mut partner, 1).unwrap();
             partner.batch_execute("COMMIT").unwrap();
+            committed_tx.send(()).unwrap();
         });
         let mut attempts = 0;
         let result = db.transaction(Isolation::ReadCommitted, |conn| {
@@ -258,6 +260,11 @@ fn pg_retry_recovers_from_a_deadlock() {
                 unreachable!("a PostgreSQL test database")
             };
             pg.batch_execute("SET LOCAL deadlock_timeout = '10ms'")?;
+            if attempts == 2 {
+                // Else the retry may take row 1 before the partner does,
+                // and deadlock with it again.
+                committed_rx.recv().unwrap();
+            }
             bump(pg, 1)?;
             if attempts == 1 {
                 go_tx.send(()).unwrap();
