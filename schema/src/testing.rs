@@ -20,8 +20,9 @@
 //! free clone (a slot, held by a session advisory lock for the test's
 //! life), ends every session left on it and empties its tables, so it
 //! starts as a fresh clone would; a slot is cloned the first time it is
-//! taken. When every slot is busy, and for [`TestDatabase::postgres_own_role`],
-//! the test gets a clone of its own, dropped `WITH (FORCE)` on `Drop`.
+//! taken. When every slot is busy the test gets a clone of its own, dropped
+//! `WITH (FORCE)` on `Drop`. [`TestDatabase::postgres_own_role`] adds a
+//! login role granted the database, dropped (grants revoked) on `Drop`.
 //! Tests must not change the schema of their database (they may create
 //! their own schemas elsewhere). Every test process must use the same admin
 //! database (`TEST_POSTGRES_URL`), where the advisory locks live. Slots
@@ -63,25 +64,61 @@ const SLOTS: u64 = 32;
 enum Cleanup {
     /// The directory holding the database file; removed on drop.
     Sqlite(#[expect(dead_code, reason = "held only to be dropped")] tempfile::TempDir),
-    /// The database (and role, if any), dropped on drop.
-    Postgres(PgDatabase),
+    /// A PostgreSQL database of the test's; fields drop in order, so the
+    /// role goes before the database is freed or dropped.
+    Postgres {
+        role: Option<PgRole>,
+        #[expect(dead_code, reason = "held only to be dropped")]
+        database: PgDatabase,
+    },
+}
+
+/// Where a test's PostgreSQL database comes from.
+enum PgDatabase {
     /// A reused clone, taken for as long as this admin session holds its
     /// advisory lock; dropping closes the session, which frees the slot.
-    PostgresSlot(
+    Slot(
         #[expect(dead_code, reason = "held only for its session lock")]
         std::sync::Mutex<PgConnection>,
     ),
+    /// A clone of its own (every slot was busy), dropped on drop.
+    Own(#[expect(dead_code, reason = "held only to be dropped")] OwnDatabase),
 }
 
-/// A PostgreSQL database dropped on drop, also when a test panics.
-struct PgDatabase {
+/// A database dropped on drop, also when a test panics.
+struct OwnDatabase {
     admin_url: String,
     name: String,
-    /// A login role of the test's own (named like the database), dropped too.
-    own_role: bool,
 }
 
-impl PgDatabase {
+impl Drop for OwnDatabase {
+    fn drop(&mut self) {
+        // FORCE: a pool that outlives the test (a server still shutting
+        // down) must not keep the database alive.
+        let dropped = PgConnection::establish(&self.admin_url)
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| {
+                execute(
+                    &mut conn,
+                    &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+                )
+            });
+        if let Err(error) = dropped {
+            // Never panic in drop: a leftover database is only clutter.
+            eprintln!("cannot drop test database {}: {error}", self.name);
+        }
+    }
+}
+
+/// A login role of the test's own, granted its database; dropped on drop.
+struct PgRole {
+    admin_url: String,
+    /// The admin's URL of the role's database, to revoke the grants there.
+    database_url: String,
+    name: String,
+}
+
+impl PgRole {
     fn admin(&self) -> Result<PgConnection, String> {
         PgConnection::establish(&self.admin_url).map_err(|e| e.to_string())
     }
@@ -101,26 +138,19 @@ impl PgDatabase {
     }
 }
 
-impl Drop for PgDatabase {
+impl Drop for PgRole {
     fn drop(&mut self) {
-        let dropped = self.admin().and_then(|mut conn| {
-            if self.own_role {
-                self.end_sessions(&mut conn, true)?;
-            }
-            // FORCE: a pool that outlives the test (a server still shutting
-            // down) must not keep the database alive.
-            execute(
-                &mut conn,
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            )?;
-            if self.own_role {
-                execute(&mut conn, &format!("DROP ROLE IF EXISTS {}", self.name))?;
-            }
-            Ok(())
+        let dropped = self.admin().and_then(|mut admin| {
+            self.end_sessions(&mut admin, true)?;
+            let mut conn =
+                PgConnection::establish(&self.database_url).map_err(|e| e.to_string())?;
+            // Revokes its grants, so the role can go and the database stays.
+            execute(&mut conn, &format!("DROP OWNED BY {}", self.name))?;
+            drop(conn);
+            execute(&mut admin, &format!("DROP ROLE IF EXISTS {}", self.name))
         });
         if let Err(error) = dropped {
-            // Never panic in drop: a leftover database is only clutter.
-            eprintln!("cannot drop test database {}: {error}", self.name);
+            eprintln!("cannot drop test role {}: {error}", self.name);
         }
     }
 }
@@ -193,65 +223,60 @@ impl TestDatabase {
             Ok(template) => template,
             Err(e) => panic!("cannot build the test template database: {e}"),
         };
-        if !own_role {
-            match take_slot(&mut admin, &admin_url, &template) {
-                Ok(Some(name)) => {
-                    let url = with_database(&admin_url, &name);
-                    let db = open_migrated(&url);
-                    return TestDatabase {
-                        db,
-                        url,
-                        cleanup: Cleanup::PostgresSlot(std::sync::Mutex::new(admin)),
-                    };
+        let (name, database) = match take_slot(&mut admin, &admin_url, &template) {
+            Ok(Some(name)) => (name, PgDatabase::Slot(std::sync::Mutex::new(admin))),
+            Ok(None) => {
+                let name = format!("{TEST_DATABASE_PREFIX}{:016x}", fastrand::u64(..));
+                let statement = format!("CREATE DATABASE {name} TEMPLATE {template}");
+                if let Err(e) = execute(&mut admin, &statement) {
+                    panic!("cannot set up the test database ({statement}): {e}");
                 }
-                Ok(None) => {}
-                Err(e) => panic!("cannot take a test database: {e}"),
+                let own = OwnDatabase {
+                    admin_url: admin_url.clone(),
+                    name: name.clone(),
+                };
+                (name, PgDatabase::Own(own))
             }
-        }
-        let name = format!("{TEST_DATABASE_PREFIX}{:016x}", fastrand::u64(..));
-        // Guarded before it exists, so a failure half-way still drops it.
-        let database = PgDatabase {
-            admin_url: admin_url.clone(),
-            name: name.clone(),
-            own_role,
+            Err(e) => panic!("cannot take a test database: {e}"),
         };
-        let mut setup = Vec::new();
-        if own_role {
-            setup.push(format!("CREATE ROLE {name} LOGIN"));
-        }
-        setup.push(format!("CREATE DATABASE {name} TEMPLATE {template}"));
-        for statement in &setup {
-            if let Err(e) = execute(&mut admin, statement) {
-                panic!("cannot set up the test database ({statement}): {e}");
-            }
-        }
         let mut url = with_database(&admin_url, &name);
-        if own_role {
+        let role = own_role.then(|| {
+            let role = PgRole {
+                admin_url: admin_url.clone(),
+                database_url: url.clone(),
+                name: format!("{TEST_DATABASE_PREFIX}role_{:016x}", fastrand::u64(..)),
+            };
             // The tables belong to the template's owner: grant them.
-            let granted = PgConnection::establish(&url)
-                .map_err(|e| e.to_string())
-                .and_then(|mut conn| {
-                    execute(
-                        &mut conn,
-                        &format!(
-                            "GRANT ALL ON SCHEMA public TO {name}; \
-                             GRANT ALL ON ALL TABLES IN SCHEMA public TO {name}; \
-                             GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {name}"
-                        ),
-                    )
-                });
+            let created = role.admin().and_then(|mut admin| {
+                execute(&mut admin, &format!("CREATE ROLE {} LOGIN", role.name))
+            });
+            let granted = created.and_then(|()| {
+                let mut conn = PgConnection::establish(&url).map_err(|e| e.to_string())?;
+                execute(
+                    &mut conn,
+                    &format!(
+                        "GRANT ALL ON SCHEMA public TO {0}; \
+                         GRANT ALL ON ALL TABLES IN SCHEMA public TO {0}; \
+                         GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {0}",
+                        role.name
+                    ),
+                )
+            });
             if let Err(e) = granted {
-                panic!("cannot grant the test role its database: {e}");
+                panic!("cannot give the test role {} its database: {e}", role.name);
             }
+            role
+        });
+        if let Some(role) = &role {
             // libpq lets a `user` parameter override the URL's user.
             let separator = if url.contains('?') { '&' } else { '?' };
-            url.push_str(&format!("{separator}user={name}"));
+            url.push_str(&format!("{separator}user={}", role.name));
         }
         let db = open_migrated(&url);
         TestDatabase {
             db,
             url,
-            cleanup: Cleanup::Postgres(database),
+            cleanup: Cleanup::Postgres { role, database },
         }
     }
 
@@ -263,18 +288,17 @@ impl TestDatabase {
     /// When the database was not made by [`TestDatabase::postgres_own_role`],
     /// or PostgreSQL refuses.
     pub fn cut_off(&self) {
-        let Cleanup::Postgres(database) = &self.cleanup else {
+        let Cleanup::Postgres {
+            role: Some(role), ..
+        } = &self.cleanup
+        else {
             panic!("cut_off needs TestDatabase::postgres_own_role");
         };
-        assert!(
-            database.own_role,
-            "cut_off needs TestDatabase::postgres_own_role"
-        );
-        let result = database
+        let result = role
             .admin()
-            .and_then(|mut conn| database.end_sessions(&mut conn, true));
+            .and_then(|mut conn| role.end_sessions(&mut conn, true));
         if let Err(e) = result {
-            panic!("cannot cut off {}: {e}", database.name);
+            panic!("cannot cut off {}: {e}", role.name);
         }
     }
 
