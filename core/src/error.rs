@@ -24,6 +24,9 @@ pub enum ErrorCode {
     Unauthenticated,
     /// A wallet would go below its allowed floor.
     InsufficientBalance,
+    /// An idempotency key was used before with a different request: the
+    /// caller must not reuse a key for another payload.
+    IdempotencyConflict,
     /// A dependency (database, vendor API) cannot be reached now; retrying may help.
     Unavailable,
     /// A bug or an unexpected state; details are logged, not returned.
@@ -40,6 +43,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::InsufficientBalance => "insufficient_balance",
+            ErrorCode::IdempotencyConflict => "idempotency_conflict",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -60,6 +64,26 @@ pub trait CodedError: std::error::Error {
     /// The input field at fault, where there is one (dotted path, e.g. `prices[0].amount`).
     fn field(&self) -> Option<&str> {
         None
+    }
+}
+
+/// What a dependency (a database driver, a connection pool) said about a
+/// failure, in its own words. It may name tables, columns, values or hosts,
+/// so it is never part of a client-facing message: an error keeps it as its
+/// `source()`, which logs and the CLI print and the HTTP envelope does not.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Detail(String);
+
+impl Detail {
+    /// The dependency's text.
+    pub fn new(text: impl Into<String>) -> Self {
+        Detail(text.into())
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -121,6 +145,7 @@ mod tests {
             ErrorCode::Forbidden,
             ErrorCode::Unauthenticated,
             ErrorCode::InsufficientBalance,
+            ErrorCode::IdempotencyConflict,
             ErrorCode::Unavailable,
             ErrorCode::Internal,
         ] {

@@ -58,5 +58,5 @@ pub mod money;
 mod openapi;
 pub mod store;
 
-pub use error::{ErrorCode, ValidationError};
+pub use error::{Detail, ErrorCode, ValidationError};
 pub use money::{Currency, Money, RoundingMode};

@@ -10,10 +10,27 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CodedError, ErrorCode, ValidationError};
+use crate::error::{CodedError, Detail, ErrorCode, ValidationError};
 use crate::listing::{Category, Listing, ListingId, ListingStatus, PriceComponent, Vendor};
 
 /// What a store call can fail with.
+///
+/// The `Display` form of every variant but `Internal` is in the store's own
+/// stable words: it may reach a client. What a database driver said is kept
+/// apart as a [`Detail`], the error's `source()`, for logs and operators
+/// only. Variants a caller branches on:
+///
+/// - the same request again under an idempotency key is not an error at
+///   all: such calls return [`Outcome::Replayed`];
+/// - [`StoreError::IdempotencyConflict`]: the key was used before with
+///   another payload (`idempotency_conflict`);
+/// - [`StoreError::InsufficientBalance`]: a balance floor was reached
+///   (`insufficient_balance`);
+/// - [`StoreError::Contention`]: concurrent transactions collided; the
+///   store already retried a bounded number of times, and the whole call may
+///   succeed if made again later (`unavailable`);
+/// - [`StoreError::AlreadyExists`]: a uniqueness rule that the store method
+///   does not turn into one of the above (`conflict`).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The named row does not exist.
@@ -24,27 +41,122 @@ pub enum StoreError {
         /// Its id.
         id: String,
     },
-    /// A uniqueness rule or concurrent change was hit.
+    /// A state rule was hit (a stale version, a run that cannot be
+    /// resumed). The message is the store's own words, never driver text.
     #[error("{0}")]
     Conflict(String),
+    /// A row with the same key already exists: a unique constraint the
+    /// store method did not resolve itself.
+    #[error("a record with the same key already exists")]
+    AlreadyExists {
+        /// The driver's text, for the log.
+        #[source]
+        detail: Detail,
+    },
+    /// The idempotency key was used before with a different request. A
+    /// client reusing a key for another payload has a bug; retrying cannot
+    /// help.
+    #[error("idempotency key `{key}` was already used with a different request")]
+    IdempotencyConflict {
+        /// The key.
+        key: String,
+    },
+    /// A balance would go below its allowed floor; nothing was written.
+    #[error("{account} would go below its allowed balance")]
+    InsufficientBalance {
+        /// The account, wallet or ledger whose floor holds (`wallet 42`).
+        account: String,
+    },
+    /// Concurrent transactions collided (a serialisation failure or a
+    /// deadlock on PostgreSQL, a busy SQLite). The store retries the first
+    /// two itself, a bounded number of times; this error means the bound was
+    /// reached. Distinct from [`StoreError::Unavailable`] (the database is
+    /// reachable) and [`StoreError::Conflict`] (nothing is wrong with the
+    /// request).
+    #[error("{kind}; try again")]
+    Contention {
+        /// What collided.
+        kind: ContentionKind,
+        /// The driver's text, for the log.
+        #[source]
+        detail: Detail,
+    },
     /// Stored or given data broke a domain rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     /// The database cannot be reached.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    /// Anything else (a bug, corrupt data); details go to the log.
+    #[error("store unavailable: {reason}")]
+    Unavailable {
+        /// What failed, in stable words (`no database connection`).
+        reason: &'static str,
+        /// The driver's or pool's text, for the log.
+        #[source]
+        detail: Detail,
+    },
+    /// Anything else (a bug, corrupt data). The server answers only
+    /// `internal error` and logs this text.
     #[error("store failure: {0}")]
     Internal(String),
+}
+
+impl StoreError {
+    /// `Unavailable` with the stable `reason` and the driver's `detail`.
+    pub fn unavailable(reason: &'static str, detail: impl Into<String>) -> Self {
+        StoreError::Unavailable {
+            reason,
+            detail: Detail::new(detail),
+        }
+    }
+
+    /// What the driver said, when the failure came from it.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            StoreError::AlreadyExists { detail }
+            | StoreError::Contention { detail, .. }
+            | StoreError::Unavailable { detail, .. } => Some(detail.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Whether concurrent transactions collided ([`StoreError::Contention`]).
+    pub fn is_contention(&self) -> bool {
+        matches!(self, StoreError::Contention { .. })
+    }
+}
+
+/// Which kind of contention a transaction lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContentionKind {
+    /// PostgreSQL could not serialise the transaction with a concurrent one
+    /// (SQLSTATE 40001).
+    Serialization,
+    /// PostgreSQL broke a deadlock by aborting this transaction (40P01).
+    Deadlock,
+    /// SQLite's write lock stayed taken for longer than the store waits.
+    Busy,
+}
+
+impl std::fmt::Display for ContentionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ContentionKind::Serialization => "a concurrent change conflicted with this one",
+            ContentionKind::Deadlock => "a concurrent change deadlocked with this one",
+            ContentionKind::Busy => "the database is busy with another write",
+        })
+    }
 }
 
 impl CodedError for StoreError {
     fn code(&self) -> ErrorCode {
         match self {
             StoreError::NotFound { .. } => ErrorCode::NotFound,
-            StoreError::Conflict(_) => ErrorCode::Conflict,
+            StoreError::Conflict(_) | StoreError::AlreadyExists { .. } => ErrorCode::Conflict,
+            StoreError::IdempotencyConflict { .. } => ErrorCode::IdempotencyConflict,
+            StoreError::InsufficientBalance { .. } => ErrorCode::InsufficientBalance,
             StoreError::Invalid(_) => ErrorCode::InvalidArgument,
-            StoreError::Unavailable(_) => ErrorCode::Unavailable,
+            StoreError::Contention { .. } | StoreError::Unavailable { .. } => {
+                ErrorCode::Unavailable
+            }
             StoreError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -53,6 +165,34 @@ impl CodedError for StoreError {
             StoreError::Invalid(e) => Some(e.field_name()),
             _ => None,
         }
+    }
+}
+
+/// The success of a write keyed by an idempotency key (a usage event, a
+/// payment, a webhook). The same request sent again is a success, not an
+/// error: it is [`Outcome::Replayed`], carrying what the first request
+/// stored, and nothing was written twice. The same key with another
+/// payload is [`StoreError::IdempotencyConflict`] instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Outcome<T> {
+    /// Written now.
+    Applied(T),
+    /// Written before by the same request; nothing changed now.
+    Replayed(T),
+}
+
+impl<T> Outcome<T> {
+    /// The value, whether written now or before.
+    pub fn into_inner(self) -> T {
+        match self {
+            Outcome::Applied(value) | Outcome::Replayed(value) => value,
+        }
+    }
+
+    /// Whether this was the same request again.
+    pub fn is_replay(&self) -> bool {
+        matches!(self, Outcome::Replayed(_))
     }
 }
 
@@ -441,5 +581,68 @@ mod tests {
         }
         assert_eq!(format!("{:<8}|", SyncTrigger::Cli), "cli     |");
         assert!(SyncTrigger::parse("api").is_err());
+    }
+
+    #[test]
+    fn driver_text_stays_out_of_the_message() {
+        let secret = "relation \"wallets\" violates constraint on host db-7.internal";
+        let errors = [
+            StoreError::AlreadyExists {
+                detail: Detail::new(secret),
+            },
+            StoreError::Contention {
+                kind: ContentionKind::Deadlock,
+                detail: Detail::new(secret),
+            },
+            StoreError::unavailable("no database connection", secret),
+        ];
+        for error in errors {
+            assert!(!error.to_string().contains("db-7"), "{error}");
+            assert_eq!(error.detail(), Some(secret));
+            let source = std::error::Error::source(&error).map(ToString::to_string);
+            assert_eq!(source.as_deref(), Some(secret));
+        }
+    }
+
+    #[test]
+    fn each_billing_case_has_its_code() {
+        let cases = [
+            (
+                StoreError::IdempotencyConflict { key: "k".into() },
+                ErrorCode::IdempotencyConflict,
+            ),
+            (
+                StoreError::InsufficientBalance {
+                    account: "wallet 1".into(),
+                },
+                ErrorCode::InsufficientBalance,
+            ),
+            (
+                StoreError::Contention {
+                    kind: ContentionKind::Serialization,
+                    detail: Detail::new(""),
+                },
+                ErrorCode::Unavailable,
+            ),
+            (
+                StoreError::AlreadyExists {
+                    detail: Detail::new(""),
+                },
+                ErrorCode::Conflict,
+            ),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.code(), code, "{error}");
+            assert_eq!(error.is_contention(), code == ErrorCode::Unavailable);
+        }
+    }
+
+    #[test]
+    fn a_replay_is_a_success_with_the_first_value() {
+        let first = Outcome::Applied(7);
+        let again = Outcome::Replayed(7);
+        assert!(!first.is_replay());
+        assert!(again.is_replay());
+        assert_eq!(first.into_inner(), again.into_inner());
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -12,8 +12,8 @@ use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::BigInt;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use shiyun_core::ValidationError;
-use shiyun_core::store::{StoreError, StoreResult};
+use shiyun_core::store::{ContentionKind, StoreError, StoreResult};
+use shiyun_core::{Detail, ValidationError};
 
 /// A connection to either backend; every query in this crate is written once
 /// against it. Backend-specific SQL matches on the variant.
@@ -37,8 +37,8 @@ pub enum Backend {
     Postgres,
 }
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub(crate) const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Advisory lock keys (arbitrary constants, far from FNV job hashes by luck
 /// only; a collision would merely serialise two unrelated things).
@@ -53,6 +53,16 @@ const BUSY_WAIT: Duration = Duration::from_secs(30);
 /// fails with `unavailable` soon when the database is gone instead of
 /// hanging.
 const CHECKOUT_WAIT: Duration = Duration::from_secs(5);
+
+/// How many times a transaction runs before a PostgreSQL serialisation
+/// failure or deadlock is given up on: enough to ride out a burst of
+/// contention, few enough that a hot row fails fast instead of piling up.
+pub(crate) const MAX_ATTEMPTS: u32 = 4;
+
+/// The backoff ceiling after the first failed attempt; it doubles after each
+/// further one (10, 20, 40 ms), with jitter so two colliding transactions
+/// do not collide again in lock-step.
+const BACKOFF_BASE: Duration = Duration::from_millis(10);
 
 /// Opens connections of one backend. Not diesel's `ConnectionManager`: the
 /// derived `DbConnection::establish` tries SQLite first and would turn any URL
@@ -116,13 +126,91 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
 }
 
 /// The store: a pool of connections to SQLite or PostgreSQL. Cheap to clone;
-/// clones share the pool (and, on SQLite, the job locks).
+/// clones share the pool (and, on SQLite, the job and feed locks).
 #[derive(Clone)]
 pub struct Database {
     pub(crate) pool: Pool<Manager>,
     backend: Backend,
     /// Jobs locked in this process (SQLite only).
     pub(crate) local_jobs: Arc<Mutex<HashSet<String>>>,
+    /// The change-feed writers' lock on SQLite (PostgreSQL uses an advisory lock).
+    pub(crate) feed_lock: Arc<FeedLock>,
+}
+
+/// SQLite's feed lock: a process-local mutex taken before the SQLite write
+/// lock, so change-feed writers queue here, one at a time, and a feed-less
+/// writer only ever competes with the one feed writer that holds it for
+/// SQLite's lock. It counts its waiters so tests can see who queues on it.
+#[derive(Debug, Default)]
+pub(crate) struct FeedLock {
+    state: Mutex<FeedLockState>,
+    released: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct FeedLockState {
+    held: bool,
+    waiting: usize,
+}
+
+impl FeedLock {
+    /// Waits for the lock; it is released when the guard drops.
+    pub(crate) fn lock(&self) -> FeedLockGuard<'_> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.waiting += 1;
+        while state.held {
+            state = self
+                .released
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.waiting -= 1;
+        state.held = true;
+        FeedLockGuard { lock: self }
+    }
+
+    /// How many callers wait for the lock now.
+    #[cfg(test)]
+    pub(crate) fn waiting(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .waiting
+    }
+}
+
+/// Holds [`FeedLock`] until dropped.
+pub(crate) struct FeedLockGuard<'a> {
+    lock: &'a FeedLock,
+}
+
+impl Drop for FeedLockGuard<'_> {
+    fn drop(&mut self) {
+        let mut state = self
+            .lock
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        state.held = false;
+        self.lock.released.notify_one();
+    }
+}
+
+/// Isolation of a feed-less transaction ([`Database::transaction`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the billing and account stores are its callers")
+)]
+pub(crate) enum Isolation {
+    /// PostgreSQL's default: each statement sees what committed before it.
+    /// A rule that reads and then writes must lock what it read (`SELECT …
+    /// FOR UPDATE`) or write conditionally (`UPDATE … WHERE balance - $1 >=
+    /// floor`).
+    ReadCommitted,
+    /// PostgreSQL aborts one of two transactions whose interleaving no
+    /// serial order explains; the helper runs it again.
+    Serializable,
 }
 
 impl fmt::Debug for Database {
@@ -168,15 +256,18 @@ impl Database {
                 && !parent.as_os_str().is_empty()
             {
                 std::fs::create_dir_all(parent).map_err(|e| {
-                    StoreError::Unavailable(format!("cannot create `{}`: {e}", parent.display()))
+                    StoreError::unavailable(
+                        "cannot create the database directory",
+                        format!("`{}`: {e}", parent.display()),
+                    )
                 })?;
             }
         }
         let manager = Manager { backend, target };
         // Fail fast with the driver's own message instead of a pool timeout.
-        let first = manager.connect().map_err(|e| {
-            StoreError::Unavailable(format!("cannot open the {backend:?} database: {e}"))
-        })?;
+        let first = manager
+            .connect()
+            .map_err(|e| StoreError::unavailable("cannot open the database", e.to_string()))?;
         drop(first);
         let pool = Pool::builder()
             .max_size(max_connections)
@@ -188,6 +279,7 @@ impl Database {
             pool,
             backend,
             local_jobs: Arc::new(Mutex::new(HashSet::new())),
+            feed_lock: Arc::default(),
         })
     }
 
@@ -240,35 +332,126 @@ impl Database {
     pub(crate) fn conn(&self) -> StoreResult<PooledConnection<Manager>> {
         self.pool
             .get()
-            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+            .map_err(|e| StoreError::unavailable("no database connection", e.to_string()))
     }
 
     /// Runs `f` in one transaction that may append to the change feed.
     ///
-    /// PostgreSQL: feed writers are serialised by a transaction advisory lock
-    /// taken first, so `seq` values commit in increasing order and a reader of
-    /// `seq > n` never later sees a smaller one appear. SQLite: `BEGIN
-    /// IMMEDIATE` takes the write lock up front, so a transaction that reads
-    /// before it writes cannot fail to upgrade (`SQLITE_BUSY`) midway.
+    /// Feed writers are serialised so `seq` values commit in increasing order
+    /// and a reader of `seq > n` never later sees a smaller one appear.
+    /// PostgreSQL: a transaction advisory lock taken first. SQLite: the
+    /// process-local [`FeedLock`], then `BEGIN IMMEDIATE` (SQLite's one
+    /// writer per file is what orders `seq` across processes).
+    ///
+    /// Retried like [`Database::transaction`], so `f` must be safe to run
+    /// again from scratch.
     pub(crate) fn write<T>(
         &self,
-        f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>,
+        mut f: impl FnMut(&mut DbConnection) -> Result<T, TxError>,
     ) -> StoreResult<T> {
-        let mut pooled = self.conn()?;
-        let conn: &mut DbConnection = &mut pooled;
-        let result = match conn {
-            DbConnection::Pg(_) => conn.transaction(|conn| {
-                if let DbConnection::Pg(pg) = conn {
-                    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                        .bind::<BigInt, _>(FEED_LOCK_KEY)
-                        .execute(pg)?;
+        self.retrying(|| {
+            let mut pooled = self.conn()?;
+            let conn: &mut DbConnection = &mut pooled;
+            let result = match conn {
+                DbConnection::Pg(_) => conn.transaction(|conn| {
+                    if let DbConnection::Pg(pg) = conn {
+                        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                            .bind::<BigInt, _>(FEED_LOCK_KEY)
+                            .execute(pg)?;
+                    }
+                    f(conn)
+                }),
+                DbConnection::Sqlite(_) => {
+                    let _feed = self.feed_lock.lock();
+                    immediate_transaction(conn, &mut f)
                 }
-                f(conn)
-            }),
-            DbConnection::Sqlite(_) => immediate_transaction(conn, f),
-        };
-        result.map_err(StoreError::from)
+            };
+            result.map_err(StoreError::from)
+        })
     }
+
+    /// Runs `f` in one transaction that writes no change-feed entry (usage
+    /// events, ledgers, invoices, accounts), so it never queues behind a
+    /// catalog sync holding the feed lock.
+    ///
+    /// PostgreSQL: a plain transaction at `isolation`. SQLite: `BEGIN
+    /// IMMEDIATE` (SQLite's write lock, held by one writer per file for one
+    /// transaction, and so also by a catalog write for one batch) without
+    /// the feed lock; `isolation` changes nothing, SQLite transactions are
+    /// serialisable.
+    ///
+    /// A PostgreSQL serialisation failure or deadlock rolls back and runs
+    /// `f` again from scratch on a fresh transaction, at most
+    /// [`MAX_ATTEMPTS`] times in all, after a short jittered backoff; then
+    /// the call fails with [`StoreError::Contention`].
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the billing and account stores are its callers")
+    )]
+    pub(crate) fn transaction<T>(
+        &self,
+        isolation: Isolation,
+        mut f: impl FnMut(&mut DbConnection) -> Result<T, TxError>,
+    ) -> StoreResult<T> {
+        self.retrying(|| {
+            let mut pooled = self.conn()?;
+            let conn: &mut DbConnection = &mut pooled;
+            let result = match conn {
+                DbConnection::Pg(_) => conn.transaction(|conn| {
+                    if isolation == Isolation::Serializable {
+                        // Allowed as the first statement of a transaction.
+                        diesel::sql_query("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+                            .execute(conn)?;
+                    }
+                    f(conn)
+                }),
+                DbConnection::Sqlite(_) => immediate_transaction(conn, &mut f),
+            };
+            result.map_err(StoreError::from)
+        })
+    }
+
+    /// Runs `attempt` until it succeeds, fails for another reason than a
+    /// retryable contention, or has run [`MAX_ATTEMPTS`] times: the one
+    /// place that retries transactions.
+    fn retrying<T>(&self, mut attempt: impl FnMut() -> StoreResult<T>) -> StoreResult<T> {
+        let mut failed = 0;
+        loop {
+            match attempt() {
+                Err(error) if retry_in_place(&error) && failed + 1 < MAX_ATTEMPTS => {
+                    failed += 1;
+                    tracing::debug!(
+                        attempt = failed,
+                        error = %error,
+                        detail = error.detail().unwrap_or_default(),
+                        "transaction lost to a concurrent one; running it again"
+                    );
+                    std::thread::sleep(backoff(failed));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Whether running the transaction again at once may succeed: PostgreSQL
+/// chose it as the victim of a serialisation failure or deadlock. A busy
+/// SQLite is not retried here: `busy_timeout` already waited.
+fn retry_in_place(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Contention {
+            kind: ContentionKind::Serialization | ContentionKind::Deadlock,
+            ..
+        }
+    )
+}
+
+/// The pause after `failed` failed attempts: half the doubling ceiling plus
+/// a random part of the other half.
+fn backoff(failed: u32) -> Duration {
+    let ceiling = BACKOFF_BASE.saturating_mul(1 << failed.saturating_sub(1).min(6));
+    ceiling / 2 + (ceiling / 2).mul_f64(fastrand::f64())
 }
 
 /// `SqliteConnection::immediate_transaction`, but handing the closure the
@@ -321,25 +504,44 @@ impl From<TxError> for StoreError {
     }
 }
 
-/// Maps a diesel error to the store's: lost connections and a busy SQLite
-/// are `Unavailable` (retrying may help), unique violations `Conflict`.
+/// Maps a diesel error to the store's. The driver's text becomes the
+/// error's [`Detail`], never its message:
+///
+/// - a unique violation is `AlreadyExists` (a store method that knows the
+///   key means a replay or an idempotency conflict says so itself);
+/// - a serialisation failure (40001), a deadlock (40P01) and a busy SQLite
+///   (`SQLITE_BUSY`, `SQLITE_LOCKED`) are `Contention`;
+/// - a lost connection is `Unavailable`;
+/// - anything else is `Internal`.
 pub(crate) fn map_diesel(e: DieselError) -> StoreError {
+    let contention = |kind, message: &str| StoreError::Contention {
+        kind,
+        detail: Detail::new(message),
+    };
     match e {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-            StoreError::Conflict(info.message().to_owned())
+            StoreError::AlreadyExists {
+                detail: Detail::new(info.message()),
+            }
         }
         DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
-            StoreError::Conflict(format!("concurrent change: {}", info.message()))
+            contention(ContentionKind::Serialization, info.message())
         }
         DieselError::DatabaseError(
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
             info,
-        ) => StoreError::Unavailable(info.message().to_owned()),
+        ) => StoreError::unavailable("the database connection was lost", info.message()),
+        // diesel gives PostgreSQL's deadlock (40P01) no kind of its own;
+        // the server's message is the only sign (English `lc_messages`).
+        DieselError::DatabaseError(_, info) if info.message().starts_with("deadlock detected") => {
+            contention(ContentionKind::Deadlock, info.message())
+        }
         DieselError::DatabaseError(_, info)
             if info.message().contains("database is locked")
+                || info.message().contains("database table is locked")
                 || info.message().contains("database is busy") =>
         {
-            StoreError::Unavailable(info.message().to_owned())
+            contention(ContentionKind::Busy, info.message())
         }
         other => StoreError::Internal(other.to_string()),
     }
@@ -376,5 +578,105 @@ mod tests {
         }
         assert!(parse_url("sqlite:").is_err());
         assert!(parse_url("").is_err());
+    }
+
+    #[test]
+    fn diesel_errors_map_to_what_callers_branch_on() {
+        let database =
+            |kind, text: &str| DieselError::DatabaseError(kind, Box::new(text.to_owned()));
+        let secret = "on table \"wallet_ledger\" at db-7.internal";
+        type Expected = fn(&StoreError) -> bool;
+        let cases: [(DieselError, Expected); 7] = [
+            (database(DatabaseErrorKind::UniqueViolation, secret), |e| {
+                matches!(e, StoreError::AlreadyExists { .. })
+            }),
+            (
+                database(DatabaseErrorKind::SerializationFailure, secret),
+                |e| {
+                    matches!(
+                        e,
+                        StoreError::Contention {
+                            kind: ContentionKind::Serialization,
+                            ..
+                        }
+                    )
+                },
+            ),
+            (
+                database(
+                    DatabaseErrorKind::Unknown,
+                    &format!("deadlock detected {secret}"),
+                ),
+                |e| {
+                    matches!(
+                        e,
+                        StoreError::Contention {
+                            kind: ContentionKind::Deadlock,
+                            ..
+                        }
+                    )
+                },
+            ),
+            (
+                database(
+                    DatabaseErrorKind::Unknown,
+                    &format!("database is locked {secret}"),
+                ),
+                |e| {
+                    matches!(
+                        e,
+                        StoreError::Contention {
+                            kind: ContentionKind::Busy,
+                            ..
+                        }
+                    )
+                },
+            ),
+            (database(DatabaseErrorKind::ClosedConnection, secret), |e| {
+                matches!(e, StoreError::Unavailable { .. })
+            }),
+            (
+                database(DatabaseErrorKind::UnableToSendCommand, secret),
+                |e| matches!(e, StoreError::Unavailable { .. }),
+            ),
+            (database(DatabaseErrorKind::CheckViolation, secret), |e| {
+                matches!(e, StoreError::Internal(_))
+            }),
+        ];
+        for (error, expected) in cases {
+            let mapped = map_diesel(error);
+            assert!(expected(&mapped), "{mapped:?}");
+            if !matches!(mapped, StoreError::Internal(_)) {
+                // Internal is never shown to clients; everything else may be.
+                assert!(!mapped.to_string().contains("db-7"), "{mapped}");
+                assert!(mapped.detail().is_some_and(|d| d.contains("db-7")));
+            }
+        }
+        assert!(matches!(
+            map_diesel(DieselError::NotFound),
+            StoreError::Internal(_)
+        ));
+    }
+
+    #[test]
+    fn only_postgres_contention_is_retried_in_place() {
+        let contention = |kind| StoreError::Contention {
+            kind,
+            detail: Detail::new(""),
+        };
+        assert!(retry_in_place(&contention(ContentionKind::Serialization)));
+        assert!(retry_in_place(&contention(ContentionKind::Deadlock)));
+        assert!(!retry_in_place(&contention(ContentionKind::Busy)));
+        assert!(!retry_in_place(&StoreError::unavailable("gone", "")));
+        assert!(!retry_in_place(&StoreError::Conflict("stale".into())));
+    }
+
+    #[test]
+    fn backoff_stays_under_its_doubling_ceiling() {
+        for failed in 1..MAX_ATTEMPTS {
+            let ceiling = BACKOFF_BASE * (1 << (failed - 1));
+            let pause = backoff(failed);
+            assert!(pause >= ceiling / 2 && pause <= ceiling, "{pause:?}");
+        }
     }
 }

@@ -45,9 +45,51 @@
 //! transaction with multi-row statements. An unchanged listing only gets its
 //! `last_seen_at` moved; its stored document (and provenance) stays that of
 //! the fetch that produced the current content. Every change appends to
-//! `listing_changes` in the same transaction. Feed writers are serialised (an
-//! advisory transaction lock on PostgreSQL, `BEGIN IMMEDIATE` on SQLite) so
-//! `seq` values become visible in increasing order.
+//! `listing_changes` in the same transaction.
+//!
+//! # Transactions
+//!
+//! Store methods write through one of two helpers of [`Database`]:
+//!
+//! - `write`, for transactions that append to the change feed. Feed writers
+//!   are serialised so `seq` values become visible in increasing order: a
+//!   transaction advisory lock (the feed lock) on PostgreSQL; on SQLite a
+//!   process-local feed lock shared by clones of one `Database`, taken
+//!   before `BEGIN IMMEDIATE`.
+//! - `transaction`, for writes with no feed entry (usage events, ledgers,
+//!   invoices, accounts). It never takes the feed lock, so a wallet debit
+//!   does not queue behind a catalog sync. On PostgreSQL it is a plain
+//!   transaction (read committed, or serializable when asked) that commits
+//!   while a catalog write still holds the feed lock. SQLite has one writer
+//!   per file, so there "proceeds" means less: the feed-less write begins
+//!   with `BEGIN IMMEDIATE` too and waits for whichever transaction holds
+//!   SQLite's write lock (a catalog write holds it for one batch), but
+//!   never for the feed lock, which a catalog writer also holds while it
+//!   waits for SQLite's lock. A debit competes with at most the one feed
+//!   writer holding the feed lock, not with every sync batch queued behind
+//!   it.
+//!
+//! Both retry in one place: a PostgreSQL serialisation failure (40001) or
+//! deadlock (40P01) rolls the transaction back and runs the closure again
+//! from scratch (closures are `FnMut` and must not keep state across runs),
+//! at most four times in all, after a jittered backoff of 5–10, 10–20 and
+//! 20–40 ms. Then the call fails with `StoreError::Contention`. A busy SQLite
+//! is not retried: `busy_timeout` (30 s) already waited.
+//!
+//! # Errors
+//!
+//! `map_diesel` turns driver errors into [`shiyun_core::store::StoreError`]:
+//! a unique violation is `AlreadyExists`; a serialisation failure, a
+//! deadlock or a busy SQLite is `Contention` (with its
+//! [`shiyun_core::store::ContentionKind`]); a lost connection is
+//! `Unavailable`; anything else `Internal`. The driver's text never becomes
+//! the message: it is kept as the error's `source()` (a
+//! [`shiyun_core::Detail`]), which the server logs with the request id and
+//! never answers. A store method with an idempotency key returns
+//! [`shiyun_core::store::Outcome::Replayed`] for the same request again and
+//! `IdempotencyConflict` for the same key with another payload; one with a
+//! balance floor returns `InsufficientBalance`. Those are decided in the
+//! method's transaction, not read from driver errors.
 //!
 //! # Concurrency
 //!
@@ -55,6 +97,12 @@
 //! advisory lock, and `JobLock` uses session advisory locks held on a pooled
 //! connection. SQLite is single-instance: job locks are process-local and
 //! shared by clones of one `Database`.
+//!
+//! # Tests
+//!
+//! With the `test-support` feature, `testing::TestDatabase` gives each test
+//! a database of its own: a temp SQLite file, or a clone of a PostgreSQL
+//! template migrated once per set of migrations (see the `testing` module).
 
 mod db;
 mod listings;
@@ -64,6 +112,8 @@ mod sync_runs;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod time;
+#[cfg(all(test, feature = "test-support"))]
+mod transaction_tests;
 
 use diesel::prelude::*;
 use shiyun_core::store::{StoreHealth, StoreResult};

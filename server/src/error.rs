@@ -71,15 +71,25 @@ impl ApiError {
         self
     }
 
-    /// From any coded error of the workspace. Internal details are logged, not returned.
+    /// From any coded error of the workspace.
+    ///
+    /// The client gets the code and the error's `Display`, which every
+    /// error of the workspace keeps in stable words (an `internal` one
+    /// becomes just "internal error"). What a dependency said (the error's
+    /// `source()` chain, such as a database driver's [`shiyun_core::Detail`])
+    /// is logged here, inside the request's span, whose `request_id` field
+    /// the log line carries (tracing-actix-web's root span).
     pub fn from_coded(err: &(impl CodedError + ?Sized)) -> Self {
         let code = err.code();
+        let detail = source_chain(err);
         if code == ErrorCode::Internal {
-            tracing::error!(error = %err, "internal error");
+            tracing::error!(code = %code, error = %err, detail, "internal error");
             return ApiError::new(code, "internal error");
         }
         if code == ErrorCode::Unavailable {
-            tracing::warn!(error = %err, "dependency unavailable");
+            tracing::warn!(code = %code, error = %err, detail, "dependency unavailable");
+        } else if let Some(detail) = &detail {
+            tracing::warn!(code = %code, error = %err, detail, "request failed in a dependency");
         }
         let mut api = ApiError::new(code, err.to_string());
         api.field = err.field().map(str::to_owned);
@@ -101,6 +111,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
         ErrorCode::InsufficientBalance => StatusCode::PAYMENT_REQUIRED,
+        // The request is well-formed but its key was spent on another payload.
+        ErrorCode::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -146,3 +158,106 @@ impl From<actix_web::error::BlockingError> for ApiError {
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The error's sources, outermost first, joined by `: `; `None` without any.
+fn source_chain(err: &(impl std::error::Error + ?Sized)) -> Option<String> {
+    let mut source = err.source();
+    let mut chain = Vec::new();
+    while let Some(error) = source {
+        chain.push(error.to_string());
+        source = error.source();
+    }
+    (!chain.is_empty()).then(|| chain.join(": "))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::test as actix_test;
+    use actix_web::{App, get};
+    use shiyun_core::store::StoreError;
+    use tracing_actix_web::TracingLogger;
+
+    use super::*;
+
+    const DRIVER_TEXT: &str =
+        "FATAL: password authentication failed for user \"shiyun\" at db-7.internal";
+
+    #[get("/fails")]
+    async fn fails() -> ApiResult<HttpResponse> {
+        Err(StoreError::unavailable("no database connection", DRIVER_TEXT).into())
+    }
+
+    /// Log lines written while a test runs.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[actix_web::test]
+    async fn driver_text_is_logged_with_the_request_id_never_answered() {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let app =
+            actix_test::init_service(App::new().wrap(TracingLogger::default()).service(fails))
+                .await;
+        let response = actix_test::call_service(
+            &app,
+            actix_test::TestRequest::get().uri("/fails").to_request(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body: serde_json::Value = actix_test::read_body_json(response).await;
+        assert_eq!(body["error"]["code"], "unavailable");
+        assert_eq!(
+            body["error"]["message"],
+            "store unavailable: no database connection"
+        );
+        assert!(!body.to_string().contains("db-7"), "{body}");
+
+        let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let line = logs
+            .lines()
+            .find(|line| line.contains("dependency unavailable"))
+            .unwrap_or_else(|| panic!("no log line for the failure in:\n{logs}"));
+        assert!(line.contains("db-7.internal"), "{line}");
+        assert!(line.contains("request_id="), "{line}");
+    }
+
+    #[test]
+    fn each_code_has_its_status() {
+        assert_eq!(
+            status_of(ErrorCode::IdempotencyConflict),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            status_of(ErrorCode::InsufficientBalance),
+            StatusCode::PAYMENT_REQUIRED
+        );
+        let api = ApiError::from(StoreError::IdempotencyConflict { key: "k-1".into() });
+        assert_eq!(api.code(), ErrorCode::IdempotencyConflict);
+        assert_eq!(api.status_code(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn internal_errors_answer_nothing_of_their_text() {
+        let api = ApiError::from(StoreError::Internal(DRIVER_TEXT.into()));
+        assert_eq!(api.to_string(), "internal: internal error");
+    }
+}
