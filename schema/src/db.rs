@@ -49,10 +49,25 @@ const FEED_LOCK_KEY: i64 = 0x5348_4959_554E_0002;
 /// demo load writes for a long while.
 const BUSY_WAIT: Duration = Duration::from_secs(30);
 
-/// How long a pool checkout waits for a connection: short, so a request
-/// fails with `unavailable` soon when the database is gone instead of
-/// hanging.
-const CHECKOUT_WAIT: Duration = Duration::from_secs(5);
+/// How a [`Database`]'s connection pool is sized and how long it waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Most connections open at once (at least 1).
+    pub max_connections: u32,
+    /// How long a checkout waits for a connection: short, so a request fails
+    /// with `unavailable` soon when the database is gone instead of hanging.
+    pub checkout_timeout: Duration,
+}
+
+impl PoolOptions {
+    /// `max_connections` connections and the default checkout wait (5 s).
+    pub fn new(max_connections: u32) -> Self {
+        PoolOptions {
+            max_connections,
+            checkout_timeout: Duration::from_secs(5),
+        }
+    }
+}
 
 /// How many times a transaction runs before a PostgreSQL serialisation
 /// failure or deadlock is given up on: enough to ride out a burst of
@@ -246,8 +261,13 @@ impl Database {
     /// parent directories. One connection is opened at once so a wrong URL
     /// fails here. Does not migrate: see [`Database::migrate`].
     pub fn open(url: &str, max_connections: u32) -> StoreResult<Database> {
+        Database::open_with(url, PoolOptions::new(max_connections))
+    }
+
+    /// As [`Database::open`], with every pool option given.
+    pub fn open_with(url: &str, options: PoolOptions) -> StoreResult<Database> {
         let (backend, target) = parse_url(url)?;
-        let mut max_connections = max_connections.max(1);
+        let mut max_connections = options.max_connections.max(1);
         if backend == Backend::Sqlite {
             if target == ":memory:" {
                 // Every connection would see its own empty database.
@@ -272,7 +292,7 @@ impl Database {
         let pool = Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(1))
-            .connection_timeout(CHECKOUT_WAIT)
+            .connection_timeout(options.checkout_timeout)
             .connection_customizer(Box::new(SqlitePragmas))
             .build_unchecked(manager);
         Ok(Database {

@@ -118,7 +118,7 @@ mod transaction_tests;
 use diesel::prelude::*;
 use shiyun_core::store::{StoreHealth, StoreResult};
 
-pub use db::{Backend, Database, DbConnection};
+pub use db::{Backend, Database, DbConnection, PoolOptions};
 
 impl StoreHealth for Database {
     fn ping(&self) -> StoreResult<()> {

@@ -31,13 +31,14 @@
 
 use std::ops::Deref;
 use std::path::Path;
+use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_migrations::MigrationHarness;
 
-use crate::db::{Backend, Database, POSTGRES_MIGRATIONS};
+use crate::db::{Backend, Database, POSTGRES_MIGRATIONS, PoolOptions};
 
 /// Where [`TestDatabase::postgres`] connects unless `TEST_POSTGRES_URL` says
 /// otherwise.
@@ -46,6 +47,10 @@ pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test"
 /// Pool size of a test database: enough for concurrency tests, small enough
 /// for many parallel tests on one PostgreSQL.
 const POOL_SIZE: u32 = 8;
+
+/// The checkout wait of a database made to be cut off
+/// ([`TestDatabase::postgres_own_role`]).
+const OUTAGE_CHECKOUT_WAIT: Duration = Duration::from_millis(500);
 
 /// The advisory lock under which the template is built (taken in the admin
 /// database, so it spans every test process).
@@ -184,7 +189,7 @@ impl TestDatabase {
             Err(e) => panic!("cannot create a temp dir: {e}"),
         };
         let url = format!("sqlite://{}", dir.path().join("shiyun.db").display());
-        let db = open_migrated(&url);
+        let db = open_migrated(&url, PoolOptions::new(POOL_SIZE).checkout_timeout);
         TestDatabase {
             db,
             url,
@@ -272,7 +277,14 @@ impl TestDatabase {
             let separator = if url.contains('?') { '&' } else { '?' };
             url.push_str(&format!("{separator}user={}", role.name));
         }
-        let db = open_migrated(&url);
+        // A role made to be cut off waits briefly for connections, so an
+        // outage test sees `unavailable` soon instead of after the default wait.
+        let checkout_timeout = if own_role {
+            OUTAGE_CHECKOUT_WAIT
+        } else {
+            PoolOptions::new(POOL_SIZE).checkout_timeout
+        };
+        let db = open_migrated(&url, checkout_timeout);
         TestDatabase {
             db,
             url,
@@ -334,8 +346,12 @@ fn admin_url() -> String {
     format!("{url}{separator}sslmode=disable")
 }
 
-fn open_migrated(url: &str) -> Database {
-    let db = match Database::open(url, POOL_SIZE) {
+fn open_migrated(url: &str, checkout_timeout: Duration) -> Database {
+    let options = PoolOptions {
+        max_connections: POOL_SIZE,
+        checkout_timeout,
+    };
+    let db = match Database::open_with(url, options) {
         Ok(db) => db,
         Err(e) => panic!("cannot open test database {url}: {e:#}"),
     };

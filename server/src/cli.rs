@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use shiyun_core::demo::DemoCatalog;
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::{ListingFilter, ListingStore};
-use shiyun_schema::Database;
+use shiyun_schema::{Database, PoolOptions};
 
 use crate::app::{AppState, Application};
 use crate::settings::Settings;
@@ -145,9 +145,12 @@ pub async fn run(cli: Cli) -> Result<()> {
 /// Opens and migrates the database named by the settings.
 pub async fn open_database(settings: &Settings) -> Result<Database> {
     let url = settings.database_url.clone();
-    let max = settings.database_max_connections;
+    let options = PoolOptions {
+        max_connections: settings.database_max_connections,
+        checkout_timeout: std::time::Duration::from_millis(settings.database_checkout_timeout_ms),
+    };
     tokio::task::spawn_blocking(move || {
-        let db = Database::open(&url, max)
+        let db = Database::open_with(&url, options)
             .with_context(|| format!("cannot open database {}", redact(&url)))?;
         db.migrate().context("cannot migrate the database")?;
         Ok(db)

@@ -86,6 +86,9 @@ pub struct Settings {
     pub database_url: String,
     /// Connection pool size.
     pub database_max_connections: u32,
+    /// How long a request waits for a pooled connection before it answers
+    /// `unavailable`, in milliseconds.
+    pub database_checkout_timeout_ms: u64,
     /// Address the HTTP server listens on.
     pub bind: SocketAddr,
     /// HTTP worker threads; 0 means one per core.
@@ -109,6 +112,7 @@ pub struct Settings {
 struct Defaults {
     database_url: &'static str,
     database_max_connections: u32,
+    database_checkout_timeout_ms: u64,
     bind: &'static str,
     workers: usize,
     max_body_bytes: usize,
@@ -122,6 +126,7 @@ impl Default for Defaults {
         Defaults {
             database_url: "sqlite://data/shiyun.sqlite",
             database_max_connections: 8,
+            database_checkout_timeout_ms: 5_000,
             bind: "127.0.0.1:8080",
             workers: 0,
             max_body_bytes: 1024 * 1024,
@@ -176,6 +181,11 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
+        if self.database_checkout_timeout_ms == 0 {
+            return Err(SettingsError(
+                "database_checkout_timeout_ms must be at least 1".into(),
+            ));
+        }
         if self.database_max_connections == 0 {
             return Err(SettingsError(
                 "database_max_connections must be at least 1".into(),
