@@ -228,6 +228,15 @@ pub(crate) enum Isolation {
     Serializable,
 }
 
+/// Which of the two transaction helpers is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxKind {
+    /// [`Database::write`]: serialised with every other change-feed writer.
+    Feed,
+    /// [`Database::transaction`]: no feed lock.
+    Plain(Isolation),
+}
+
 impl fmt::Debug for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Database")
@@ -367,27 +376,9 @@ impl Database {
     /// again from scratch.
     pub(crate) fn write<T>(
         &self,
-        mut f: impl FnMut(&mut DbConnection) -> Result<T, TxError>,
+        f: impl FnMut(&mut DbConnection) -> Result<T, TxError>,
     ) -> StoreResult<T> {
-        self.retrying(|| {
-            let mut pooled = self.conn()?;
-            let conn: &mut DbConnection = &mut pooled;
-            let result = match conn {
-                DbConnection::Pg(_) => conn.transaction(|conn| {
-                    if let DbConnection::Pg(pg) = conn {
-                        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                            .bind::<BigInt, _>(FEED_LOCK_KEY)
-                            .execute(pg)?;
-                    }
-                    f(conn)
-                }),
-                DbConnection::Sqlite(_) => {
-                    let _feed = self.feed_lock.lock();
-                    immediate_transaction(conn, &mut f)
-                }
-            };
-            result.map_err(StoreError::from)
-        })
+        self.run_transaction(TxKind::Feed, f)
     }
 
     /// Runs `f` in one transaction that writes no change-feed entry (usage
@@ -411,6 +402,16 @@ impl Database {
     pub(crate) fn transaction<T>(
         &self,
         isolation: Isolation,
+        f: impl FnMut(&mut DbConnection) -> Result<T, TxError>,
+    ) -> StoreResult<T> {
+        self.run_transaction(TxKind::Plain(isolation), f)
+    }
+
+    /// The one body of both transaction helpers: a pooled connection, the
+    /// transaction `kind` asks for, `f`, commit or roll back, and the retry.
+    fn run_transaction<T>(
+        &self,
+        kind: TxKind,
         mut f: impl FnMut(&mut DbConnection) -> Result<T, TxError>,
     ) -> StoreResult<T> {
         self.retrying(|| {
@@ -418,14 +419,25 @@ impl Database {
             let conn: &mut DbConnection = &mut pooled;
             let result = match conn {
                 DbConnection::Pg(_) => conn.transaction(|conn| {
-                    if isolation == Isolation::Serializable {
-                        // Allowed as the first statement of a transaction.
-                        diesel::sql_query("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
-                            .execute(conn)?;
+                    match kind {
+                        TxKind::Feed => {
+                            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                                .bind::<BigInt, _>(FEED_LOCK_KEY)
+                                .execute(conn)?;
+                        }
+                        TxKind::Plain(Isolation::Serializable) => {
+                            // Allowed as the first statement of a transaction.
+                            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+                                .execute(conn)?;
+                        }
+                        TxKind::Plain(Isolation::ReadCommitted) => {}
                     }
                     f(conn)
                 }),
-                DbConnection::Sqlite(_) => immediate_transaction(conn, &mut f),
+                DbConnection::Sqlite(_) => {
+                    let _feed = (kind == TxKind::Feed).then(|| self.feed_lock.lock());
+                    immediate_transaction(conn, &mut f)
+                }
             };
             result.map_err(StoreError::from)
         })

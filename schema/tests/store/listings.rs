@@ -502,7 +502,6 @@ pub fn large_batches_are_chunked<S: Store>(store: &S) {
 }
 
 pub fn corrupt_document_is_internal_error(db: &TestDatabase) {
-    use diesel::prelude::*;
     use shiyun_core::store::ListingStore;
     let a = listing(Vendor::Aws, "corrupt", "1");
     db.upsert_listings(std::slice::from_ref(&a), at(1)).unwrap();
@@ -510,13 +509,7 @@ pub fn corrupt_document_is_internal_error(db: &TestDatabase) {
         "UPDATE listings SET doc = '{{\"id\": 1' WHERE id = '{}'",
         a.id()
     );
-    match db.url().strip_prefix("sqlite://") {
-        Some(path) => {
-            diesel::sql_query(sql).execute(&mut SqliteConnection::establish(path).unwrap())
-        }
-        None => diesel::sql_query(sql).execute(&mut PgConnection::establish(db.url()).unwrap()),
-    }
-    .unwrap();
+    crate::support::execute_behind_the_store(db, &sql);
     assert!(matches!(
         db.get_listing(a.id()),
         Err(StoreError::Internal(_))
@@ -535,7 +528,6 @@ pub fn corrupt_document_is_internal_error(db: &TestDatabase) {
 /// Price history is read back through `PriceComponent`'s validation: a stored
 /// price that breaks a rule (here a negative amount) is refused, not served.
 pub fn price_history_that_breaks_a_rule_is_internal_error(db: &TestDatabase) {
-    use diesel::prelude::*;
     use shiyun_core::store::ListingStore;
     let a = listing(Vendor::Aws, "tampered-history", "1");
     db.upsert_listings(std::slice::from_ref(&a), at(1)).unwrap();
@@ -546,13 +538,7 @@ pub fn price_history_that_breaks_a_rule_is_internal_error(db: &TestDatabase) {
         "UPDATE listing_price_history SET prices = '{prices}' WHERE listing_id = '{}'",
         a.id()
     );
-    match db.url().strip_prefix("sqlite://") {
-        Some(path) => {
-            diesel::sql_query(sql).execute(&mut SqliteConnection::establish(path).unwrap())
-        }
-        None => diesel::sql_query(sql).execute(&mut PgConnection::establish(db.url()).unwrap()),
-    }
-    .unwrap();
+    crate::support::execute_behind_the_store(db, &sql);
     match db.price_history(a.id()) {
         Err(StoreError::Internal(message)) => {
             assert!(message.contains("must not be negative"), "{message}")

@@ -53,6 +53,19 @@ pub fn repriced(listing: &Listing, amount: &str) -> Listing {
     Listing::try_from(data).unwrap()
 }
 
+/// Runs `sql` on a connection of its own, behind the store's back (to
+/// corrupt stored data on purpose).
+pub fn execute_behind_the_store(db: &TestDatabase, sql: &str) {
+    use diesel::prelude::*;
+    match db.url().strip_prefix("sqlite://") {
+        Some(path) => {
+            diesel::sql_query(sql).execute(&mut SqliteConnection::establish(path).unwrap())
+        }
+        None => diesel::sql_query(sql).execute(&mut PgConnection::establish(db.url()).unwrap()),
+    }
+    .unwrap();
+}
+
 pub fn migrate_twice_is_harmless(db: &TestDatabase) {
     use shiyun_core::listing::ListingStatus;
     let store: &Database = db;

@@ -116,7 +116,6 @@ pub fn recent_sync_runs_newest_first<S: Store>(store: &S) {
 }
 
 pub fn unknown_trigger_is_internal_error(db: &shiyun_schema::testing::TestDatabase) {
-    use diesel::prelude::*;
     use shiyun_core::store::SyncRunStore;
     let run = db
         .start_sync_run(Vendor::Aws, SyncTrigger::Cli, at(1))
@@ -125,13 +124,7 @@ pub fn unknown_trigger_is_internal_error(db: &shiyun_schema::testing::TestDataba
         "UPDATE sync_runs SET trigger_name = 'telepathy' WHERE id = {}",
         run.id
     );
-    match db.url().strip_prefix("sqlite://") {
-        Some(path) => {
-            diesel::sql_query(sql).execute(&mut SqliteConnection::establish(path).unwrap())
-        }
-        None => diesel::sql_query(sql).execute(&mut PgConnection::establish(db.url()).unwrap()),
-    }
-    .unwrap();
+    crate::support::execute_behind_the_store(db, &sql);
     let err = db.get_sync_run(run.id).unwrap_err();
     assert!(
         matches!(&err, StoreError::Internal(m) if m.contains("telepathy")),
