@@ -1,10 +1,17 @@
 //! Pieces every `transformers.rs` needs when it turns a vendor record into a
-//! [`Listing`]: flat prices, categories, and a page that takes each record's
-//! outcome. Vendor-specific rules (billing codes, minor units) stay with the
-//! vendor; regions and zones are placed by `shiyun_core::geography`.
+//! [`Listing`]: flat prices, categories, the region of a code, the listing's
+//! text, and a page that takes each record's outcome. Vendor-specific rules
+//! (billing codes, minor units, family names) stay with the vendor; regions
+//! and zones are placed by `shiyun_core::geography`, and names and
+//! descriptions are worded by `shiyun_core::listing::text`.
 
 use rust_decimal::Decimal;
-use shiyun_core::listing::{BillingMode, Category, Listing, PriceComponent, PriceTier, PriceUnit};
+use shiyun_core::geography::{self, Placement};
+use shiyun_core::listing::text::{self, Database, Instance, Offer, Product};
+use shiyun_core::listing::{
+    BillingMode, Category, Listing, ListingText, PriceComponent, PriceTier, PriceUnit, Region,
+    Specs, Vendor,
+};
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
 
@@ -76,6 +83,110 @@ pub fn exact_div(total: Decimal, count: u64) -> Option<Decimal> {
     None
 }
 
+/// The region of `code` at `vendor`: the geography table's, with its names
+/// (test regions too: the page drops their offers, see
+/// [`FetchedPage::place_regions`]). A code the table does not know is still
+/// stored, under its own code, in the country its prefix gives by the
+/// vendor's `countries` (`("cn-", "cn")`), else `global`; the page notes it.
+pub fn region_or_code(
+    vendor: Vendor,
+    code: &str,
+    countries: &[(&str, &str)],
+) -> Result<Region, String> {
+    if let Some(region) = geography::region_of(vendor, code) {
+        return Ok(region);
+    }
+    let country = countries
+        .iter()
+        .find(|(prefix, _)| code.starts_with(prefix))
+        .map_or("global", |(_, country)| country);
+    Region::new(code, country, None).map_err(|e| e.to_string())
+}
+
+/// What a listing is, in the facts its category family's text function takes.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// A compute instance: the vendor's type and its family's names.
+    Instance {
+        /// `ecs.g6.large`, `m5.large`.
+        instance_type: &'a str,
+        /// `通用型 g6`.
+        family_zh: &'a str,
+        /// `General Purpose g6`.
+        family_en: &'a str,
+    },
+    /// Any other product (database, disk, bandwidth, firewall): its names.
+    Product {
+        /// `云硬盘 SSD`.
+        zh: &'a str,
+        /// `SSD cloud disk`.
+        en: &'a str,
+    },
+}
+
+/// A listing's name and description, from the one text function of its
+/// category's family in `shiyun_core::listing::text`: the vendor, what it
+/// is, its size and GPUs, the region's names (city included) and the
+/// billing modes of `prices`.
+pub fn listing_text(
+    vendor: Vendor,
+    category: &Category,
+    region: &Region,
+    specs: &Specs,
+    prices: &[PriceComponent],
+    subject: Subject<'_>,
+) -> ListingText {
+    let mut billing: Vec<BillingMode> = Vec::new();
+    for mode in prices.iter().map(PriceComponent::billing_mode) {
+        if !billing.contains(&mode) {
+            billing.push(mode);
+        }
+    }
+    let offer = Offer {
+        vendor,
+        region,
+        billing: &billing,
+    };
+    match subject {
+        Subject::Instance {
+            instance_type,
+            family_zh,
+            family_en,
+        } => text::compute_text(
+            &offer,
+            &Instance {
+                instance_type,
+                family_zh,
+                family_en,
+                specs,
+            },
+        ),
+        Subject::Product { zh, en } => {
+            let product = Product {
+                product_zh: zh,
+                product_en: en,
+                specs,
+            };
+            match category.family() {
+                "database" => text::database_text(
+                    &offer,
+                    category,
+                    &Database {
+                        product_zh: zh,
+                        product_en: en,
+                        specs,
+                    },
+                ),
+                "storage" => text::storage_text(&offer, category, &product),
+                "network" => text::network_text(&offer, category, &product),
+                "security" => text::security_text(&offer, category, &product),
+                "middleware" => text::middleware_text(&offer, category, &product),
+                _ => text::service_text(&offer, category, &product),
+            }
+        }
+    }
+}
+
 /// The length of a subscription quote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
@@ -130,6 +241,33 @@ impl FetchedPage {
     pub(crate) fn absorb(&mut self, part: FetchedPage) {
         self.listings.extend(part.listings);
         self.rejections.extend(part.rejections);
+        for (code, count) in part.skipped {
+            *self.skipped.entry(code).or_default() += count;
+        }
+        self.unknown_regions.extend(part.unknown_regions);
+    }
+
+    /// Drops the listings in a vendor's test region (counted in
+    /// [`FetchedPage::skipped`], never stored) and notes the region codes
+    /// the geography table does not know in [`FetchedPage::unknown_regions`]
+    /// (their listings stay). Every page passes here before it is stored or
+    /// printed; a second pass changes nothing.
+    pub(crate) fn place_regions(&mut self, vendor: Vendor) {
+        let skipped = &mut self.skipped;
+        let unknown = &mut self.unknown_regions;
+        self.listings.retain(
+            |listing| match geography::place(vendor, &listing.region().code) {
+                Placement::Test(_) => {
+                    *skipped.entry(listing.region().code.clone()).or_default() += 1;
+                    false
+                }
+                Placement::Unknown => {
+                    unknown.insert(listing.region().code.clone());
+                    true
+                }
+                _ => true,
+            },
+        );
     }
 
     /// Adds a rejection of the record `vendor_key`.

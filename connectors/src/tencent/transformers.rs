@@ -152,6 +152,7 @@ impl Out {
             listings: self.listings,
             rejections: self.rejections,
             next_token: None,
+            ..FetchedPage::default()
         }
     }
 }
