@@ -9,8 +9,8 @@ use rust_decimal::Decimal;
 use shiyun_core::geography::{self, Placement};
 use shiyun_core::listing::text::{self, Database, Instance, Offer, Product};
 use shiyun_core::listing::{
-    BillingMode, Category, Listing, ListingText, PriceComponent, PriceTier, PriceUnit, Region,
-    Specs, Vendor,
+    BillingMode, Category, Listing, ListingBuilder, ListingText, PriceComponent, PriceTier,
+    PriceUnit, Provenance, Region, Specs, Vendor,
 };
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
@@ -184,6 +184,64 @@ pub fn listing_text(
                 _ => text::service_text(&offer, category, &product),
             }
         }
+    }
+}
+
+/// A listing's facts before its text; [`Draft::builder`] words the name and
+/// description with [`listing_text`] and fills a builder from them.
+#[derive(Debug, Clone)]
+pub struct Draft<'a> {
+    /// The category, whose family picks the text function.
+    pub category: Category,
+    /// The vendor service (`ecs`, `cvm`).
+    pub service: &'a str,
+    /// The region, from [`region_or_code`] or the vendor's own placement.
+    pub region: Region,
+    /// The specs.
+    pub specs: Specs,
+    /// The prices (their billing modes go in the description).
+    pub prices: Vec<PriceComponent>,
+}
+
+impl Draft<'_> {
+    /// A builder of `vendor`'s `sku` with every fact of the draft and the
+    /// text that `subject` and the facts make.
+    pub fn builder(
+        self,
+        vendor: Vendor,
+        sku: impl Into<String>,
+        provenance: Provenance,
+        subject: Subject<'_>,
+    ) -> ListingBuilder {
+        let text = listing_text(
+            vendor,
+            &self.category,
+            &self.region,
+            &self.specs,
+            &self.prices,
+            subject,
+        );
+        self.prices
+            .into_iter()
+            .fold(Listing::builder(vendor, sku, provenance), |b, p| b.price(p))
+            .category(self.category)
+            .service(self.service)
+            .text(text)
+            .region(self.region)
+            .specs(self.specs)
+    }
+
+    /// The listing of [`Draft::builder`], the reason as text when core refuses it.
+    pub fn build(
+        self,
+        vendor: Vendor,
+        sku: impl Into<String>,
+        provenance: Provenance,
+        subject: Subject<'_>,
+    ) -> Result<Listing, String> {
+        self.builder(vendor, sku, provenance, subject)
+            .build()
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -94,6 +94,7 @@ impl Connector for PagedConnector {
             listings: self.pages[index].clone(),
             rejections: Vec::new(),
             next_token: (index + 1 < self.pages.len()).then(|| format!("p{}", index + 1)),
+            ..FetchedPage::default()
         })
     }
 }
@@ -405,6 +406,7 @@ impl Connector for ScriptedConnector {
                 })
                 .collect(),
             next_token: next.map(str::to_owned),
+            ..FetchedPage::default()
         })
     }
 }
