@@ -96,11 +96,37 @@ pub fn region_or_code(
     if let Some(region) = geography::region_of(vendor, code) {
         return Ok(region);
     }
+    // A part of the code that names a city of the table (`ap-wuhan`) gives its country.
+    let by_city = || {
+        code.split(['-', '_'])
+            .find_map(geography::city)
+            .map(|city| city.country)
+    };
     let country = countries
         .iter()
         .find(|(prefix, _)| code.starts_with(prefix))
-        .map_or("global", |(_, country)| country);
+        .map(|(_, country)| *country)
+        .or_else(by_city)
+        .unwrap_or("global");
     Region::new(code, country, None).map_err(|e| e.to_string())
+}
+
+/// `text` with a space wherever a Latin letter or digit touches a Chinese
+/// character (`标准型S5` → `标准型 S5`), for the names vendors give.
+pub fn unglue(text: &str) -> String {
+    let is_han = |c: char| matches!(c, '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{f900}'..='\u{faff}');
+    let mut out = String::with_capacity(text.len() + 4);
+    let mut previous: Option<char> = None;
+    for c in text.chars() {
+        if let Some(p) = previous
+            && ((is_han(p) && c.is_ascii_alphanumeric()) || (p.is_ascii_alphanumeric() && is_han(c)))
+        {
+            out.push(' ');
+        }
+        out.push(c);
+        previous = Some(c);
+    }
+    out.trim().to_owned()
 }
 
 /// What a listing is, in the facts its category family's text function takes.
@@ -341,6 +367,28 @@ impl FetchedPage {
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn unglue_parts_latin_from_chinese() {
+        assert_eq!(unglue("标准型S5"), "标准型 S5");
+        assert_eq!(unglue("弹性云主机ECS"), "弹性云主机 ECS");
+        assert_eq!(unglue("云防火墙(原生版)"), "云防火墙(原生版)");
+        assert!(!text::has_glued_words(&unglue("GPU计算型GN7")));
+    }
+
+    #[test]
+    fn unknown_codes_keep_their_code_and_get_a_country_where_one_shows() {
+        let by_prefix = region_or_code(Vendor::Alibaba, "cn-mars-1", &[("cn-", "cn")]).unwrap();
+        assert_eq!(by_prefix.code, "cn-mars-1");
+        assert_eq!(by_prefix.geography.country, "cn");
+        assert!(by_prefix.name.is_empty());
+        let by_city = region_or_code(Vendor::Tencent, "ap-wuhan", &[]).unwrap();
+        assert_eq!(by_city.geography.country, "cn");
+        let unplaced = region_or_code(Vendor::Tencent, "xx-nowhere", &[]).unwrap();
+        assert_eq!(unplaced.geography.country, "global");
+        let known = region_or_code(Vendor::Alibaba, "cn-hangzhou", &[]).unwrap();
+        assert!(known.name.zh.unwrap().contains("杭州"));
+    }
 
     #[test]
     fn exact_div_is_exact_or_nothing() {
