@@ -111,6 +111,11 @@ pub fn region_or_code(
     Region::new(code, country, None).map_err(|e| e.to_string())
 }
 
+/// True for a code that can name a region: not `global`, no spaces.
+fn is_region_code(code: &str) -> bool {
+    code != "global" && !code.contains(char::is_whitespace)
+}
+
 /// `text` with a space wherever a Latin letter or digit touches a Chinese
 /// character (`标准型S5` → `标准型 S5`), for the names vendors give.
 pub fn unglue(text: &str) -> String {
@@ -345,7 +350,8 @@ impl FetchedPage {
                     *skipped.entry(listing.region().code.clone()).or_default() += 1;
                     false
                 }
-                Placement::Unknown => {
+                // `global` and Azure's `zone 1` name no region: nothing to add to the table.
+                Placement::Unknown if is_region_code(&listing.region().code) => {
                     unknown.insert(listing.region().code.clone());
                     true
                 }
