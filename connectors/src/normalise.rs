@@ -124,7 +124,8 @@ pub fn unglue(text: &str) -> String {
     let mut previous: Option<char> = None;
     for c in text.chars() {
         if let Some(p) = previous
-            && ((is_han(p) && c.is_ascii_alphanumeric()) || (p.is_ascii_alphanumeric() && is_han(c)))
+            && ((is_han(p) && c.is_ascii_alphanumeric())
+                || (p.is_ascii_alphanumeric() && is_han(c)))
         {
             out.push(' ');
         }
@@ -158,25 +159,19 @@ pub enum Subject<'a> {
 /// A listing's name and description, from the one text function of its
 /// category's family in `shiyun_core::listing::text`: the vendor, what it
 /// is, its size and GPUs, the region's names (city included) and the
-/// billing modes of `prices`.
+/// `billing` modes.
 pub fn listing_text(
     vendor: Vendor,
     category: &Category,
     region: &Region,
     specs: &Specs,
-    prices: &[PriceComponent],
+    billing: &[BillingMode],
     subject: Subject<'_>,
 ) -> ListingText {
-    let mut billing: Vec<BillingMode> = Vec::new();
-    for mode in prices.iter().map(PriceComponent::billing_mode) {
-        if !billing.contains(&mode) {
-            billing.push(mode);
-        }
-    }
     let offer = Offer {
         vendor,
         region,
-        billing: &billing,
+        billing,
     };
     match subject {
         Subject::Instance {
@@ -218,6 +213,17 @@ pub fn listing_text(
     }
 }
 
+/// The billing modes of `prices`, each once, in order.
+pub fn billing_modes(prices: &[PriceComponent]) -> Vec<BillingMode> {
+    let mut modes: Vec<BillingMode> = Vec::new();
+    for mode in prices.iter().map(PriceComponent::billing_mode) {
+        if !modes.contains(&mode) {
+            modes.push(mode);
+        }
+    }
+    modes
+}
+
 /// A listing's facts before its text; [`Draft::builder`] words the name and
 /// description with [`listing_text`] and fills a builder from them.
 #[derive(Debug, Clone)]
@@ -249,7 +255,7 @@ impl Draft<'_> {
             &self.category,
             &self.region,
             &self.specs,
-            &self.prices,
+            &billing_modes(&self.prices),
             subject,
         );
         self.prices

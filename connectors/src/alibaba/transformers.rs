@@ -30,8 +30,7 @@ use chrono::{DateTime, Utc};
 
 use crate::decimal::ExactDecimal;
 use crate::normalise::{
-    Draft, Period, Subject, exact_div, flat_price, parse_category, region_or_code,
-    subscription,
+    Draft, Period, Subject, exact_div, flat_price, parse_category, region_or_code, subscription,
 };
 use crate::{ConnectorError, FetchedPage, ImportContext};
 

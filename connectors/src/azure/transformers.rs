@@ -455,7 +455,10 @@ fn series_names(product: &str) -> (String, String) {
     if series.is_empty() {
         return ("虚拟机".to_owned(), "Virtual Machines".to_owned());
     }
-    (unglue(&series.replace(" Series", " 系列")), series.to_owned())
+    (
+        unglue(&series.replace(" Series", " 系列")),
+        series.to_owned(),
+    )
 }
 
 /// Listings and rejections of a list of raw items.

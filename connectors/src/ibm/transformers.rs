@@ -466,9 +466,17 @@ pub fn normalise_pricing(
         .iter()
         .map(|metric| metric_component(metric, country, mode))
         .collect::<Result<Vec<_>, _>>()?;
-    plan_builder(plan_id, region_code, info, prices, PRICING_API, raw, fetched_at)?
-        .build()
-        .map_err(|e| e.to_string())
+    plan_builder(
+        plan_id,
+        region_code,
+        info,
+        prices,
+        PRICING_API,
+        raw,
+        fetched_at,
+    )?
+    .build()
+    .map_err(|e| e.to_string())
 }
 
 fn plan_builder(

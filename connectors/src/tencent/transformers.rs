@@ -602,7 +602,10 @@ fn run_instances_listing(
         .as_ref()
         .ok_or("quote has no InstancePrice")?;
     let mut prices = Vec::new();
-    for (part, price) in [("instance", Some(instance)), ("bandwidth", quote.bandwidth_price.as_ref())] {
+    for (part, price) in [
+        ("instance", Some(instance)),
+        ("bandwidth", quote.bandwidth_price.as_ref()),
+    ] {
         for component in item_components_of(price, months)? {
             prices.push(component.for_component(part).map_err(|e| e.to_string())?);
         }

@@ -247,7 +247,11 @@ impl Offer {
                 let (engine, version, engine_name) = engine_of(db_type);
                 let memory_gib = mb_to_gib(Decimal::from(memory_mb));
                 let mode_suffix = if ha { ".ha" } else { "" };
-                let (mode_zh, mode_en) = if ha { (" 高可用版", " HA") } else { ("", "") };
+                let (mode_zh, mode_en) = if ha {
+                    (" 高可用版", " HA")
+                } else {
+                    ("", "")
+                };
                 Offer {
                     product,
                     key: format!("udb.{db_type}.{memory_mb}m.{disk_gb}g{mode_suffix}@{region}"),
@@ -411,7 +415,12 @@ fn entry_listing(
         specs: offer.specs.clone(),
         prices: vec![price],
     }
-    .build(VENDOR, format!("{}/{suffix}", offer.key), provenance, subject)
+    .build(
+        VENDOR,
+        format!("{}/{suffix}", offer.key),
+        provenance,
+        subject,
+    )
 }
 
 /// Normalises a saved UCloud price answer, detecting the API by `Action`.

@@ -11,10 +11,9 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
     assert_amount, assert_credentials_rejected, assert_identity, assert_malformed,
-    assert_names_vendor_and_city, assert_texts_clean,
-    assert_malformed_naming, assert_missing_parameter, assert_money, clean_page, connector_error,
-    ctx_with, drain_all, keyed_settings, live_connector, mount_answer, mount_fault_once, query_map,
-    vendor_fixture,
+    assert_malformed_naming, assert_missing_parameter, assert_money, assert_names_vendor_and_city,
+    assert_texts_clean, clean_page, connector_error, ctx_with, drain_all, keyed_settings,
+    live_connector, mount_answer, mount_fault_once, query_map, vendor_fixture,
 };
 
 #[test]

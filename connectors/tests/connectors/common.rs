@@ -351,9 +351,9 @@ pub(crate) fn assert_texts_clean(listings: &[Listing]) {
             &listing.description().zh,
             &listing.description().en,
         ] {
-            let text = text.as_deref().unwrap_or_else(|| {
-                panic!("{} lacks a name or description", listing.vendor_sku())
-            });
+            let text = text
+                .as_deref()
+                .unwrap_or_else(|| panic!("{} lacks a name or description", listing.vendor_sku()));
             assert!(
                 !shiyun_core::listing::text::has_glued_words(text),
                 "glued words in {text:?}"
