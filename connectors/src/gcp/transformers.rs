@@ -334,19 +334,22 @@ pub fn normalise_sku(
     } else {
         format!("{service} {label_zh}")
     };
+    let mut product_en = format!("{service} {head}");
     match component {
         Some("gpu") => {
             specs.gpu_count = Some(1);
             specs.gpu_model = gpu_model(description);
+            // One GPU's price: the model goes in the name.
             if let Some(model) = &specs.gpu_model {
                 product_zh = format!("计算引擎 GPU {model}");
+                product_en = format!("{service} GPU {model}");
             }
         }
         Some("vcpu") => specs.vcpu = Some(1),
         _ => {}
     }
     let product_zh = format!("{}{suffix_zh}", unglue(&product_zh));
-    let product_en = format!("{service} {head}{suffix_en}");
+    let product_en = format!("{product_en}{suffix_en}");
     let category = parse_category(category_name)?;
     let provenance = Provenance::from_raw(CATALOG_API, raw, fetched_at);
     let service = service.to_ascii_lowercase().replace(' ', "-");

@@ -381,3 +381,25 @@ pub(crate) fn assert_names_vendor_and_city(listing: &Listing, city_zh: &str, cit
         assert!(text.contains(city), "{city} not in {text:?}");
     }
 }
+
+/// Asserts the page kept its listing in `code`, a region the geography does
+/// not know, under that code and without names.
+#[track_caller]
+pub(crate) fn assert_kept_unknown_region(page: &FetchedPage, code: &str) {
+    let listing = page
+        .listings
+        .iter()
+        .find(|l| l.region().code == code)
+        .unwrap_or_else(|| panic!("no listing in {code}: {:?}", page.rejections));
+    assert!(listing.region().name.is_empty());
+    // The sync notes it once (the page's pass through the geography).
+    assert_eq!(
+        shiyun_core::geography::place(listing.vendor(), code),
+        shiyun_core::geography::Placement::Unknown
+    );
+    assert!(
+        !page.rejections.iter().any(|r| r.reason.contains(code)),
+        "{:?}",
+        page.rejections
+    );
+}
