@@ -13,6 +13,18 @@
 //! [`shiyun_core::store::RecordRejection`] while the rest of the page goes on.
 //! reqwest is a dependency of this crate only.
 //!
+//! Listing text and regions are not worded here. A transformer hands the
+//! typed facts the vendor gives (instance type and family names, vCPU,
+//! memory, GPUs, OS; a database's engine and version; a product's names) to
+//! [`normalise::Draft`], which names and describes the listing through the
+//! one function of its category family in `shiyun_core::listing::text`, so
+//! every text says the vendor, what the offer is, its size, its billing modes
+//! and its region's display names (the city, in Chinese and English, from
+//! `shiyun_core::geography`). Every page then passes the geography: offers
+//! in a vendor's test region are skipped and counted, never stored; a region
+//! code the table does not know is kept under its code and reported once per
+//! sync (see [`sync`]).
+//!
 //! Errors: a [`ConnectorError`] variant per family of failure, each with a
 //! stable [`shiyun_core::error::ErrorCode`]. The caller's input (settings,
 //! `--param`s, page tokens, a run of another vendor, unreadable files) is

@@ -111,6 +111,15 @@ pub fn region_or_code(
     Region::new(code, country, None).map_err(|e| e.to_string())
 }
 
+/// The leading letters of an instance family (`g` of `g6`, `SA` of `SA2`),
+/// which the vendors' family tables are keyed by.
+pub fn family_letters(family: &str) -> &str {
+    let end = family
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(family.len());
+    &family[..end]
+}
+
 /// True for a code that can name a region: not `global`, no spaces.
 fn is_region_code(code: &str) -> bool {
     code != "global" && !code.contains(char::is_whitespace)
@@ -379,6 +388,14 @@ impl FetchedPage {
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn family_letters_stop_at_the_first_non_letter() {
+        assert_eq!(family_letters("g6"), "g");
+        assert_eq!(family_letters("SA2"), "SA");
+        assert_eq!(family_letters("ebmgn7"), "ebmgn");
+        assert_eq!(family_letters("x"), "x");
+    }
 
     #[test]
     fn unglue_parts_latin_from_chinese() {

@@ -30,7 +30,8 @@ use chrono::{DateTime, Utc};
 
 use crate::decimal::ExactDecimal;
 use crate::normalise::{
-    Draft, Period, Subject, exact_div, flat_price, parse_category, region_or_code, subscription,
+    Draft, Period, Subject, exact_div, family_letters, flat_price, parse_category, region_or_code,
+    subscription,
 };
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
@@ -370,11 +371,7 @@ pub fn parse_instance_types(
 
 /// Chinese and English names of an ECS family (`g6` of `ecs.g6.large`).
 fn family_names(family: &str) -> (&'static str, &'static str) {
-    let letters: String = family
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    match letters.as_str() {
+    match family_letters(family) {
         "g" => ("通用型", "General Purpose"),
         "c" => ("计算型", "Compute Optimized"),
         "r" => ("内存型", "Memory Optimized"),

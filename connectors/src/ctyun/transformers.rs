@@ -28,7 +28,7 @@ use shiyun_core::store::RecordRejection;
 
 use crate::decimal::ExactDecimal;
 use crate::normalise::{
-    Draft, Subject, exact_div, flat_price, parse_category, region_or_code, unglue,
+    Draft, Subject, exact_div, family_letters, flat_price, parse_category, region_or_code, unglue,
 };
 use crate::{ConnectorError, FetchedPage, ImportContext};
 use rust_decimal::prelude::ToPrimitive;
@@ -353,11 +353,7 @@ impl Names {
 
 /// Chinese and English names of an ECS flavor family (`s7` of `s7.large.2`).
 fn family_names(family: &str) -> (&'static str, &'static str) {
-    let letters: String = family
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    match letters.as_str() {
+    match family_letters(family) {
         "s" => ("通用型", "General Purpose"),
         "c" => ("计算增强型", "Compute Optimized"),
         "m" => ("内存优化型", "Memory Optimized"),

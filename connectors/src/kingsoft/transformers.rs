@@ -25,7 +25,9 @@ use shiyun_core::money::Currency;
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::ExactDecimal;
-use crate::normalise::{Draft, Subject, flat_price, parse_category, region_or_code};
+use crate::normalise::{
+    Draft, Subject, family_letters, flat_price, parse_category, region_or_code,
+};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Kingsoft;
@@ -241,11 +243,7 @@ pub fn spot_page(
 
 /// Chinese and English names of a KEC family (`N3` of `N3.2B`).
 fn family_names(family: &str) -> (&'static str, &'static str) {
-    let letters: String = family
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    match letters.as_str() {
+    match family_letters(family) {
         "N" => ("通用型", "General Purpose"),
         "S" => ("标准型", "Standard"),
         "C" => ("计算优化型", "Compute Optimized"),

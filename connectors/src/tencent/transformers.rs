@@ -29,7 +29,7 @@ use shiyun_core::store::RecordRejection;
 
 use crate::decimal::ExactDecimal;
 use crate::normalise::{
-    Draft, Subject, parse_category, price_from_tier_starts, region_or_code, unglue,
+    Draft, Subject, family_letters, parse_category, price_from_tier_starts, region_or_code, unglue,
 };
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
@@ -359,11 +359,7 @@ fn item_components(price: &ItemPrice, prepaid_months: u16) -> Result<Vec<PriceCo
 
 /// Chinese and English names of a CVM instance family prefix.
 fn family_names(family: &str) -> (&'static str, &'static str) {
-    let prefix: String = family
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    match prefix.as_str() {
+    match family_letters(family) {
         "S" | "SA" | "SR" | "SN" => ("标准型", "Standard"),
         "M" | "MA" => ("内存型", "Memory Optimized"),
         "C" | "CN" => ("计算型", "Compute Optimized"),
