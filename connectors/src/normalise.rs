@@ -85,7 +85,7 @@ pub fn exact_div(total: Decimal, count: u64) -> Option<Decimal> {
 
 /// The region of `code` at `vendor`: the geography table's, with its names
 /// (test regions too: the page drops their offers, see
-/// [`FetchedPage::place_regions`]). A code the table does not know is still
+/// `FetchedPage::place_regions`). A code the table does not know is still
 /// stored, under its own code, in the country its prefix gives by the
 /// vendor's `countries` (`("cn-", "cn")`), else `global`; the page notes it.
 pub fn region_or_code(
