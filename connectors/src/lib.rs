@@ -13,6 +13,18 @@
 //! [`shiyun_core::store::RecordRejection`] while the rest of the page goes on.
 //! reqwest is a dependency of this crate only.
 //!
+//! Listing text and regions are not worded here. A transformer hands the
+//! typed facts the vendor gives (instance type and family names, vCPU,
+//! memory, GPUs, OS; a database's engine and version; a product's names) to
+//! [`normalise::Draft`], which names and describes the listing through the
+//! one function of its category family in `shiyun_core::listing::text`, so
+//! every text says the vendor, what the offer is, its size, its billing modes
+//! and its region's display names (the city, in Chinese and English, from
+//! `shiyun_core::geography`). Every page then passes the geography: offers
+//! in a vendor's test region are skipped and counted, never stored; a region
+//! code the table does not know is kept under its code and reported once per
+//! sync (see [`sync`]).
+//!
 //! Errors: a [`ConnectorError`] variant per family of failure, each with a
 //! stable [`shiyun_core::error::ErrorCode`]. The caller's input (settings,
 //! `--param`s, page tokens, a run of another vendor, unreadable files) is
@@ -22,7 +34,7 @@
 //! `unauthenticated`); a request we cannot build or a task of ours that
 //! ended early is `internal`; store failures keep the store's code.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use shiyun_core::listing::{Listing, Vendor};
@@ -59,6 +71,13 @@ pub struct FetchedPage {
     pub listings: Vec<Listing>,
     /// Records of the page that could not be normalised.
     pub rejections: Vec<RecordRejection>,
+    /// Offers left out on purpose, counted by region code: those in a
+    /// vendor's test region, which are never stored. Not rejections.
+    pub skipped: BTreeMap<String, u64>,
+    /// Region codes of this page's listings that the geography table does
+    /// not know; the listings are kept under their code, and the sync
+    /// reports each code once.
+    pub unknown_regions: BTreeSet<String>,
     /// Opaque token of the next page; `None` when this was the last.
     pub next_token: Option<String>,
 }
@@ -131,7 +150,7 @@ pub fn import_page(
     body: &[u8],
     ctx: &ImportContext,
 ) -> Result<FetchedPage, ConnectorError> {
-    match vendor {
+    let mut page = match vendor {
         Vendor::Aws => aws::import(body, ctx),
         Vendor::Azure => azure::import(body, ctx),
         Vendor::Gcp => gcp::import(body, ctx),
@@ -141,7 +160,9 @@ pub fn import_page(
         Vendor::Ctyun => ctyun::import(body, ctx),
         Vendor::Kingsoft => kingsoft::import(body, ctx),
         Vendor::Ucloud => ucloud::import(body, ctx),
-    }
+    }?;
+    page.place_regions(vendor);
+    Ok(page)
 }
 
 /// Normalises one saved response read from `reader`, handing its pages to
@@ -161,7 +182,10 @@ pub fn import_reader<R: std::io::BufRead>(
         let head = reader.fill_buf().map_err(unreadable)?;
         // Offer files name their offer near the top; API responses never do.
         if String::from_utf8_lossy(head).contains("\"offerCode\"") {
-            aws::offer_file::stream_offer_file(reader, ctx, emit)?;
+            aws::offer_file::stream_offer_file(reader, ctx, |mut page| {
+                page.place_regions(vendor);
+                emit(page)
+            })?;
             return Ok(());
         }
     }

@@ -1,10 +1,17 @@
 //! Pieces every `transformers.rs` needs when it turns a vendor record into a
-//! [`Listing`]: flat prices, categories, and a page that takes each record's
-//! outcome. Vendor-specific rules (billing codes, minor units) stay with the
-//! vendor; regions and zones are placed by `shiyun_core::geography`.
+//! [`Listing`]: flat prices, categories, the region of a code, the listing's
+//! text, and a page that takes each record's outcome. Vendor-specific rules
+//! (billing codes, minor units, family names) stay with the vendor; regions
+//! and zones are placed by `shiyun_core::geography`, and names and
+//! descriptions are worded by `shiyun_core::listing::text`.
 
 use rust_decimal::Decimal;
-use shiyun_core::listing::{BillingMode, Category, Listing, PriceComponent, PriceTier, PriceUnit};
+use shiyun_core::geography::{self, Placement};
+use shiyun_core::listing::text::{self, Database, Instance, Offer, Product};
+use shiyun_core::listing::{
+    BillingMode, Category, Listing, ListingBuilder, ListingText, PriceComponent, PriceTier,
+    PriceUnit, Provenance, Region, Specs, Vendor,
+};
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
 
@@ -76,6 +83,214 @@ pub fn exact_div(total: Decimal, count: u64) -> Option<Decimal> {
     None
 }
 
+/// The region of `code` at `vendor`: the geography table's, with its names
+/// (test regions too: the page drops their offers, see
+/// `FetchedPage::place_regions`). A code the table does not know is still
+/// stored, under its own code, in the country its prefix gives by the
+/// vendor's `countries` (`("cn-", "cn")`), else `global`; the page notes it.
+pub fn region_or_code(
+    vendor: Vendor,
+    code: &str,
+    countries: &[(&str, &str)],
+) -> Result<Region, String> {
+    if let Some(region) = geography::region_of(vendor, code) {
+        return Ok(region);
+    }
+    // A part of the code that names a city of the table (`ap-wuhan`) gives its country.
+    let by_city = || {
+        code.split(['-', '_'])
+            .find_map(geography::city)
+            .map(|city| city.country)
+    };
+    let country = countries
+        .iter()
+        .find(|(prefix, _)| code.starts_with(prefix))
+        .map(|(_, country)| *country)
+        .or_else(by_city)
+        .unwrap_or("global");
+    Region::new(code, country, None).map_err(|e| e.to_string())
+}
+
+/// The leading letters of an instance family (`g` of `g6`, `SA` of `SA2`),
+/// which the vendors' family tables are keyed by.
+pub fn family_letters(family: &str) -> &str {
+    let end = family
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(family.len());
+    &family[..end]
+}
+
+/// True for a code that can name a region: not `global`, no spaces.
+fn is_region_code(code: &str) -> bool {
+    code != "global" && !code.contains(char::is_whitespace)
+}
+
+/// `text` with a space wherever a Latin letter or digit touches a Chinese
+/// character (`标准型S5` → `标准型 S5`), for the names vendors give.
+pub fn unglue(text: &str) -> String {
+    let is_han = |c: char| matches!(c, '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{f900}'..='\u{faff}');
+    let mut out = String::with_capacity(text.len() + 4);
+    let mut previous: Option<char> = None;
+    for c in text.chars() {
+        if let Some(p) = previous
+            && ((is_han(p) && c.is_ascii_alphanumeric())
+                || (p.is_ascii_alphanumeric() && is_han(c)))
+        {
+            out.push(' ');
+        }
+        out.push(c);
+        previous = Some(c);
+    }
+    out.trim().to_owned()
+}
+
+/// What a listing is, in the facts its category family's text function takes.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// A compute instance: the vendor's type and its family's names.
+    Instance {
+        /// `ecs.g6.large`, `m5.large`.
+        instance_type: &'a str,
+        /// `通用型 g6`.
+        family_zh: &'a str,
+        /// `General Purpose g6`.
+        family_en: &'a str,
+    },
+    /// Any other product (database, disk, bandwidth, firewall): its names.
+    Product {
+        /// `云硬盘 SSD`.
+        zh: &'a str,
+        /// `SSD cloud disk`.
+        en: &'a str,
+    },
+}
+
+/// A listing's name and description, from the one text function of its
+/// category's family in `shiyun_core::listing::text`: the vendor, what it
+/// is, its size and GPUs, the region's names (city included) and the
+/// `billing` modes.
+pub fn listing_text(
+    vendor: Vendor,
+    category: &Category,
+    region: &Region,
+    specs: &Specs,
+    billing: &[BillingMode],
+    subject: Subject<'_>,
+) -> ListingText {
+    let offer = Offer {
+        vendor,
+        region,
+        billing,
+    };
+    match subject {
+        Subject::Instance {
+            instance_type,
+            family_zh,
+            family_en,
+        } => text::compute_text(
+            &offer,
+            &Instance {
+                instance_type,
+                family_zh,
+                family_en,
+                specs,
+            },
+        ),
+        Subject::Product { zh, en } => {
+            let product = Product {
+                product_zh: zh,
+                product_en: en,
+                specs,
+            };
+            match category.family() {
+                "database" => text::database_text(
+                    &offer,
+                    category,
+                    &Database {
+                        product_zh: zh,
+                        product_en: en,
+                        specs,
+                    },
+                ),
+                "storage" => text::storage_text(&offer, category, &product),
+                "network" => text::network_text(&offer, category, &product),
+                "security" => text::security_text(&offer, category, &product),
+                "middleware" => text::middleware_text(&offer, category, &product),
+                _ => text::service_text(&offer, category, &product),
+            }
+        }
+    }
+}
+
+/// The billing modes of `prices`, each once, in order.
+pub fn billing_modes(prices: &[PriceComponent]) -> Vec<BillingMode> {
+    let mut modes: Vec<BillingMode> = Vec::new();
+    for mode in prices.iter().map(PriceComponent::billing_mode) {
+        if !modes.contains(&mode) {
+            modes.push(mode);
+        }
+    }
+    modes
+}
+
+/// A listing's facts before its text; [`Draft::builder`] words the name and
+/// description with [`listing_text`] and fills a builder from them.
+#[derive(Debug, Clone)]
+pub struct Draft<'a> {
+    /// The category, whose family picks the text function.
+    pub category: Category,
+    /// The vendor service (`ecs`, `cvm`).
+    pub service: &'a str,
+    /// The region, from [`region_or_code`] or the vendor's own placement.
+    pub region: Region,
+    /// The specs.
+    pub specs: Specs,
+    /// The prices (their billing modes go in the description).
+    pub prices: Vec<PriceComponent>,
+}
+
+impl Draft<'_> {
+    /// A builder of `vendor`'s `sku` with every fact of the draft and the
+    /// text that `subject` and the facts make.
+    pub fn builder(
+        self,
+        vendor: Vendor,
+        sku: impl Into<String>,
+        provenance: Provenance,
+        subject: Subject<'_>,
+    ) -> ListingBuilder {
+        let text = listing_text(
+            vendor,
+            &self.category,
+            &self.region,
+            &self.specs,
+            &billing_modes(&self.prices),
+            subject,
+        );
+        self.prices
+            .into_iter()
+            .fold(Listing::builder(vendor, sku, provenance), |b, p| b.price(p))
+            .category(self.category)
+            .service(self.service)
+            .text(text)
+            .region(self.region)
+            .specs(self.specs)
+    }
+
+    /// The listing of [`Draft::builder`], the reason as text when core refuses it.
+    pub fn build(
+        self,
+        vendor: Vendor,
+        sku: impl Into<String>,
+        provenance: Provenance,
+        subject: Subject<'_>,
+    ) -> Result<Listing, String> {
+        self.builder(vendor, sku, provenance, subject)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// The length of a subscription quote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
@@ -130,6 +345,34 @@ impl FetchedPage {
     pub(crate) fn absorb(&mut self, part: FetchedPage) {
         self.listings.extend(part.listings);
         self.rejections.extend(part.rejections);
+        for (code, count) in part.skipped {
+            *self.skipped.entry(code).or_default() += count;
+        }
+        self.unknown_regions.extend(part.unknown_regions);
+    }
+
+    /// Drops the listings in a vendor's test region (counted in
+    /// [`FetchedPage::skipped`], never stored) and notes the region codes
+    /// the geography table does not know in [`FetchedPage::unknown_regions`]
+    /// (their listings stay). Every page passes here before it is stored or
+    /// printed; a second pass changes nothing.
+    pub(crate) fn place_regions(&mut self, vendor: Vendor) {
+        let skipped = &mut self.skipped;
+        let unknown = &mut self.unknown_regions;
+        self.listings.retain(
+            |listing| match geography::place(vendor, &listing.region().code) {
+                Placement::Test(_) => {
+                    *skipped.entry(listing.region().code.clone()).or_default() += 1;
+                    false
+                }
+                // `global` and Azure's `zone 1` name no region: nothing to add to the table.
+                Placement::Unknown if is_region_code(&listing.region().code) => {
+                    unknown.insert(listing.region().code.clone());
+                    true
+                }
+                _ => true,
+            },
+        );
     }
 
     /// Adds a rejection of the record `vendor_key`.
@@ -145,6 +388,36 @@ impl FetchedPage {
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn family_letters_stop_at_the_first_non_letter() {
+        assert_eq!(family_letters("g6"), "g");
+        assert_eq!(family_letters("SA2"), "SA");
+        assert_eq!(family_letters("ebmgn7"), "ebmgn");
+        assert_eq!(family_letters("x"), "x");
+    }
+
+    #[test]
+    fn unglue_parts_latin_from_chinese() {
+        assert_eq!(unglue("标准型S5"), "标准型 S5");
+        assert_eq!(unglue("弹性云主机ECS"), "弹性云主机 ECS");
+        assert_eq!(unglue("云防火墙(原生版)"), "云防火墙(原生版)");
+        assert!(!text::has_glued_words(&unglue("GPU计算型GN7")));
+    }
+
+    #[test]
+    fn unknown_codes_keep_their_code_and_get_a_country_where_one_shows() {
+        let by_prefix = region_or_code(Vendor::Alibaba, "cn-mars-1", &[("cn-", "cn")]).unwrap();
+        assert_eq!(by_prefix.code, "cn-mars-1");
+        assert_eq!(by_prefix.geography.country, "cn");
+        assert!(by_prefix.name.is_empty());
+        let by_city = region_or_code(Vendor::Tencent, "ap-wuhan", &[]).unwrap();
+        assert_eq!(by_city.geography.country, "cn");
+        let unplaced = region_or_code(Vendor::Tencent, "xx-nowhere", &[]).unwrap();
+        assert_eq!(unplaced.geography.country, "global");
+        let known = region_or_code(Vendor::Alibaba, "cn-hangzhou", &[]).unwrap();
+        assert!(known.name.zh.unwrap().contains("杭州"));
+    }
 
     #[test]
     fn exact_div_is_exact_or_nothing() {

@@ -13,12 +13,18 @@
 //! vendor's job lock and decides which run may be resumed: the CLI and the
 //! scheduler share it.
 //!
+//! Every page passes through the geography before it is stored: offers in a
+//! vendor's test region are dropped and counted as skipped, and region codes
+//! the table does not know are logged and noted once per run; both are notes
+//! in the run report, not rejections (see [`is_region_note`]).
+//!
 //! The store traits are synchronous, so each call runs on a blocking thread.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use shiyun_core::geography::UnknownRegions;
 use shiyun_core::listing::{Listing, Vendor};
 use shiyun_core::store::{
     JobGuard, JobLock, ListingStore, RecordRejection, RetireScope, RunStatus, StoreError,
@@ -104,6 +110,8 @@ pub struct PageDone<'a> {
     pub listings: usize,
     /// Records of this page rejected.
     pub rejected: usize,
+    /// Offers of this page skipped in test regions (never stored).
+    pub skipped: u64,
     /// What this page did to the catalog.
     pub report: UpsertReport,
 }
@@ -141,6 +149,7 @@ impl SyncProgress for LogProgress {
             label = page.label.unwrap_or(""),
             listings = page.listings,
             rejected = page.rejected,
+            skipped = page.skipped,
             new = page.report.new,
             changed = page.report.changed,
             unchanged = page.report.unchanged,
@@ -162,6 +171,7 @@ impl SyncProgress for LogProgress {
             unchanged = run.report.unchanged,
             retired = run.report.retired,
             rejected = run.rejected,
+            skipped = skipped_in_test_regions(run),
             seconds,
             error = run.error.as_deref().unwrap_or(""),
             "sync finished"
@@ -214,6 +224,94 @@ fn absorb(run: &mut SyncRun, report: UpsertReport, rejections: Vec<RecordRejecti
     run.rejected += rejections.len() as u64;
     let room = SyncRun::MAX_KEPT_REJECTIONS.saturating_sub(run.rejections.len());
     run.rejections.extend(rejections.into_iter().take(room));
+}
+
+/// The reason of the run report's note on a region code the geography does not know.
+pub const UNKNOWN_REGION_NOTE: &str =
+    "region not in the geography table: its offers are stored under this code";
+
+/// The start of the run report's note on a test region; the count of
+/// offers skipped follows.
+pub const TEST_REGION_NOTE: &str = "test region, offers skipped (never stored): ";
+
+/// What a run met besides listings and rejections: offers skipped in the
+/// vendors' test regions, and region codes the geography table does not
+/// know. Both go in the run report as notes at the head of
+/// [`SyncRun::rejections`], keyed by region code, without counting in
+/// [`SyncRun::rejected`] (a test region is no fault of the feed, and must not
+/// hold back the retire sweep). An unknown code is logged and noted once per
+/// run; a test region's note keeps its running count of skipped offers.
+#[derive(Debug, Default)]
+struct RegionNotes {
+    unknown: UnknownRegions,
+}
+
+impl RegionNotes {
+    /// Notes already in a resumed run's report count as noted.
+    fn of(run: &SyncRun) -> Self {
+        let mut notes = RegionNotes::default();
+        for note in &run.rejections {
+            if note.reason == UNKNOWN_REGION_NOTE {
+                notes.unknown.note(run.vendor, &note.vendor_key);
+            }
+        }
+        notes
+    }
+
+    fn absorb(&mut self, run: &mut SyncRun, page: &FetchedPage) {
+        for code in &page.unknown_regions {
+            if self.unknown.note(run.vendor, code) {
+                tracing::warn!(run = run.id, vendor = %run.vendor, region = %code, "{UNKNOWN_REGION_NOTE}");
+                insert_note(run, code, UNKNOWN_REGION_NOTE.to_owned());
+            }
+        }
+        for (code, count) in &page.skipped {
+            let note = run
+                .rejections
+                .iter_mut()
+                .find(|r| r.vendor_key == *code && r.reason.starts_with(TEST_REGION_NOTE));
+            match note {
+                Some(note) => {
+                    let before = skipped_count(note).unwrap_or(0);
+                    note.reason = format!("{TEST_REGION_NOTE}{}", before + count);
+                }
+                None => insert_note(run, code, format!("{TEST_REGION_NOTE}{count}")),
+            }
+        }
+    }
+}
+
+/// Puts a note before the run's rejections, so the store's cap never drops it.
+fn insert_note(run: &mut SyncRun, code: &str, reason: String) {
+    let notes = run
+        .rejections
+        .iter()
+        .take_while(|r| is_region_note(r))
+        .count();
+    run.rejections.insert(
+        notes,
+        RecordRejection {
+            vendor_key: code.to_owned(),
+            reason,
+        },
+    );
+    run.rejections.truncate(SyncRun::MAX_KEPT_REJECTIONS);
+}
+
+/// True for a run report's note on a test region or an unknown region, which
+/// is not a rejection.
+pub fn is_region_note(entry: &RecordRejection) -> bool {
+    entry.reason == UNKNOWN_REGION_NOTE || entry.reason.starts_with(TEST_REGION_NOTE)
+}
+
+/// The offers a test region's note counts; `None` for any other entry.
+fn skipped_count(entry: &RecordRejection) -> Option<u64> {
+    entry.reason.strip_prefix(TEST_REGION_NOTE)?.parse().ok()
+}
+
+/// The offers a run skipped in test regions, from its report's notes.
+pub fn skipped_in_test_regions(run: &SyncRun) -> u64 {
+    run.rejections.iter().filter_map(skipped_count).sum()
 }
 
 /// Saves `run` as failed with `error`, stopped before the page `token`,
@@ -405,6 +503,7 @@ pub async fn run_sync(
     // A failed run with pages stored and no token had fetched everything and
     // failed in the retire sweep: only the sweep is left to do.
     let fetch_done = options.resume_from.is_some() && run.pages > 0 && run.resume_token.is_none();
+    let mut notes = RegionNotes::of(&run);
     let mut token = run.resume_token.clone();
     let mut tokens_seen: std::collections::HashSet<String> = token.iter().cloned().collect();
 
@@ -412,10 +511,12 @@ pub async fn run_sync(
         if fetch_done {
             break;
         }
-        let page: FetchedPage = match connector.fetch_page(token.as_deref()).await {
+        let mut page: FetchedPage = match connector.fetch_page(token.as_deref()).await {
             Ok(page) => page,
             Err(e) => return Err(fail(stores, progress, &mut run, token, e).await),
         };
+        page.place_regions(vendor);
+        notes.absorb(&mut run, &page);
         if let Some(next) = &page.next_token
             && !tokens_seen.insert(next.clone())
         {
@@ -428,6 +529,7 @@ pub async fn run_sync(
         }
         let listings_on_page = page.listings.len();
         let rejected_on_page = page.rejections.len();
+        let skipped_on_page = page.skipped.values().sum();
         let report = match upsert(stores, page.listings, seen_at).await {
             Ok(report) => report,
             Err(e) => return Err(fail(stores, progress, &mut run, token, e).await),
@@ -442,6 +544,7 @@ pub async fn run_sync(
             label: None,
             listings: listings_on_page,
             rejected: rejected_on_page,
+            skipped: skipped_on_page,
             report,
         });
         match page.next_token {
@@ -525,17 +628,21 @@ where
 
     let mut run = open_run(vendor, stores, &SyncOptions::new(SyncTrigger::Import)).await?;
     let seen_at = run.started_at;
+    let mut notes = RegionNotes::of(&run);
     let mut pages = std::pin::pin!(pages);
     while let Some((label, page)) = pages.next().await {
-        let page = page.unwrap_or_else(|e| FetchedPage {
+        let mut page = page.unwrap_or_else(|e| FetchedPage {
             rejections: vec![RecordRejection {
                 vendor_key: label.clone(),
                 reason: e.to_string(),
             }],
             ..FetchedPage::default()
         });
+        page.place_regions(vendor);
+        notes.absorb(&mut run, &page);
         let listings_on_page = page.listings.len();
         let rejected_on_page = page.rejections.len();
+        let skipped_on_page = page.skipped.values().sum();
         let report = match upsert(stores, page.listings, seen_at).await {
             Ok(report) => report,
             Err(e) => return Err(fail(stores, progress, &mut run, None, e).await),
@@ -549,6 +656,7 @@ where
             label: Some(&label),
             listings: listings_on_page,
             rejected: rejected_on_page,
+            skipped: skipped_on_page,
             report,
         });
     }

@@ -20,7 +20,8 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use shiyun_core::listing::{
-    Architecture, BillingMode, Category, Listing, PriceUnit, Provenance, Region, Specs, Vendor,
+    Architecture, BillingMode, Listing, PriceComponent, PriceUnit, Provenance, Region, Specs,
+    Vendor,
 };
 use shiyun_core::money::Currency;
 use shiyun_core::store::RecordRejection;
@@ -28,15 +29,22 @@ use shiyun_core::store::RecordRejection;
 use chrono::{DateTime, Utc};
 
 use crate::decimal::ExactDecimal;
-use crate::normalise::{Period, exact_div, flat_price, parse_category, subscription};
+use crate::normalise::{
+    Draft, Period, Subject, exact_div, family_letters, flat_price, parse_category, region_or_code,
+    subscription,
+};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Alibaba;
 
+/// Code prefixes that name a country, for regions newer than the table.
+const COUNTRY_PREFIXES: &[(&str, &str)] = &[("cn-", "cn"), ("us-", "us")];
+
 /// The region of an Alibaba region or zone code (`cn-hangzhou-h` → `cn-hangzhou`),
-/// from the one region table in [`shiyun_core::geography`].
-pub fn region_of(code: &str) -> Option<Region> {
-    shiyun_core::geography::region_of(VENDOR, code)
+/// from the one region table in [`shiyun_core::geography`]; a code it does
+/// not know keeps its code.
+pub fn region_of(code: &str) -> Result<Region, String> {
+    region_or_code(VENDOR, code, COUNTRY_PREFIXES)
 }
 
 /// Every payload an ECS answer may carry, plus the error envelope's fields.
@@ -363,11 +371,7 @@ pub fn parse_instance_types(
 
 /// Chinese and English names of an ECS family (`g6` of `ecs.g6.large`).
 fn family_names(family: &str) -> (&'static str, &'static str) {
-    let letters: String = family
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    match letters.as_str() {
+    match family_letters(family) {
         "g" => ("通用型", "General Purpose"),
         "c" => ("计算型", "Compute Optimized"),
         "r" => ("内存型", "Memory Optimized"),
@@ -396,25 +400,35 @@ fn category_of(instance_type: &str, gpus: Option<u32>) -> &'static str {
     }
 }
 
-fn instance_builder(
+/// The listing of an instance type in a region, with its prices (none for
+/// a catalog entry).
+fn instance_listing(
     instance_type: &str,
     sku: String,
     region: Region,
     specs: Specs,
+    prices: Vec<PriceComponent>,
     provenance: Provenance,
-) -> Result<shiyun_core::listing::ListingBuilder, String> {
+) -> Result<Listing, String> {
     let family = instance_type.split('.').nth(1).unwrap_or(instance_type);
     let (zh, en) = family_names(family);
-    Ok(Listing::builder(VENDOR, sku, provenance)
-        .category(
-            Category::parse(category_of(instance_type, specs.gpu_count))
-                .map_err(|e| e.to_string())?,
-        )
-        .service("ecs")
-        .name_zh(format!("{zh} {family} 实例 {instance_type}"))
-        .name_en(format!("{en} {family} {instance_type}"))
-        .region(region)
-        .specs(specs))
+    Draft {
+        category: parse_category(category_of(instance_type, specs.gpu_count))?,
+        service: "ecs",
+        region,
+        specs,
+        prices,
+    }
+    .build(
+        VENDOR,
+        sku,
+        provenance,
+        Subject::Instance {
+            instance_type,
+            family_zh: &format!("{zh} {family}"),
+            family_en: &format!("{en} {family}"),
+        },
+    )
 }
 
 fn catalog_listing(
@@ -423,22 +437,21 @@ fn catalog_listing(
     region_id: &str,
     fetched_at: DateTime<Utc>,
 ) -> Result<Listing, String> {
-    let region = region_of(region_id).ok_or_else(|| format!("unknown region `{region_id}`"))?;
+    let region = region_of(region_id)?;
     let sku = format!("{}@{region_id}", spec.instance_type_id);
     let provenance = Provenance::from_raw(
         "alibaba.ecs.DescribeInstanceTypes",
         raw.get().as_bytes(),
         fetched_at,
     );
-    instance_builder(
+    instance_listing(
         &spec.instance_type_id,
         sku,
         region,
         spec.specs(),
+        Vec::new(),
         provenance,
-    )?
-    .build()
-    .map_err(|e| e.to_string())
+    )
 }
 
 /// Chinese and English names of an ECS disk category.
@@ -478,8 +491,7 @@ pub fn price_listing(
         .0;
     // DescribePrice prices `Amount` instances together.
     let amount = per_instance(total, query.amount)?;
-    let region = region_of(&query.region_id)
-        .ok_or_else(|| format!("unknown region `{}`", query.region_id))?;
+    let region = region_of(&query.region_id)?;
     let (mode, unit, suffix) = query.billing()?;
     let sku = format!("{}/{suffix}", query.key());
     let provenance = Provenance::from_raw(
@@ -487,37 +499,37 @@ pub fn price_listing(
         price_info.get().as_bytes(),
         fetched_at,
     );
-    let builder = match &query.resource {
+    // The list price before discounts stays in the raw offer; the trade price is the price.
+    let prices = vec![flat_price(mode, unit, amount, currency)?];
+    match &query.resource {
         Resource::Instance(instance_type) => {
             let specs = spec.map(InstanceTypeSpec::specs).unwrap_or_default();
-            instance_builder(instance_type, sku, region, specs, provenance)?
+            instance_listing(instance_type, sku, region, specs, prices, provenance)
         }
         Resource::Disk { category, size } => {
             let (zh, en) = disk_names(category);
-            Listing::builder(VENDOR, sku, provenance)
-                .category(parse_category("storage.block")?)
-                .service("ecs")
-                .name_zh(format!("{zh} {size}GiB"))
-                .name_en(format!("{en} {size} GiB"))
-                .region(region)
-                .specs(Specs {
-                    storage_gib: Some(Decimal::from(*size)),
-                    ..Specs::default()
-                })
+            let specs = Specs {
+                storage_gib: Some(Decimal::from(*size)),
+                ..Specs::default()
+            };
+            Draft {
+                category: parse_category("storage.block")?,
+                service: "ecs",
+                region,
+                specs,
+                prices,
+            }
+            .build(
+                VENDOR,
+                sku,
+                provenance,
+                Subject::Product {
+                    zh: &format!("{zh} {size} GiB"),
+                    en: &format!("{en} {size} GiB"),
+                },
+            )
         }
-    };
-    let price = flat_price(mode, unit, amount, currency)?;
-    let mut builder = builder.price(price);
-    if let Some(original) = info
-        .price
-        .original_price
-        .and_then(|o| per_instance(o.0, query.amount).ok())
-        && original != amount
-    {
-        builder = builder.description_zh(format!("原价 {original} {currency_code}"));
-        builder = builder.description_en(format!("list price {original} {currency_code}"));
     }
-    builder.build().map_err(|e| e.to_string())
 }
 
 /// The price of one of `count` instances quoted together at `total`.

@@ -80,6 +80,7 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
             listings: normalised.listings,
             rejections: normalised.rejections,
             next_token: None,
+            ..FetchedPage::default()
         });
     }
     if probe.products.is_some() {
@@ -272,6 +273,7 @@ impl crate::Connector for AwsConnector {
             listings: normalised.listings,
             rejections: normalised.rejections,
             next_token,
+            ..FetchedPage::default()
         })
     }
 }

@@ -17,8 +17,9 @@ const COUNTRY_PREFIXES: &[(&str, &str)] = &[
 ];
 
 /// The region of an AWS region code (`us-east-1`), a Local Zone code
-/// (`us-west-2-lax-1`, geography of its parent region without a city), or a
-/// code whose prefix names a country.
+/// (`us-west-2-lax-1`, geography of its parent region without a city), a
+/// code whose prefix names a country, or any other code, kept under country
+/// `global`.
 pub fn region_from_code(code: &str) -> Result<Region, String> {
     let bad = |e: shiyun_core::ValidationError| e.to_string();
     if let Some(known) = geography::known(Vendor::Aws, code) {
@@ -36,7 +37,8 @@ pub fn region_from_code(code: &str) -> Result<Region, String> {
     if let Some((_, country)) = COUNTRY_PREFIXES.iter().find(|(p, _)| code.starts_with(p)) {
         return Region::new(code, country, None).map_err(bad);
     }
-    Err(format!("unknown aws region `{code}`"))
+    // Still stored under its code; the sync notes it as unknown.
+    Region::new(code, "global", None).map_err(bad)
 }
 
 /// The region of a Price List `location` name (`Canada (Central)`); `Any`

@@ -30,7 +30,7 @@ use shiyun_core::store::RecordRejection;
 
 use super::regions::{region_from_code, region_from_location};
 use crate::decimal::decimal_from_json_text;
-use crate::normalise::parse_category;
+use crate::normalise::{Subject, billing_modes, listing_text, parse_category};
 
 /// `vendor_api` of listings read from `GetProducts`.
 pub const GET_PRODUCTS_API: &str = "aws.pricing.GetProducts";
@@ -154,11 +154,88 @@ impl TermKind {
 pub struct ProductTemplate {
     category: Category,
     service: &'static str,
-    name_en: String,
-    name_zh: String,
-    name_zh_on_demand: String,
+    names: Names,
+    /// The text of its on-demand listing, worded once.
+    on_demand: (LocalizedText, LocalizedText),
     region: Region,
     specs: Specs,
+}
+
+/// What a product is, for its text: an instance with its family's names,
+/// or a product with its names. A reserved term's words go after them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Names {
+    Instance {
+        instance_type: String,
+        family_zh: String,
+        family_en: String,
+    },
+    Product {
+        zh: String,
+        en: String,
+    },
+}
+
+impl Names {
+    fn product(zh: String, en: String) -> Self {
+        Names::Product { zh, en }
+    }
+
+    /// The listing's text with `suffix` (zh, en) after the family's or product's names.
+    fn text(
+        &self,
+        template: &ProductTemplate,
+        billing: &[BillingMode],
+        (suffix_zh, suffix_en): (&str, &str),
+    ) -> (LocalizedText, LocalizedText) {
+        let (zh, en) = match self {
+            Names::Instance {
+                family_zh,
+                family_en,
+                ..
+            }
+            | Names::Product {
+                zh: family_zh,
+                en: family_en,
+            } => (
+                format!("{family_zh}{suffix_zh}"),
+                format!("{family_en}{suffix_en}"),
+            ),
+        };
+        let subject = match self {
+            Names::Instance { instance_type, .. } => Subject::Instance {
+                instance_type,
+                family_zh: &zh,
+                family_en: &en,
+            },
+            Names::Product { .. } => Subject::Product { zh: &zh, en: &en },
+        };
+        let text = listing_text(
+            Vendor::Aws,
+            &template.category,
+            &template.region,
+            &template.specs,
+            billing,
+            subject,
+        );
+        (text.name, text.description)
+    }
+}
+
+/// Chinese name of a Price List `instanceFamily` (`General purpose`).
+fn instance_family_zh(family: &str) -> &'static str {
+    match family {
+        "General purpose" => "通用型",
+        "Compute optimized" => "计算优化型",
+        "Memory optimized" => "内存优化型",
+        "Storage optimized" => "存储优化型",
+        "GPU instance" => "GPU 实例",
+        "Accelerated computing" => "加速计算型",
+        "FPGA Instances" => "FPGA 实例",
+        "Machine Learning ASIC Instances" => "机器学习 ASIC 实例",
+        "Micro instances" => "微型实例",
+        _ => "EC2 实例",
+    }
 }
 
 impl ProductTemplate {
@@ -182,7 +259,7 @@ impl ProductTemplate {
         let service_code = attr("servicecode").unwrap_or_default();
         let region = product_region(attrs)?;
         let mut specs = Specs::default();
-        let (category, service, name_en, name_zh) = match (service_code, family) {
+        let (category, service, names) = match (service_code, family) {
             ("AmazonEC2", "Compute Instance" | "Compute Instance (bare metal)") => {
                 let instance_type =
                     attr("instanceType").ok_or("compute instance without instanceType")?;
@@ -194,22 +271,35 @@ impl ProductTemplate {
                 } else {
                     "compute.vm"
                 };
-                let os = attr("operatingSystem").unwrap_or("Linux");
-                let mut name = format!("{instance_type} {os}");
+                // What sets SKUs of one type apart besides the OS.
+                let mut qualifiers: Vec<(String, String)> = Vec::new();
                 if let Some(sw) = attr("preInstalledSw") {
-                    name.push_str(&format!(" with {sw}"));
+                    qualifiers.push((format!("预装 {sw}"), format!("with {sw}")));
                 }
                 if let Some(tenancy) = attr("tenancy").filter(|t| *t != "Shared") {
-                    name.push_str(&format!(" {tenancy} tenancy"));
+                    qualifiers.push((format!("{tenancy} 租用"), format!("{tenancy} tenancy")));
                 }
                 if let Some(license) = attr("licenseModel").filter(|l| l.starts_with("Bring")) {
-                    name.push_str(&format!(" ({license})"));
+                    qualifiers.push(("自带许可".to_owned(), license.to_owned()));
                 }
                 if let Some(status) = attr("capacitystatus").filter(|s| *s != "Used") {
-                    name.push_str(&format!(" [{status}]"));
+                    qualifiers.push((format!("容量 {status}"), status.to_owned()));
                 }
-                let zh = format!("EC2 实例 {instance_type} {os}");
-                (category, "ec2", name, zh)
+                let series = instance_type.split('.').next().unwrap_or(instance_type);
+                let aws_family = attr("instanceFamily").unwrap_or("EC2 instance");
+                let mut family_zh = format!("{} {series}", instance_family_zh(aws_family));
+                let mut family_en = format!("{aws_family} {series}");
+                if !qualifiers.is_empty() {
+                    let (zh, en): (Vec<String>, Vec<String>) = qualifiers.into_iter().unzip();
+                    family_zh.push_str(&format!("（{}）", zh.join("，")));
+                    family_en.push_str(&format!(" ({})", en.join(", ")));
+                }
+                let names = Names::Instance {
+                    instance_type: instance_type.to_owned(),
+                    family_zh,
+                    family_en,
+                };
+                (category, "ec2", names)
             }
             (
                 "AmazonEC2",
@@ -234,7 +324,7 @@ impl ProductTemplate {
                     ),
                     _ => ("EBS snapshot storage".to_owned(), "EBS 快照存储".to_owned()),
                 };
-                ("storage.block", "ebs", en, zh)
+                ("storage.block", "ebs", Names::product(zh, en))
             }
             ("AmazonS3", "Storage" | "API Request") => {
                 let class = attr("volumeType")
@@ -254,7 +344,7 @@ impl ProductTemplate {
                         format!("S3 对象存储 {class} 请求"),
                     )
                 };
-                ("storage.object", "s3", en, zh)
+                ("storage.object", "s3", Names::product(zh, en))
             }
             (_, "Data Transfer") => {
                 let from = attr("fromLocation").unwrap_or("?");
@@ -267,8 +357,10 @@ impl ProductTemplate {
                 (
                     "network.bandwidth",
                     service,
-                    format!("Data transfer from {from} to {to}"),
-                    format!("数据传输 {from} → {to}"),
+                    Names::product(
+                        format!("数据传输 {from} → {to}"),
+                        format!("Data transfer from {from} to {to}"),
+                    ),
                 )
             }
             ("AmazonEC2", "IP Address") => {
@@ -278,27 +370,25 @@ impl ProductTemplate {
                 (
                     "network.ip",
                     "ec2",
-                    group.to_owned(),
-                    "弹性 IP 地址".to_owned(),
+                    Names::product("弹性 IP 地址".to_owned(), group.to_owned()),
                 )
             }
             (code, family) => {
                 return Err(format!("unsupported product family `{family}` of `{code}`"));
             }
         };
-        let category = parse_category(category)?;
-        Ok((
-            sku,
-            ProductTemplate {
-                category,
-                service,
-                name_en,
-                name_zh_on_demand: format!("{name_zh}（按需）"),
-                name_zh,
-                region,
-                specs,
-            },
-        ))
+        let mut template = ProductTemplate {
+            category: parse_category(category)?,
+            service,
+            names,
+            on_demand: Default::default(),
+            region,
+            specs,
+        };
+        template.on_demand = template
+            .names
+            .text(&template, &[BillingMode::OnDemand], ("", ""));
+        Ok((sku, template))
     }
 
     /// The listing of one term of this product, with the provenance of the
@@ -327,12 +417,8 @@ impl ProductTemplate {
         vendor_sku.push('.');
         vendor_sku.push_str(code);
         let mut tags = BTreeSet::new();
-        let (mode, name_en, name_zh) = match kind {
-            TermKind::OnDemand => (
-                BillingMode::OnDemand,
-                self.name_en.clone(),
-                self.name_zh_on_demand.clone(),
-            ),
+        let (mode, text) = match kind {
+            TermKind::OnDemand => (BillingMode::OnDemand, None),
             TermKind::Reserved => {
                 let ta = &term.term_attributes;
                 let length = ta
@@ -370,41 +456,29 @@ impl ProductTemplate {
                             .checked_mul(12)
                             .ok_or_else(|| format!("reserved term `{length}` is too long"))?,
                     },
-                    format!("{}, reserved {years}yr {class} {option}", self.name_en),
-                    format!(
-                        "{}（预留 {years} 年，{class_zh}，{option_zh}）",
-                        self.name_zh
-                    ),
+                    Some((
+                        format!("（预留 {years} 年，{class_zh}，{option_zh}）"),
+                        format!(" (reserved {years} year, {class}, {option})"),
+                    )),
                 )
             }
         };
-        let description = term
-            .price_dimensions
-            .values()
-            .filter_map(|d| d.description.as_deref())
-            .map(str::trim)
-            .find(|d| !d.is_empty())
-            .map(str::to_owned);
+        let prices = price_components(kind, mode, term)?;
+        let (name, description) = match text {
+            None => self.on_demand.clone(),
+            Some((zh, en)) => self.names.text(self, &billing_modes(&prices), (&zh, &en)),
+        };
         let data = ListingData {
             id: ListingId::derive(Vendor::Aws, &vendor_sku),
             vendor: Vendor::Aws,
             vendor_sku,
             category: self.category.clone(),
             service: self.service.to_owned(),
-            name: LocalizedText {
-                en: Some(name_en),
-                zh: Some(name_zh),
-            },
-            description: LocalizedText {
-                en: description,
-                zh: None,
-            },
+            name,
+            description,
             region: self.region.clone(),
             specs: self.specs.clone(),
-            prices: price_components(kind, mode, term)?
-                .into_iter()
-                .map(PriceComponentData::from)
-                .collect(),
+            prices: prices.into_iter().map(PriceComponentData::from).collect(),
             tags,
             status: ListingStatus::Active,
             provenance,

@@ -104,6 +104,7 @@ fn page_of(items: &[&RawValue], ctx: &ImportContext, next_token: Option<String>)
         listings: normalised.listings,
         rejections: normalised.rejections,
         next_token,
+        ..FetchedPage::default()
     }
 }
 
@@ -250,6 +251,7 @@ impl crate::Connector for AzureConnector {
             listings: normalised.listings,
             rejections: normalised.rejections,
             next_token,
+            ..FetchedPage::default()
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Azure ARM region names (`armRegionName`), placed by the one region table
 //! in [`shiyun_core::geography`]; names that the table does not list
-//! (variants, new regions) are placed here by their shape.
+//! (variants, new regions) are placed here by their shape, and kept under
+//! their code (country `global` when the shape names none).
 
 use shiyun_core::geography;
 use shiyun_core::listing::{Region, Vendor};
@@ -63,5 +64,6 @@ pub fn region_of(arm_region: &str, location: &str) -> Result<Region, String> {
     {
         return Region::new(arm, country, None).map_err(bad);
     }
-    Err(format!("unknown azure region `{arm}`"))
+    // Still stored under its code; the sync notes it as unknown.
+    Region::new(arm, "global", None).map_err(bad)
 }

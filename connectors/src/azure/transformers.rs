@@ -28,6 +28,7 @@ use shiyun_core::store::RecordRejection;
 
 use super::regions::region_of;
 use crate::decimal::{ExactDecimal, decimal_from_json_text};
+use crate::normalise::{Draft, Subject, unglue};
 use crate::normalise::{parse_category, price_from_tier_starts};
 
 /// `vendor_api` of listings read from the Retail Prices API.
@@ -321,15 +322,15 @@ pub fn normalise_group(
             // The retail price is the total for the term.
             PriceUnit::Term,
             Decimal::ONE,
-            format!(", reserved {} year(s)", months / 12),
+            format!(" (reserved {} year)", months / 12),
             format!("（预留 {} 年）", months / 12),
         ),
         ("Reservation", None) => return Err("reservation without reservationTerm".into()),
         ("Consumption" | "DevTestConsumption", _) => {
             let (mode, en, zh) = if is_spot {
-                (BillingMode::Spot, "", "（竞价）")
+                (BillingMode::Spot, " (spot)", "（竞价）")
             } else {
-                (BillingMode::OnDemand, "", "（按需）")
+                (BillingMode::OnDemand, "", "")
             };
             let (en, zh) = if kind == "DevTestConsumption" {
                 (format!("{en} (Dev/Test)"), format!("{zh}（开发测试）"))
@@ -387,27 +388,7 @@ pub fn normalise_group(
         raw_all.extend_from_slice(raw.get().as_bytes());
     }
     let provenance = Provenance::from_raw(RETAIL_PRICES_API, &raw_all, fetched_at);
-    let mut builder = Listing::builder(Vendor::Azure, vendor_sku, provenance)
-        .category(parse_category(category)?)
-        .service(service.to_ascii_lowercase().replace(' ', "-"))
-        .name_en(format!("{product} {sku_name}{suffix_en}").trim().to_owned())
-        .name_zh(format!(
-            "{} {}{suffix_zh}",
-            category_zh(category),
-            arm_sku.unwrap_or(sku_name)
-        ))
-        .region(region)
-        .specs(specs)
-        .price(price);
-    if let Some(meter) = text(&first.meter_name) {
-        builder = builder.description_en(format!("meter {meter}, {uom}"));
-    }
-    if kind == "DevTestConsumption" {
-        builder = builder.tag("devtest");
-    }
-    if let Some(family) = text(&first.service_family) {
-        builder = builder.tag(format!("service_family:{}", family.to_ascii_lowercase()));
-    }
+    let mut prices = vec![price];
     if mode == BillingMode::OnDemand {
         for plan in &first.savings_plan {
             let months = term_months(&plan.term)?;
@@ -420,10 +401,64 @@ pub fn normalise_group(
             )
             .and_then(|price| price.for_component("savings_plan"))
             .map_err(|e| e.to_string())?;
-            builder = builder.price(component);
+            prices.push(component);
         }
     }
+    // The suffix keeps spot, reserved and Dev/Test offers of one size apart by name.
+    let (series_zh, series_en) = series_names(product);
+    let (family_zh, family_en) = (
+        format!("{series_zh}{suffix_zh}"),
+        format!("{series_en}{suffix_en}"),
+    );
+    let (product_zh, product_en) = (
+        format!("{} {sku_name}{suffix_zh}", category_zh(category)),
+        format!("{product} {sku_name}{suffix_en}"),
+    );
+    let subject = match arm_sku.filter(|_| category.starts_with("compute.")) {
+        Some(instance_type) => Subject::Instance {
+            instance_type,
+            family_zh: &family_zh,
+            family_en: &family_en,
+        },
+        None => Subject::Product {
+            zh: &product_zh,
+            en: &product_en,
+        },
+    };
+    let service = service.to_ascii_lowercase().replace(' ', "-");
+    let mut builder = Draft {
+        category: parse_category(category)?,
+        service: &service,
+        region,
+        specs,
+        prices,
+    }
+    .builder(Vendor::Azure, vendor_sku, provenance, subject);
+    if kind == "DevTestConsumption" {
+        builder = builder.tag("devtest");
+    }
+    if let Some(family) = text(&first.service_family) {
+        builder = builder.tag(format!("service_family:{}", family.to_ascii_lowercase()));
+    }
     builder.build().map_err(|e| e.to_string())
+}
+
+/// The VM series of a product name, in both languages
+/// (`Virtual Machines FS Series Windows` → `FS 系列`, `FS Series`).
+fn series_names(product: &str) -> (String, String) {
+    let series = product
+        .strip_prefix("Virtual Machines ")
+        .unwrap_or(product)
+        .trim_end_matches(" Windows")
+        .trim_end_matches(" Linux")
+        .trim();
+    if series.is_empty() {
+        return ("虚拟机".to_owned(), "Virtual Machines".to_owned());
+    }
+    (
+        unglue(&series.replace(" Series", " 系列")),
+        series.to_owned(),
+    )
 }
 
 /// Listings and rejections of a list of raw items.

@@ -27,16 +27,22 @@ use shiyun_core::money::Currency;
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::ExactDecimal;
-use crate::normalise::{exact_div, flat_price, parse_category};
+use crate::normalise::{
+    Draft, Subject, exact_div, family_letters, flat_price, parse_category, region_or_code, unglue,
+};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 use rust_decimal::prelude::ToPrimitive;
 
 const VENDOR: Vendor = Vendor::Ctyun;
 
+/// Code prefixes that name a country, for regions newer than the table.
+const COUNTRY_PREFIXES: &[(&str, &str)] = &[("cn-", "cn")];
+
 /// The region of a CTyun region code (`cn-huadong1`, `cn-neimeng-8`,
-/// `cn-anshun-t1`), from the one region table in [`shiyun_core::geography`].
-pub fn region_of(code: &str) -> Option<Region> {
-    shiyun_core::geography::region_of(VENDOR, code)
+/// `cn-anshun-t1`), from the one region table in [`shiyun_core::geography`];
+/// a code it does not know keeps its code.
+pub fn region_of(code: &str) -> Result<Region, String> {
+    region_or_code(VENDOR, code, COUNTRY_PREFIXES)
 }
 
 #[derive(Debug, Deserialize)]
@@ -313,7 +319,79 @@ fn quote_page(sub_orders: &[SubOrder], quote: &Quote, fetched_at: DateTime<Utc>)
     page
 }
 
-type Names = (String, String);
+/// What an order item is, for its text: a VM flavor with its family's
+/// names, or a product with its names.
+struct Names {
+    flavor: Option<String>,
+    zh: String,
+    en: String,
+}
+
+impl Names {
+    fn product(zh: String, en: impl Into<String>) -> Self {
+        Names {
+            flavor: None,
+            zh,
+            en: en.into(),
+        }
+    }
+
+    fn subject(&self) -> Subject<'_> {
+        match &self.flavor {
+            Some(flavor) => Subject::Instance {
+                instance_type: flavor,
+                family_zh: &self.zh,
+                family_en: &self.en,
+            },
+            None => Subject::Product {
+                zh: &self.zh,
+                en: &self.en,
+            },
+        }
+    }
+}
+
+/// Chinese and English names of an ECS flavor family (`s7` of `s7.large.2`).
+fn family_names(family: &str) -> (&'static str, &'static str) {
+    match family_letters(family) {
+        "s" => ("通用型", "General Purpose"),
+        "c" => ("计算增强型", "Compute Optimized"),
+        "m" => ("内存优化型", "Memory Optimized"),
+        "hs" | "hc" | "hm" => ("高主频型", "High Frequency"),
+        "p" | "pi" | "g" | "gn" => ("GPU 加速型", "GPU Accelerated"),
+        "t" => ("通用入门型", "General Entry"),
+        _ => ("弹性云主机", "Elastic Cloud Server"),
+    }
+}
+
+/// vCPU and memory of a flavor named by size and memory ratio
+/// (`s7.large.2`: `large` is 2 vCPU, 2 GiB per vCPU); nothing when the name
+/// does not follow that rule.
+fn flavor_specs(flavor: &str) -> Specs {
+    let mut parts = flavor.split('.');
+    let (Some(_), Some(size), Some(ratio), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Specs::default();
+    };
+    let vcpu = match size {
+        "medium" => Some(1),
+        "large" => Some(2),
+        "xlarge" => Some(4),
+        other => other
+            .strip_suffix("xlarge")
+            .and_then(|n| n.parse::<u32>().ok())
+            .and_then(|n| n.checked_mul(4)),
+    };
+    match (vcpu, ratio.parse::<u32>()) {
+        (Some(vcpu), Ok(ratio)) => Specs {
+            vcpu: Some(vcpu),
+            memory_gib: Some(Decimal::from(u64::from(vcpu) * u64::from(ratio))),
+            ..Specs::default()
+        },
+        _ => Specs::default(),
+    }
+}
 
 /// The item's key, names, category and specs, by resource type.
 fn item_key(
@@ -325,10 +403,7 @@ fn item_key(
         return Err(("?".into(), "missing resourceType".into()));
     }
     let count = item.instance_cnt.map(|c| c.0.normalize());
-    let zh_name = item
-        .ctyun_name
-        .clone()
-        .unwrap_or_else(|| resource.to_owned());
+    let zh_name = unglue(item.ctyun_name.as_deref().unwrap_or(resource));
     Ok(match resource {
         "VM" => {
             let flavor = quote.flavor_name.clone().ok_or_else(|| {
@@ -337,14 +412,17 @@ fn item_key(
                     "missing request parameter flavorName for a VM item".to_owned(),
                 )
             })?;
+            let family = flavor.split('.').next().unwrap_or_default();
+            let (zh, en) = family_names(family);
             (
                 format!("VM.{flavor}"),
-                (
-                    format!("{zh_name} {flavor}"),
-                    format!("Elastic Cloud Server {flavor}"),
-                ),
+                Names {
+                    zh: format!("{zh} {family}"),
+                    en: format!("{en} {family}"),
+                    flavor: Some(flavor.clone()),
+                },
                 "compute.vm",
-                Specs::default(),
+                flavor_specs(&flavor),
             )
         }
         "EBS" => {
@@ -353,8 +431,8 @@ fn item_key(
             let disk = quote.disk_type.clone().unwrap_or_else(|| "disk".into());
             (
                 format!("EBS.{disk}.{size}GB"),
-                (
-                    format!("{zh_name} {size}GB"),
+                Names::product(
+                    format!("{zh_name} {size} GB"),
                     format!("Elastic Block Storage {size} GB"),
                 ),
                 "storage.block",
@@ -373,8 +451,8 @@ fn item_key(
             })?;
             (
                 format!("NETWORK.{mbps}Mbps"),
-                (
-                    format!("{zh_name} {mbps}Mbps"),
+                Names::product(
+                    format!("{zh_name} {mbps} Mbit/s"),
                     format!("Elastic IP {mbps} Mbit/s"),
                 ),
                 "network.ip",
@@ -386,7 +464,7 @@ fn item_key(
         }
         "CFWVERSION" => (
             "CFWVERSION".to_owned(),
-            (zh_name, "Cloud Firewall (Native)".to_owned()),
+            Names::product(zh_name, "Cloud Firewall (Native)"),
             "security.firewall",
             Specs::default(),
         ),
@@ -421,8 +499,7 @@ fn item_listing(
     specs: Specs,
     fetched_at: DateTime<Utc>,
 ) -> Result<Listing, String> {
-    let region = region_of(&quote.region_code)
-        .ok_or_else(|| format!("unknown region `{}`", quote.region_code))?;
+    let region = region_of(&quote.region_code)?;
     let amount = item
         .final_price
         .or(item.total_price)
@@ -446,18 +523,17 @@ fn item_listing(
         raw.get().as_bytes(),
         fetched_at,
     );
-    Listing::builder(
+    Draft {
+        category: parse_category(category)?,
+        service: &service,
+        region,
+        specs,
+        prices: vec![price],
+    }
+    .build(
         VENDOR,
         format!("{key}@{}/{suffix}", quote.region_code),
         provenance,
+        names.subject(),
     )
-    .category(parse_category(category)?)
-    .service(service)
-    .name_zh(names.0)
-    .name_en(names.1)
-    .region(region)
-    .specs(specs)
-    .price(price)
-    .build()
-    .map_err(|e| e.to_string())
 }

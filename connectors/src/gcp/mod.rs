@@ -93,6 +93,7 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
         listings: normalised.listings,
         rejections: normalised.rejections,
         next_token: None,
+        ..FetchedPage::default()
     })
 }
 
@@ -204,6 +205,7 @@ impl crate::Connector for GcpConnector {
             listings: normalised.listings,
             rejections: normalised.rejections,
             next_token,
+            ..FetchedPage::default()
         })
     }
 }

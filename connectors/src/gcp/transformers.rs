@@ -20,7 +20,9 @@ use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::decimal_from_json_text;
-use crate::normalise::{parse_category, price_from_tier_starts};
+use crate::normalise::{
+    Draft, Subject, parse_category, price_from_tier_starts, region_or_code, unglue,
+};
 
 /// `vendor_api` of listings read from the Catalog API.
 pub const CATALOG_API: &str = "gcp.cloudbilling.skus";
@@ -175,14 +177,7 @@ const COUNTRY_PREFIXES: &[(&str, &str)] = &[
 /// The region of a GCP region code, from the one region table; a code that
 /// it does not list is placed by country from its prefix.
 pub fn region_of(code: &str) -> Result<Region, String> {
-    let bad = |e: shiyun_core::ValidationError| e.to_string();
-    if let Some(region) = shiyun_core::geography::region_of(Vendor::Gcp, code) {
-        return Ok(region);
-    }
-    if let Some((_, country)) = COUNTRY_PREFIXES.iter().find(|(p, _)| code.starts_with(p)) {
-        return Region::new(code, country, None).map_err(bad);
-    }
-    Err(format!("unknown gcp region `{code}`"))
+    region_or_code(Vendor::Gcp, code, COUNTRY_PREFIXES)
 }
 
 /// The regions a SKU is listed in.
@@ -319,44 +314,69 @@ pub fn normalise_sku(
         .filter(|d| !d.is_empty())
         .unwrap_or(sku_id);
     let mut specs = Specs::default();
-    let mut name_zh = format!("计算引擎 {label_zh}");
+    let head = description
+        .split(" running in ")
+        .next()
+        .unwrap_or(description)
+        .trim();
+    let service = category
+        .service_display_name
+        .as_deref()
+        .unwrap_or("Compute Engine");
+    // The machine series a core or memory SKU is for (`N2 Instance Core`).
+    let series = head
+        .split_whitespace()
+        .next()
+        .filter(|w| w.len() <= 4 && w.bytes().any(|b| b.is_ascii_digit()))
+        .unwrap_or_default();
+    let mut product_zh = if service == "Compute Engine" {
+        format!("计算引擎 {series} {label_zh}")
+    } else {
+        format!("{service} {label_zh}")
+    };
+    let mut product_en = format!("{service} {head}");
     match component {
         Some("gpu") => {
             specs.gpu_count = Some(1);
             specs.gpu_model = gpu_model(description);
+            // One GPU's price: the model goes in the name.
             if let Some(model) = &specs.gpu_model {
-                name_zh = format!("计算引擎 GPU {model}");
+                product_zh = format!("计算引擎 GPU {model}");
+                product_en = format!("{service} GPU {model}");
             }
         }
         Some("vcpu") => specs.vcpu = Some(1),
         _ => {}
     }
-    let service = category
-        .service_display_name
-        .as_deref()
-        .unwrap_or("Compute Engine");
-    if service != "Compute Engine" {
-        name_zh = format!("{service} {label_zh}");
-    }
+    let product_zh = format!("{}{suffix_zh}", unglue(&product_zh));
+    let product_en = format!("{product_en}{suffix_en}");
     let category = parse_category(category_name)?;
     let provenance = Provenance::from_raw(CATALOG_API, raw, fetched_at);
+    let service = service.to_ascii_lowercase().replace(' ', "-");
     let mut out = Vec::new();
     for code in regions_of(sku) {
         if !only_regions.is_empty() && !only_regions.contains(&code) {
             continue;
         }
-        let region = region_of(&code)?;
-        let listing = Listing::builder(Vendor::Gcp, format!("{sku_id}@{code}"), provenance.clone())
-            .category(category.clone())
-            .service(service.to_ascii_lowercase().replace(' ', "-"))
-            .name_en(format!("{description}{suffix_en}"))
-            .name_zh(format!("{name_zh}{suffix_zh}"))
-            .region(region)
-            .specs(specs.clone())
-            .price(price.clone())
-            .tag(format!("usage_type:{}", category_usage(sku)))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let listing = Draft {
+            category: category.clone(),
+            service: &service,
+            region: region_of(&code)?,
+            specs: specs.clone(),
+            prices: vec![price.clone()],
+        }
+        .builder(
+            Vendor::Gcp,
+            format!("{sku_id}@{code}"),
+            provenance.clone(),
+            Subject::Product {
+                zh: &product_zh,
+                en: &product_en,
+            },
+        )
+        .tag(format!("usage_type:{}", category_usage(sku)))
+        .build()
+        .map_err(|e| e.to_string())?;
         out.push(listing);
     }
     Ok(out)

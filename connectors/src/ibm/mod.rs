@@ -180,7 +180,6 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
             category: service.category.clone(),
             name_en: format!("{} {plan_name}", service.name_en),
             name_zh: format!("{} {plan_name}", service.name_zh),
-            description_en: None,
         };
         let mut page = FetchedPage::default();
         match normalise_pricing(&pricing, &info, country, body, ctx.fetched_at) {

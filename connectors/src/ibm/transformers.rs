@@ -15,12 +15,13 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use shiyun_core::listing::{
-    BillingMode, Category, Listing, PriceComponent, PriceTier, PriceUnit, Provenance, Region,
-    Specs, Vendor,
+    BillingMode, Category, Listing, ListingBuilder, PriceComponent, PriceTier, PriceUnit,
+    Provenance, Region, Specs, Vendor,
 };
 use shiyun_core::money::{Currency, Money};
 
 use crate::decimal::decimal_from_json_text;
+use crate::normalise::{Draft, Subject, region_or_code, unglue};
 
 /// `vendor_api` of listings read from a plan's pricing.
 pub const PRICING_API: &str = "ibm.globalcatalog.pricing";
@@ -210,12 +211,10 @@ pub struct PlanInfo {
     pub service: String,
     /// Category.
     pub category: Category,
-    /// English name.
+    /// English product name (the service's and the plan's), for the listing text.
     pub name_en: String,
-    /// Chinese name.
+    /// Chinese product name, for the listing text.
     pub name_zh: String,
-    /// English description.
-    pub description_en: Option<String>,
 }
 
 /// Known catalog services: `(name, service id, category, English, Chinese)`.
@@ -324,22 +323,23 @@ pub fn known_service(
 /// The region of an IBM deployment region, from the one region table; a
 /// code that it does not list is placed by country from its prefix.
 pub fn region_of(code: &str) -> Result<Region, String> {
-    let bad = |e: shiyun_core::ValidationError| e.to_string();
-    if let Some(region) = shiyun_core::geography::region_of(Vendor::Ibm, code) {
-        return Ok(region);
-    }
-    // `us-…`, `jp-…`, `ca-…`: the prefix is an ISO country; `eu-` is not.
-    let prefix = code.split('-').next().unwrap_or_default();
-    if [
-        "us", "jp", "ca", "br", "au", "in", "kr", "de", "gb", "es", "fr",
-    ]
-    .contains(&prefix)
-        && code.contains('-')
-    {
-        return Region::new(code, prefix, None).map_err(bad);
-    }
-    Err(format!("unknown ibm region `{code}`"))
+    region_or_code(Vendor::Ibm, code, COUNTRY_PREFIXES)
 }
+
+/// Code prefixes that are ISO countries (`us-…`, `jp-…`; `eu-` is not).
+const COUNTRY_PREFIXES: &[(&str, &str)] = &[
+    ("us-", "us"),
+    ("jp-", "jp"),
+    ("ca-", "ca"),
+    ("br-", "br"),
+    ("au-", "au"),
+    ("in-", "in"),
+    ("kr-", "kr"),
+    ("de-", "de"),
+    ("gb-", "gb"),
+    ("es-", "es"),
+    ("fr-", "fr"),
+];
 
 fn unit_of(metric: &Metric) -> PriceUnit {
     let text = format!(
@@ -461,33 +461,58 @@ pub fn normalise_pricing(
         Some(k) if k.eq_ignore_ascii_case("subscription") => BillingMode::Monthly,
         _ => BillingMode::OnDemand,
     };
-    let mut builder = plan_builder(plan_id, region_code, info, PRICING_API, raw, fetched_at)?;
-    for metric in &pricing.metrics {
-        builder = builder.price(metric_component(metric, country, mode)?);
-    }
-    builder.build().map_err(|e| e.to_string())
+    let prices = pricing
+        .metrics
+        .iter()
+        .map(|metric| metric_component(metric, country, mode))
+        .collect::<Result<Vec<_>, _>>()?;
+    plan_builder(
+        plan_id,
+        region_code,
+        info,
+        prices,
+        PRICING_API,
+        raw,
+        fetched_at,
+    )?
+    .build()
+    .map_err(|e| e.to_string())
 }
 
 fn plan_builder(
     plan_id: &str,
     region_code: &str,
     info: &PlanInfo,
+    prices: Vec<PriceComponent>,
     api: &str,
     raw: &[u8],
     fetched_at: DateTime<Utc>,
-) -> Result<shiyun_core::listing::ListingBuilder, String> {
+) -> Result<ListingBuilder, String> {
     let provenance = Provenance::from_raw(api, raw, fetched_at);
-    let mut builder = Listing::builder(Vendor::Ibm, format!("{plan_id}@{region_code}"), provenance)
-        .category(info.category.clone())
-        .service(info.service.clone())
-        .name_en(info.name_en.clone())
-        .name_zh(info.name_zh.clone())
-        .region(region_of(region_code)?)
-        .specs(Specs::default());
-    if let Some(d) = &info.description_en {
-        builder = builder.description_en(d.clone());
+    // `databases-for-postgresql` is PostgreSQL; IBM's pricing names no version.
+    let engine = info
+        .service
+        .strip_prefix("databases-for-")
+        .map(str::to_owned);
+    Ok(Draft {
+        category: info.category.clone(),
+        service: &info.service,
+        region: region_of(region_code)?,
+        specs: Specs {
+            engine,
+            ..Specs::default()
+        },
+        prices,
     }
-    Ok(builder)
+    .builder(
+        Vendor::Ibm,
+        format!("{plan_id}@{region_code}"),
+        provenance,
+        Subject::Product {
+            zh: &info.name_zh,
+            en: &info.name_en,
+        },
+    ))
 }
 
 /// What a plan record says about itself, for its listings.
@@ -509,9 +534,8 @@ pub fn plan_info(
         category: category.clone(),
         name_en: format!("{service_en} {display}"),
         name_zh: zh
-            .and_then(|u| u.display_name.clone())
-            .unwrap_or_else(|| format!("{service_zh} {display}")),
-        description_en: en.and_then(|u| u.description.clone()),
+            .and_then(|u| u.display_name.as_deref())
+            .map_or_else(|| format!("{service_zh} {display}"), unglue),
     }
 }
 
@@ -530,9 +554,11 @@ pub fn normalise_listed_plan(
         .as_deref()
         .filter(|s| !s.is_empty())
         .ok_or("plan without id")?;
-    let builder = plan_builder(id, "global", info, PLANS_API, raw, fetched_at)?;
     if plan.is_free() {
-        return builder.tag("free").build().map_err(|e| e.to_string());
+        return plan_builder(id, "global", info, Vec::new(), PLANS_API, raw, fetched_at)?
+            .tag("free")
+            .build()
+            .map_err(|e| e.to_string());
     }
     let metrics = plan
         .metadata
@@ -543,9 +569,11 @@ pub fn normalise_listed_plan(
         .ok_or_else(|| {
             format!("paid plan without prices in the plan list: import GET /api/v1/{id}:global/pricing?deployment_region=<region>")
         })?;
-    let mut builder = builder;
-    for metric in metrics {
-        builder = builder.price(metric_component(metric, country, BillingMode::OnDemand)?);
-    }
-    builder.build().map_err(|e| e.to_string())
+    let prices = metrics
+        .iter()
+        .map(|metric| metric_component(metric, country, BillingMode::OnDemand))
+        .collect::<Result<Vec<_>, _>>()?;
+    plan_builder(id, "global", info, prices, PLANS_API, raw, fetched_at)?
+        .build()
+        .map_err(|e| e.to_string())
 }

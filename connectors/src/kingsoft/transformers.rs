@@ -19,22 +19,27 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use shiyun_core::listing::{
-    BillingMode, Listing, ListingBuilder, PriceComponent, PriceUnit, Provenance, Region, Specs,
-    Vendor,
+    BillingMode, Listing, PriceComponent, PriceUnit, Provenance, Region, Specs, Vendor,
 };
 use shiyun_core::money::Currency;
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::ExactDecimal;
-use crate::normalise::{flat_price, parse_category};
+use crate::normalise::{
+    Draft, Subject, family_letters, flat_price, parse_category, region_or_code,
+};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Kingsoft;
 
+/// Code prefixes that name a country, for regions newer than the table.
+const COUNTRY_PREFIXES: &[(&str, &str)] = &[("cn-", "cn")];
+
 /// The region of a Kingsoft region or zone code (`cn-beijing-6a` → `cn-beijing-6`),
-/// from the one region table in [`shiyun_core::geography`].
-pub fn region_of(code: &str) -> Option<Region> {
-    shiyun_core::geography::region_of(VENDOR, code)
+/// from the one region table in [`shiyun_core::geography`]; a code it does
+/// not know keeps its code.
+pub fn region_of(code: &str) -> Result<Region, String> {
+    region_or_code(VENDOR, code, COUNTRY_PREFIXES)
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,23 +182,19 @@ pub fn import(body: &[u8], ctx: &ImportContext) -> Result<FetchedPage, Connector
                 }
             };
             for zone in config.zones() {
-                let result = region_of(&zone)
-                    .ok_or_else(|| format!("unknown region or zone `{zone}`"))
-                    .and_then(|region| {
-                        builder(
-                            &config.instance_type,
-                            &config,
-                            format!("{}@{zone}", config.instance_type),
-                            region,
-                            Provenance::from_raw(
-                                "kingsoft.kec.DescribeInstanceTypeConfigs",
-                                raw.get().as_bytes(),
-                                ctx.fetched_at,
-                            ),
-                        )?
-                        .build()
-                        .map_err(|e| e.to_string())
-                    });
+                let result = region_of(&zone).and_then(|region| {
+                    listing(
+                        &config,
+                        format!("{}@{zone}", config.instance_type),
+                        region,
+                        Vec::new(),
+                        Provenance::from_raw(
+                            "kingsoft.kec.DescribeInstanceTypeConfigs",
+                            raw.get().as_bytes(),
+                            ctx.fetched_at,
+                        ),
+                    )
+                });
                 page.push_result(format!("{}@{zone}", config.instance_type), result);
             }
         }
@@ -242,11 +243,7 @@ pub fn spot_page(
 
 /// Chinese and English names of a KEC family (`N3` of `N3.2B`).
 fn family_names(family: &str) -> (&'static str, &'static str) {
-    let letters: String = family
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    match letters.as_str() {
+    match family_letters(family) {
         "N" => ("通用型", "General Purpose"),
         "S" => ("标准型", "Standard"),
         "C" => ("计算优化型", "Compute Optimized"),
@@ -258,13 +255,17 @@ fn family_names(family: &str) -> (&'static str, &'static str) {
     }
 }
 
-fn builder(
-    instance_type: &str,
+/// The listing of `config`'s type in `region`, with its prices (none for
+/// a catalog entry). The family's Chinese name is the vendor's where it
+/// gives one.
+fn listing(
     config: &InstanceTypeConfig,
     sku: String,
     region: Region,
+    prices: Vec<PriceComponent>,
     provenance: Provenance,
-) -> Result<ListingBuilder, String> {
+) -> Result<Listing, String> {
+    let instance_type = config.instance_type.as_str();
     let family = config.instance_family.clone().unwrap_or_else(|| {
         instance_type
             .split('.')
@@ -273,7 +274,7 @@ fn builder(
             .to_owned()
     });
     let (zh, en) = family_names(&family);
-    let zh = config
+    let family_zh = config
         .instance_family_name
         .clone()
         .filter(|n| !n.is_ascii() && !n.trim().is_empty())
@@ -284,13 +285,23 @@ fn builder(
     } else {
         "compute.vm"
     };
-    Ok(Listing::builder(VENDOR, sku, provenance)
-        .category(parse_category(category)?)
-        .service("kec")
-        .name_zh(format!("{zh} 实例 {instance_type}"))
-        .name_en(format!("{en} {family} {instance_type}"))
-        .region(region)
-        .specs(specs))
+    Draft {
+        category: parse_category(category)?,
+        service: "kec",
+        region,
+        specs,
+        prices,
+    }
+    .build(
+        VENDOR,
+        sku,
+        provenance,
+        Subject::Instance {
+            instance_type,
+            family_zh: &family_zh,
+            family_en: &format!("{en} {family}"),
+        },
+    )
 }
 
 fn spot_page_of(
@@ -325,9 +336,12 @@ fn spot_page_of(
     let Some((entry, raw)) = latest else {
         return Ok(page);
     };
-    let Some(region) = region_of(&zone) else {
-        page.reject(key, format!("unknown region or zone `{zone}`"));
-        return Ok(page);
+    let region = match region_of(&zone) {
+        Ok(region) => region,
+        Err(reason) => {
+            page.reject(key, reason);
+            return Ok(page);
+        }
     };
     let empty = InstanceTypeConfig {
         instance_type: instance_type.clone(),
@@ -348,20 +362,17 @@ fn spot_page_of(
             continue;
         };
         let result = price(mode, amount).and_then(|p| {
-            builder(
-                &instance_type,
+            listing(
                 config,
                 format!("{key}/{suffix}"),
                 region.clone(),
+                vec![p],
                 Provenance::from_raw(
                     "kingsoft.kec.DescribeSpotPriceHistory",
                     raw.get().as_bytes(),
                     fetched_at,
                 ),
-            )?
-            .price(p)
-            .build()
-            .map_err(|e| e.to_string())
+            )
         });
         page.push_result(key.clone(), result);
     }

@@ -28,7 +28,9 @@ use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::ExactDecimal;
-use crate::normalise::{parse_category, price_from_tier_starts};
+use crate::normalise::{
+    Draft, Subject, family_letters, parse_category, price_from_tier_starts, region_or_code, unglue,
+};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Tencent;
@@ -38,10 +40,15 @@ const VENDOR: Vendor = Vendor::Tencent;
 const SECOND_STEP_FROM_HOURS: i64 = 96;
 const THIRD_STEP_FROM_HOURS: i64 = 360;
 
+/// Code prefixes that name a country, for regions newer than the table
+/// (mainland codes name their city: `ap-wuhan`).
+const COUNTRY_PREFIXES: &[(&str, &str)] = &[("na-", "us")];
+
 /// The region of a Tencent region or zone code (`ap-guangzhou-6` → `ap-guangzhou`),
-/// from the one region table in [`shiyun_core::geography`].
-pub fn region_of(code: &str) -> Option<Region> {
-    shiyun_core::geography::region_of(VENDOR, code)
+/// from the one region table in [`shiyun_core::geography`]; a code it does
+/// not know keeps its code.
+pub fn region_of(code: &str) -> Result<Region, String> {
+    region_or_code(VENDOR, code, COUNTRY_PREFIXES)
 }
 
 /// Tencent's `Response` envelope, with every payload it may carry.
@@ -152,6 +159,7 @@ impl Out {
             listings: self.listings,
             rejections: self.rejections,
             next_token: None,
+            ..FetchedPage::default()
         }
     }
 }
@@ -351,11 +359,7 @@ fn item_components(price: &ItemPrice, prepaid_months: u16) -> Result<Vec<PriceCo
 
 /// Chinese and English names of a CVM instance family prefix.
 fn family_names(family: &str) -> (&'static str, &'static str) {
-    let prefix: String = family
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    match prefix.as_str() {
+    match family_letters(family) {
         "S" | "SA" | "SR" | "SN" => ("标准型", "Standard"),
         "M" | "MA" => ("内存型", "Memory Optimized"),
         "C" | "CN" => ("计算型", "Compute Optimized"),
@@ -444,8 +448,7 @@ fn quota_listing(
     if q.instance_type.trim().is_empty() {
         return Err("missing instance type".into());
     }
-    let region =
-        region_of(&q.zone).ok_or_else(|| format!("unknown region or zone `{}`", q.zone))?;
+    let region = region_of(&q.zone)?;
     let family = q.instance_family.clone().unwrap_or_else(|| {
         q.instance_type
             .split('.')
@@ -479,42 +482,43 @@ fn quota_listing(
     } else {
         "compute.vm"
     };
-    let en_name = match &q.type_name {
-        Some(name) if name.is_ascii() && !name.trim().is_empty() => {
-            format!("{name} {}", q.instance_type)
+    // The vendor's own family name (`标准型S5`) where it gives one.
+    let (family_zh, family_en) = match q.type_name.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() && !name.is_ascii() => {
+            (unglue(name), format!("{en_family} {family}"))
         }
-        _ => format!("{en_family} {family} {}", q.instance_type),
+        Some(name) if !name.is_empty() => (format!("{zh_family} {family}"), name.to_owned()),
+        _ => (
+            format!("{zh_family} {family}"),
+            format!("{en_family} {family}"),
+        ),
     };
     let provenance = Provenance::from_raw(
         "tencent.cvm.DescribeZoneInstanceConfigInfos",
         raw.get().as_bytes(),
         ctx.fetched_at,
     );
-    let mut builder = Listing::builder(
+    let charge_type = q.instance_charge_type.to_ascii_lowercase();
+    let mut builder = Draft {
+        category: parse_category(category)?,
+        service: "cvm",
+        region,
+        specs,
+        prices: item_components(&q.price, 1)?,
+    }
+    .builder(
         VENDOR,
-        format!(
-            "{}@{}/{}",
-            q.instance_type,
-            q.zone,
-            q.instance_charge_type.to_ascii_lowercase()
-        ),
+        format!("{}@{}/{charge_type}", q.instance_type, q.zone),
         provenance,
+        Subject::Instance {
+            instance_type: &q.instance_type,
+            family_zh: &family_zh,
+            family_en: &family_en,
+        },
     )
-    .category(parse_category(category)?)
-    .service("cvm")
-    .name_zh(format!("{zh_family} {family} 实例 {}", q.instance_type))
-    .name_en(en_name)
-    .region(region)
-    .specs(specs)
-    .tag(format!(
-        "charge_type:{}",
-        q.instance_charge_type.to_ascii_lowercase()
-    ));
+    .tag(format!("charge_type:{charge_type}"));
     if let Some(status) = &q.status {
         builder = builder.tag(format!("status:{}", status.to_ascii_lowercase()));
-    }
-    for component in item_components(&q.price, 1)? {
-        builder = builder.price(component);
     }
     builder.build().map_err(|e| e.to_string())
 }
@@ -581,7 +585,7 @@ fn run_instances_listing(
     sku: &str,
     months: u16,
 ) -> Result<Listing, String> {
-    let region = region_of(zone).ok_or_else(|| format!("unknown region or zone `{zone}`"))?;
+    let region = region_of(zone)?;
     let family = instance_type.split('.').next().unwrap_or_default();
     let (zh_family, en_family) = family_names(family);
     let provenance = Provenance::from_raw(
@@ -589,34 +593,44 @@ fn run_instances_listing(
         raw.get().as_bytes(),
         ctx.fetched_at,
     );
-    let mut builder = Listing::builder(VENDOR, sku, provenance)
-        .category(parse_category("compute.vm")?)
-        .service("cvm")
-        .name_zh(format!("{zh_family} {family} 实例 {instance_type}"))
-        .name_en(format!("{en_family} {family} {instance_type}"))
-        .region(region)
-        .specs(specs_from_type_name(instance_type));
     let instance = quote
         .instance_price
         .as_ref()
         .ok_or("quote has no InstancePrice")?;
-    for component in item_components(instance, months)? {
-        builder = builder.price(
-            component
-                .for_component("instance")
-                .map_err(|e| e.to_string())?,
-        );
-    }
-    if let Some(bandwidth) = &quote.bandwidth_price {
-        for component in item_components(bandwidth, months)? {
-            builder = builder.price(
-                component
-                    .for_component("bandwidth")
-                    .map_err(|e| e.to_string())?,
-            );
+    let mut prices = Vec::new();
+    for (part, price) in [
+        ("instance", Some(instance)),
+        ("bandwidth", quote.bandwidth_price.as_ref()),
+    ] {
+        for component in item_components_of(price, months)? {
+            prices.push(component.for_component(part).map_err(|e| e.to_string())?);
         }
     }
-    builder.build().map_err(|e| e.to_string())
+    Draft {
+        category: parse_category("compute.vm")?,
+        service: "cvm",
+        region,
+        specs: specs_from_type_name(instance_type),
+        prices,
+    }
+    .build(
+        VENDOR,
+        sku,
+        provenance,
+        Subject::Instance {
+            instance_type,
+            family_zh: &format!("{zh_family} {family}"),
+            family_en: &format!("{en_family} {family}"),
+        },
+    )
+}
+
+/// The components of an optional item price (none without one).
+fn item_components_of(
+    price: Option<&ItemPrice>,
+    prepaid_months: u16,
+) -> Result<Vec<PriceComponent>, String> {
+    price.map_or(Ok(Vec::new()), |p| item_components(p, prepaid_months))
 }
 
 /// Chinese and English names of a CBS disk type.
@@ -653,27 +667,31 @@ fn disk_quote(price: &RawValue, ctx: &ImportContext, out: &mut Out) -> Result<()
     let key = format!("{disk_type}.{size}GB@{place}");
     let parsed: Result<ItemPrice, String> = parse_record(price);
     let result = parsed.and_then(|p| {
-        let region = region_of(place).ok_or_else(|| format!("unknown region or zone `{place}`"))?;
         let (zh, en) = disk_names(disk_type);
         let provenance = Provenance::from_raw(
             "tencent.cbs.InquiryPriceCreateDisks",
             price.get().as_bytes(),
             ctx.fetched_at,
         );
-        let mut builder = Listing::builder(VENDOR, format!("{key}/{billing}"), provenance)
-            .category(parse_category("storage.block")?)
-            .service("cbs")
-            .name_zh(format!("{zh} {size}GB"))
-            .name_en(format!("{en} {size} GB"))
-            .region(region)
-            .specs(Specs {
+        Draft {
+            category: parse_category("storage.block")?,
+            service: "cbs",
+            region: region_of(place)?,
+            specs: Specs {
                 storage_gib: Some(size),
                 ..Specs::default()
-            });
-        for component in item_components(&p, months)? {
-            builder = builder.price(component);
+            },
+            prices: item_components(&p, months)?,
         }
-        builder.build().map_err(|e| e.to_string())
+        .build(
+            VENDOR,
+            format!("{key}/{billing}"),
+            provenance,
+            Subject::Product {
+                zh: &format!("{zh} {size} GB"),
+                en: &format!("{en} {size} GB"),
+            },
+        )
     });
     match result {
         Ok(listing) => out.listings.push(listing),

@@ -24,15 +24,21 @@ use shiyun_core::listing::{BillingMode, Listing, PriceUnit, Provenance, Region, 
 use shiyun_core::money::Currency;
 
 use crate::decimal::ExactDecimal;
-use crate::normalise::{Period, flat_price, parse_category, subscription};
+use crate::normalise::{
+    Draft, Period, Subject, flat_price, parse_category, region_or_code, subscription,
+};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Ucloud;
 
+/// Code prefixes that name a country, for regions newer than the table.
+const COUNTRY_PREFIXES: &[(&str, &str)] = &[("cn-", "cn"), ("us-", "us")];
+
 /// The region of a UCloud region or zone code (`cn-bj2-02` → `cn-bj2`),
-/// from the one region table in [`shiyun_core::geography`].
-pub fn region_of(code: &str) -> Option<Region> {
-    shiyun_core::geography::region_of(VENDOR, code)
+/// from the one region table in [`shiyun_core::geography`]; a code it does
+/// not know keeps its code.
+pub fn region_of(code: &str) -> Result<Region, String> {
+    region_or_code(VENDOR, code, COUNTRY_PREFIXES)
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,8 +139,10 @@ pub struct Offer {
     product: Product,
     region: String,
     key: String,
-    name_zh: String,
-    name_en: String,
+    /// The family's names for UHost (UCloud names no instance types, only
+    /// machine types), the product's otherwise.
+    names_zh: String,
+    names_en: String,
     specs: Specs,
     quantity: u16,
     /// `Count`: instances the answer priced.
@@ -162,19 +170,18 @@ impl Offer {
             memory_gib: Some(memory_gib),
             ..Specs::default()
         };
-        let mut gpu_text = String::new();
         if let Some((count, model)) = gpu.filter(|(n, _)| *n > 0) {
             key.push_str(&format!(".{count}x{model}"));
-            gpu_text = format!(" {count}×{model}");
             specs.gpu_count = Some(count);
             specs.gpu_model = Some(model);
         }
+        let (zh, en) = machine_type_names(machine_type);
         Offer {
             product: Product::Uhost,
             region: region.to_owned(),
             key: format!("{key}@{region}"),
-            name_zh: format!("云主机 UHost {machine_type} 型 {cpu} 核 {memory_gib}GB{gpu_text}"),
-            name_en: format!("UHost {machine_type} {cpu} vCPU {memory_gib} GiB{gpu_text}"),
+            names_zh: format!("{zh} {machine_type}"),
+            names_en: format!("{en} {machine_type}"),
             specs,
             quantity: 1,
             count: 1,
@@ -237,22 +244,24 @@ impl Offer {
                 let ha = ctx
                     .param("InstanceMode")
                     .is_some_and(|m| m.eq_ignore_ascii_case("HA"));
-                let (engine_zh, engine_en) = engine_names(db_type);
+                let (engine, version, engine_name) = engine_of(db_type);
                 let memory_gib = mb_to_gib(Decimal::from(memory_mb));
                 let mode_suffix = if ha { ".ha" } else { "" };
-                let (mode_zh, mode_en) = if ha { (" 高可用", " HA") } else { ("", "") };
+                let (mode_zh, mode_en) = if ha {
+                    (" 高可用版", " HA")
+                } else {
+                    ("", "")
+                };
                 Offer {
                     product,
                     key: format!("udb.{db_type}.{memory_mb}m.{disk_gb}g{mode_suffix}@{region}"),
-                    name_zh: format!(
-                        "云数据库 UDB {engine_zh}{mode_zh} {memory_gib}GB 内存 {disk_gb}GB 磁盘"
-                    ),
-                    name_en: format!(
-                        "UDB {engine_en}{mode_en} {memory_gib} GiB memory {disk_gb} GB disk"
-                    ),
+                    names_zh: format!("云数据库 UDB {engine_name}{mode_zh} {disk_gb} GB 磁盘"),
+                    names_en: format!("UDB {engine_name}{mode_en} {disk_gb} GB disk"),
                     specs: Specs {
                         memory_gib: Some(memory_gib),
                         storage_gib: Some(Decimal::from(disk_gb)),
+                        engine: Some(engine),
+                        engine_version: version,
                         ..Specs::default()
                     },
                     region,
@@ -265,10 +274,11 @@ impl Offer {
                 Offer {
                     product,
                     key: format!("uredis.{size}g@{region}"),
-                    name_zh: format!("云内存 Redis {size}GB"),
-                    name_en: format!("URedis {size} GB"),
+                    names_zh: "云内存 Redis".to_owned(),
+                    names_en: "URedis (UCloud Redis)".to_owned(),
                     specs: Specs {
                         memory_gib: Some(Decimal::from(size)),
+                        engine: Some("redis".to_owned()),
                         ..Specs::default()
                     },
                     region,
@@ -304,7 +314,9 @@ fn mb_to_gib(mb: Decimal) -> Decimal {
         .normalize()
 }
 
-fn engine_names(db_type: &str) -> (String, String) {
+/// The engine key, its version and its shown name of a `DBTypeId`
+/// (`mysql-5.7` → `mysql`, `5.7`, `MySQL 5.7`).
+fn engine_of(db_type: &str) -> (String, Option<String>, String) {
     let (engine, version) = db_type.split_once('-').unwrap_or((db_type, ""));
     let name = match engine {
         "mysql" => "MySQL",
@@ -314,12 +326,24 @@ fn engine_names(db_type: &str) -> (String, String) {
         "sqlserver" => "SQL Server",
         other => other,
     };
-    let text = if version.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{name} {version}")
+    let version = Some(version.to_owned()).filter(|v| !v.is_empty());
+    let shown = match &version {
+        Some(v) => format!("{name} {v}"),
+        None => name.to_owned(),
     };
-    (text.clone(), text)
+    (engine.to_owned(), version, shown)
+}
+
+/// Chinese and English names of a UHost machine type (`N`, `O`, `G`).
+fn machine_type_names(machine_type: &str) -> (&'static str, &'static str) {
+    match machine_type {
+        "N" => ("通用型", "General Purpose"),
+        "O" => ("快杰型", "Outstanding"),
+        "OS" => ("快杰 S 型", "Outstanding S"),
+        "C" => ("高主频型", "High Frequency"),
+        "G" => ("GPU 型", "GPU"),
+        _ => ("云主机 UHost", "UHost"),
+    }
 }
 
 /// Billing mode, unit and SKU suffix of a `ChargeType` bought for `quantity` periods.
@@ -356,8 +380,7 @@ fn entry_listing(
 ) -> Result<Listing, String> {
     let entry: PriceEntry =
         serde_json::from_str(raw.get()).map_err(|e| format!("unreadable price entry: {e}"))?;
-    let region =
-        region_of(&offer.region).ok_or_else(|| format!("unknown region `{}`", offer.region))?;
+    let region = region_of(&offer.region)?;
     let (mode, unit, suffix) = billing(&entry.charge_type, offer.quantity)?;
     if offer.count != 1 {
         // UCloud documents `Count` as the number bought but not whether
@@ -376,16 +399,28 @@ fn entry_listing(
     yuan.set_scale(scale).map_err(|e| e.to_string())?;
     let price = flat_price(mode, unit, yuan, Currency::CNY)?;
     let provenance = Provenance::from_raw(offer.product.api(), raw.get().as_bytes(), fetched_at);
-    Listing::builder(VENDOR, format!("{}/{suffix}", offer.key), provenance)
-        .category(parse_category(offer.category())?)
-        .service(offer.service())
-        .name_zh(offer.name_zh.clone())
-        .name_en(offer.name_en.clone())
-        .region(region)
-        .specs(offer.specs.clone())
-        .price(price)
-        .build()
-        .map_err(|e| e.to_string())
+    let (zh, en) = (offer.names_zh.as_str(), offer.names_en.as_str());
+    let subject = match offer.product {
+        Product::Uhost => Subject::Instance {
+            instance_type: "UHost",
+            family_zh: zh,
+            family_en: en,
+        },
+        Product::Udb | Product::Uredis => Subject::Product { zh, en },
+    };
+    Draft {
+        category: parse_category(offer.category())?,
+        service: offer.service(),
+        region,
+        specs: offer.specs.clone(),
+        prices: vec![price],
+    }
+    .build(
+        VENDOR,
+        format!("{}/{suffix}", offer.key),
+        provenance,
+        subject,
+    )
 }
 
 /// Normalises a saved UCloud price answer, detecting the API by `Action`.

@@ -338,3 +338,68 @@ pub(crate) fn ctx_with(params: &[(&str, &str)]) -> ImportContext {
         ..ctx()
     }
 }
+
+/// Asserts no text of `listings` glues a Latin word to a Chinese one, and
+/// that each has a name and a description in both languages.
+#[track_caller]
+pub(crate) fn assert_texts_clean(listings: &[Listing]) {
+    assert!(!listings.is_empty(), "no listings to check");
+    for listing in listings {
+        for text in [
+            &listing.name().zh,
+            &listing.name().en,
+            &listing.description().zh,
+            &listing.description().en,
+        ] {
+            let text = text
+                .as_deref()
+                .unwrap_or_else(|| panic!("{} lacks a name or description", listing.vendor_sku()));
+            assert!(
+                !shiyun_core::listing::text::has_glued_words(text),
+                "glued words in {text:?}"
+            );
+        }
+    }
+}
+
+/// Asserts `listing`'s names say its vendor and its city in both
+/// languages, and its descriptions say them too.
+#[track_caller]
+pub(crate) fn assert_names_vendor_and_city(listing: &Listing, city_zh: &str, city_en: &str) {
+    let vendor = listing.vendor();
+    let name_zh = listing.name().zh.as_deref().unwrap_or_default();
+    let name_en = listing.name().en.as_deref().unwrap_or_default();
+    let description_zh = listing.description().zh.as_deref().unwrap_or_default();
+    let description_en = listing.description().en.as_deref().unwrap_or_default();
+    for (text, vendor_name, city) in [
+        (name_zh, vendor.name_zh(), city_zh),
+        (name_en, vendor.name_en(), city_en),
+        (description_zh, vendor.name_zh(), city_zh),
+        (description_en, vendor.name_en(), city_en),
+    ] {
+        assert!(text.contains(vendor_name), "{vendor_name} not in {text:?}");
+        assert!(text.contains(city), "{city} not in {text:?}");
+    }
+}
+
+/// Asserts the page kept its listing in `code`, a region the geography does
+/// not know, under that code and without names.
+#[track_caller]
+pub(crate) fn assert_kept_unknown_region(page: &FetchedPage, code: &str) {
+    let listing = page
+        .listings
+        .iter()
+        .find(|l| l.region().code == code)
+        .unwrap_or_else(|| panic!("no listing in {code}: {:?}", page.rejections));
+    assert!(listing.region().name.is_empty());
+    // The sync notes it once (the page's pass through the geography).
+    assert_eq!(
+        shiyun_core::geography::place(listing.vendor(), code),
+        shiyun_core::geography::Placement::Unknown
+    );
+    assert!(
+        !page.rejections.iter().any(|r| r.reason.contains(code)),
+        "{:?}",
+        page.rejections
+    );
+}

@@ -12,8 +12,9 @@ use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
-    WithFaults, clean_page, ctx, ctx_with, drain_all, find_listing, live_connector, mount_answer,
-    query_map, rejection_reason, settings_for, vendor_fixture,
+    WithFaults, assert_names_vendor_and_city, assert_texts_clean, clean_page, ctx, ctx_with,
+    drain_all, find_listing, live_connector, mount_answer, query_map, rejection_reason,
+    settings_for, vendor_fixture,
 };
 
 #[test]
@@ -37,9 +38,17 @@ fn cos_pricing_sample_is_exact() {
     assert_eq!(l.service(), "cloud-object-storage");
     assert_eq!(
         l.name().en.as_deref(),
-        Some("Cloud Object Storage Standard")
+        Some("IBM Cloud Cloud Object Storage Standard · Frankfurt (eu-de)")
     );
-    assert_eq!(l.name().zh.as_deref(), Some("对象存储 Standard"));
+    assert!(
+        l.name()
+            .zh
+            .as_deref()
+            .unwrap()
+            .contains("对象存储 Standard")
+    );
+    assert_names_vendor_and_city(l, "法兰克福", "Frankfurt");
+    assert_texts_clean(&page.listings);
     assert_eq!(l.region().code, "eu-de");
     assert_eq!(l.region().geography.to_string(), "de/frankfurt");
     assert_eq!(l.prices().len(), 1);
@@ -102,8 +111,9 @@ fn plan_list_sample_prices_free_plans_and_points_paid_ones_to_their_pricing() {
     assert_eq!(free.service(), "power-iaas");
     assert_eq!(
         free.name().en.as_deref(),
-        Some("Power Virtual Server Power Virtual Server Private Cloud Group")
+        Some("IBM Cloud Power Virtual Server Power Virtual Server Private Cloud Group · Global")
     );
+    assert_texts_clean(&page.listings);
     assert_eq!(free.region().geography.country, "global");
     assert!(free.tags().contains("free"));
     assert!(free.prices().is_empty());
@@ -194,7 +204,7 @@ async fn live_sync_pages_plans_and_fetches_pricing_through_throttling() {
     let p1 = &drained.pages[0].listings[0];
     assert_eq!(
         p1.name().en.as_deref(),
-        Some("Cloud Object Storage Standard")
+        Some("IBM Cloud Cloud Object Storage Standard · Frankfurt (eu-de)")
     );
     let storage = p1
         .prices()

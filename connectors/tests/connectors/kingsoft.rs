@@ -12,8 +12,9 @@ use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
     assert_all_signed, assert_amount, assert_credentials_rejected, assert_identity,
-    assert_malformed, assert_money, clean_page, connector_error, ctx_with, drain_all,
-    keyed_settings, live_connector, mount_answer, mount_fault_once, query_map, vendor_fixture,
+    assert_kept_unknown_region, assert_malformed, assert_money, assert_names_vendor_and_city,
+    assert_texts_clean, clean_page, connector_error, ctx_with, drain_all, keyed_settings,
+    live_connector, mount_answer, mount_fault_once, query_map, vendor_fixture,
 };
 
 #[test]
@@ -70,7 +71,13 @@ fn spot_price_history_gives_spot_and_on_demand_listings_from_the_latest_entry() 
         "cn-beijing-6a",
         "cn/beijing",
     );
-    assert_eq!(spot.name().zh.as_deref(), Some("通用型 N3 实例 N3.2B"));
+    assert_eq!(
+        spot.name().zh.as_deref(),
+        Some("金山云 通用型 N3 N3.2B · 华北1（北京）")
+    );
+    assert_names_vendor_and_city(spot, "北京", "Beijing");
+    assert_texts_clean(&page.listings);
+    assert!(spot.description().zh.as_deref().unwrap().contains("竞价"));
     assert_eq!(spot.prices()[0].billing_mode(), BillingMode::Spot);
     assert_eq!(spot.prices()[0].unit(), PriceUnit::Hour);
     assert_money(spot.prices()[0].amount(), "0.0393", "CNY");
@@ -110,7 +117,7 @@ fn bad_records_are_rejected() {
         json!([{"SpotPrice": 0.1, "Timestamp": "t"}]),
     );
     let page = import(mars.as_bytes(), &ctx_with(&[])).unwrap();
-    assert!(page.rejections[0].reason.contains("unknown region"));
+    assert_kept_unknown_region(&page, "mars-1a");
 
     let configs = json!({"RequestId": "r", "InstanceTypeConfigSet": [
         {"InstanceType": "N3.2B", "InstanceFamily": "N3", "CPU": 2, "Memory": 4, "AvailabilityZoneSet": [{"AvailabilityZone": "cn-beijing-6a"}, {"AvailabilityZone": "cn-beijing-6b"}]},
@@ -187,7 +194,10 @@ async fn live_sync_prices_types_per_zone_across_pages_with_retries() {
     assert_eq!(rejections[0].vendor_key, "X6.NOSPOT@cn-beijing-6a");
     let l = drained.listing("C6.4B@cn-beijing-6b/spot");
     assert_eq!(l.specs().vcpu, Some(4), "specs come from the catalog");
-    assert_eq!(l.name().zh.as_deref(), Some("计算优化型 C6 实例 C6.4B"));
+    assert_eq!(
+        l.name().zh.as_deref(),
+        Some("金山云 计算优化型 C6 C6.4B 4核8G · 华北1（北京）")
+    );
     assert_amount(l.prices()[0].amount(), "0.0393");
 
     let requests = server.received_requests().await.unwrap();

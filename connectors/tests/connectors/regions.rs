@@ -13,11 +13,11 @@ fn connector_region(vendor: Vendor, code: &str) -> Option<Region> {
         Vendor::Azure => azure::regions::region_of(code, "").ok(),
         Vendor::Gcp => gcp::transformers::region_of(code).ok(),
         Vendor::Ibm => ibm::transformers::region_of(code).ok(),
-        Vendor::Alibaba => alibaba::transformers::region_of(code),
-        Vendor::Tencent => tencent::transformers::region_of(code),
-        Vendor::Ctyun => ctyun::transformers::region_of(code),
-        Vendor::Kingsoft => kingsoft::transformers::region_of(code),
-        Vendor::Ucloud => ucloud::transformers::region_of(code),
+        Vendor::Alibaba => alibaba::transformers::region_of(code).ok(),
+        Vendor::Tencent => tencent::transformers::region_of(code).ok(),
+        Vendor::Ctyun => ctyun::transformers::region_of(code).ok(),
+        Vendor::Kingsoft => kingsoft::transformers::region_of(code).ok(),
+        Vendor::Ucloud => ucloud::transformers::region_of(code).ok(),
     }
 }
 

@@ -94,6 +94,7 @@ impl Connector for PagedConnector {
             listings: self.pages[index].clone(),
             rejections: Vec::new(),
             next_token: (index + 1 < self.pages.len()).then(|| format!("p{}", index + 1)),
+            ..FetchedPage::default()
         })
     }
 }
@@ -405,6 +406,7 @@ impl Connector for ScriptedConnector {
                 })
                 .collect(),
             next_token: next.map(str::to_owned),
+            ..FetchedPage::default()
         })
     }
 }
@@ -757,3 +759,101 @@ fn internal_failures_are_internal() {
         ErrorCode::Internal
     );
 }
+
+/// A Kingsoft `DescribeInstanceTypeConfigs` page of `instance_type` in `zones`.
+fn kingsoft_configs(instance_type: &str, zones: &[&str]) -> Vec<u8> {
+    let zones: Vec<_> = zones
+        .iter()
+        .map(|z| serde_json::json!({ "AvailabilityZone": z }))
+        .collect();
+    serde_json::json!({"RequestId": "r", "InstanceTypeConfigSet": [
+        {"InstanceType": instance_type, "InstanceFamily": "N3", "CPU": 2, "Memory": 4, "AvailabilityZoneSet": zones}
+    ]})
+    .to_string()
+    .into_bytes()
+}
+
+async fn test_regions_are_skipped_and_unknown_regions_noted_once(db: TestDatabase) {
+    let stores = stores(&db);
+    let ctx = ImportContext::at(chrono::Utc::now());
+    // Two pages, each with a known zone, a zone of the test region
+    // `cn-qingyangtest-1` and a zone the table does not know.
+    let zones = ["cn-beijing-6a", "cn-qingyangtest-1a", "cn-mars-1a"];
+    let pages = ["N3.2B", "N3.4B"].map(|t| {
+        (
+            format!("{t}.json"),
+            kingsoft_configs(t, &zones),
+            ctx.clone(),
+        )
+    });
+    let run = sync::import_pages(Vendor::Kingsoft, pages, &stores, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(run.rejected, 0, "{:?}", run.rejections);
+    assert_eq!(
+        run.report.new, 4,
+        "two known, two unknown; none in the test region"
+    );
+    assert_eq!(sync::skipped_in_test_regions(&run), 2);
+    let unknown: Vec<&RecordRejection> = run
+        .rejections
+        .iter()
+        .filter(|r| r.reason == sync::UNKNOWN_REGION_NOTE)
+        .collect();
+    assert_eq!(
+        unknown.len(),
+        1,
+        "one report per code: {:?}",
+        run.rejections
+    );
+    assert_eq!(unknown[0].vendor_key, "cn-mars-1a");
+    assert!(run.rejections.iter().all(sync::is_region_note));
+    // The report is the one the store keeps.
+    let saved = stores.runs.get_sync_run(run.id).unwrap().unwrap();
+    assert_eq!(saved.rejections, run.rejections);
+
+    let stored = |sku: &str| {
+        stores
+            .listings
+            .get_listing(&shiyun_core::listing::ListingId::derive(
+                Vendor::Kingsoft,
+                sku,
+            ))
+            .unwrap()
+    };
+    let mars = stored("N3.2B@cn-mars-1a").expect("kept under its code");
+    assert_eq!(mars.region().code, "cn-mars-1a");
+    assert_eq!(mars.region().geography.country, "cn");
+    assert!(stored("N3.2B@cn-beijing-6a").is_some());
+    assert!(
+        stored("N3.2B@cn-qingyangtest-1a").is_none(),
+        "test regions are never stored"
+    );
+
+    // A real Tencent sample, edited into a region the table does not know.
+    let sample = crate::common::vendor_fixture(
+        "tencent",
+        "cvm-describezoneinstanceconfiginfos-ap-guangzhou-6.json",
+    );
+    let edited = String::from_utf8(sample)
+        .unwrap()
+        .replace("ap-guangzhou-6", "ap-marsport-1");
+    let run = sync::import_pages(
+        Vendor::Tencent,
+        [("edited.json".to_owned(), edited.into_bytes(), ctx)],
+        &stores,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert!(run.report.new > 0);
+    assert_eq!(run.rejected, 0, "{:?}", run.rejections);
+    assert_eq!(
+        run.rejections,
+        [RecordRejection {
+            vendor_key: "ap-marsport-1".to_owned(),
+            reason: sync::UNKNOWN_REGION_NOTE.to_owned(),
+        }]
+    );
+}
+on_both_backends!(test_regions_are_skipped_and_unknown_regions_noted_once);

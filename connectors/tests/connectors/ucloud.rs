@@ -11,9 +11,10 @@ use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
-    assert_amount, assert_credentials_rejected, assert_identity, assert_malformed,
-    assert_malformed_naming, assert_missing_parameter, assert_money, clean_page, connector_error,
-    ctx_with, drain_all, keyed_settings, live_connector, mount_answer, mount_fault_once, query_map,
+    assert_amount, assert_credentials_rejected, assert_identity, assert_kept_unknown_region,
+    assert_malformed, assert_malformed_naming, assert_missing_parameter, assert_money,
+    assert_names_vendor_and_city, assert_texts_clean, clean_page, connector_error, ctx_with,
+    drain_all, keyed_settings, live_connector, mount_answer, mount_fault_once, query_map,
     vendor_fixture,
 };
 
@@ -40,7 +41,12 @@ fn uhost_price_sample_is_in_yuan_per_hour() {
         "cn-bj2",
         "cn/beijing",
     );
-    assert_eq!(l.name().zh.as_deref(), Some("云主机 UHost N 型 2 核 4GB"));
+    assert_eq!(
+        l.name().zh.as_deref(),
+        Some("优刻得 通用型 N UHost 2核4G · 华北一（北京）")
+    );
+    assert_names_vendor_and_city(l, "北京", "Beijing");
+    assert_texts_clean(&page.listings);
     assert_eq!(l.specs().vcpu, Some(2));
     assert_eq!(l.specs().memory_gib, Some(dec!(4)));
     let p = &l.prices()[0];
@@ -73,8 +79,20 @@ fn udb_price_sample_is_in_fen() {
             .zh
             .as_deref()
             .unwrap()
-            .starts_with("云数据库 UDB MySQL 8.0")
+            .starts_with("优刻得 云数据库 UDB MySQL 8.0"),
+        "{:?}",
+        l.name()
     );
+    assert!(
+        l.description()
+            .en
+            .as_deref()
+            .unwrap()
+            .contains("MySQL 8.0 database")
+    );
+    assert_eq!(l.specs().engine.as_deref(), Some("mysql"));
+    assert_eq!(l.specs().engine_version.as_deref(), Some("8.0"));
+    assert_texts_clean(&page.listings);
     assert_eq!(l.specs().storage_gib, Some(dec!(20)));
     let p = &l.prices()[0];
     assert_eq!(p.billing_mode(), BillingMode::Monthly);
@@ -152,8 +170,7 @@ fn uredis_prices_are_in_li_and_bad_entries_are_rejected() {
         &ctx_with(&[("Region", "mars-1"), ("Size", "1")]),
     )
     .unwrap();
-    assert!(region.listings.is_empty());
-    assert!(region.rejections[0].reason.contains("unknown region"));
+    assert_kept_unknown_region(&region, "mars-1");
 }
 
 #[test]
