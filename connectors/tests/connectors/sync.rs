@@ -794,23 +794,25 @@ async fn test_regions_are_skipped_and_unknown_regions_noted_once(db: TestDatabas
         run.report.new, 4,
         "two known, two unknown; none in the test region"
     );
-    assert_eq!(sync::skipped_in_test_regions(&run), 2);
-    let unknown: Vec<&RecordRejection> = run
-        .rejections
-        .iter()
-        .filter(|r| r.reason == sync::UNKNOWN_REGION_NOTE)
-        .collect();
+    assert_eq!(run.regions.total_skipped(), 2);
     assert_eq!(
-        unknown.len(),
-        1,
-        "one report per code: {:?}",
+        run.regions.test_regions_skipped,
+        [("cn-qingyangtest-1a".to_owned(), 2)].into(),
+        "skipped offers are counted by the code the vendor gave"
+    );
+    assert_eq!(
+        run.regions.unknown_regions,
+        ["cn-mars-1a".to_owned()].into(),
+        "one report per code"
+    );
+    assert!(
+        run.rejections.is_empty(),
+        "regions are not rejections: {:?}",
         run.rejections
     );
-    assert_eq!(unknown[0].vendor_key, "cn-mars-1a");
-    assert!(run.rejections.iter().all(sync::is_region_note));
     // The report is the one the store keeps.
     let saved = stores.runs.get_sync_run(run.id).unwrap().unwrap();
-    assert_eq!(saved.rejections, run.rejections);
+    assert_eq!(saved, run);
 
     let stored = |sku: &str| {
         stores
@@ -848,12 +850,11 @@ async fn test_regions_are_skipped_and_unknown_regions_noted_once(db: TestDatabas
     .unwrap();
     assert!(run.report.new > 0);
     assert_eq!(run.rejected, 0, "{:?}", run.rejections);
+    assert!(run.rejections.is_empty(), "{:?}", run.rejections);
+    assert_eq!(run.regions.total_skipped(), 0);
     assert_eq!(
-        run.rejections,
-        [RecordRejection {
-            vendor_key: "ap-marsport-1".to_owned(),
-            reason: sync::UNKNOWN_REGION_NOTE.to_owned(),
-        }]
+        run.regions.unknown_regions,
+        ["ap-marsport-1".to_owned()].into()
     );
 }
 on_both_backends!(test_regions_are_skipped_and_unknown_regions_noted_once);
