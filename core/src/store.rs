@@ -502,8 +502,8 @@ pub struct RecordRejection {
 }
 
 /// What a sync or import met in the vendor's regions besides listings and
-/// rejections. Neither is a fault of the feed, so neither counts in
-/// [`SyncRun::rejected`] (nor holds back the retire sweep).
+/// rejections. Neither part is a fault of the feed: neither counts as
+/// rejected, and neither holds back the retire sweep.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -568,8 +568,8 @@ pub struct SyncRun {
     pub rejected: u64,
     /// The first rejections (the store keeps at most [`SyncRun::MAX_KEPT_REJECTIONS`]).
     pub rejections: Vec<RecordRejection>,
-    /// Offers skipped in test regions and region codes the geography table
-    /// does not know (absent in reports written before it existed).
+    /// Offers skipped in test regions, and region codes the geography table
+    /// does not know; empty in reports from before it was kept.
     #[serde(default)]
     pub regions: RegionReport,
     /// Token of the next page to fetch: where a failed run resumes.
@@ -648,8 +648,7 @@ mod tests {
 
     #[test]
     fn region_report_parts_default_when_absent() {
-        let parsed: RegionReport =
-            serde_json::from_str(r#"{"unknown_regions":["x-1"]}"#).unwrap();
+        let parsed: RegionReport = serde_json::from_str(r#"{"unknown_regions":["x-1"]}"#).unwrap();
         assert_eq!(parsed.total_skipped(), 0);
         assert!(parsed.unknown_regions.contains("x-1"));
         let empty: RegionReport = serde_json::from_str("{}").unwrap();

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use shiyun_core::ValidationError;
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::{
-    RecordRejection, RegionReport, RunStatus, StoreError, StoreResult, SyncRun, SyncRunId, SyncRunStore,
-    SyncTrigger, UpsertReport,
+    RecordRejection, RegionReport, RunStatus, StoreError, StoreResult, SyncRun, SyncRunId,
+    SyncRunStore, SyncTrigger, UpsertReport,
 };
 
 use crate::db::{Database, map_diesel};
@@ -93,8 +93,8 @@ impl TryFrom<SyncRunRecord> for SyncRun {
         let count = |v: i64| u64::try_from(v).map_err(|_| corrupt(format!("negative count {v}")));
         let rejections: Vec<RecordRejection> =
             serde_json::from_str(&r.rejections).map_err(|e| corrupt(e.to_string()))?;
-        let regions: RegionReport = serde_json::from_str(&r.regions)
-            .map_err(|e| corrupt(format!("region report: {e}")))?;
+        let regions: RegionReport =
+            serde_json::from_str(&r.regions).map_err(|e| corrupt(format!("region report: {e}")))?;
         Ok(SyncRun {
             id: count(r.id)?,
             vendor: Vendor::parse(&r.vendor).map_err(|e| corrupt(e.to_string()))?,

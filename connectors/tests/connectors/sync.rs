@@ -364,6 +364,44 @@ async fn a_failed_run_resumes_from_its_token(db: TestDatabase) {
 }
 on_both_backends!(a_failed_run_resumes_from_its_token);
 
+async fn a_resumed_run_keeps_the_regions_of_its_earlier_pages(db: TestDatabase) {
+    let stores = stores(&db);
+    let pages = vec![
+        vec![listing_in_region("a1", "us-mars-1", "us")],
+        vec![listing_in_region("b1", "us-east-1", "us")],
+        vec![
+            listing_in_region("c1", "us-mars-1", "us"),
+            listing_in_region("c2", "us-mars-2", "us"),
+        ],
+    ];
+    let connector = PagedConnector::new(pages).failing_at(2);
+    let options = SyncOptions::new(SyncTrigger::Cli);
+    sync::run_sync(&connector, &stores, options, &NoProgress)
+        .await
+        .unwrap_err();
+    let failed = db.recent_sync_runs(Some(Vendor::Aws), 1).unwrap().remove(0);
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert_eq!(
+        failed.regions.unknown_regions,
+        ["us-mars-1".to_owned()].into(),
+        "saved with the failed run"
+    );
+
+    let options = SyncOptions::new(SyncTrigger::Cli).resume(failed.id);
+    let resumed = sync::run_sync(&connector, &stores, options, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(resumed.id, failed.id);
+    assert_eq!(
+        resumed.regions.unknown_regions,
+        ["us-mars-1".to_owned(), "us-mars-2".to_owned()].into(),
+        "each code once, across the resume"
+    );
+    assert!(resumed.rejections.is_empty(), "{:?}", resumed.rejections);
+    assert_eq!(db.get_sync_run(failed.id).unwrap().unwrap(), resumed);
+}
+on_both_backends!(a_resumed_run_keeps_the_regions_of_its_earlier_pages);
+
 async fn an_unreadable_import_file_is_a_rejection(db: TestDatabase) {
     let stores = stores(&db);
     let ctx = ImportContext::at(chrono::Utc::now());

@@ -146,7 +146,10 @@ pub fn unreadable_region_report_is_internal_error(db: &shiyun_schema::testing::T
         .start_sync_run(Vendor::Aws, SyncTrigger::Cli, at(1))
         .unwrap();
     // A report written before the column existed reads as empty.
-    let sql = format!("UPDATE sync_runs SET regions = '{{}}' WHERE id = {}", run.id);
+    let sql = format!(
+        "UPDATE sync_runs SET regions = '{{}}' WHERE id = {}",
+        run.id
+    );
     crate::support::execute_behind_the_store(db, &sql);
     assert_eq!(
         db.get_sync_run(run.id).unwrap().unwrap().regions,

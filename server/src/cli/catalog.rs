@@ -280,11 +280,14 @@ fn print_run_row(run: &SyncRun) {
 /// One indented line per test region skipped and per unknown region code:
 /// neither is a rejection.
 fn region_lines(regions: &RegionReport) -> impl Iterator<Item = String> + '_ {
-    let skipped = regions.test_regions_skipped.iter().map(|(code, count)| {
-        format!("  skipped {count} offers in test region {code} (never stored)")
-    });
+    let skipped = regions
+        .test_regions_skipped
+        .iter()
+        .map(|(code, count)| format!("  test region {code}: skipped {count}, never stored"));
     let unknown = regions.unknown_regions.iter().map(|code| {
-        format!("  unknown region {code}: offers stored under this code, not in the geography table")
+        format!(
+            "  unknown region {code}: offers stored under this code, not in the geography table"
+        )
     });
     skipped.chain(unknown)
 }
