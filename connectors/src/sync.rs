@@ -15,8 +15,9 @@
 //!
 //! Every page passes through the geography before it is stored: offers in a
 //! vendor's test region are dropped and counted as skipped, and region codes
-//! the table does not know are logged and noted once per run; both are notes
-//! in the run report, not rejections (see [`is_region_note`]).
+//! the table does not know are logged and noted once per run. Both go in the
+//! run report's [`SyncRun::regions`], not in its rejections: neither is a
+//! fault of the feed, so neither holds back the retire sweep.
 //!
 //! The store traits are synchronous, so each call runs on a blocking thread.
 
@@ -24,7 +25,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use shiyun_core::geography::UnknownRegions;
 use shiyun_core::listing::{Listing, Vendor};
 use shiyun_core::store::{
     JobGuard, JobLock, ListingStore, RecordRejection, RetireScope, RunStatus, StoreError,
@@ -171,7 +171,8 @@ impl SyncProgress for LogProgress {
             unchanged = run.report.unchanged,
             retired = run.report.retired,
             rejected = run.rejected,
-            skipped = skipped_in_test_regions(run),
+            skipped = run.regions.total_skipped(),
+            unknown_regions = run.regions.unknown_regions.len(),
             seconds,
             error = run.error.as_deref().unwrap_or(""),
             "sync finished"
@@ -226,92 +227,26 @@ fn absorb(run: &mut SyncRun, report: UpsertReport, rejections: Vec<RecordRejecti
     run.rejections.extend(rejections.into_iter().take(room));
 }
 
-/// The reason of the run report's note on a region code the geography does not know.
-pub const UNKNOWN_REGION_NOTE: &str =
-    "region not in the geography table: its offers are stored under this code";
-
-/// The start of the run report's note on a test region; the count of
-/// offers skipped follows.
-pub const TEST_REGION_NOTE: &str = "test region, offers skipped (never stored): ";
-
-/// What a run met besides listings and rejections: offers skipped in the
-/// vendors' test regions, and region codes the geography table does not
-/// know. Both go in the run report as notes at the head of
-/// [`SyncRun::rejections`], keyed by region code, without counting in
-/// [`SyncRun::rejected`] (a test region is no fault of the feed, and must not
-/// hold back the retire sweep). An unknown code is logged and noted once per
-/// run; a test region's note keeps its running count of skipped offers.
-#[derive(Debug, Default)]
-struct RegionNotes {
-    unknown: UnknownRegions,
-}
-
-impl RegionNotes {
-    /// Notes already in a resumed run's report count as noted.
-    fn of(run: &SyncRun) -> Self {
-        let mut notes = RegionNotes::default();
-        for note in &run.rejections {
-            if note.reason == UNKNOWN_REGION_NOTE {
-                notes.unknown.note(run.vendor, &note.vendor_key);
-            }
-        }
-        notes
-    }
-
-    fn absorb(&mut self, run: &mut SyncRun, page: &FetchedPage) {
-        for code in &page.unknown_regions {
-            if self.unknown.note(run.vendor, code) {
-                tracing::warn!(run = run.id, vendor = %run.vendor, region = %code, "{UNKNOWN_REGION_NOTE}");
-                insert_note(run, code, UNKNOWN_REGION_NOTE.to_owned());
-            }
-        }
-        for (code, count) in &page.skipped {
-            let note = run
-                .rejections
-                .iter_mut()
-                .find(|r| r.vendor_key == *code && r.reason.starts_with(TEST_REGION_NOTE));
-            match note {
-                Some(note) => {
-                    let before = skipped_count(note).unwrap_or(0);
-                    note.reason = format!("{TEST_REGION_NOTE}{}", before + count);
-                }
-                None => insert_note(run, code, format!("{TEST_REGION_NOTE}{count}")),
-            }
+/// Adds a page's region findings to the run's [`RegionReport`]: offers
+/// skipped in test regions, and region codes the geography table does not
+/// know, each logged the first time the run meets it (a resumed run's report
+/// already holds the codes it met before).
+///
+/// [`RegionReport`]: shiyun_core::store::RegionReport
+fn absorb_regions(run: &mut SyncRun, page: &FetchedPage) {
+    for code in &page.unknown_regions {
+        if run.regions.note_unknown(code) {
+            tracing::warn!(
+                run = run.id,
+                vendor = %run.vendor,
+                region = %code,
+                "region not in the geography table: its offers are stored under this code"
+            );
         }
     }
-}
-
-/// Puts a note before the run's rejections, so the store's cap never drops it.
-fn insert_note(run: &mut SyncRun, code: &str, reason: String) {
-    let notes = run
-        .rejections
-        .iter()
-        .take_while(|r| is_region_note(r))
-        .count();
-    run.rejections.insert(
-        notes,
-        RecordRejection {
-            vendor_key: code.to_owned(),
-            reason,
-        },
-    );
-    run.rejections.truncate(SyncRun::MAX_KEPT_REJECTIONS);
-}
-
-/// True for a run report's note on a test region or an unknown region, which
-/// is not a rejection.
-pub fn is_region_note(entry: &RecordRejection) -> bool {
-    entry.reason == UNKNOWN_REGION_NOTE || entry.reason.starts_with(TEST_REGION_NOTE)
-}
-
-/// The offers a test region's note counts; `None` for any other entry.
-fn skipped_count(entry: &RecordRejection) -> Option<u64> {
-    entry.reason.strip_prefix(TEST_REGION_NOTE)?.parse().ok()
-}
-
-/// The offers a run skipped in test regions, from its report's notes.
-pub fn skipped_in_test_regions(run: &SyncRun) -> u64 {
-    run.rejections.iter().filter_map(skipped_count).sum()
+    for (code, count) in &page.skipped {
+        run.regions.add_skipped(code, *count);
+    }
 }
 
 /// Saves `run` as failed with `error`, stopped before the page `token`,
@@ -503,7 +438,6 @@ pub async fn run_sync(
     // A failed run with pages stored and no token had fetched everything and
     // failed in the retire sweep: only the sweep is left to do.
     let fetch_done = options.resume_from.is_some() && run.pages > 0 && run.resume_token.is_none();
-    let mut notes = RegionNotes::of(&run);
     let mut token = run.resume_token.clone();
     let mut tokens_seen: std::collections::HashSet<String> = token.iter().cloned().collect();
 
@@ -516,7 +450,7 @@ pub async fn run_sync(
             Err(e) => return Err(fail(stores, progress, &mut run, token, e).await),
         };
         page.place_regions(vendor);
-        notes.absorb(&mut run, &page);
+        absorb_regions(&mut run, &page);
         if let Some(next) = &page.next_token
             && !tokens_seen.insert(next.clone())
         {
@@ -628,7 +562,6 @@ where
 
     let mut run = open_run(vendor, stores, &SyncOptions::new(SyncTrigger::Import)).await?;
     let seen_at = run.started_at;
-    let mut notes = RegionNotes::of(&run);
     let mut pages = std::pin::pin!(pages);
     while let Some((label, page)) = pages.next().await {
         let mut page = page.unwrap_or_else(|e| FetchedPage {
@@ -639,7 +572,7 @@ where
             ..FetchedPage::default()
         });
         page.place_regions(vendor);
-        notes.absorb(&mut run, &page);
+        absorb_regions(&mut run, &page);
         let listings_on_page = page.listings.len();
         let rejected_on_page = page.rejections.len();
         let skipped_on_page = page.skipped.values().sum();
@@ -700,9 +633,8 @@ pub async fn import_files(
 mod tests {
     use super::*;
 
-    #[test]
-    fn rejections_are_capped_but_counted() {
-        let mut run = SyncRun {
+    fn new_run() -> SyncRun {
+        SyncRun {
             id: 1,
             vendor: Vendor::Aws,
             trigger: SyncTrigger::Cli,
@@ -713,9 +645,35 @@ mod tests {
             report: UpsertReport::default(),
             rejected: 0,
             rejections: Vec::new(),
+            regions: Default::default(),
             resume_token: None,
             error: None,
+        }
+    }
+
+    #[test]
+    fn region_findings_add_up_in_the_report_not_in_rejections() {
+        let mut run = new_run();
+        let page = FetchedPage {
+            skipped: [("cn-qingyangtest-1".to_owned(), 3)].into(),
+            unknown_regions: ["cn-mars-1".to_owned()].into(),
+            ..FetchedPage::default()
         };
+        absorb_regions(&mut run, &page);
+        absorb_regions(&mut run, &page);
+        assert_eq!(run.regions.test_regions_skipped["cn-qingyangtest-1"], 6);
+        assert_eq!(run.regions.total_skipped(), 6);
+        assert_eq!(
+            run.regions.unknown_regions.iter().collect::<Vec<_>>(),
+            ["cn-mars-1"]
+        );
+        assert!(run.rejections.is_empty());
+        assert_eq!(run.rejected, 0);
+    }
+
+    #[test]
+    fn rejections_are_capped_but_counted() {
+        let mut run = new_run();
         let many = |n: usize| {
             (0..n)
                 .map(|i| RecordRejection {

@@ -7,6 +7,8 @@
 //! upsert together with its change-feed entries) is one method, carried out
 //! in one transaction by the implementation.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -499,6 +501,48 @@ pub struct RecordRejection {
     pub reason: String,
 }
 
+/// What a sync or import met in the vendor's regions besides listings and
+/// rejections. Neither part is a fault of the feed: neither counts as
+/// rejected, and neither holds back the retire sweep.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegionReport {
+    /// Offers left out because they are in a vendor's test region, counted
+    /// by region code. They are never stored, so never reach the storefront.
+    pub test_regions_skipped: BTreeMap<String, u64>,
+    /// Region codes the geography table does not know. Their offers are
+    /// stored under the code as the vendor gave it; each code is listed
+    /// once, so the table can be completed.
+    pub unknown_regions: BTreeSet<String>,
+}
+
+impl RegionReport {
+    /// Offers skipped in test regions, in all.
+    pub fn total_skipped(&self) -> u64 {
+        self.test_regions_skipped.values().sum()
+    }
+
+    /// Adds `count` offers skipped in the test region `code`.
+    pub fn add_skipped(&mut self, code: &str, count: u64) {
+        *self
+            .test_regions_skipped
+            .entry(code.to_owned())
+            .or_default() += count;
+    }
+
+    /// Notes the unknown region `code`; true the first time, so the caller
+    /// reports it once.
+    pub fn note_unknown(&mut self, code: &str) -> bool {
+        !self.unknown_regions.contains(code) && self.unknown_regions.insert(code.to_owned())
+    }
+
+    /// True when the run met no test region and no unknown region.
+    pub fn is_empty(&self) -> bool {
+        self.test_regions_skipped.is_empty() && self.unknown_regions.is_empty()
+    }
+}
+
 /// The report of one catalog sync or import.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -524,6 +568,10 @@ pub struct SyncRun {
     pub rejected: u64,
     /// The first rejections (the store keeps at most [`SyncRun::MAX_KEPT_REJECTIONS`]).
     pub rejections: Vec<RecordRejection>,
+    /// Offers skipped in test regions, and region codes the geography table
+    /// does not know; empty in reports from before it was kept.
+    #[serde(default)]
+    pub regions: RegionReport,
     /// Token of the next page to fetch: where a failed run resumes.
     pub resume_token: Option<String>,
     /// Why it failed.
@@ -581,6 +629,30 @@ mod tests {
         }
         assert_eq!(format!("{:<8}|", SyncTrigger::Cli), "cli     |");
         assert!(SyncTrigger::parse("api").is_err());
+    }
+
+    #[test]
+    fn region_report_counts_skips_and_notes_each_unknown_code_once() {
+        let mut regions = RegionReport::default();
+        assert!(regions.is_empty());
+        regions.add_skipped("cn-qingyangtest-1", 2);
+        regions.add_skipped("cn-qingyangtest-1", 3);
+        regions.add_skipped("us-test-2", 1);
+        assert_eq!(regions.total_skipped(), 6);
+        assert_eq!(regions.test_regions_skipped["cn-qingyangtest-1"], 5);
+        assert!(regions.note_unknown("cn-mars-1"));
+        assert!(!regions.note_unknown("cn-mars-1"));
+        assert_eq!(regions.unknown_regions.len(), 1);
+        assert!(!regions.is_empty());
+    }
+
+    #[test]
+    fn region_report_parts_default_when_absent() {
+        let parsed: RegionReport = serde_json::from_str(r#"{"unknown_regions":["x-1"]}"#).unwrap();
+        assert_eq!(parsed.total_skipped(), 0);
+        assert!(parsed.unknown_regions.contains("x-1"));
+        let empty: RegionReport = serde_json::from_str("{}").unwrap();
+        assert!(empty.is_empty());
     }
 
     #[test]

@@ -100,6 +100,8 @@ diesel::table! {
         rejected -> BigInt,
         /// Kept rejections as JSON.
         rejections -> Text,
+        /// Test-region skips and unknown region codes as JSON (`RegionReport`).
+        regions -> Text,
         /// Where a failed run resumes.
         resume_token -> Nullable<Text>,
         /// Why it failed.

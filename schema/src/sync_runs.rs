@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use shiyun_core::ValidationError;
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::{
-    RecordRejection, RunStatus, StoreError, StoreResult, SyncRun, SyncRunId, SyncRunStore,
-    SyncTrigger, UpsertReport,
+    RecordRejection, RegionReport, RunStatus, StoreError, StoreResult, SyncRun, SyncRunId,
+    SyncRunStore, SyncTrigger, UpsertReport,
 };
 
 use crate::db::{Database, map_diesel};
@@ -28,6 +28,7 @@ struct SyncRunRow {
     retired_count: i64,
     rejected: i64,
     rejections: String,
+    regions: String,
     resume_token: Option<String>,
     error: Option<String>,
 }
@@ -53,6 +54,9 @@ impl SyncRunRow {
             rejected: to_i64("rejected", run.rejected)?,
             rejections: serde_json::to_string(kept)
                 .map_err(|e| StoreError::Internal(format!("cannot serialise rejections: {e}")))?,
+            regions: serde_json::to_string(&run.regions).map_err(|e| {
+                StoreError::Internal(format!("cannot serialise the region report: {e}"))
+            })?,
             resume_token: run.resume_token.clone(),
             error: run.error.clone(),
         })
@@ -75,6 +79,7 @@ struct SyncRunRecord {
     retired_count: i64,
     rejected: i64,
     rejections: String,
+    regions: String,
     resume_token: Option<String>,
     error: Option<String>,
 }
@@ -88,6 +93,8 @@ impl TryFrom<SyncRunRecord> for SyncRun {
         let count = |v: i64| u64::try_from(v).map_err(|_| corrupt(format!("negative count {v}")));
         let rejections: Vec<RecordRejection> =
             serde_json::from_str(&r.rejections).map_err(|e| corrupt(e.to_string()))?;
+        let regions: RegionReport =
+            serde_json::from_str(&r.regions).map_err(|e| corrupt(format!("region report: {e}")))?;
         Ok(SyncRun {
             id: count(r.id)?,
             vendor: Vendor::parse(&r.vendor).map_err(|e| corrupt(e.to_string()))?,
@@ -104,6 +111,7 @@ impl TryFrom<SyncRunRecord> for SyncRun {
             },
             rejected: count(r.rejected)?,
             rejections,
+            regions,
             resume_token: r.resume_token,
             error: r.error,
         })
@@ -128,6 +136,7 @@ impl SyncRunStore for Database {
             report: UpsertReport::default(),
             rejected: 0,
             rejections: Vec::new(),
+            regions: RegionReport::default(),
             resume_token: None,
             error: None,
         };

@@ -364,6 +364,44 @@ async fn a_failed_run_resumes_from_its_token(db: TestDatabase) {
 }
 on_both_backends!(a_failed_run_resumes_from_its_token);
 
+async fn a_resumed_run_keeps_the_regions_of_its_earlier_pages(db: TestDatabase) {
+    let stores = stores(&db);
+    let pages = vec![
+        vec![listing_in_region("a1", "us-mars-1", "us")],
+        vec![listing_in_region("b1", "us-east-1", "us")],
+        vec![
+            listing_in_region("c1", "us-mars-1", "us"),
+            listing_in_region("c2", "us-mars-2", "us"),
+        ],
+    ];
+    let connector = PagedConnector::new(pages).failing_at(2);
+    let options = SyncOptions::new(SyncTrigger::Cli);
+    sync::run_sync(&connector, &stores, options, &NoProgress)
+        .await
+        .unwrap_err();
+    let failed = db.recent_sync_runs(Some(Vendor::Aws), 1).unwrap().remove(0);
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert_eq!(
+        failed.regions.unknown_regions,
+        ["us-mars-1".to_owned()].into(),
+        "saved with the failed run"
+    );
+
+    let options = SyncOptions::new(SyncTrigger::Cli).resume(failed.id);
+    let resumed = sync::run_sync(&connector, &stores, options, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(resumed.id, failed.id);
+    assert_eq!(
+        resumed.regions.unknown_regions,
+        ["us-mars-1".to_owned(), "us-mars-2".to_owned()].into(),
+        "each code once, across the resume"
+    );
+    assert!(resumed.rejections.is_empty(), "{:?}", resumed.rejections);
+    assert_eq!(db.get_sync_run(failed.id).unwrap().unwrap(), resumed);
+}
+on_both_backends!(a_resumed_run_keeps_the_regions_of_its_earlier_pages);
+
 async fn an_unreadable_import_file_is_a_rejection(db: TestDatabase) {
     let stores = stores(&db);
     let ctx = ImportContext::at(chrono::Utc::now());
@@ -794,23 +832,25 @@ async fn test_regions_are_skipped_and_unknown_regions_noted_once(db: TestDatabas
         run.report.new, 4,
         "two known, two unknown; none in the test region"
     );
-    assert_eq!(sync::skipped_in_test_regions(&run), 2);
-    let unknown: Vec<&RecordRejection> = run
-        .rejections
-        .iter()
-        .filter(|r| r.reason == sync::UNKNOWN_REGION_NOTE)
-        .collect();
+    assert_eq!(run.regions.total_skipped(), 2);
     assert_eq!(
-        unknown.len(),
-        1,
-        "one report per code: {:?}",
+        run.regions.test_regions_skipped,
+        [("cn-qingyangtest-1a".to_owned(), 2)].into(),
+        "skipped offers are counted by the code the vendor gave"
+    );
+    assert_eq!(
+        run.regions.unknown_regions,
+        ["cn-mars-1a".to_owned()].into(),
+        "one report per code"
+    );
+    assert!(
+        run.rejections.is_empty(),
+        "regions are not rejections: {:?}",
         run.rejections
     );
-    assert_eq!(unknown[0].vendor_key, "cn-mars-1a");
-    assert!(run.rejections.iter().all(sync::is_region_note));
     // The report is the one the store keeps.
     let saved = stores.runs.get_sync_run(run.id).unwrap().unwrap();
-    assert_eq!(saved.rejections, run.rejections);
+    assert_eq!(saved, run);
 
     let stored = |sku: &str| {
         stores
@@ -848,12 +888,11 @@ async fn test_regions_are_skipped_and_unknown_regions_noted_once(db: TestDatabas
     .unwrap();
     assert!(run.report.new > 0);
     assert_eq!(run.rejected, 0, "{:?}", run.rejections);
+    assert!(run.rejections.is_empty(), "{:?}", run.rejections);
+    assert_eq!(run.regions.total_skipped(), 0);
     assert_eq!(
-        run.rejections,
-        [RecordRejection {
-            vendor_key: "ap-marsport-1".to_owned(),
-            reason: sync::UNKNOWN_REGION_NOTE.to_owned(),
-        }]
+        run.regions.unknown_regions,
+        ["ap-marsport-1".to_owned()].into()
     );
 }
 on_both_backends!(test_regions_are_skipped_and_unknown_regions_noted_once);

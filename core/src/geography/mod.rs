@@ -24,8 +24,10 @@
 //!   run report as skipped, not as rejected;
 //! - still stores an offer in a code the table does not know, placed by the
 //!   connector's own rule (country from the code's shape) with
-//!   `Region::new`, and notes the code in one [`UnknownRegions`] per sync,
-//!   which reports each new code once at the end of the run.
+//!   `Region::new`, and reports the code: the sync engine lists each such
+//!   code once in the run report's [`RegionReport`].
+//!
+//! [`RegionReport`]: crate::store::RegionReport
 
 use std::collections::BTreeSet;
 

@@ -64,6 +64,7 @@ conformance! {
         listings::corrupt_document_is_internal_error,
         listings::price_history_that_breaks_a_rule_is_internal_error,
         sync_runs::unknown_trigger_is_internal_error,
+        sync_runs::unreadable_region_report_is_internal_error,
         support::migrate_twice_is_harmless,
         support::concurrent_migrations_agree,
     }

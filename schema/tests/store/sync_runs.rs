@@ -2,7 +2,7 @@
 
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::{
-    RecordRejection, RunStatus, StoreError, SyncRun, SyncTrigger, UpsertReport,
+    RecordRejection, RegionReport, RunStatus, StoreError, SyncRun, SyncTrigger, UpsertReport,
 };
 
 use crate::support::{Store, at};
@@ -12,6 +12,7 @@ pub fn sync_run_lifecycle<S: Store>(store: &S) {
         .start_sync_run(Vendor::Aws, SyncTrigger::Cli, at(1))
         .unwrap();
     assert_eq!(run.status, RunStatus::Running);
+    assert!(run.regions.is_empty());
     assert_eq!(
         (run.vendor, run.trigger, run.started_at),
         (Vendor::Aws, SyncTrigger::Cli, at(1))
@@ -35,6 +36,10 @@ pub fn sync_run_lifecycle<S: Store>(store: &S) {
             reason: "no price".into(),
         })
         .collect();
+    done.regions.add_skipped("cn-qingyangtest-1", 12);
+    done.regions.add_skipped("us-test-2", 1);
+    done.regions.note_unknown("cn-mars-1");
+    done.regions.note_unknown("中国-北极-1");
     done.resume_token = Some("page-8".into());
     done.error = Some("vendor answered 503".into());
     store.save_sync_run(&done).unwrap();
@@ -48,6 +53,8 @@ pub fn sync_run_lifecycle<S: Store>(store: &S) {
         got.rejections[..],
         done.rejections[..SyncRun::MAX_KEPT_REJECTIONS]
     );
+    assert_eq!(got.regions, done.regions);
+    assert_eq!(got.regions.total_skipped(), 13);
     assert_eq!(
         SyncRun {
             rejections: done.rejections[..SyncRun::MAX_KEPT_REJECTIONS].to_vec(),
@@ -61,6 +68,7 @@ pub fn sync_run_lifecycle<S: Store>(store: &S) {
     resumed.status = RunStatus::Succeeded;
     resumed.resume_token = None;
     resumed.error = None;
+    resumed.regions.note_unknown("ap-marsport-1");
     store.save_sync_run(&resumed).unwrap();
     assert_eq!(store.get_sync_run(run.id).unwrap().unwrap(), resumed);
 
@@ -128,6 +136,33 @@ pub fn unknown_trigger_is_internal_error(db: &shiyun_schema::testing::TestDataba
     let err = db.get_sync_run(run.id).unwrap_err();
     assert!(
         matches!(&err, StoreError::Internal(m) if m.contains("telepathy")),
+        "{err:?}"
+    );
+}
+
+pub fn unreadable_region_report_is_internal_error(db: &shiyun_schema::testing::TestDatabase) {
+    use shiyun_core::store::SyncRunStore;
+    let run = db
+        .start_sync_run(Vendor::Aws, SyncTrigger::Cli, at(1))
+        .unwrap();
+    // A report written before the column existed reads as empty.
+    let sql = format!(
+        "UPDATE sync_runs SET regions = '{{}}' WHERE id = {}",
+        run.id
+    );
+    crate::support::execute_behind_the_store(db, &sql);
+    assert_eq!(
+        db.get_sync_run(run.id).unwrap().unwrap().regions,
+        RegionReport::default()
+    );
+    let sql = format!(
+        "UPDATE sync_runs SET regions = '{{\"unknown_regions\": 7}}' WHERE id = {}",
+        run.id
+    );
+    crate::support::execute_behind_the_store(db, &sql);
+    let err = db.get_sync_run(run.id).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Internal(m) if m.contains("region report")),
         "{err:?}"
     );
 }

@@ -13,7 +13,7 @@ use shiyun_connectors::scheduler::Scheduler;
 use shiyun_connectors::sync::{self, LogProgress, PageDone, SyncProgress, SyncStores};
 use shiyun_connectors::{Connector, ConnectorError, ImportContext};
 use shiyun_core::listing::{Listing, Vendor};
-use shiyun_core::store::{SyncRun, SyncRunStore, SyncTrigger};
+use shiyun_core::store::{RegionReport, SyncRun, SyncRunStore, SyncTrigger};
 use shiyun_schema::Database;
 
 use super::{
@@ -86,6 +86,7 @@ fn dry_run(vendor: Vendor, files: &[PathBuf], ctx: &ImportContext) -> Result<()>
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut rejected = 0usize;
+    let mut regions = RegionReport::default();
     let mut failed_file = None;
     shiyun_connectors::normalise_files(vendor, files, ctx, |label, page| {
         let page = match page {
@@ -97,6 +98,12 @@ fn dry_run(vendor: Vendor, files: &[PathBuf], ctx: &ImportContext) -> Result<()>
         };
         for listing in &page.listings {
             write_dry_run_line(&mut out, listing).map_err(ConnectorError::Output)?;
+        }
+        for (code, count) in &page.skipped {
+            regions.add_skipped(code, *count);
+        }
+        for code in &page.unknown_regions {
+            regions.note_unknown(code);
         }
         for rejection in &page.rejections {
             rejected += 1;
@@ -112,6 +119,9 @@ fn dry_run(vendor: Vendor, files: &[PathBuf], ctx: &ImportContext) -> Result<()>
         None => e.into(),
     })?;
     out.flush().map_err(ConnectorError::Output)?;
+    for line in region_lines(&regions) {
+        eprintln!("{line}");
+    }
     if rejected > 0 {
         eprintln!("{rejected} records rejected");
     }
@@ -156,13 +166,14 @@ impl SyncProgress for CliProgress {
         };
         let run = page.run;
         bar.set_message(format!(
-            "page {}{}: {} new, {} changed, {} unchanged, {} rejected",
+            "page {}{}: {} new, {} changed, {} unchanged, {} rejected, {} skipped in test regions",
             run.pages,
             page.label.map(|l| format!(" ({l})")).unwrap_or_default(),
             run.report.new,
             run.report.changed,
             run.report.unchanged,
             run.rejected,
+            run.regions.total_skipped(),
         ));
     }
 
@@ -213,7 +224,7 @@ async fn runs(settings: Settings, args: RunsArgs) -> Result<()> {
         println!("no runs yet");
     }
     println!(
-        "{:>5}  {:<9} {:<8} {:<10} {:<20} {:>9} {:>6} {:>8} {:>9} {:>8} {:>8}",
+        "{:>5}  {:<9} {:<8} {:<10} {:<20} {:>9} {:>6} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",
         "id",
         "vendor",
         "trigger",
@@ -224,7 +235,9 @@ async fn runs(settings: Settings, args: RunsArgs) -> Result<()> {
         "new",
         "changed",
         "retired",
-        "rejected"
+        "rejected",
+        "skipped",
+        "unknown",
     );
     for run in &runs {
         print_run_row(run);
@@ -244,7 +257,7 @@ fn duration_of(run: &SyncRun) -> String {
 
 fn print_run_row(run: &SyncRun) {
     println!(
-        "{:>5}  {:<9} {:<8} {:<10} {:<20} {:>9} {:>6} {:>8} {:>9} {:>8} {:>8}",
+        "{:>5}  {:<9} {:<8} {:<10} {:<20} {:>9} {:>6} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",
         run.id,
         run.vendor.id(),
         run.trigger,
@@ -256,7 +269,27 @@ fn print_run_row(run: &SyncRun) {
         run.report.changed,
         run.report.retired,
         run.rejected,
+        run.regions.total_skipped(),
+        run.regions.unknown_regions.len(),
     );
+    for line in region_lines(&run.regions) {
+        println!("{line}");
+    }
+}
+
+/// One indented line per test region skipped and per unknown region code:
+/// neither is a rejection.
+fn region_lines(regions: &RegionReport) -> impl Iterator<Item = String> + '_ {
+    let skipped = regions
+        .test_regions_skipped
+        .iter()
+        .map(|(code, count)| format!("  test region {code}: skipped {count}, never stored"));
+    let unknown = regions.unknown_regions.iter().map(|code| {
+        format!(
+            "  unknown region {code}: offers stored under this code, not in the geography table"
+        )
+    });
+    skipped.chain(unknown)
 }
 
 fn print_run(run: &SyncRun) {
@@ -273,6 +306,9 @@ fn print_run(run: &SyncRun) {
         run.rejected,
         duration_of(run),
     );
+    for line in region_lines(&run.regions) {
+        println!("{line}");
+    }
     for rejection in &run.rejections {
         println!("  rejected {}: {}", rejection.vendor_key, rejection.reason);
     }

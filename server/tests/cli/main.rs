@@ -255,6 +255,40 @@ fn catalog_import_stores_and_reports_runs() {
 }
 
 #[test]
+fn test_and_unknown_regions_are_reported_apart_from_rejections() {
+    let dir = tempfile::tempdir().unwrap();
+    // One Kingsoft instance type in a known zone, a zone of the test region
+    // `cn-qingyangtest-1` and a zone the geography table does not know.
+    let file = dir.path().join("kingsoft-configs.json");
+    let zones = ["cn-beijing-6a", "cn-qingyangtest-1a", "cn-mars-1a"]
+        .map(|z| serde_json::json!({ "AvailabilityZone": z }));
+    let body = serde_json::json!({"RequestId": "r", "InstanceTypeConfigSet": [
+        {"InstanceType": "N3.2B", "InstanceFamily": "N3", "CPU": 2, "Memory": 4, "AvailabilityZoneSet": zones}
+    ]});
+    std::fs::write(&file, body.to_string()).unwrap();
+    let imported = ok(shiyun(dir.path())
+        .args(["catalog", "import", "--vendor", "kingsoft"])
+        .arg(&file)
+        .output()
+        .unwrap());
+    assert!(imported.contains("2 new"), "{imported}");
+    let skipped = "  test region cn-qingyangtest-1a: skipped 1, never stored";
+    let unknown = "  unknown region cn-mars-1a: offers stored under this code";
+    for output in [&imported, &run_rows(dir.path(), "kingsoft").0] {
+        assert!(output.contains(skipped), "{output}");
+        assert!(output.contains(unknown), "{output}");
+        assert!(!output.contains("  rejected"), "not rejections: {output}");
+    }
+    let (runs, rows) = run_rows(dir.path(), "kingsoft");
+    let columns: Vec<&str> = rows[0].split_whitespace().collect();
+    assert_eq!(
+        columns[columns.len() - 3..],
+        ["0", "1", "1"],
+        "rejected, skipped, unknown: {runs}"
+    );
+}
+
+#[test]
 fn bad_arguments_fail_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let output = shiyun(dir.path())
