@@ -250,7 +250,7 @@ pub enum Placement {
     /// A CTyun code placed by the place in its code only (`cn-anshun-t1`).
     Place,
     /// A code the table does not know: store it placed by the connector's
-    /// own rule and note it in [`UnknownRegions`].
+    /// own rule and report it in the sync run's `RegionReport`.
     Unknown,
 }
 
@@ -330,36 +330,6 @@ fn zone_region(vendor: Vendor, zone: &str) -> Option<&str> {
         // Their zones are listed in the table, not priced apart, or the
         // connector handles them.
         Vendor::Aws | Vendor::Azure | Vendor::Gcp | Vendor::Ibm | Vendor::Ctyun => None,
-    }
-}
-
-/// The region codes that a sync met and the table does not know, each
-/// reported once. A connector keeps one per run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UnknownRegions {
-    codes: BTreeSet<String>,
-}
-
-impl UnknownRegions {
-    /// An empty set.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Notes `code`, if [`place`] does not know it; true the first time a
-    /// code is noted, so the caller logs it once.
-    pub fn note(&mut self, vendor: Vendor, code: &str) -> bool {
-        place(vendor, code) == Placement::Unknown && self.codes.insert(code.to_owned())
-    }
-
-    /// The codes noted, sorted.
-    pub fn codes(&self) -> impl Iterator<Item = &str> {
-        self.codes.iter().map(String::as_str)
-    }
-
-    /// True when nothing was noted.
-    pub fn is_empty(&self) -> bool {
-        self.codes.is_empty()
     }
 }
 
@@ -551,15 +521,6 @@ mod tests {
             storefront_regions(Vendor::Kingsoft).count() + 1,
             regions(Vendor::Kingsoft).len()
         );
-    }
-
-    #[test]
-    fn unknown_codes_are_noted_once() {
-        let mut unknown = UnknownRegions::new();
-        assert!(unknown.note(Vendor::Aws, "xx-mars-1"));
-        assert!(!unknown.note(Vendor::Aws, "xx-mars-1"));
-        assert!(!unknown.note(Vendor::Aws, "us-east-1"));
-        assert_eq!(unknown.codes().collect::<Vec<_>>(), ["xx-mars-1"]);
     }
 
     #[test]
