@@ -147,9 +147,10 @@ pub enum ConnectorError {
     /// link we cannot follow, never the caller's input.
     #[error("cannot build the request: {0}")]
     Request(String),
-    /// A task or channel of this process ended before its work was done
-    /// (its own failure, if any, is reported where it happened).
-    #[error("{0} ended early")]
+    /// A task or channel of this process ended before its work was done;
+    /// the text says which, and why when known (`the store task ended
+    /// early: task 7 panicked`).
+    #[error("{0}")]
     Interrupted(String),
     /// Storing the results failed.
     #[error(transparent)]
@@ -205,5 +206,23 @@ impl CodedError for ConnectorError {
             ConnectorError::Request(_) | ConnectorError::Interrupted(_) => ErrorCode::Internal,
             ConnectorError::Store(e) => e.code(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interruption_is_told_in_the_callers_words_once() {
+        let error = ConnectorError::Interrupted("the import stopped taking pages".into());
+        assert_eq!(error.to_string(), "the import stopped taking pages");
+        let error =
+            ConnectorError::Interrupted("the store task ended early: task 7 panicked".into());
+        assert_eq!(
+            error.to_string().matches("ended early").count(),
+            1,
+            "{error}"
+        );
     }
 }

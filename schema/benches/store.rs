@@ -68,6 +68,12 @@ fn bare_insert_sqlite(url: &str, rows: &[(String, String)]) -> f64 {
 
 fn bare_insert_postgres(url: &str, rows: &[(String, String)]) -> f64 {
     let mut conn = diesel::PgConnection::establish(url).expect("postgres");
+    // Test databases are reused clones that must keep the migrated schema:
+    // the table goes again after the run, and one a stopped run left goes
+    // first.
+    diesel::sql_query("DROP TABLE IF EXISTS bench_bare")
+        .execute(&mut conn)
+        .expect("drop a leftover");
     diesel::sql_query("CREATE TABLE bench_bare (id TEXT PRIMARY KEY NOT NULL, doc TEXT NOT NULL)")
         .execute(&mut conn)
         .expect("create");
@@ -84,7 +90,11 @@ fn bare_insert_postgres(url: &str, rows: &[(String, String)]) -> f64 {
         })
         .expect("insert");
     }
-    started.elapsed().as_secs_f64()
+    let elapsed = started.elapsed().as_secs_f64();
+    diesel::sql_query("DROP TABLE bench_bare")
+        .execute(&mut conn)
+        .expect("drop");
+    elapsed
 }
 
 fn upsert_all(db: &TestDatabase, listings: &[Listing]) -> f64 {

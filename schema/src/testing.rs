@@ -477,6 +477,14 @@ fn build_template(admin: &mut PgConnection, admin_url: &str, name: &str) -> Resu
         return Ok(());
     }
     let building = format!("{name}_building");
+    // PostgreSQL refuses to drop a template: a leftover of a builder from
+    // before the flag and the rename were one transaction may carry it.
+    if database_exists(admin, &building)? {
+        execute(
+            admin,
+            &format!("ALTER DATABASE {building} WITH IS_TEMPLATE false"),
+        )?;
+    }
     execute(
         admin,
         &format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"),
@@ -489,15 +497,17 @@ fn build_template(admin: &mut PgConnection, admin_url: &str, name: &str) -> Resu
             .map_err(|e| format!("migrations failed: {e}"))?;
         // Dropped here: the rename and every clone need it to have no session.
     }
-    // Refusing connections keeps "never connect to the template" true.
-    execute(
-        admin,
-        &format!("ALTER DATABASE {building} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"),
-    )?;
-    execute(
-        admin,
-        &format!("ALTER DATABASE {building} RENAME TO {name}"),
-    )
+    // Refusing connections keeps "never connect to the template" true. One
+    // transaction: a builder dying between the two must not leave a
+    // template under the temporary name, which no later builder could drop.
+    admin
+        .transaction(|conn| {
+            conn.batch_execute(&format!(
+                "ALTER DATABASE {building} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false; \
+                 ALTER DATABASE {building} RENAME TO {name}"
+            ))
+        })
+        .map_err(|e| e.to_string())
 }
 
 /// FNV-1a over the embedded migrations' names and, where the source tree is
@@ -586,6 +596,36 @@ mod tests {
         for (url, expected) in cases {
             assert_eq!(with_database(url, "x"), expected, "{url}");
         }
+    }
+
+    /// A builder that died after flagging its database a template left it
+    /// under the temporary name; the next builder still gets through.
+    #[test]
+    fn a_template_flagged_leftover_does_not_block_the_next_build() {
+        let admin_url = admin_url();
+        let mut admin = PgConnection::establish(&admin_url).unwrap();
+        let name = format!("{TEMPLATE_PREFIX}leftover_{:016x}", fastrand::u64(..));
+        let building = format!("{name}_building");
+        execute(&mut admin, &format!("CREATE DATABASE {building}")).unwrap();
+        execute(
+            &mut admin,
+            &format!("ALTER DATABASE {building} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"),
+        )
+        .unwrap();
+        let built = build_template(&mut admin, &admin_url, &name);
+        let exists = database_exists(&mut admin, &name).unwrap();
+        for leftover in [&name, &building] {
+            if database_exists(&mut admin, leftover).unwrap() {
+                execute(
+                    &mut admin,
+                    &format!("ALTER DATABASE {leftover} WITH IS_TEMPLATE false"),
+                )
+                .unwrap();
+                execute(&mut admin, &format!("DROP DATABASE {leftover}")).unwrap();
+            }
+        }
+        built.unwrap();
+        assert!(exists, "the template was built");
     }
 
     #[test]
