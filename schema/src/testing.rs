@@ -442,7 +442,7 @@ fn take_slot(
         execute(
             admin,
             &format!(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
                  WHERE datname = '{name}' AND pid <> pg_backend_pid()"
             ),
         )?;
