@@ -439,6 +439,35 @@ mod tests {
     }
 
     #[test]
+    fn no_english_region_name_names_another_city() {
+        // A buyer searching `hong kong` must not find Taipei. The one
+        // exception names a state after its capital: Osasco is in the
+        // state of Sao Paulo.
+        let allowed = [("southamerica-east1", "sao-paulo")];
+        for vendor in Vendor::ALL {
+            for r in regions(vendor) {
+                let words = format!(
+                    " {} ",
+                    fold(r.name_en).replace(|c: char| !c.is_alphanumeric(), " ")
+                );
+                for other in cities().iter().filter(|c| c.id != r.city) {
+                    let name = format!(
+                        " {} ",
+                        fold(other.en).replace(|c: char| !c.is_alphanumeric(), " ")
+                    );
+                    assert!(
+                        !words.contains(&name) || allowed.contains(&(r.code, other.id)),
+                        "{vendor} {}: {} names {}",
+                        r.code,
+                        r.name_en,
+                        other.en
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn zones_map_to_their_region_and_keep_their_code() {
         let zone = region_of(Vendor::Tencent, "ap-guangzhou-6").unwrap();
         assert_eq!(zone.code, "ap-guangzhou-6");

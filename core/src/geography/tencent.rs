@@ -147,7 +147,7 @@ pub(super) const REGIONS: &[KnownRegion] = &[
         province: "hong-kong",
         city: "hong-kong",
         name_zh: "港澳台地区（中国香港）",
-        name_en: "Hong Kong/Macao/Taiwan (Hong Kong, China)",
+        name_en: "Hong Kong, China",
         aliases: &["港澳台"],
         zones: &["ap-hongkong-1", "ap-hongkong-2", "ap-hongkong-3"],
         ..KnownRegion::BLANK
@@ -158,7 +158,7 @@ pub(super) const REGIONS: &[KnownRegion] = &[
         province: "taipei",
         city: "taipei",
         name_zh: "港澳台地区（中国台北）",
-        name_en: "Hong Kong/Macao/Taiwan (Taipei, China)",
+        name_en: "Taipei, China",
         aliases: &["港澳台", "taiwan", "台湾"],
         zones: &["ap-taipei-1"],
         ..KnownRegion::BLANK

@@ -299,6 +299,11 @@ fn class_words(category: &Category) -> (&'static str, &'static str) {
         "security.ddos" => ("DDoS 防护", "DDoS protection"),
         "security.firewall" => ("云防火墙", "cloud firewall"),
         "middleware.queue" => ("消息队列", "message queue"),
+        "compute.gpu" => (
+            "GPU 云服务器（云主机）",
+            "GPU virtual machine (cloud server)",
+        ),
+        "compute.bare_metal" => ("裸金属服务器", "bare metal server"),
         _ => match category.family() {
             "storage" => ("云存储", "cloud storage"),
             "network" => ("网络服务", "network service"),
@@ -606,6 +611,30 @@ mod tests {
         };
         let text = storage_text(&offer, &Category::parse("storage.block").unwrap(), &product);
         assert!(text.name.en.unwrap().ends_with("· cn-mars1"));
+    }
+
+    #[test]
+    fn a_gpu_product_priced_apart_from_its_machine_says_gpu() {
+        // GCP prices GPUs on their own: the text function is the product one.
+        let region = geography::region_of(Vendor::Gcp, "us-central1").unwrap();
+        let offer = Offer {
+            vendor: Vendor::Gcp,
+            region: &region,
+            billing: &[BillingMode::OnDemand],
+        };
+        let product = Product {
+            product_zh: "计算引擎 GPU NVIDIA A100",
+            product_en: "Compute Engine GPU NVIDIA A100",
+            specs: &Specs::default(),
+        };
+        let gpu = Category::parse("compute.gpu").unwrap();
+        let [_, _, desc_zh, desc_en] = texts(&service_text(&offer, &gpu, &product));
+        assert!(desc_zh.contains("GPU 云服务器"), "{desc_zh}");
+        assert!(desc_en.contains("GPU virtual machine"), "{desc_en}");
+        let metal = Category::parse("compute.bare_metal").unwrap();
+        let [_, _, desc_zh, desc_en] = texts(&service_text(&offer, &metal, &product));
+        assert!(desc_zh.contains("裸金属") && desc_en.contains("bare metal"));
+        assert!(!desc_en.contains("virtual machine"), "{desc_en}");
     }
 
     #[test]
