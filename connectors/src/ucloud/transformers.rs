@@ -245,7 +245,13 @@ impl Offer {
                     .param("InstanceMode")
                     .is_some_and(|m| m.eq_ignore_ascii_case("HA"));
                 let (engine, version, engine_name) = engine_of(db_type);
-                let memory_gib = mb_to_gib(Decimal::from(memory_mb));
+                // UDB memory tiers are decimal: `MemoryLimit` 1000 is the
+                // tier UCloud sells as 1G (2000 as 2G, …), unlike UHost's
+                // binary `Memory` (4096 is 4 GiB).
+                let memory_gib = Decimal::from(memory_mb)
+                    .checked_div(Decimal::from(1000))
+                    .unwrap_or_default()
+                    .normalize();
                 let mode_suffix = if ha { ".ha" } else { "" };
                 let (mode_zh, mode_en) = if ha {
                     (" 高可用版", " HA")

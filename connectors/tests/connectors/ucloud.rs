@@ -94,6 +94,13 @@ fn udb_price_sample_is_in_fen() {
     assert_eq!(l.specs().engine_version.as_deref(), Some("8.0"));
     assert_texts_clean(&page.listings);
     assert_eq!(l.specs().storage_gib, Some(dec!(20)));
+    // The 1000 MB tier is sold as 1G, and named so.
+    assert_eq!(l.specs().memory_gib, Some(dec!(1)));
+    assert!(
+        !l.name().zh.as_deref().unwrap().contains("0.97"),
+        "{:?}",
+        l.name()
+    );
     let p = &l.prices()[0];
     assert_eq!(p.billing_mode(), BillingMode::Monthly);
     assert_eq!(p.unit(), PriceUnit::Month);
