@@ -592,10 +592,18 @@ pub fn provenance_of_parts(
     for part in parts {
         hasher.update(part);
     }
+    // Lower-case hex, as `hex::encode` writes it, into one allocation.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digest = hasher.finalize();
+    let mut raw_hash = String::with_capacity(digest.len() * 2);
+    for byte in digest {
+        raw_hash.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        raw_hash.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
     Provenance {
         fetched_at,
         vendor_api: vendor_api.to_owned(),
-        raw_hash: hex::encode(hasher.finalize()),
+        raw_hash,
     }
 }
 
@@ -627,16 +635,21 @@ fn leading_decimal(text: &str) -> Option<Decimal> {
     parse_decimal(&number).ok()
 }
 
-/// GPU model by instance family: the Price List gives the count, not the model.
+/// GPU model by instance family (the part of the type before the dot):
+/// the Price List gives the count, not the model.
 const GPU_MODELS: &[(&str, &str)] = &[
+    ("p6e-gb200", "NVIDIA GB200"),
+    ("p6-b200", "NVIDIA B200"),
     ("p5", "NVIDIA H100"),
     ("p5e", "NVIDIA H200"),
+    ("p5en", "NVIDIA H200"),
     ("p4d", "NVIDIA A100"),
     ("p4de", "NVIDIA A100 80GB"),
     ("p3", "NVIDIA V100"),
     ("p3dn", "NVIDIA V100"),
     ("p2", "NVIDIA K80"),
     ("g6", "NVIDIA L4"),
+    ("gr6", "NVIDIA L4"),
     ("g6e", "NVIDIA L40S"),
     ("g5", "NVIDIA A10G"),
     ("g5g", "NVIDIA T4G"),
@@ -915,5 +928,170 @@ impl AwsErrorBody {
                 | "InvalidClientTokenId"
                 | "SignatureDoesNotMatch"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn product(instance_type: &str, family: &str, gpu: &str) -> Product {
+        let attributes = [
+            ("servicecode", "AmazonEC2"),
+            ("regionCode", "us-east-1"),
+            ("instanceType", instance_type),
+            ("instanceFamily", "Accelerated computing"),
+            ("vcpu", "192"),
+            ("memory", "2,048 GiB"),
+            ("gpu", gpu),
+            ("operatingSystem", "Linux"),
+            ("tenancy", "Shared"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        Product {
+            sku: Some("SKU123".into()),
+            product_family: Some(family.into()),
+            attributes,
+        }
+    }
+
+    fn term(json: &str) -> Term<'_> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    const ON_DEMAND: &str = r#"{"offerTermCode":"JRTCKXETXF","priceDimensions":{"SKU123.JRTCKXETXF.6YS6EN2CT7":{"unit":"Hrs","beginRange":"0","endRange":"Inf","pricePerUnit":{"USD":"1.5"}}},"termAttributes":{}}"#;
+
+    fn reserved(years: u16, class: &str, option: &str) -> String {
+        format!(
+            r#"{{"offerTermCode":"CODE{years}{class}{}","priceDimensions":{{"d":{{"unit":"Hrs","pricePerUnit":{{"USD":"0.9"}}}}}},"termAttributes":{{"LeaseContractLength":"{years}yr","OfferingClass":"{class}","PurchaseOption":"{option}"}}}}"#,
+            option.len()
+        )
+    }
+
+    fn provenance() -> Provenance {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        Provenance::from_raw(OFFER_FILE_API, b"{}", at)
+    }
+
+    #[test]
+    fn current_gpu_families_name_their_gpu() {
+        for (instance_type, model) in [
+            ("p5en.48xlarge", "NVIDIA H200"),
+            ("p6-b200.48xlarge", "NVIDIA B200"),
+            ("p6e-gb200.36xlarge", "NVIDIA GB200"),
+            ("gr6.4xlarge", "NVIDIA L4"),
+            ("p5.48xlarge", "NVIDIA H100"),
+            ("g6e.xlarge", "NVIDIA L40S"),
+        ] {
+            let (_, template) =
+                ProductTemplate::from_product(&product(instance_type, "Compute Instance", "8"))
+                    .unwrap();
+            assert_eq!(
+                template.specs.gpu_model.as_deref(),
+                Some(model),
+                "{instance_type}"
+            );
+            assert_eq!(template.category.as_str(), "compute.gpu");
+            let listing = template
+                .listing(
+                    &mut TermTexts::default(),
+                    "SKU123",
+                    TermKind::OnDemand,
+                    "SKU123.JRTCKXETXF",
+                    &term(ON_DEMAND),
+                    provenance(),
+                )
+                .unwrap();
+            let name = listing.name().en.as_deref().unwrap();
+            assert!(name.contains(&format!("8 × {model}")), "{name}");
+        }
+    }
+
+    #[test]
+    fn bare_metal_instances_say_bare_metal_server() {
+        let (_, template) = ProductTemplate::from_product(&product(
+            "m5.metal",
+            "Compute Instance (bare metal)",
+            "0",
+        ))
+        .unwrap();
+        assert_eq!(template.category.as_str(), "compute.bare_metal");
+        let listing = template
+            .listing(
+                &mut TermTexts::default(),
+                "SKU123",
+                TermKind::OnDemand,
+                "SKU123.JRTCKXETXF",
+                &term(ON_DEMAND),
+                provenance(),
+            )
+            .unwrap();
+        let zh = listing.description().zh.as_deref().unwrap();
+        let en = listing.description().en.as_deref().unwrap();
+        assert!(
+            zh.contains("裸金属服务器") && !zh.contains("云主机"),
+            "{zh}"
+        );
+        assert!(
+            en.contains("bare metal server") && !en.contains("virtual machine"),
+            "{en}"
+        );
+    }
+
+    #[test]
+    fn reused_term_texts_equal_texts_worded_anew() {
+        let (_, template) =
+            ProductTemplate::from_product(&product("p5en.48xlarge", "Compute Instance", "8"))
+                .unwrap();
+        let mut shared = TermTexts::default();
+        let mut terms = vec![(TermKind::OnDemand, ON_DEMAND.to_owned())];
+        for years in [1, 3] {
+            for class in ["standard", "convertible"] {
+                for option in ["No Upfront", "Partial Upfront", "All Upfront"] {
+                    terms.push((TermKind::Reserved, reserved(years, class, option)));
+                }
+            }
+        }
+        let mut names = BTreeSet::new();
+        // Twice over, so the second round reads every text from `shared`.
+        for (kind, json) in terms.iter().chain(&terms) {
+            let term = term(json);
+            let key = format!("SKU123.{}", term.offer_term_code.as_deref().unwrap());
+            let reused = template
+                .listing(&mut shared, "SKU123", *kind, &key, &term, provenance())
+                .unwrap();
+            let fresh = template
+                .listing(
+                    &mut TermTexts::default(),
+                    "SKU123",
+                    *kind,
+                    &key,
+                    &term,
+                    provenance(),
+                )
+                .unwrap();
+            assert_eq!(reused, fresh);
+            names.insert(reused.name().clone().en.unwrap());
+        }
+        assert_eq!(names.len(), 13, "each kind of term has its own name");
+        assert!(
+            names
+                .iter()
+                .any(|n| n.contains("reserved 3 year, convertible, All Upfront"))
+        );
+        assert!(shared.worded.len() == 13);
+    }
+
+    #[test]
+    fn provenance_of_parts_is_the_hash_of_the_parts_together() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let parts: [&[u8]; 2] = [b"product hash", b"{\"term\":1}"];
+        assert_eq!(
+            provenance_of_parts(OFFER_FILE_API, &parts, at),
+            Provenance::from_raw(OFFER_FILE_API, &parts.concat(), at)
+        );
     }
 }

@@ -327,15 +327,22 @@ pub(crate) fn longer_than(text: &str, max: usize) -> bool {
 
 /// True when `text` has a control character (`char::is_control`: U+0000 to
 /// U+001F and U+007F to U+009F), found in its UTF-8 bytes without decoding:
-/// U+0080 to U+009F are the only ones encoded as two bytes, `C2 80`–`C2 9F`.
+/// U+0080 to U+009F are the only ones of two bytes, `C2 80` to `C2 9F`. The
+/// folds do not stop early, so they run over whole vectors of bytes (every
+/// text of every listing is checked).
 fn has_control(text: &str) -> bool {
-    let mut previous = 0u8;
-    text.bytes().any(|byte| {
-        let control =
-            byte < 0x20 || byte == 0x7f || (previous == 0xc2 && (0x80..=0x9f).contains(&byte));
-        previous = byte;
-        control
-    })
+    let bytes = text.as_bytes();
+    let one_byte = bytes
+        .iter()
+        .fold(false, |found, &b| found | (b < 0x20) | (b == 0x7f));
+    // A byte after the lead byte C2 is a continuation byte, 80 to BF.
+    let two_bytes = bytes
+        .iter()
+        .zip(bytes.iter().skip(1))
+        .fold(false, |found, (&lead, &next)| {
+            found | ((lead == 0xc2) & (next < 0xa0))
+        });
+    one_byte || two_bytes
 }
 
 fn check_text(field: &str, text: &str, max: usize) -> Result<(), ValidationError> {
