@@ -189,6 +189,7 @@ pub fn listing_text(
             family_en,
         } => text::compute_text(
             &offer,
+            category,
             &Instance {
                 instance_type,
                 family_zh,

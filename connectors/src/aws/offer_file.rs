@@ -8,10 +8,11 @@
 //! term; serde_json then parses each of those slices. Each product becomes a
 //! [`ProductTemplate`] (category, names, region, specs); templates are
 //! interned, since most products differ only in attributes that are not
-//! normalised, so a SKU costs its key, a pointer and the 32-byte hash of its
+//! normalised, so a SKU costs its key, an index and the 32-byte hash of its
 //! raw JSON (about 100 bytes). Each term is joined with its template, turned
 //! into a listing at once (one term is one listing, see
-//! [`super::transformers`]) and handed out in batches. Memory holds that
+//! [`super::transformers`]; its text is worded once per template and kind of
+//! term) and handed out in batches. Memory holds that
 //! table, one batch and the buffer (about one read chunk plus the largest
 //! single record), never the terms, which are most of the file. It grows
 //! with the number of products, not with the size of the file.
@@ -34,7 +35,7 @@ use shiyun_core::listing::Vendor;
 use shiyun_core::store::RecordRejection;
 
 use super::transformers::{
-    OFFER_FILE_API, Product, ProductTemplate, Term, TermKind, provenance_of_parts,
+    OFFER_FILE_API, Product, ProductTemplate, Term, TermKind, TermTexts, provenance_of_parts,
 };
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
@@ -85,7 +86,8 @@ where
     let mut state = State {
         ctx,
         templates: HashMap::new(),
-        shapes: HashSet::new(),
+        shape_ids: HashMap::new(),
+        shapes: Vec::new(),
         failed: HashSet::new(),
         page: FetchedPage::default(),
         batch_size: batch_size.max(1),
@@ -100,10 +102,13 @@ where
 
 struct State<'c, F> {
     ctx: &'c ImportContext,
-    /// The compact per-SKU record: a shared template and the hash of the product's raw JSON.
-    templates: HashMap<Box<str>, (Rc<ProductTemplate>, [u8; 32])>,
-    /// One copy of each distinct template.
-    shapes: HashSet<Rc<ProductTemplate>>,
+    /// The compact per-SKU record: its template's index in `shapes` and the
+    /// hash of the product's raw JSON.
+    templates: HashMap<Box<str>, (usize, [u8; 32])>,
+    /// The index of each distinct template in `shapes`.
+    shape_ids: HashMap<Rc<ProductTemplate>, usize>,
+    /// One copy of each distinct template, with the texts of its terms.
+    shapes: Vec<(Rc<ProductTemplate>, TermTexts)>,
     /// SKUs already rejected, so their terms are not reported again.
     failed: HashSet<String>,
     page: FetchedPage,
@@ -146,15 +151,17 @@ where
         match template {
             Ok((_, template)) => {
                 let hash: [u8; 32] = Sha256::digest(raw).into();
-                let shared = match self.shapes.get(&template) {
-                    Some(shared) => Rc::clone(shared),
+                let shape = match self.shape_ids.get(&template) {
+                    Some(shape) => *shape,
                     None => {
                         let shared = Rc::new(template);
-                        self.shapes.insert(Rc::clone(&shared));
-                        shared
+                        let shape = self.shapes.len();
+                        self.shapes.push((Rc::clone(&shared), TermTexts::default()));
+                        self.shape_ids.insert(shared, shape);
+                        shape
                     }
                 };
-                self.templates.insert(sku.into_boxed_str(), (shared, hash));
+                self.templates.insert(sku.into_boxed_str(), (shape, hash));
             }
             Err(reason) => {
                 self.failed.insert(sku.clone());
@@ -176,16 +183,20 @@ where
             None => Err(format!(
                 "term for sku `{sku}` that is not among the products"
             )),
-            Some((template, product_hash)) => serde_json::from_slice::<Term>(raw)
+            Some((shape, product_hash)) => serde_json::from_slice::<Term>(raw)
                 .map_err(|e| format!("unreadable term: {e}"))
                 .and_then(|term| {
+                    let (template, texts) = self
+                        .shapes
+                        .get_mut(*shape)
+                        .ok_or("term of a product whose template was lost")?;
                     // The record is the product and the term: hash both.
                     let provenance = provenance_of_parts(
                         OFFER_FILE_API,
                         &[product_hash, raw],
                         self.ctx.fetched_at,
                     );
-                    template.listing(sku, kind, &key, &term, provenance)
+                    template.listing(texts, sku, kind, &key, &term, provenance)
                 }),
         };
         match result {

@@ -30,7 +30,7 @@ use shiyun_core::store::RecordRejection;
 
 use super::regions::{region_from_code, region_from_location};
 use crate::decimal::decimal_from_json_text;
-use crate::normalise::{Subject, billing_modes, listing_text, parse_category};
+use crate::normalise::{Subject, listing_text, parse_category};
 
 /// `vendor_api` of listings read from `GetProducts`.
 pub const GET_PRODUCTS_API: &str = "aws.pricing.GetProducts";
@@ -155,8 +155,6 @@ pub struct ProductTemplate {
     category: Category,
     service: &'static str,
     names: Names,
-    /// The text of its on-demand listing, worded once.
-    on_demand: (LocalizedText, LocalizedText),
     region: Region,
     specs: Specs,
 }
@@ -377,28 +375,26 @@ impl ProductTemplate {
                 return Err(format!("unsupported product family `{family}` of `{code}`"));
             }
         };
-        let mut template = ProductTemplate {
+        let template = ProductTemplate {
             category: parse_category(category)?,
             service,
             names,
-            on_demand: Default::default(),
             region,
             specs,
         };
-        template.on_demand = template
-            .names
-            .text(&template, &[BillingMode::OnDemand], ("", ""));
         Ok((sku, template))
     }
 
     /// The listing of one term of this product, with the provenance of the
-    /// record it came from.
+    /// record it came from. `texts` is this template's own [`TermTexts`]
+    /// (one per template, kept as long as the template).
     ///
     /// Built as [`ListingData`] and validated once with `Listing::try_from`:
     /// the offer-file parser calls this for every term, and the builder's
     /// by-value steps cost more than the rest of the normalisation.
     pub fn listing(
         &self,
+        texts: &mut TermTexts,
         sku: &str,
         kind: TermKind,
         term_key: &str,
@@ -416,9 +412,8 @@ impl ProductTemplate {
         vendor_sku.push_str(sku);
         vendor_sku.push('.');
         vendor_sku.push_str(code);
-        let mut tags = BTreeSet::new();
-        let (mode, text) = match kind {
-            TermKind::OnDemand => (BillingMode::OnDemand, None),
+        let reserved = match kind {
+            TermKind::OnDemand => None,
             TermKind::Reserved => {
                 let ta = &term.term_attributes;
                 let length = ta
@@ -438,52 +433,150 @@ impl ProductTemplate {
                     .get("OfferingClass")
                     .map(|v| v.as_ref())
                     .unwrap_or("standard");
-                tags.insert(format!("purchase_option:{}", slug(option)));
-                tags.insert(format!("offering_class:{}", slug(class)));
-                let option_zh = match option {
-                    "All Upfront" => "全部预付",
-                    "Partial Upfront" => "部分预付",
-                    _ => "无预付",
-                };
-                let class_zh = if class == "convertible" {
-                    "可转换"
-                } else {
-                    "标准"
-                };
-                (
-                    BillingMode::Reserved {
-                        term_months: years
-                            .checked_mul(12)
-                            .ok_or_else(|| format!("reserved term `{length}` is too long"))?,
-                    },
-                    Some((
-                        format!("（预留 {years} 年，{class_zh}，{option_zh}）"),
-                        format!(" (reserved {years} year, {class}, {option})"),
-                    )),
-                )
+                Some(ReservedWords {
+                    years,
+                    class,
+                    option,
+                })
             }
         };
-        let prices = price_components(kind, mode, term)?;
-        let (name, description) = match text {
-            None => self.on_demand.clone(),
-            Some((zh, en)) => self.names.text(self, &billing_modes(&prices), (&zh, &en)),
+        let mode = match &reserved {
+            None => BillingMode::OnDemand,
+            Some(words) => BillingMode::Reserved {
+                term_months: words
+                    .years
+                    .checked_mul(12)
+                    .ok_or_else(|| format!("reserved term of {} years is too long", words.years))?,
+            },
         };
+        let prices = price_components(kind, mode, term)?;
+        let worded = texts.worded(self, mode, reserved);
         let data = ListingData {
             id: ListingId::derive(Vendor::Aws, &vendor_sku),
             vendor: Vendor::Aws,
             vendor_sku,
             category: self.category.clone(),
             service: self.service.to_owned(),
-            name,
-            description,
+            name: worded.name.clone(),
+            description: worded.description.clone(),
             region: self.region.clone(),
             specs: self.specs.clone(),
             prices: prices.into_iter().map(PriceComponentData::from).collect(),
-            tags,
+            tags: worded.tags.clone(),
             status: ListingStatus::Active,
             provenance,
         };
         Listing::try_from(data).map_err(|e| e.to_string())
+    }
+}
+
+/// What sets a reserved term's text apart from its product's on-demand one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ReservedWords<'a> {
+    years: u16,
+    /// `standard`, `convertible`.
+    class: &'a str,
+    /// `No Upfront`, `Partial Upfront`, `All Upfront`.
+    option: &'a str,
+}
+
+/// The name, description and tags of one [`ProductTemplate`]'s terms, each
+/// worded the first time a term of its kind is met. A product's terms
+/// differ only in their billing words (on demand and twelve reserved
+/// options of an instance) and an offer file has many products of one
+/// template, so wording each term anew was most of the normalisation.
+#[derive(Debug, Default)]
+pub struct TermTexts {
+    worded: Vec<WordedTerm>,
+}
+
+#[derive(Debug)]
+struct WordedTerm {
+    /// `None` on demand; else the reserved term's years, class and option.
+    reserved: Option<(u16, Box<str>, Box<str>)>,
+    name: LocalizedText,
+    description: LocalizedText,
+    tags: BTreeSet<String>,
+}
+
+/// Kinds of term one template keeps worded; the rare template with more
+/// (a malformed file) has the rest worded anew each time.
+const WORDED_TERMS_KEPT: usize = 32;
+
+impl TermTexts {
+    /// The text of `template`'s term of `mode` with `reserved`'s words.
+    fn worded(
+        &mut self,
+        template: &ProductTemplate,
+        mode: BillingMode,
+        reserved: Option<ReservedWords<'_>>,
+    ) -> &WordedTerm {
+        let same = |w: &WordedTerm| match (&w.reserved, reserved) {
+            (None, None) => true,
+            (Some((years, class, option)), Some(r)) => {
+                *years == r.years && **class == *r.class && **option == *r.option
+            }
+            _ => false,
+        };
+        if let Some(at) = self.worded.iter().position(same) {
+            return &self.worded[at];
+        }
+        let worded = word_term(template, mode, reserved);
+        if self.worded.len() >= WORDED_TERMS_KEPT {
+            self.worded.clear();
+        }
+        self.worded.push(worded);
+        &self.worded[self.worded.len() - 1]
+    }
+}
+
+/// Words one term of `template`: a reserved term's length, class and
+/// purchase option go after the family's or product's names.
+fn word_term(
+    template: &ProductTemplate,
+    mode: BillingMode,
+    reserved: Option<ReservedWords<'_>>,
+) -> WordedTerm {
+    let Some(words) = reserved else {
+        let (name, description) = template.names.text(template, &[mode], ("", ""));
+        return WordedTerm {
+            reserved: None,
+            name,
+            description,
+            tags: BTreeSet::new(),
+        };
+    };
+    let ReservedWords {
+        years,
+        class,
+        option,
+    } = words;
+    let option_zh = match option {
+        "All Upfront" => "全部预付",
+        "Partial Upfront" => "部分预付",
+        _ => "无预付",
+    };
+    let class_zh = if class == "convertible" {
+        "可转换"
+    } else {
+        "标准"
+    };
+    let (name, description) = template.names.text(
+        template,
+        &[mode],
+        (
+            &format!("（预留 {years} 年，{class_zh}，{option_zh}）"),
+            &format!(" (reserved {years} year, {class}, {option})"),
+        ),
+    );
+    WordedTerm {
+        reserved: Some((years, class.into(), option.into())),
+        name,
+        description,
+        tags: BTreeSet::from([
+            format!("purchase_option:{}", slug(option)),
+            format!("offering_class:{}", slug(class)),
+        ]),
     }
 }
 
@@ -499,10 +592,18 @@ pub fn provenance_of_parts(
     for part in parts {
         hasher.update(part);
     }
+    // Lower-case hex, as `hex::encode` writes it, into one allocation.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digest = hasher.finalize();
+    let mut raw_hash = String::with_capacity(digest.len() * 2);
+    for byte in digest {
+        raw_hash.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        raw_hash.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
     Provenance {
         fetched_at,
         vendor_api: vendor_api.to_owned(),
-        raw_hash: hex::encode(hasher.finalize()),
+        raw_hash,
     }
 }
 
@@ -534,16 +635,21 @@ fn leading_decimal(text: &str) -> Option<Decimal> {
     parse_decimal(&number).ok()
 }
 
-/// GPU model by instance family: the Price List gives the count, not the model.
+/// GPU model by instance family (the part of the type before the dot):
+/// the Price List gives the count, not the model.
 const GPU_MODELS: &[(&str, &str)] = &[
+    ("p6e-gb200", "NVIDIA GB200"),
+    ("p6-b200", "NVIDIA B200"),
     ("p5", "NVIDIA H100"),
     ("p5e", "NVIDIA H200"),
+    ("p5en", "NVIDIA H200"),
     ("p4d", "NVIDIA A100"),
     ("p4de", "NVIDIA A100 80GB"),
     ("p3", "NVIDIA V100"),
     ("p3dn", "NVIDIA V100"),
     ("p2", "NVIDIA K80"),
     ("g6", "NVIDIA L4"),
+    ("gr6", "NVIDIA L4"),
     ("g6e", "NVIDIA L40S"),
     ("g5", "NVIDIA A10G"),
     ("g5g", "NVIDIA T4G"),
@@ -772,8 +878,9 @@ pub fn normalise_get_products(
             .chain(item.terms.reserved.iter().map(|t| (TermKind::Reserved, t)));
         // Every term's listing traces back to the whole document.
         let provenance = Provenance::from_raw(GET_PRODUCTS_API, text.as_bytes(), fetched_at);
+        let mut texts = TermTexts::default();
         for (kind, (key, term)) in terms {
-            match template.listing(&sku, kind, key, term, provenance.clone()) {
+            match template.listing(&mut texts, &sku, kind, key, term, provenance.clone()) {
                 Ok(listing) => out.listings.push(listing),
                 Err(reason) => out.reject(key.to_string(), reason),
             }
@@ -821,5 +928,170 @@ impl AwsErrorBody {
                 | "InvalidClientTokenId"
                 | "SignatureDoesNotMatch"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn product(instance_type: &str, family: &str, gpu: &str) -> Product {
+        let attributes = [
+            ("servicecode", "AmazonEC2"),
+            ("regionCode", "us-east-1"),
+            ("instanceType", instance_type),
+            ("instanceFamily", "Accelerated computing"),
+            ("vcpu", "192"),
+            ("memory", "2,048 GiB"),
+            ("gpu", gpu),
+            ("operatingSystem", "Linux"),
+            ("tenancy", "Shared"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        Product {
+            sku: Some("SKU123".into()),
+            product_family: Some(family.into()),
+            attributes,
+        }
+    }
+
+    fn term(json: &str) -> Term<'_> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    const ON_DEMAND: &str = r#"{"offerTermCode":"JRTCKXETXF","priceDimensions":{"SKU123.JRTCKXETXF.6YS6EN2CT7":{"unit":"Hrs","beginRange":"0","endRange":"Inf","pricePerUnit":{"USD":"1.5"}}},"termAttributes":{}}"#;
+
+    fn reserved(years: u16, class: &str, option: &str) -> String {
+        format!(
+            r#"{{"offerTermCode":"CODE{years}{class}{}","priceDimensions":{{"d":{{"unit":"Hrs","pricePerUnit":{{"USD":"0.9"}}}}}},"termAttributes":{{"LeaseContractLength":"{years}yr","OfferingClass":"{class}","PurchaseOption":"{option}"}}}}"#,
+            option.len()
+        )
+    }
+
+    fn provenance() -> Provenance {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        Provenance::from_raw(OFFER_FILE_API, b"{}", at)
+    }
+
+    #[test]
+    fn current_gpu_families_name_their_gpu() {
+        for (instance_type, model) in [
+            ("p5en.48xlarge", "NVIDIA H200"),
+            ("p6-b200.48xlarge", "NVIDIA B200"),
+            ("p6e-gb200.36xlarge", "NVIDIA GB200"),
+            ("gr6.4xlarge", "NVIDIA L4"),
+            ("p5.48xlarge", "NVIDIA H100"),
+            ("g6e.xlarge", "NVIDIA L40S"),
+        ] {
+            let (_, template) =
+                ProductTemplate::from_product(&product(instance_type, "Compute Instance", "8"))
+                    .unwrap();
+            assert_eq!(
+                template.specs.gpu_model.as_deref(),
+                Some(model),
+                "{instance_type}"
+            );
+            assert_eq!(template.category.as_str(), "compute.gpu");
+            let listing = template
+                .listing(
+                    &mut TermTexts::default(),
+                    "SKU123",
+                    TermKind::OnDemand,
+                    "SKU123.JRTCKXETXF",
+                    &term(ON_DEMAND),
+                    provenance(),
+                )
+                .unwrap();
+            let name = listing.name().en.as_deref().unwrap();
+            assert!(name.contains(&format!("8 × {model}")), "{name}");
+        }
+    }
+
+    #[test]
+    fn bare_metal_instances_say_bare_metal_server() {
+        let (_, template) = ProductTemplate::from_product(&product(
+            "m5.metal",
+            "Compute Instance (bare metal)",
+            "0",
+        ))
+        .unwrap();
+        assert_eq!(template.category.as_str(), "compute.bare_metal");
+        let listing = template
+            .listing(
+                &mut TermTexts::default(),
+                "SKU123",
+                TermKind::OnDemand,
+                "SKU123.JRTCKXETXF",
+                &term(ON_DEMAND),
+                provenance(),
+            )
+            .unwrap();
+        let zh = listing.description().zh.as_deref().unwrap();
+        let en = listing.description().en.as_deref().unwrap();
+        assert!(
+            zh.contains("裸金属服务器") && !zh.contains("云主机"),
+            "{zh}"
+        );
+        assert!(
+            en.contains("bare metal server") && !en.contains("virtual machine"),
+            "{en}"
+        );
+    }
+
+    #[test]
+    fn reused_term_texts_equal_texts_worded_anew() {
+        let (_, template) =
+            ProductTemplate::from_product(&product("p5en.48xlarge", "Compute Instance", "8"))
+                .unwrap();
+        let mut shared = TermTexts::default();
+        let mut terms = vec![(TermKind::OnDemand, ON_DEMAND.to_owned())];
+        for years in [1, 3] {
+            for class in ["standard", "convertible"] {
+                for option in ["No Upfront", "Partial Upfront", "All Upfront"] {
+                    terms.push((TermKind::Reserved, reserved(years, class, option)));
+                }
+            }
+        }
+        let mut names = BTreeSet::new();
+        // Twice over, so the second round reads every text from `shared`.
+        for (kind, json) in terms.iter().chain(&terms) {
+            let term = term(json);
+            let key = format!("SKU123.{}", term.offer_term_code.as_deref().unwrap());
+            let reused = template
+                .listing(&mut shared, "SKU123", *kind, &key, &term, provenance())
+                .unwrap();
+            let fresh = template
+                .listing(
+                    &mut TermTexts::default(),
+                    "SKU123",
+                    *kind,
+                    &key,
+                    &term,
+                    provenance(),
+                )
+                .unwrap();
+            assert_eq!(reused, fresh);
+            names.insert(reused.name().clone().en.unwrap());
+        }
+        assert_eq!(names.len(), 13, "each kind of term has its own name");
+        assert!(
+            names
+                .iter()
+                .any(|n| n.contains("reserved 3 year, convertible, All Upfront"))
+        );
+        assert!(shared.worded.len() == 13);
+    }
+
+    #[test]
+    fn provenance_of_parts_is_the_hash_of_the_parts_together() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let parts: [&[u8]; 2] = [b"product hash", b"{\"term\":1}"];
+        assert_eq!(
+            provenance_of_parts(OFFER_FILE_API, &parts, at),
+            Provenance::from_raw(OFFER_FILE_API, &parts.concat(), at)
+        );
     }
 }

@@ -516,8 +516,15 @@ fn instance(
         region: &spot.region,
         billing: &billing,
     };
+    let category = Category::parse(if gpu.is_some() {
+        "compute.gpu"
+    } else {
+        "compute.vm"
+    })
+    .ok()?;
     let text = text::compute_text(
         &offer,
+        &category,
         &Instance {
             instance_type: size.name,
             family_zh: family.series_zh,
@@ -525,17 +532,12 @@ fn instance(
             specs: &specs,
         },
     );
-    let category = if gpu.is_some() {
-        "compute.gpu"
-    } else {
-        "compute.vm"
-    };
     let builder = Listing::builder(
         plan.facts.vendor,
         sku(&format!("{}/{os}", size.name), spot),
         provenance,
     )
-    .category(Category::parse(category).ok()?)
+    .category(category)
     .service(compute_service(plan.facts.vendor))
     .text(text)
     .specs(specs)

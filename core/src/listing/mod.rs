@@ -318,17 +318,44 @@ fn hash_json(value: &impl Serialize) -> String {
     hex::encode(digest_json(value))
 }
 
+/// True when `text` has more than `max` characters. A character is at
+/// least one byte, so only a text of more than `max` bytes is counted
+/// (every listing is checked, and most texts are short).
+pub(crate) fn longer_than(text: &str, max: usize) -> bool {
+    text.len() > max && text.chars().count() > max
+}
+
+/// True when `text` has a control character (`char::is_control`: U+0000 to
+/// U+001F and U+007F to U+009F), found in its UTF-8 bytes without decoding:
+/// U+0080 to U+009F are the only ones of two bytes, `C2 80` to `C2 9F`. The
+/// folds do not stop early, so they run over whole vectors of bytes (every
+/// text of every listing is checked).
+fn has_control(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let one_byte = bytes
+        .iter()
+        .fold(false, |found, &b| found | (b < 0x20) | (b == 0x7f));
+    // A byte after the lead byte C2 is a continuation byte, 80 to BF.
+    let two_bytes = bytes
+        .iter()
+        .zip(bytes.iter().skip(1))
+        .fold(false, |found, (&lead, &next)| {
+            found | ((lead == 0xc2) & (next < 0xa0))
+        });
+    one_byte || two_bytes
+}
+
 fn check_text(field: &str, text: &str, max: usize) -> Result<(), ValidationError> {
     if text.trim().is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
     }
-    if text.chars().count() > max {
+    if longer_than(text, max) {
         return Err(ValidationError::new(
             field,
             format!("must be at most {max} characters"),
         ));
     }
-    if text.chars().any(char::is_control) {
+    if has_control(text) {
         return Err(ValidationError::new(
             field,
             "must not contain control characters",
@@ -380,7 +407,7 @@ impl Listing {
             ("description.zh", &data.description.zh),
         ] {
             if let Some(text) = text
-                && text.chars().count() > 4096
+                && longer_than(text, 4096)
             {
                 return Err(ValidationError::new(
                     field,
@@ -564,6 +591,24 @@ mod tests {
         .build()
         .unwrap_err();
         assert_eq!(no_api.field_name(), "provenance.vendor_api");
+    }
+
+    #[test]
+    fn text_checks_count_characters_and_find_every_control_character() {
+        // 256 Chinese characters are 768 bytes and still fit a 256-character name.
+        let long_zh = "云".repeat(256);
+        assert!(check_text("name.zh", &long_zh, 256).is_ok());
+        assert!(check_text("name.zh", &format!("{long_zh}云"), 256).is_err());
+        assert!(check_text("name.en", &"a".repeat(257), 256).is_err());
+        // The middle dot (C2 B7) is text; NEL (C2 85), tab and DEL are controls.
+        assert!(check_text("name.en", "m5.large · 阿什本", 256).is_ok());
+        for control in ["a\u{85}b", "a\tb", "a\u{7f}b", "\u{9f}", "a\u{0}"] {
+            assert!(has_control(control), "{control:?}");
+            assert!(check_text("name.en", control, 256).is_err(), "{control:?}");
+        }
+        for text in ["é", "\u{a0}", "\u{c2}\u{a0}", "云", "ÿ"] {
+            assert_eq!(has_control(text), text.chars().any(char::is_control));
+        }
     }
 
     #[test]

@@ -140,7 +140,7 @@ impl Region {
             ("region.name.zh", &self.name.zh),
         ] {
             if let Some(text) = text
-                && (text.trim().is_empty() || text.chars().count() > 128)
+                && (text.trim().is_empty() || super::longer_than(text, 128))
             {
                 return Err(ValidationError::new(field, "must be 1 to 128 characters"));
             }
@@ -149,7 +149,7 @@ impl Region {
             || self
                 .aliases
                 .iter()
-                .any(|a| a.trim().is_empty() || a.chars().count() > 64)
+                .any(|a| a.trim().is_empty() || super::longer_than(a, 64))
         {
             return Err(ValidationError::new(
                 "region.aliases",

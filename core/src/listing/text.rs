@@ -19,7 +19,7 @@
 //!
 //! | category | function | facts |
 //! |---|---|---|
-//! | `compute.*` | [`compute_text`] | [`Instance`]: type, family names, [`Specs`] (vCPU, memory, GPUs, arch, OS) |
+//! | `compute.*` | [`compute_text`] | the category, and [`Instance`]: type, family names, [`Specs`] (vCPU, memory, GPUs, arch, OS) |
 //! | `database.*` | [`database_text`] | [`Database`]: product names, [`Specs`] with `engine` and `engine_version` |
 //! | `storage.*` | [`storage_text`] | [`Product`] |
 //! | `network.*` | [`network_text`] | [`Product`] |
@@ -30,14 +30,15 @@
 //! ```
 //! use shiyun_core::geography;
 //! use shiyun_core::listing::text::{self, Instance, Offer};
-//! use shiyun_core::listing::{BillingMode, Specs, Vendor};
+//! use shiyun_core::listing::{BillingMode, Category, Specs, Vendor};
 //! use rust_decimal::Decimal;
 //!
 //! let region = geography::region_of(Vendor::Alibaba, "cn-shanghai").expect("known");
 //! let specs = Specs { vcpu: Some(4), memory_gib: Some(Decimal::from(16)), ..Specs::default() };
 //! let offer = Offer { vendor: Vendor::Alibaba, region: &region, billing: &[BillingMode::OnDemand] };
 //! let instance = Instance { instance_type: "ecs.g7.xlarge", family_zh: "通用型 g7", family_en: "General Purpose g7", specs: &specs };
-//! let text = text::compute_text(&offer, &instance);
+//! let vm = Category::parse("compute.vm").expect("valid");
+//! let text = text::compute_text(&offer, &vm, &instance);
 //! let name = text.name.zh.unwrap();
 //! assert!(name.contains("阿里云") && name.contains("4核16G") && name.contains("上海"));
 //! assert!(text.description.zh.unwrap().contains("按量付费"));
@@ -104,18 +105,20 @@ pub struct Product<'a> {
     pub specs: &'a Specs,
 }
 
-/// A compute instance (`compute.*`): a virtual machine, or a GPU one when
-/// `specs.gpu_count` is set.
-pub fn compute_text(offer: &Offer<'_>, instance: &Instance<'_>) -> ListingText {
+/// A compute instance (`compute.*`): a bare metal server in
+/// `compute.bare_metal`, else a virtual machine, a GPU one in `compute.gpu`
+/// or when `specs.gpu_count` is set.
+pub fn compute_text(
+    offer: &Offer<'_>,
+    category: &Category,
+    instance: &Instance<'_>,
+) -> ListingText {
     let specs = instance.specs;
     let gpu = specs.gpu_count.filter(|n| *n > 0).is_some();
-    let (class_zh, class_en) = if gpu {
-        (
-            "GPU 云服务器（云主机）",
-            "GPU virtual machine (cloud server)",
-        )
-    } else {
-        ("云服务器（云主机）", "virtual machine (cloud server)")
+    let (class_zh, class_en) = match category.as_str() {
+        "compute.bare_metal" | "compute.gpu" => class_words(category.as_str()),
+        _ if gpu => class_words("compute.gpu"),
+        _ => ("云服务器（云主机）", "virtual machine (cloud server)"),
     };
     let os = specs.os.as_deref().map(os_name);
     let name_zh = words(&[
@@ -239,7 +242,7 @@ pub fn middleware_text(
 /// industry), and the body of the storage, network, security and
 /// middleware texts: the class words come from the category.
 pub fn service_text(offer: &Offer<'_>, category: &Category, product: &Product<'_>) -> ListingText {
-    let (class_zh, class_en) = class_words(category);
+    let (class_zh, class_en) = class_words(category.as_str());
     let name_zh = words(&[
         vendor_unless_named(offer.vendor.name_zh(), product.product_zh),
         product.product_zh,
@@ -286,9 +289,9 @@ fn is_han(c: char) -> bool {
     matches!(c, '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{f900}'..='\u{faff}')
 }
 
-/// The class words of a category (云硬盘 / block storage).
-fn class_words(category: &Category) -> (&'static str, &'static str) {
-    match category.as_str() {
+/// The class words of a category (`storage.block`: 云硬盘 / block storage).
+fn class_words(category: &str) -> (&'static str, &'static str) {
+    match category {
         "storage.object" => ("对象存储", "object storage"),
         "storage.block" => ("云硬盘（块存储）", "block storage (cloud disk)"),
         "storage.file" => ("文件存储", "file storage"),
@@ -304,7 +307,7 @@ fn class_words(category: &Category) -> (&'static str, &'static str) {
             "GPU virtual machine (cloud server)",
         ),
         "compute.bare_metal" => ("裸金属服务器", "bare metal server"),
-        _ => match category.family() {
+        _ => match category.split('.').next().unwrap_or_default() {
             "storage" => ("云存储", "cloud storage"),
             "network" => ("网络服务", "network service"),
             "security" => ("云安全", "cloud security"),
@@ -525,6 +528,7 @@ mod tests {
         };
         let text = compute_text(
             &offer,
+            &Category::parse("compute.gpu").unwrap(),
             &Instance {
                 instance_type: "p4d.24xlarge",
                 family_zh: "GPU 训练型（NVIDIA A100）",
@@ -547,6 +551,46 @@ mod tests {
         for t in [&name_zh, &name_en, &desc_zh, &desc_en] {
             assert!(!has_glued_words(t), "{t}");
         }
+    }
+
+    #[test]
+    fn a_bare_metal_instance_says_bare_metal_server_not_virtual_machine() {
+        let region = geography::region_of(Vendor::Aws, "us-east-1").unwrap();
+        let specs = Specs {
+            vcpu: Some(96),
+            memory_gib: Some(Decimal::from(384)),
+            ..Specs::default()
+        };
+        let offer = Offer {
+            vendor: Vendor::Aws,
+            region: &region,
+            billing: &[BillingMode::OnDemand],
+        };
+        let instance = Instance {
+            instance_type: "m5.metal",
+            family_zh: "通用型 m5",
+            family_en: "General purpose m5",
+            specs: &specs,
+        };
+        let metal = Category::parse("compute.bare_metal").unwrap();
+        let [_, _, desc_zh, desc_en] = texts(&compute_text(&offer, &metal, &instance));
+        assert!(desc_zh.contains("裸金属服务器"), "{desc_zh}");
+        assert!(desc_en.contains("bare metal server"), "{desc_en}");
+        assert!(!desc_zh.contains("云主机") && !desc_en.contains("virtual machine"));
+        // The same instance as a virtual machine, and with GPUs, says so.
+        let vm = Category::parse("compute.vm").unwrap();
+        let [_, _, _, desc_en] = texts(&compute_text(&offer, &vm, &instance));
+        assert!(desc_en.contains(" virtual machine"), "{desc_en}");
+        let gpu_specs = Specs {
+            gpu_count: Some(8),
+            ..specs.clone()
+        };
+        let gpu = Instance {
+            specs: &gpu_specs,
+            ..instance
+        };
+        let [_, _, _, desc_en] = texts(&compute_text(&offer, &vm, &gpu));
+        assert!(desc_en.contains("GPU virtual machine"), "{desc_en}");
     }
 
     #[test]
