@@ -87,7 +87,9 @@ impl ListingStatus {
 pub struct Provenance {
     /// When the offer was fetched.
     pub fetched_at: DateTime<Utc>,
-    /// The vendor API that returned it (`aws.pricing.GetProducts`).
+    /// The vendor API that returned it (`aws.pricing.GetProducts`); not
+    /// blank, no control characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub vendor_api: String,
     /// SHA-256 (hex) of the raw offer's bytes.
     pub raw_hash: String,
@@ -114,11 +116,15 @@ pub struct ListingData {
     pub id: ListingId,
     /// The vendor.
     pub vendor: Vendor,
-    /// The vendor's key for the offer, unique within the vendor.
+    /// The vendor's key for the offer, unique within the vendor; not blank,
+    /// no control characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
     pub vendor_sku: String,
     /// Category of the taxonomy.
     pub category: Category,
-    /// The vendor's service (`ec2`, `ecs`, `cvm`, …).
+    /// The vendor's service (`ec2`, `ecs`, `cvm`, …); not blank, no
+    /// control characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub service: String,
     /// Display name.
     pub name: LocalizedText,
