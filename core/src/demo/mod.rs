@@ -415,7 +415,8 @@ fn hourly_prices(
         .ok()?,
     ];
     if plan.subscriptions {
-        // 包月 at about 85 % of 730 hours; 包年 at the one-year discount.
+        // 包月 at about 85 % of 730 hours; 包年 at ten months of 包月, the
+        // "pay ten months, use twelve" shape of the Chinese clouds' price lists.
         let monthly = hourly * Decimal::from(730) * Decimal::new(85, 2);
         prices.push(
             PriceComponent::flat(
@@ -425,8 +426,8 @@ fn hourly_prices(
             )
             .ok()?,
         );
-        if let Some(discount) = plan.reserved_discount {
-            let yearly = hourly * Decimal::from(8760) * (Decimal::ONE - discount);
+        if plan.reserved_discount.is_some() {
+            let yearly = money(monthly, rates, 2).amount() * Decimal::from(10);
             prices.push(
                 PriceComponent::flat(
                     BillingMode::Yearly,

@@ -197,6 +197,25 @@ fn spot_and_reserved_prices_only_where_the_vendor_offers_them() {
 }
 
 #[test]
+fn a_year_of_subscription_costs_ten_months() {
+    let mut seen = 0;
+    for listing in catalog(5, 9_000) {
+        let of = |mode: BillingMode| {
+            listing
+                .prices()
+                .iter()
+                .find(|p| p.billing_mode() == mode)
+                .map(|p| p.amount().amount())
+        };
+        if let (Some(monthly), Some(yearly)) = (of(BillingMode::Monthly), of(BillingMode::Yearly)) {
+            seen += 1;
+            assert_eq!(yearly, monthly * Decimal::from(10), "{}", listing.id());
+        }
+    }
+    assert!(seen > 100, "only {seen} listings with both subscriptions");
+}
+
+#[test]
 fn databases_carry_their_engine_and_version_in_specs_and_text() {
     let mut seen = 0;
     for listing in catalog(6, 6_000) {
