@@ -7,6 +7,8 @@
 
 use rust_decimal::Decimal;
 use shiyun_core::geography::{self, Placement};
+/// Vendors' own names are spaced with core's rule before they are shown.
+pub use shiyun_core::listing::text::unglue;
 use shiyun_core::listing::text::{self, Database, Instance, Offer, Product};
 use shiyun_core::listing::{
     BillingMode, Category, Listing, ListingBuilder, ListingText, PriceComponent, PriceTier,
@@ -123,25 +125,6 @@ pub fn family_letters(family: &str) -> &str {
 /// True for a code that can name a region: not `global`, no spaces.
 fn is_region_code(code: &str) -> bool {
     code != "global" && !code.contains(char::is_whitespace)
-}
-
-/// `text` with a space wherever a Latin letter or digit touches a Chinese
-/// character (`标准型S5` → `标准型 S5`), for the names vendors give.
-pub fn unglue(text: &str) -> String {
-    let is_han = |c: char| matches!(c, '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{f900}'..='\u{faff}');
-    let mut out = String::with_capacity(text.len() + 4);
-    let mut previous: Option<char> = None;
-    for c in text.chars() {
-        if let Some(p) = previous
-            && ((is_han(p) && c.is_ascii_alphanumeric())
-                || (p.is_ascii_alphanumeric() && is_han(c)))
-        {
-            out.push(' ');
-        }
-        out.push(c);
-        previous = Some(c);
-    }
-    out.trim().to_owned()
 }
 
 /// What a listing is, in the facts its category family's text function takes.
@@ -396,14 +379,6 @@ mod tests {
         assert_eq!(family_letters("SA2"), "SA");
         assert_eq!(family_letters("ebmgn7"), "ebmgn");
         assert_eq!(family_letters("x"), "x");
-    }
-
-    #[test]
-    fn unglue_parts_latin_from_chinese() {
-        assert_eq!(unglue("标准型S5"), "标准型 S5");
-        assert_eq!(unglue("弹性云主机ECS"), "弹性云主机 ECS");
-        assert_eq!(unglue("云防火墙(原生版)"), "云防火墙(原生版)");
-        assert!(!text::has_glued_words(&unglue("GPU计算型GN7")));
     }
 
     #[test]

@@ -546,7 +546,9 @@ where
 }
 
 /// Stores already normalised pages as one [`SyncTrigger::Import`] run, in the order the
-/// stream yields them. A page that failed is recorded as a rejection under
+/// stream yields them. The pages come from [`crate::import_page`] or
+/// [`crate::import_reader`], which have already placed their regions (test
+/// regions dropped, unknown codes noted), so they are not placed again here. A page that failed is recorded as a rejection under
 /// its label and the import goes on. Feeding it from a bounded channel keeps
 /// memory flat however large the input (AWS offer files are gigabytes).
 pub async fn import_stream<S>(
@@ -564,14 +566,13 @@ where
     let seen_at = run.started_at;
     let mut pages = std::pin::pin!(pages);
     while let Some((label, page)) = pages.next().await {
-        let mut page = page.unwrap_or_else(|e| FetchedPage {
+        let page = page.unwrap_or_else(|e| FetchedPage {
             rejections: vec![RecordRejection {
                 vendor_key: label.clone(),
                 reason: e.to_string(),
             }],
             ..FetchedPage::default()
         });
-        page.place_regions(vendor);
         absorb_regions(&mut run, &page);
         let listings_on_page = page.listings.len();
         let rejected_on_page = page.rejections.len();

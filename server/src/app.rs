@@ -159,21 +159,17 @@ impl KnownRoutes {
     /// The methods `path` answers (`GET, POST`), when it is a known path. A
     /// documented static path is answered by its own methods alone.
     fn allowed(&self, path: &str) -> Option<String> {
-        let exact: Vec<&(actix_web::dev::ResourceDef, Vec<String>)> = self
+        let exact = self.0.iter().any(|(def, _)| def.pattern() == Some(path));
+        let mut methods: Vec<&str> = self
             .0
             .iter()
-            .filter(|(def, _)| def.pattern() == Some(path))
-            .collect();
-        let matching: Vec<&(actix_web::dev::ResourceDef, Vec<String>)> = if exact.is_empty() {
-            self.0
-                .iter()
-                .filter(|(def, _)| def.is_match(path))
-                .collect()
-        } else {
-            exact
-        };
-        let mut methods: Vec<&str> = matching
-            .into_iter()
+            .filter(|(def, _)| {
+                if exact {
+                    def.pattern() == Some(path)
+                } else {
+                    def.is_match(path)
+                }
+            })
             .flat_map(|(_, methods)| methods.iter().map(String::as_str))
             .collect();
         methods.sort_unstable();

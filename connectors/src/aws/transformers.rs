@@ -976,6 +976,20 @@ mod tests {
         Provenance::from_raw(OFFER_FILE_API, b"{}", at)
     }
 
+    /// The template's on-demand listing, worded afresh.
+    fn on_demand_listing(template: &ProductTemplate) -> Listing {
+        template
+            .listing(
+                &mut TermTexts::default(),
+                "SKU123",
+                TermKind::OnDemand,
+                "SKU123.JRTCKXETXF",
+                &term(ON_DEMAND),
+                provenance(),
+            )
+            .unwrap()
+    }
+
     #[test]
     fn current_gpu_families_name_their_gpu() {
         for (instance_type, model) in [
@@ -995,16 +1009,7 @@ mod tests {
                 "{instance_type}"
             );
             assert_eq!(template.category.as_str(), "compute.gpu");
-            let listing = template
-                .listing(
-                    &mut TermTexts::default(),
-                    "SKU123",
-                    TermKind::OnDemand,
-                    "SKU123.JRTCKXETXF",
-                    &term(ON_DEMAND),
-                    provenance(),
-                )
-                .unwrap();
+            let listing = on_demand_listing(&template);
             let name = listing.name().en.as_deref().unwrap();
             assert!(name.contains(&format!("8 × {model}")), "{name}");
         }
@@ -1019,16 +1024,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(template.category.as_str(), "compute.bare_metal");
-        let listing = template
-            .listing(
-                &mut TermTexts::default(),
-                "SKU123",
-                TermKind::OnDemand,
-                "SKU123.JRTCKXETXF",
-                &term(ON_DEMAND),
-                provenance(),
-            )
-            .unwrap();
+        let listing = on_demand_listing(&template);
         let zh = listing.description().zh.as_deref().unwrap();
         let en = listing.description().en.as_deref().unwrap();
         assert!(

@@ -285,6 +285,24 @@ pub fn has_glued_words(text: &str) -> bool {
     })
 }
 
+/// `text` with a space wherever a Latin letter or digit touches a Chinese
+/// character (`标准型S5` → `标准型 S5`), for the names vendors give.
+pub fn unglue(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 4);
+    let mut previous: Option<char> = None;
+    for c in text.chars() {
+        if let Some(p) = previous
+            && ((is_han(p) && c.is_ascii_alphanumeric())
+                || (p.is_ascii_alphanumeric() && is_han(c)))
+        {
+            out.push(' ');
+        }
+        out.push(c);
+        previous = Some(c);
+    }
+    out.trim().to_owned()
+}
+
 fn is_han(c: char) -> bool {
     matches!(c, '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{f900}'..='\u{faff}')
 }
@@ -499,6 +517,14 @@ fn engine_name(engine: &str) -> &str {
 mod tests {
     use super::*;
     use crate::geography;
+
+    #[test]
+    fn unglue_parts_latin_from_chinese() {
+        assert_eq!(unglue("标准型S5"), "标准型 S5");
+        assert_eq!(unglue("弹性云主机ECS"), "弹性云主机 ECS");
+        assert_eq!(unglue("云防火墙(原生版)"), "云防火墙(原生版)");
+        assert!(!has_glued_words(&unglue("GPU计算型GN7")));
+    }
 
     fn texts(text: &ListingText) -> [String; 4] {
         [
