@@ -27,6 +27,9 @@ pub enum ErrorCode {
     /// An idempotency key was used before with a different request: the
     /// caller must not reuse a key for another payload.
     IdempotencyConflict,
+    /// Too many attempts (log-ins, resets) from this caller or for this
+    /// account; retry after the time the response states.
+    RateLimited,
     /// A dependency (database, vendor API) cannot be reached now; retrying may help.
     Unavailable,
     /// A bug or an unexpected state; details are logged, not returned.
@@ -44,6 +47,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::InsufficientBalance => "insufficient_balance",
             ErrorCode::IdempotencyConflict => "idempotency_conflict",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -146,6 +150,7 @@ mod tests {
             ErrorCode::Unauthenticated,
             ErrorCode::InsufficientBalance,
             ErrorCode::IdempotencyConflict,
+            ErrorCode::RateLimited,
             ErrorCode::Unavailable,
             ErrorCode::Internal,
         ] {

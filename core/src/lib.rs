@@ -57,6 +57,7 @@ pub mod money;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod store;
+pub mod tenancy;
 
 pub use error::{Detail, ErrorCode, ValidationError};
 pub use money::{Currency, Money, RoundingMode};

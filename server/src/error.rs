@@ -113,6 +113,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::InsufficientBalance => StatusCode::PAYMENT_REQUIRED,
         // The request is well-formed but its key was spent on another payload.
         ErrorCode::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
