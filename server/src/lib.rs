@@ -9,6 +9,7 @@
 //! [`validation`], beside the OpenAPI attributes that document the same bounds.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod routes;

@@ -63,6 +63,34 @@ where
     }
 }
 
+/// A JSON body that may be left out: `None` without a body (no
+/// `Content-Length` and no chunked transfer, or `Content-Length: 0`), else
+/// as [`ValidJson`].
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T> FromRequest for OptionalJson<T>
+where
+    T: DeserializeOwned + Validate + 'static,
+{
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = req.headers();
+        let length = headers
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let chunked = headers.contains_key(actix_web::http::header::TRANSFER_ENCODING);
+        if length == Some(0) || (length.is_none() && !chunked) {
+            return Box::pin(std::future::ready(Ok(OptionalJson(None))));
+        }
+        let body = ValidJson::<T>::from_request(req, payload);
+        Box::pin(async move { Ok(OptionalJson(Some(body.await?.0))) })
+    }
+}
+
 /// One step of a field path: a struct field or a list index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
