@@ -200,7 +200,7 @@ mod tests {
             assert_eq!(bearer(&headers).as_deref(), expected, "{value}");
         }
         headers.insert(
-            "x-forwarded-for",
+            actix_web::http::header::HeaderName::from_static("x-forwarded-for"),
             HeaderValue::from_static("203.0.113.9, not-an-ip, 198.51.100.7"),
         );
         assert_eq!(

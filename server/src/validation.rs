@@ -64,8 +64,8 @@ where
 }
 
 /// A JSON body that may be left out: `None` without a body (no
-/// `Content-Length` and no chunked transfer, or `Content-Length: 0`), else
-/// as [`ValidJson`].
+/// `Content-Length` and no chunked transfer, or `Content-Length: 0`) or
+/// with the body `null`, else as [`ValidJson`].
 #[derive(Debug)]
 pub struct OptionalJson<T>(pub Option<T>);
 
@@ -86,8 +86,14 @@ where
         if length == Some(0) || (length.is_none() && !chunked) {
             return Box::pin(std::future::ready(Ok(OptionalJson(None))));
         }
-        let body = ValidJson::<T>::from_request(req, payload);
-        Box::pin(async move { Ok(OptionalJson(Some(body.await?.0))) })
+        let body = web::Json::<Option<T>>::from_request(req, payload);
+        Box::pin(async move {
+            let value = body.await?.into_inner();
+            if let Some(value) = &value {
+                value.validate().map_err(|e| to_api_error(&e))?;
+            }
+            Ok(OptionalJson(value))
+        })
     }
 }
 
