@@ -16,7 +16,7 @@ use shiyun_core::demo::DemoCatalog;
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::{ListingFilter, ListingStore};
 use secrecy::SecretString;
-use shiyun_accounts::UserCentre;
+use shiyun_accounts::{AccountsConfig, UserCentre};
 use shiyun_accounts::mail::LettreNotifier;
 use shiyun_schema::{Database, PoolOptions};
 
@@ -161,7 +161,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve => {
             let db = open_database(&settings).await?;
-            let users = user_centre(&db, &settings, signing_key(&settings)?)?;
+            let users = user_centre(&db, &settings, settings.accounts_config(signing_key(&settings)?))?;
             serve(db, settings, users).await
         }
         Command::Migrate => {
@@ -208,24 +208,21 @@ fn generated_password() -> Result<String> {
         .collect())
 }
 
-/// The user centre over the database, signing with `signing_key`, mailing
-/// through the outbox folder or SMTP as the settings say.
-pub fn user_centre(
-    db: &Database,
-    settings: &Settings,
-    signing_key: SecretString,
-) -> Result<UserCentre> {
+/// The user centre over the database with `config` (see
+/// [`Settings::accounts_config`]), mailing through the outbox folder or SMTP
+/// as the `[mail]` settings say.
+pub fn user_centre(db: &Database, settings: &Settings, config: AccountsConfig) -> Result<UserCentre> {
     let notifier = LettreNotifier::from_settings(&settings.mail)?;
     Ok(UserCentre::new(
         Arc::new(db.clone()),
-        settings.accounts_config(signing_key),
+        config,
         Arc::new(notifier),
     ))
 }
 
 async fn create_operator(settings: Settings, args: CreateOperatorArgs) -> Result<()> {
     let db = open_database(&settings).await?;
-    let users = user_centre(&db, &settings, signing_key_for_tools()?)?;
+    let users = user_centre(&db, &settings, settings.accounts_config(signing_key_for_tools()?))?;
     let (password, generated) = match args.password {
         Some(p) => (p, false),
         None => (generated_password()?, true),
@@ -359,7 +356,7 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> Result<()> {
         report.changed,
         report.unchanged,
     );
-    let users = user_centre(&db, &settings, signing_key(&settings)?)?;
+    let users = user_centre(&db, &settings, settings.accounts_config(signing_key(&settings)?))?;
     let operator = demo_operator(&users).await?;
     if args.no_serve {
         return Ok(());
