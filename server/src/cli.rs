@@ -356,20 +356,23 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> Result<()> {
         report.changed,
         report.unchanged,
     );
-    let users = user_centre(&db, &settings, settings.accounts_config(signing_key(&settings)?))?;
-    let operator = demo_operator(&users).await?;
+    let users = user_centre(
+        &db,
+        &settings,
+        settings.accounts_config(signing_key(&settings)?),
+    )?;
+    let base = format!("http://{}", settings.bind);
+    if let Some(password) = demo_operator(&users).await? {
+        eprintln!("demo operator: login {DEMO_OPERATOR} password {password}");
+        eprintln!(
+            "log in: curl -s -X POST {base}/v1/auth/login -H 'content-type: application/json' \\
+  -d '{{\"login\": \"{DEMO_OPERATOR}\", \"password\": \"{password}\"}}'"
+        );
+    }
     if args.no_serve {
         return Ok(());
     }
-    let base = format!("http://{}", settings.bind);
     eprintln!("try: curl '{base}/v1/listings?vendor=alibaba&limit=3'");
-    if let Some(password) = operator {
-        eprintln!("demo operator: login {DEMO_OPERATOR} password {password}");
-        eprintln!(
-            "log in: curl -s -X POST {base}/v1/auth/login -H 'content-type: application/json' \
-             -d '{{\"login\": \"{DEMO_OPERATOR}\", \"password\": \"{password}\"}}'"
-        );
-    }
     serve(db, settings, users).await
 }
 
