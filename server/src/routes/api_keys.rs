@@ -36,8 +36,8 @@ pub async fn list_api_keys(state: web::Data<AppState>, caller: Caller) -> ApiRes
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
     /// A label.
-    #[validate(length(min = 1, max = 100), custom(function = no_control_characters))]
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "partner-sync")]
+    #[validate(length(min = 1, max = 64), custom(function = no_control_characters))]
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "partner-sync")]
     pub name: String,
     /// The template the key acts with.
     pub template: TemplateId,
@@ -53,7 +53,8 @@ pub struct CreateApiKeyRequest {
     request_body = CreateApiKeyRequest,
     responses(
         (status = 201, body = CreatedKey),
-        (status = 400, description = "bad name, or an expiry in the past", body = ErrorEnvelope),
+        (status = 400, description = "bad name, the owner template, or an expiry in the past", body = ErrorEnvelope),
+        (status = 403, description = "the template grants more than the caller holds", body = ErrorEnvelope),
         (status = 404, description = "no such template or project here", body = ErrorEnvelope),
     ))]
 pub async fn create_api_key(

@@ -23,8 +23,8 @@ pub struct ListAuditParams {
     #[param(minimum = 0, default = 0)]
     pub after: Option<i64>,
     /// At most this many events (default 100).
-    #[validate(range(min = 1, max = 1000))]
-    #[param(minimum = 1, maximum = 1000, default = 100)]
+    #[validate(range(min = 1, max = 500))]
+    #[param(minimum = 1, maximum = 500, default = 100)]
     pub limit: Option<u32>,
 }
 

@@ -38,13 +38,13 @@ pub struct RegisterRequest {
     #[validate(length(min = 3, max = 254), custom(function = no_control_characters))]
     #[schema(min_length = 3, max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "li.lei@example.com")]
     pub login: String,
-    /// The password; the policy (length, common passwords) is checked too.
-    #[validate(length(min = 1, max = 1024))]
-    #[schema(min_length = 1, max_length = 1024)]
+    /// The password: 10 to 128 characters, not a common one, not the login.
+    #[validate(length(min = 10, max = 128))]
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
     /// Name shown to others.
-    #[validate(length(min = 1, max = 100), custom(function = no_control_characters))]
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    #[validate(length(min = 1, max = 64), custom(function = no_control_characters))]
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub display_name: Option<String>,
 }
 
@@ -187,9 +187,9 @@ pub struct PasswordResetConfirm {
     #[validate(length(min = 1, max = 512))]
     #[schema(min_length = 1, max_length = 512)]
     pub token: String,
-    /// The new password.
-    #[validate(length(min = 1, max = 1024))]
-    #[schema(min_length = 1, max_length = 1024)]
+    /// The new password: 10 to 128 characters, not a common one, not the login.
+    #[validate(length(min = 10, max = 128))]
+    #[schema(min_length = 10, max_length = 128)]
     pub new_password: String,
 }
 

@@ -84,8 +84,8 @@ pub async fn find_enterprises(
 #[serde(deny_unknown_fields)]
 pub struct ApplyRequest {
     /// A word to the administrators.
-    #[validate(length(max = 2000))]
-    #[schema(max_length = 2000)]
+    #[validate(length(max = 1000))]
+    #[schema(max_length = 1000)]
     pub message: String,
 }
 

@@ -99,6 +99,7 @@ pub struct AcceptInvitationRequest {
     responses(
         (status = 200, body = Member),
         (status = 400, description = "malformed body", body = ErrorEnvelope),
+        (status = 403, description = "the caller's email address is not confirmed yet", body = ErrorEnvelope),
         (status = 404, description = "no pending, unexpired invitation with that token for this account", body = ErrorEnvelope),
     ))]
 pub async fn accept_invitation(

@@ -41,7 +41,7 @@ pub struct SwitchIdentityRequest {
     responses(
         (status = 200, body = TokenPair),
         (status = 400, description = "malformed identity", body = ErrorEnvelope),
-        (status = 404, description = "not a member of that enterprise", body = ErrorEnvelope),
+        (status = 403, description = "not a member of that enterprise", body = ErrorEnvelope),
     ))]
 pub async fn switch_identity(
     state: web::Data<AppState>,
@@ -63,9 +63,9 @@ pub struct ChangePasswordRequest {
     #[validate(length(min = 1, max = 1024))]
     #[schema(min_length = 1, max_length = 1024)]
     pub current_password: String,
-    /// The new one.
-    #[validate(length(min = 1, max = 1024))]
-    #[schema(min_length = 1, max_length = 1024)]
+    /// The new one: 10 to 128 characters, not a common one, not the login.
+    #[validate(length(min = 10, max = 128))]
+    #[schema(min_length = 10, max_length = 128)]
     pub new_password: String,
 }
 
@@ -75,6 +75,7 @@ pub struct ChangePasswordRequest {
     responses(
         (status = 204, description = "password changed"),
         (status = 400, description = "a password the policy refuses", body = ErrorEnvelope),
+        (status = 401, description = "the current password is wrong", body = ErrorEnvelope),
         (status = 429, description = "too many attempts; see `Retry-After`", body = ErrorEnvelope),
     ))]
 pub async fn change_password(

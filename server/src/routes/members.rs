@@ -99,9 +99,10 @@ pub struct TransferAdminRequest {
     request_body = TransferAdminRequest,
     responses(
         (status = 204, description = "transferred"),
-        (status = 400, description = "bad id", body = ErrorEnvelope),
+        (status = 400, description = "bad id, or the caller's own", body = ErrorEnvelope),
+        (status = 403, description = "the caller is not the administrator", body = ErrorEnvelope),
         (status = 404, description = "no such member here", body = ErrorEnvelope),
-        (status = 409, description = "the caller is not (or no longer) the administrator", body = ErrorEnvelope),
+        (status = 409, description = "the caller is no longer the administrator (a transfer ran first)", body = ErrorEnvelope),
     ))]
 pub async fn transfer_admin(
     state: web::Data<AppState>,

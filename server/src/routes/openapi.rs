@@ -5,7 +5,7 @@
 
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
@@ -86,11 +86,17 @@ impl Modify for TableAccess {
                     error_response("no bearer token, or one that is expired, revoked or unknown")
                         .into(),
                 );
-                if route.access != Access::Signed {
-                    responses.insert("403".to_owned(), error_response(refusal(route.access)).into());
-                } else {
-                    responses.remove("403");
-                }
+                let own = match responses.get("403") {
+                    Some(RefOr::T(response)) => Some(response.description.clone()),
+                    _ => None,
+                };
+                let description = match (route.access, own) {
+                    (Access::Signed, Some(own)) => own,
+                    (Access::Signed, None) => continue,
+                    (access, Some(own)) => format!("{}; or {own}", refusal(access)),
+                    (access, None) => refusal(access).to_owned(),
+                };
+                responses.insert("403".to_owned(), error_response(&description).into());
             }
         }
     }

@@ -34,8 +34,8 @@ pub async fn list_projects(state: web::Data<AppState>, caller: Caller) -> ApiRes
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
     /// Name, unique within the enterprise.
-    #[validate(length(min = 1, max = 100), custom(function = no_control_characters))]
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "storefront")]
+    #[validate(length(min = 1, max = 64), custom(function = no_control_characters))]
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "storefront")]
     pub name: String,
 }
 

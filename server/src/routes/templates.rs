@@ -63,6 +63,7 @@ impl TemplateRequest {
     responses(
         (status = 201, body = Template),
         (status = 400, description = "bad name or unknown permission", body = ErrorEnvelope),
+        (status = 403, description = "the template grants more than the caller holds", body = ErrorEnvelope),
         (status = 409, description = "the enterprise has a template of that name", body = ErrorEnvelope),
     ))]
 pub async fn create_template(
@@ -84,6 +85,7 @@ pub async fn create_template(
     responses(
         (status = 200, body = Template),
         (status = 400, description = "bad id, name or permission", body = ErrorEnvelope),
+        (status = 403, description = "a built-in template, or one granting more than the caller holds", body = ErrorEnvelope),
         (status = 404, description = "no such template of the enterprise's own", body = ErrorEnvelope),
         (status = 409, description = "the name is taken", body = ErrorEnvelope),
     ))]
@@ -108,6 +110,7 @@ pub async fn update_template(
     responses(
         (status = 204, description = "deleted"),
         (status = 400, description = "bad id", body = ErrorEnvelope),
+        (status = 403, description = "a built-in template", body = ErrorEnvelope),
         (status = 404, description = "no such template of the enterprise's own", body = ErrorEnvelope),
         (status = 409, description = "members or keys use it", body = ErrorEnvelope),
     ))]

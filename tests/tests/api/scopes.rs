@@ -44,19 +44,21 @@ on_both_backends! {
         let mut teamer = app.sign_up("teamer@example.com").await;
         app.join(&mut teamer, &boss, &enterprise, &projects).await;
 
-        let create = |who: &str, name: &str, project: Option<&str>| {
+        // A key's template may grant no more than its creator holds: solo
+        // gives its keys its own template.
+        let create = |who: &str, name: &str, template: &str| {
             let token = who.to_owned();
             let project_body = json!({"name": name});
-            let key_body = json!({"name": name, "template": "tpl_viewer", "project": project});
+            let key_body = json!({"name": name, "template": template});
             async move {
                 let p = app.expect(201, "POST", "/v1/projects", Some(&token), Some(project_body)).await;
                 let k = app.expect(201, "POST", "/v1/api-keys", Some(&token), Some(key_body)).await;
                 (p["id"].as_str().unwrap().to_owned(), k["key"]["id"].as_str().unwrap().to_owned())
             }
         };
-        let (boss_project, boss_key) = create(&boss.access, "boss-project", None).await;
-        let (other_project, _) = create(&boss.access, "other-project", None).await;
-        let (solo_project, solo_key) = create(&solo.access, "solo-project", None).await;
+        let (boss_project, boss_key) = create(&boss.access, "boss-project", "tpl_viewer").await;
+        let (other_project, _) = create(&boss.access, "other-project", "tpl_viewer").await;
+        let (solo_project, solo_key) = create(&solo.access, "solo-project", &own).await;
         // A key of the boss's project, which the project member will see.
         let project_key = app
             .expect(201, "POST", "/v1/api-keys", token,
@@ -91,7 +93,7 @@ on_both_backends! {
         let seen = app.expect(200, "GET", "/v1/projects", token, None).await;
         assert_eq!(ids(&seen, "projects"), sorted(vec![boss_project, other_project, solo_project]));
         let seen = app.expect(200, "GET", "/v1/api-keys", token, None).await;
-        assert_eq!(ids(&seen, "keys").len(), 3);
+        assert_eq!(ids(&seen, "keys").len(), 4);
     }
 
     async fn concurrent_transfers_leave_exactly_one_administrator(backend: Backend) {
