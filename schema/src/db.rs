@@ -213,10 +213,6 @@ impl Drop for FeedLockGuard<'_> {
 
 /// Isolation of a feed-less transaction ([`Database::transaction`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the billing and account stores are its callers")
-)]
 pub(crate) enum Isolation {
     /// PostgreSQL's default: each statement sees what committed before it.
     /// A rule that reads and then writes must lock what it read (`SELECT …
@@ -225,6 +221,10 @@ pub(crate) enum Isolation {
     ReadCommitted,
     /// PostgreSQL aborts one of two transactions whose interleaving no
     /// serial order explains; the helper runs it again.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the billing stores are its callers")
+    )]
     Serializable,
 }
 
@@ -395,10 +395,6 @@ impl Database {
     /// `f` again from scratch on a fresh transaction, at most
     /// [`MAX_ATTEMPTS`] times in all, after a short jittered backoff; then
     /// the call fails with [`StoreError::Contention`].
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "the billing and account stores are its callers")
-    )]
     pub(crate) fn transaction<T>(
         &self,
         isolation: Isolation,

@@ -1,7 +1,9 @@
 //! Shiyun storage: the diesel schema, the SQLite and PostgreSQL migrations,
 //! and [`Database`], which implements every store trait of
 //! [`shiyun_core::store`] (`ListingStore`, `ChangeFeed`, `StoreHealth`,
-//! `SyncRunStore`, `JobLock`). No other crate of the workspace sees diesel.
+//! `SyncRunStore`, `JobLock`) and of [`shiyun_core::tenancy`] (the user
+//! centre: `AccountStore`, `SessionStore`, `TenancyStore`, `ApiKeyStore`,
+//! `AuditLog`). No other crate of the workspace sees diesel.
 //!
 //! The key design decision: one query code base for both backends. There is
 //! one [`schema`] module and one [`DbConnection`] enum
@@ -91,6 +93,26 @@
 //! balance floor returns `InsufficientBalance`. Those are decided in the
 //! method's transaction, not read from driver errors.
 //!
+//! # The user centre
+//!
+//! Tenancy is enforced in SQL: every read of an enterprise's rows filters by
+//! the enterprise, and a [`shiyun_core::tenancy::RowScope`]'s data scope
+//! (`projects`, `own`) becomes a `WHERE` clause, so another tenant's id
+//! answers `NotFound` exactly as a missing one. Its writes have no feed
+//! entry and run in `transaction` (read committed) with guarded statements
+//! where a rule must hold under concurrency: a refresh token is marked used
+//! only `WHERE used_at IS NULL` (of concurrent presentations one rotates,
+//! the rest are replays that revoke the session); the administrator role
+//! moves only `WHERE is_admin`, under a partial unique index allowing one
+//! administrator per enterprise; a code's wrong tries and use are counted
+//! `WHERE attempts < max`. Where a check reads rows another call may change
+//! (a login throttle, a template being assigned while it is deleted),
+//! PostgreSQL locks them (`FOR UPDATE`, `FOR SHARE`); SQLite's one writer
+//! needs nothing. Built-in templates are not rows: members and keys name
+//! them by id. `audit_events` refuses `UPDATE` and `DELETE` by trigger on
+//! both backends, and its appenders are serialised on PostgreSQL so a reader
+//! paging by `seq` misses nothing.
+//!
 //! # Concurrency
 //!
 //! PostgreSQL is the multi-instance store: migrations run under a session
@@ -104,16 +126,22 @@
 //! a database of its own: a temp SQLite file, or a clone of a PostgreSQL
 //! template migrated once per set of migrations (see the `testing` module).
 
+mod accounts;
+mod api_keys;
+mod audit;
 mod db;
 mod listings;
 mod locks;
 pub mod schema;
+mod sessions;
 mod sync_runs;
+mod tenancy;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod time;
 #[cfg(all(test, feature = "test-support"))]
 mod transaction_tests;
+mod user_centre;
 
 use diesel::prelude::*;
 use shiyun_core::store::{StoreHealth, StoreResult};

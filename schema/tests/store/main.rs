@@ -5,12 +5,18 @@
 // allowance for tests does not reach them.
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
+mod accounts;
+mod api_keys;
+mod audit;
 mod feed;
 mod listings;
 mod locks;
 mod money;
+mod people;
+mod sessions;
 mod support;
 mod sync_runs;
+mod tenancy;
 
 /// Generates `sqlite::<test>` and `postgres::<test>` for each test function.
 /// `store:` tests take the store traits; `db:` tests take the `TestDatabase`;
@@ -59,6 +65,27 @@ conformance! {
         locks::job_lock_is_exclusive_until_dropped,
         locks::ping_answers,
         money::amounts_round_trip_exactly,
+        accounts::accounts_are_unique_by_email_and_phone,
+        accounts::set_password_revokes_every_other_session,
+        accounts::codes_are_single_use_and_expire,
+        accounts::wrong_tries_use_up_a_code,
+        accounts::a_new_code_supersedes_the_old,
+        accounts::lockout_counts_failures_within_the_window,
+        accounts::concurrent_failures_all_count,
+        sessions::refresh_rotates_and_a_replay_revokes_the_session,
+        sessions::expired_or_revoked_refresh_is_refused,
+        sessions::concurrent_rotation_has_one_winner,
+        tenancy::enterprise_names_are_unique_and_searchable,
+        tenancy::another_enterprises_ids_answer_not_found,
+        tenancy::project_scopes_filter_rows,
+        tenancy::concurrent_transfers_leave_one_administrator,
+        tenancy::the_administrator_cannot_leave,
+        tenancy::applications_are_decided_once,
+        tenancy::invitations_are_accepted_once_by_the_invited,
+        tenancy::templates_are_built_in_or_the_enterprises_own,
+        api_keys::key_scopes_filter_rows,
+        api_keys::key_credentials_and_use,
+        audit::audit_is_read_per_tenant_in_order,
     }
     db {
         listings::corrupt_document_is_internal_error,
@@ -67,6 +94,7 @@ conformance! {
         sync_runs::unreadable_region_report_is_internal_error,
         support::migrate_twice_is_harmless,
         support::concurrent_migrations_agree,
+        audit::audit_rows_cannot_be_changed_or_deleted,
     }
     postgres_only {
         locks::job_lock_is_shared_across_instances,

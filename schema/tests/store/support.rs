@@ -7,16 +7,25 @@ use shiyun_core::listing::{
 };
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::{ChangeFeed, JobLock, ListingStore, StoreHealth, SyncRunStore};
+use shiyun_core::tenancy::UserCentreStore;
 use shiyun_schema::testing::TestDatabase;
 use shiyun_schema::{Backend, Database};
 
 /// Every store trait at once.
 pub trait Store:
-    ListingStore + ChangeFeed + StoreHealth + SyncRunStore + JobLock + Clone + 'static
+    ListingStore + ChangeFeed + StoreHealth + SyncRunStore + JobLock + UserCentreStore + Clone + 'static
 {
 }
-impl<T: ListingStore + ChangeFeed + StoreHealth + SyncRunStore + JobLock + Clone + 'static> Store
-    for T
+impl<
+    T: ListingStore
+        + ChangeFeed
+        + StoreHealth
+        + SyncRunStore
+        + JobLock
+        + UserCentreStore
+        + Clone
+        + 'static,
+> Store for T
 {
 }
 

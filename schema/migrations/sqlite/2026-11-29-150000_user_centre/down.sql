@@ -1,0 +1,14 @@
+DROP TABLE audit_events;
+DROP TABLE api_keys;
+DROP TABLE templates;
+DROP TABLE project_members;
+DROP TABLE projects;
+DROP TABLE invitations;
+DROP TABLE applications;
+DROP TABLE members;
+DROP TABLE enterprises;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE one_time_codes;
+DROP TABLE login_throttles;
+DROP TABLE accounts;
