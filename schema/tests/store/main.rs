@@ -9,6 +9,7 @@ mod feed;
 mod listings;
 mod locks;
 mod money;
+mod partners;
 mod support;
 mod sync_runs;
 
@@ -59,6 +60,10 @@ conformance! {
         locks::job_lock_is_exclusive_until_dropped,
         locks::ping_answers,
         money::amounts_round_trip_exactly,
+        partners::partner_vendors_register_and_read_back,
+        partners::partner_vendor_ids_are_unique_and_never_change,
+        partners::concurrent_registrations_leave_one_winner,
+        partners::partner_listings_are_stored_filtered_and_fed_like_any_other,
     }
     db {
         listings::corrupt_document_is_internal_error,
