@@ -12,7 +12,8 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::listing::{
-    BillingMode, CATEGORY_FAMILIES, Category, Listing, ListingData, ListingId, Vendor,
+    BillingMode, CATEGORY_FAMILIES, Category, Listing, ListingData, ListingId, PartnerVendorId,
+    Vendor, VendorRef,
 };
 use crate::money::{Currency, Money};
 
@@ -30,9 +31,17 @@ fn category_pattern_body() -> String {
     format!(r"({})\.[a-z0-9_]{{1,48}}", CATEGORY_FAMILIES.join("|"))
 }
 
+/// `p-` and a slug of 2 to 32 of `a-z`, `0-9`, `-`, not starting or ending with `-`.
+const PARTNER_VENDOR_ID: &str = "p-[a-z0-9][a-z0-9-]{0,30}[a-z0-9]";
+
+fn vendor_ref_pattern_body() -> String {
+    let mut vendors: Vec<&str> = Vendor::ALL.iter().map(|v| v.id()).collect();
+    vendors.push(PARTNER_VENDOR_ID);
+    vendors.join("|")
+}
+
 fn listing_id_pattern_body() -> String {
-    let vendors: Vec<&str> = Vendor::ALL.iter().map(|v| v.id()).collect();
-    format!("({})_[0-9a-f]{{20}}", vendors.join("|"))
+    format!("({})_[0-9a-f]{{20}}", vendor_ref_pattern_body())
 }
 
 fn billing_mode_pattern_body() -> String {
@@ -63,6 +72,29 @@ impl PartialSchema for Currency {
     }
 }
 impl ToSchema for Currency {}
+
+impl PartialSchema for VendorRef {
+    fn schema() -> RefOr<Schema> {
+        string_schema(
+            "vendor id: a built-in vendor (`aws`, `alibaba`, …) or a partner vendor `p-<slug>`",
+            "alibaba",
+            &vendor_ref_pattern_body(),
+        )
+    }
+}
+impl ToSchema for VendorRef {}
+
+impl PartialSchema for PartnerVendorId {
+    fn schema() -> RefOr<Schema> {
+        string_schema(
+            "partner vendor id: `p-` and a slug of 2 to 32 of a-z, 0-9 and `-`, \
+             not starting or ending with `-`",
+            "p-acme",
+            PARTNER_VENDOR_ID,
+        )
+    }
+}
+impl ToSchema for PartnerVendorId {}
 
 impl PartialSchema for ListingId {
     fn schema() -> RefOr<Schema> {
@@ -160,6 +192,17 @@ mod tests {
         #[test]
         fn documented_listing_ids_parse(id in pattern_strings(&listing_id_pattern_body())) {
             prop_assert!(ListingId::parse(&id).is_ok(), "{id}");
+        }
+
+        #[test]
+        fn documented_vendor_ids_parse(id in pattern_strings(&vendor_ref_pattern_body())) {
+            prop_assert!(VendorRef::parse(&id).is_ok(), "{id}");
+        }
+
+        #[test]
+        fn documented_partner_vendor_ids_parse(id in pattern_strings(PARTNER_VENDOR_ID)) {
+            prop_assert!(PartnerVendorId::parse(&id).is_ok(), "{id}");
+            prop_assert!(VendorRef::parse(&id).is_ok_and(|v| v.is_partner()), "{id}");
         }
 
         #[test]

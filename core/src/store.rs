@@ -13,7 +13,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CodedError, Detail, ErrorCode, ValidationError};
-use crate::listing::{Category, Listing, ListingId, ListingStatus, PriceComponent, Vendor};
+use crate::listing::{
+    Category, Listing, ListingId, ListingStatus, PartnerVendorId, PriceComponent, Vendor, VendorRef,
+};
+use crate::tenancy::EnterpriseId;
 
 /// What a store call can fail with.
 ///
@@ -228,8 +231,8 @@ impl UpsertReport {
 /// Filters of a listing query; `None` means any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListingFilter {
-    /// Only this vendor.
-    pub vendor: Option<Vendor>,
+    /// Only this vendor (built-in or partner).
+    pub vendor: Option<VendorRef>,
     /// Only this category.
     pub category: Option<Category>,
     /// Only this vendor region code.
@@ -338,8 +341,8 @@ pub struct ChangeEvent {
     pub seq: u64,
     /// The listing.
     pub listing_id: ListingId,
-    /// Its vendor.
-    pub vendor: Vendor,
+    /// Its vendor (built-in or partner).
+    pub vendor: VendorRef,
     /// What happened.
     pub kind: ChangeKind,
     /// When.
@@ -601,6 +604,87 @@ pub trait SyncRunStore: Send + Sync {
 
     /// The most recent runs first, of one vendor or all.
     fn recent_sync_runs(&self, vendor: Option<Vendor>, limit: u32) -> StoreResult<Vec<SyncRun>>;
+}
+
+/// A partner cloud: an enterprise that publishes listings under its own
+/// vendor id. Each enterprise has at most one, and the id never changes
+/// (listing ids are derived from it).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerVendor {
+    /// The vendor id its listings carry (`p-acme`).
+    pub id: PartnerVendorId,
+    /// The enterprise that publishes as this vendor.
+    pub enterprise: EnterpriseId,
+    /// Display name in Chinese; not blank, at most 128 characters, no
+    /// control characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
+    pub name_zh: String,
+    /// Display name in English; the same rules.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
+    pub name_en: String,
+    /// When it was first registered.
+    pub created_at: DateTime<Utc>,
+}
+
+impl PartnerVendor {
+    /// Most characters of a display name.
+    pub const MAX_NAME: usize = 128;
+
+    /// A partner vendor, its names checked (fields `name_zh`, `name_en`).
+    pub fn new(
+        id: PartnerVendorId,
+        enterprise: EnterpriseId,
+        name_zh: impl Into<String>,
+        name_en: impl Into<String>,
+        created_at: DateTime<Utc>,
+    ) -> Result<Self, ValidationError> {
+        let vendor = PartnerVendor {
+            id,
+            enterprise,
+            name_zh: name_zh.into(),
+            name_en: name_en.into(),
+            created_at,
+        };
+        vendor.validate()?;
+        Ok(vendor)
+    }
+
+    /// Checks the names (the ids are valid by type).
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        for (field, name) in [("name_zh", &self.name_zh), ("name_en", &self.name_en)] {
+            crate::listing::check_text(field, name, Self::MAX_NAME)?;
+        }
+        Ok(())
+    }
+}
+
+/// The partner vendors: which enterprise publishes under which vendor id.
+/// Their listings live in the [`ListingStore`] like any other, filtered by
+/// `ListingFilter::vendor`.
+pub trait PartnerStore: Send + Sync {
+    /// Registers `vendor` for its enterprise, or renames it. Returns what is
+    /// stored:
+    ///
+    /// - the enterprise has no partner vendor and the id is free: inserted;
+    /// - the enterprise already has this id: its names are updated and the
+    ///   first `created_at` is kept;
+    /// - the enterprise already has another id: [`StoreError::Conflict`]
+    ///   (an id never changes);
+    /// - the id belongs to another enterprise: [`StoreError::AlreadyExists`]
+    ///   (which enterprise is not told).
+    ///
+    /// Names that break [`PartnerVendor::validate`] are `Invalid`.
+    fn register_partner_vendor(&self, vendor: &PartnerVendor) -> StoreResult<PartnerVendor>;
+
+    /// The enterprise's partner vendor, if it has registered one.
+    fn partner_vendor_of(&self, enterprise: &EnterpriseId) -> StoreResult<Option<PartnerVendor>>;
+
+    /// One partner vendor.
+    fn get_partner_vendor(&self, id: &PartnerVendorId) -> StoreResult<Option<PartnerVendor>>;
+
+    /// Every partner vendor, ordered by id.
+    fn list_partner_vendors(&self) -> StoreResult<Vec<PartnerVendor>>;
 }
 
 /// Held while a scheduled job runs; dropping it releases the lock.

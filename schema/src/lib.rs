@@ -157,3 +157,7 @@ impl StoreHealth for Database {
         Ok(())
     }
 }
+
+// `PartnerStore`: the partner vendors (the vendor id each partner
+// enterprise publishes listings under).
+mod partners;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
-use shiyun_core::listing::{Listing, ListingId, ListingStatus, PriceComponent, Vendor};
+use shiyun_core::listing::{Listing, ListingId, ListingStatus, PriceComponent, VendorRef};
 use shiyun_core::store::{
     ChangeEvent, ChangeFeed, ChangeKind, ListingFilter, ListingQuery, ListingStore, Page,
     PricePoint, RetireScope, StoreError, StoreResult, UpsertReport,
@@ -23,7 +23,7 @@ const CHUNK: usize = 500;
 #[diesel(table_name = listings, treat_none_as_default_value = false)]
 struct ListingRow<'a> {
     id: &'a str,
-    vendor: &'static str,
+    vendor: &'a str,
     vendor_sku: &'a str,
     category: &'a str,
     service: &'a str,
@@ -136,7 +136,7 @@ impl TryFrom<ChangeRecord> for ChangeEvent {
         Ok(ChangeEvent {
             seq: u64::try_from(r.seq).map_err(|_| corrupt("negative seq"))?,
             listing_id: ListingId::parse(&r.listing_id).map_err(|e| corrupt(&e.to_string()))?,
-            vendor: Vendor::parse(&r.vendor).map_err(|e| corrupt(&e.to_string()))?,
+            vendor: VendorRef::parse(&r.vendor).map_err(|e| corrupt(&e.to_string()))?,
             kind: ChangeKind::parse(&r.kind).map_err(|e| corrupt(&e.to_string()))?,
             recorded_at: from_micros(r.recorded_at)?,
         })
@@ -163,7 +163,7 @@ fn decode(doc: &str, status: &str) -> StoreResult<Listing> {
 
 fn filtered<'a>(filter: &'a ListingFilter) -> listings::BoxedQuery<'a, Db> {
     let mut query = listings::table.into_boxed();
-    if let Some(vendor) = filter.vendor {
+    if let Some(vendor) = &filter.vendor {
         query = query.filter(listings::vendor.eq(vendor.id()));
     }
     if let Some(category) = &filter.category {

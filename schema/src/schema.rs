@@ -398,3 +398,19 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_events,
 );
+
+diesel::table! {
+    /// Partner clouds: the vendor id an enterprise publishes listings under.
+    partner_vendors (id) {
+        /// `p-<slug>`; bytewise order (`COLLATE "C"` on PostgreSQL).
+        id -> Text,
+        /// The enterprise (`ent_…`), unique: one partner vendor each.
+        enterprise_id -> Text,
+        /// Chinese display name.
+        name_zh -> Text,
+        /// English display name.
+        name_en -> Text,
+        /// First registration, µs since the epoch.
+        created_at -> BigInt,
+    }
+}

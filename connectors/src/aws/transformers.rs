@@ -453,7 +453,7 @@ impl ProductTemplate {
         let worded = texts.worded(self, mode, reserved);
         let data = ListingData {
             id: ListingId::derive(Vendor::Aws, &vendor_sku),
-            vendor: Vendor::Aws,
+            vendor: Vendor::Aws.into(),
             vendor_sku,
             category: self.category.clone(),
             service: self.service.to_owned(),

@@ -366,7 +366,7 @@ pub(crate) fn assert_texts_clean(listings: &[Listing]) {
 /// languages, and its descriptions say them too.
 #[track_caller]
 pub(crate) fn assert_names_vendor_and_city(listing: &Listing, city_zh: &str, city_en: &str) {
-    let vendor = listing.vendor();
+    let vendor = listing.vendor().builtin().unwrap();
     let name_zh = listing.name().zh.as_deref().unwrap_or_default();
     let name_en = listing.name().en.as_deref().unwrap_or_default();
     let description_zh = listing.description().zh.as_deref().unwrap_or_default();
@@ -394,7 +394,7 @@ pub(crate) fn assert_kept_unknown_region(page: &FetchedPage, code: &str) {
     assert!(listing.region().name.is_empty());
     // The sync notes it once (the page's pass through the geography).
     assert_eq!(
-        shiyun_core::geography::place(listing.vendor(), code),
+        shiyun_core::geography::place(listing.vendor().builtin().unwrap(), code),
         shiyun_core::geography::Placement::Unknown
     );
     assert!(

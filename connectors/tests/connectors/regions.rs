@@ -52,7 +52,11 @@ fn connectors_and_the_demo_give_the_same_geography_for_the_same_code() {
     for listing in DemoCatalog::new(11, 2_000) {
         let region = listing.region();
         assert_eq!(
-            connector_region(listing.vendor(), &region.code).as_ref(),
+            connector_region(
+                listing.vendor().builtin().expect("a demo listing"),
+                &region.code
+            )
+            .as_ref(),
             Some(region),
             "{}",
             listing.id()

@@ -343,7 +343,7 @@ async fn a_failed_run_resumes_from_its_token(db: TestDatabase) {
         ListingStatus::Retired
     );
     let active = ListingFilter {
-        vendor: Some(Vendor::Aws),
+        vendor: Some(Vendor::Aws.into()),
         status: Some(ListingStatus::Active),
         ..ListingFilter::default()
     };

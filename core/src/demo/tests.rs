@@ -7,6 +7,14 @@ fn catalog(seed: u64, count: u64) -> Vec<Listing> {
     DemoCatalog::new(seed, count).collect()
 }
 
+/// The built-in vendor of a demo listing (the demo has no partner listings).
+fn vendor_of(listing: &Listing) -> Vendor {
+    listing
+        .vendor()
+        .builtin()
+        .expect("demo listings are built-in")
+}
+
 fn facts(vendor: Vendor) -> &'static VendorFacts {
     data::VENDORS.iter().find(|f| f.vendor == vendor).unwrap()
 }
@@ -80,8 +88,8 @@ fn every_listing_has_text_in_both_languages_without_glued_words() {
             assert!(!has_glued_words(text), "{}: {text}", listing.id());
         }
         let all = text_of(&listing);
-        assert!(all.contains(listing.vendor().name_zh()), "{all}");
-        assert!(all.contains(listing.vendor().name_en()), "{all}");
+        assert!(all.contains(vendor_of(&listing).name_zh()), "{all}");
+        assert!(all.contains(vendor_of(&listing).name_en()), "{all}");
         assert_eq!(listing.provenance().vendor_api, DEMO_API);
         assert!(listing.tags().contains("price:demo"));
     }
@@ -105,7 +113,7 @@ fn no_architecture_and_os_pair_that_the_vendor_does_not_offer() {
         let specs = listing.specs();
         if let (Some(arch), Some(os)) = (specs.architecture, &specs.os) {
             assert!(
-                offered[&listing.vendor()].contains(&(arch, os.clone())),
+                offered[&vendor_of(&listing)].contains(&(arch, os.clone())),
                 "{}: {arch:?} {os}",
                 listing.id()
             );
@@ -180,7 +188,7 @@ fn mainland_china_prices_in_cny_and_elsewhere_in_usd() {
 #[test]
 fn spot_and_reserved_prices_only_where_the_vendor_offers_them() {
     for listing in catalog(5, 9_000) {
-        let pricing = &facts(listing.vendor()).pricing;
+        let pricing = &facts(vendor_of(&listing)).pricing;
         for price in listing.prices() {
             match price.billing_mode() {
                 BillingMode::Spot => assert!(pricing.spot_discount.is_some(), "{}", listing.id()),
@@ -241,7 +249,7 @@ fn every_storefront_region_is_served_and_its_listings_name_the_city_in_both_lang
     let mut served = HashSet::new();
     for listing in &listings {
         let region = listing.region();
-        let placed = geography::region_of(listing.vendor(), &region.code).unwrap();
+        let placed = geography::region_of(vendor_of(listing), &region.code).unwrap();
         assert_eq!(*region, placed, "{}", listing.id());
         let city = geography::city(region.geography.city.as_deref().unwrap()).unwrap();
         let text = fold(&text_of(listing));
@@ -257,7 +265,7 @@ fn every_storefront_region_is_served_and_its_listings_name_the_city_in_both_lang
             listing.id(),
             city.en
         );
-        served.insert((listing.vendor(), region.code.clone()));
+        served.insert((vendor_of(listing), region.code.clone()));
     }
     for vendor in Vendor::ALL {
         for known in geography::regions(vendor) {
@@ -275,7 +283,7 @@ fn every_storefront_region_is_served_and_its_listings_name_the_city_in_both_lang
         .iter()
         .filter(|l| l.region().geography.city.as_deref() == Some("shanghai"))
         .collect();
-    let vendors: HashSet<Vendor> = shanghai.iter().map(|l| l.vendor()).collect();
+    let vendors: HashSet<Vendor> = shanghai.iter().map(|l| vendor_of(l)).collect();
     assert!(vendors.len() >= 5, "{vendors:?}");
     for listing in shanghai {
         let text = text_of(listing);
@@ -291,7 +299,7 @@ fn large_catalogs_stay_unique_past_the_natural_product_space() {
     let mut ids = HashSet::new();
     let mut zones = 0;
     for listing in DemoCatalog::new(3, n) {
-        if geography::known(listing.vendor(), &listing.region().code).is_none() {
+        if geography::known(vendor_of(&listing), &listing.region().code).is_none() {
             zones += 1;
         }
         assert!(ids.insert(listing.id().clone()), "{}", listing.vendor_sku());

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::{
-    Category, ListingText, LocalizedText, PriceComponent, Provenance, Region, Specs, Vendor,
+    Category, ListingText, LocalizedText, PriceComponent, Provenance, Region, Specs, VendorRef,
 };
 use super::{Listing, ListingData, ListingId, ListingStatus};
 use crate::error::ValidationError;
@@ -12,7 +12,7 @@ use crate::error::ValidationError;
 /// [`Listing::builder`].
 #[derive(Debug, Clone)]
 pub struct ListingBuilder {
-    vendor: Vendor,
+    vendor: VendorRef,
     vendor_sku: String,
     provenance: Provenance,
     category: Option<Category>,
@@ -27,7 +27,7 @@ pub struct ListingBuilder {
 }
 
 impl ListingBuilder {
-    pub(super) fn new(vendor: Vendor, vendor_sku: String, provenance: Provenance) -> Self {
+    pub(super) fn new(vendor: VendorRef, vendor_sku: String, provenance: Provenance) -> Self {
         ListingBuilder {
             vendor,
             vendor_sku,
@@ -116,7 +116,7 @@ impl ListingBuilder {
             .region
             .ok_or_else(|| ValidationError::new("region", "is required"))?;
         let data = ListingData {
-            id: ListingId::derive(self.vendor, &self.vendor_sku),
+            id: ListingId::of(&self.vendor, &self.vendor_sku),
             vendor: self.vendor,
             vendor_sku: self.vendor_sku,
             category,

@@ -6,11 +6,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Vendor;
+use super::VendorRef;
 use crate::error::ValidationError;
 
 /// A listing's stable id: `<vendor>_<20 hex digits>`, derived from the vendor
-/// and vendor SKU so every sync of the same offer lands on the same row.
+/// id (built-in `aws` or partner `p-acme`) and vendor SKU so every sync of
+/// the same offer lands on the same row. Vendor ids hold no `_`, so the id
+/// splits at its first one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ListingId(String);
@@ -18,8 +20,15 @@ pub struct ListingId(String);
 impl ListingId {
     const HASH_HEX: usize = 20;
 
-    /// The id of `vendor_sku` at `vendor`.
-    pub fn derive(vendor: Vendor, vendor_sku: &str) -> Self {
+    /// The id of `vendor_sku` at `vendor` (a [`super::Vendor`], a
+    /// [`super::PartnerVendorId`] or a [`VendorRef`]).
+    pub fn derive(vendor: impl Into<VendorRef>, vendor_sku: &str) -> Self {
+        Self::of(&vendor.into(), vendor_sku)
+    }
+
+    /// [`ListingId::derive`] without taking the vendor: every listing is
+    /// checked against it.
+    pub(super) fn of(vendor: &VendorRef, vendor_sku: &str) -> Self {
         let mut hasher = Sha256::new();
         hasher.update(vendor.id().as_bytes());
         hasher.update([0u8]);
@@ -34,7 +43,7 @@ impl ListingId {
     pub fn parse(text: &str) -> Result<Self, ValidationError> {
         let invalid = || ValidationError::new("id", format!("`{text}` is not a listing id"));
         let (vendor, hash) = text.split_once('_').ok_or_else(invalid)?;
-        Vendor::parse(vendor).map_err(|_| invalid())?;
+        VendorRef::parse(vendor).map_err(|_| invalid())?;
         if hash.len() != Self::HASH_HEX
             || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         {
@@ -46,6 +55,13 @@ impl ListingId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The id of the vendor the listing belongs to (`aws`, `p-acme`): the
+    /// part before the first `_`. Lets a caller tell whose listing an id
+    /// names without reading it.
+    pub fn vendor_id(&self) -> &str {
+        self.0.split('_').next().unwrap_or_default()
     }
 }
 

@@ -7,12 +7,15 @@
 //! follow the same pattern one level down: [`PriceComponentData`] is plain,
 //! [`PriceComponent`] is validated, also when read back from JSON.
 //!
-//! The module is split by concept: [`Vendor`] (`vendor`), identity and
+//! The module is split by concept: [`Vendor`], [`PartnerVendorId`] and the
+//! [`VendorRef`] a listing names (`vendor`), identity and
 //! taxonomy ([`ListingId`], [`Category`]), where an offer is ([`Region`],
 //! [`Geography`]; the vendors' region tables are in [`crate::geography`]),
 //! what it is ([`Specs`]), what it costs ([`PriceComponent`]), what it is
 //! called ([`text`]: one function per category family builds the name and
-//! description), and the [`ListingBuilder`].
+//! description), the [`ListingBuilder`], and [`PartnerListingInput`]: what
+//! a partner cloud sends, made into a listing with the parts the server
+//! assigns (`partner`).
 
 use std::collections::BTreeSet;
 
@@ -24,6 +27,7 @@ use crate::error::ValidationError;
 
 mod builder;
 mod identity;
+mod partner;
 mod pricing;
 mod region;
 mod specs;
@@ -32,13 +36,14 @@ mod vendor;
 
 pub use builder::ListingBuilder;
 pub use identity::{CATEGORY_FAMILIES, Category, KNOWN_CATEGORIES, ListingId};
+pub use partner::{PartnerListingInput, PartnerRegion};
 pub use pricing::{
     BillingMode, PriceComponent, PriceComponentData, PriceTier, PriceTierData, PriceUnit,
 };
 pub use region::{Geography, Region};
 pub use specs::{Architecture, Specs};
 pub use text::ListingText;
-pub use vendor::Vendor;
+pub use vendor::{PartnerVendorId, Vendor, VendorRef};
 
 /// A text in English and Chinese, either of which may be unknown.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -114,8 +119,8 @@ impl Provenance {
 pub struct ListingData {
     /// Stable id derived from vendor and SKU.
     pub id: ListingId,
-    /// The vendor.
-    pub vendor: Vendor,
+    /// The vendor: a built-in vendor id or a partner vendor id (`p-<slug>`).
+    pub vendor: VendorRef,
     /// The vendor's key for the offer, unique within the vendor; not blank,
     /// no control characters.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
@@ -160,7 +165,7 @@ pub struct ListingData {
 #[serde(try_from = "ListingData")]
 pub struct Listing {
     id: ListingId,
-    vendor: Vendor,
+    vendor: VendorRef,
     vendor_sku: String,
     category: Category,
     service: String,
@@ -175,24 +180,26 @@ pub struct Listing {
 }
 
 impl Listing {
-    /// Starts a listing of `vendor_sku` at `vendor`, fetched as `provenance`
-    /// says. The caller gives the time (in the provenance): a listing never
-    /// reads the clock, so the same input builds the same listing.
+    /// Starts a listing of `vendor_sku` at `vendor` (a built-in [`Vendor`]
+    /// or a partner's [`PartnerVendorId`]), fetched as `provenance` says. The
+    /// caller gives the time (in the provenance): a listing never reads the
+    /// clock, so the same input builds the same listing.
     pub fn builder(
-        vendor: Vendor,
+        vendor: impl Into<VendorRef>,
         vendor_sku: impl Into<String>,
         provenance: Provenance,
     ) -> ListingBuilder {
-        ListingBuilder::new(vendor, vendor_sku.into(), provenance)
+        ListingBuilder::new(vendor.into(), vendor_sku.into(), provenance)
     }
 
     /// The id.
     pub fn id(&self) -> &ListingId {
         &self.id
     }
-    /// The vendor.
-    pub fn vendor(&self) -> Vendor {
-        self.vendor
+    /// The vendor. It compares with a [`Vendor`] directly
+    /// (`listing.vendor() == Vendor::Aws`).
+    pub fn vendor(&self) -> &VendorRef {
+        &self.vendor
     }
     /// The vendor's SKU.
     pub fn vendor_sku(&self) -> &str {
@@ -258,7 +265,7 @@ impl Listing {
     pub fn content_fingerprint(&self) -> String {
         let d = self;
         hash_json(&ContentView {
-            vendor: d.vendor,
+            vendor: &d.vendor,
             vendor_sku: &d.vendor_sku,
             category: &d.category,
             service: &d.service,
@@ -286,7 +293,7 @@ impl Listing {
 /// are represented by their digest (hex).
 #[derive(Serialize)]
 struct ContentView<'a> {
-    vendor: Vendor,
+    vendor: &'a VendorRef,
     vendor_sku: &'a str,
     category: &'a Category,
     service: &'a str,
@@ -351,7 +358,9 @@ fn has_control(text: &str) -> bool {
     one_byte || two_bytes
 }
 
-fn check_text(field: &str, text: &str, max: usize) -> Result<(), ValidationError> {
+/// Checks a text field: not blank, at most `max` characters, no control
+/// characters.
+pub(crate) fn check_text(field: &str, text: &str, max: usize) -> Result<(), ValidationError> {
     if text.trim().is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
     }
@@ -390,7 +399,7 @@ impl Listing {
     /// assembles the listing; `data.prices` is ignored.
     fn checked(data: ListingData, prices: Vec<PriceComponent>) -> Result<Self, ValidationError> {
         check_text("vendor_sku", &data.vendor_sku, 256)?;
-        if data.id != ListingId::derive(data.vendor, &data.vendor_sku) {
+        if data.id != ListingId::of(&data.vendor, &data.vendor_sku) {
             return Err(ValidationError::new(
                 "id",
                 "does not match vendor and vendor_sku",

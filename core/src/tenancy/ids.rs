@@ -170,6 +170,13 @@ impl From<Tenant> for String {
     }
 }
 
+impl TemplateId {
+    /// The fixed id of a built-in template (`tpl_owner`).
+    pub(crate) fn built_in(name: &'static str) -> Self {
+        TemplateId(format!("tpl_{name}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,12 +202,5 @@ mod tests {
         );
         assert_eq!(Tenant::parse(acc.as_str()).unwrap(), Tenant::Personal(acc));
         assert!(Tenant::parse("prj_01").is_err());
-    }
-}
-
-impl TemplateId {
-    /// The fixed id of a built-in template (`tpl_owner`).
-    pub(crate) fn built_in(name: &'static str) -> Self {
-        TemplateId(format!("tpl_{name}"))
     }
 }

@@ -27,8 +27,8 @@ pub fn feed_is_ordered_and_paged<S: Store>(store: &S) {
     // Creations follow batch order.
     for (event, l) in all.iter().zip(&batch) {
         assert_eq!(
-            (&event.listing_id, event.kind, event.vendor),
-            (l.id(), ChangeKind::Created, Vendor::Aws)
+            (&event.listing_id, event.kind, &event.vendor),
+            (l.id(), ChangeKind::Created, &Vendor::Aws.into())
         );
         assert_eq!(event.recorded_at, at(1));
     }

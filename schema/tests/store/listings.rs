@@ -429,7 +429,7 @@ pub fn list_and_count_filters<S: Store>(store: &S) {
     check(ListingFilter::default(), &[&a, &b, &c, &d]);
     check(
         ListingFilter {
-            vendor: Some(Vendor::Aws),
+            vendor: Some(Vendor::Aws.into()),
             ..Default::default()
         },
         &[&a, &b],
@@ -457,7 +457,7 @@ pub fn list_and_count_filters<S: Store>(store: &S) {
     );
     check(
         ListingFilter {
-            vendor: Some(Vendor::Gcp),
+            vendor: Some(Vendor::Gcp.into()),
             status: Some(ListingStatus::Active),
             region: Some("us-east-1".into()),
             category: None,
@@ -466,7 +466,7 @@ pub fn list_and_count_filters<S: Store>(store: &S) {
     );
     check(
         ListingFilter {
-            vendor: Some(Vendor::Ibm),
+            vendor: Some(Vendor::Ibm.into()),
             ..Default::default()
         },
         &[],

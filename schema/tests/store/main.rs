@@ -12,6 +12,7 @@ mod feed;
 mod listings;
 mod locks;
 mod money;
+mod partners;
 mod people;
 mod sessions;
 mod support;
@@ -86,6 +87,10 @@ conformance! {
         api_keys::key_scopes_filter_rows,
         api_keys::key_credentials_and_use,
         audit::audit_is_read_per_tenant_in_order,
+        partners::partner_vendors_register_and_read_back,
+        partners::partner_vendor_ids_are_unique_and_never_change,
+        partners::concurrent_registrations_leave_one_winner,
+        partners::partner_listings_are_stored_filtered_and_fed_like_any_other,
     }
     db {
         listings::corrupt_document_is_internal_error,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use shiyun_connectors::scheduler::Scheduler;
 use shiyun_connectors::sync::{self, LogProgress, PageDone, SyncProgress, SyncStores};
 use shiyun_connectors::{Connector, ConnectorError, ImportContext};
-use shiyun_core::listing::{Listing, Vendor};
+use shiyun_core::listing::{Listing, Vendor, VendorRef};
 use shiyun_core::store::{RegionReport, SyncRun, SyncRunStore, SyncTrigger};
 use shiyun_schema::Database;
 
@@ -34,7 +34,7 @@ pub async fn run(settings: Settings, command: CatalogCommand) -> Result<()> {
 #[derive(Serialize)]
 struct DryRunLine<'a> {
     id: &'a str,
-    vendor: Vendor,
+    vendor: &'a VendorRef,
     vendor_sku: &'a str,
     category: &'a str,
     region: &'a str,

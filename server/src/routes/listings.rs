@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use shiyun_core::error::ErrorCode;
-use shiyun_core::listing::{Category, Listing, ListingData, ListingId, ListingStatus, Vendor};
+use shiyun_core::listing::{Category, Listing, ListingData, ListingId, ListingStatus, VendorRef};
 use shiyun_core::store::{ListingFilter, ListingQuery, PricePoint, UpsertReport};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
@@ -23,8 +23,9 @@ const DEFAULT_LIMIT: u32 = 50;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListListingsParams {
-    /// Vendor id (`aws`, `alibaba`, …).
-    #[param(value_type = Option<Vendor>)]
+    /// Vendor id: a built-in vendor (`aws`, `alibaba`, …) or a partner
+    /// vendor (`p-acme`).
+    #[param(value_type = Option<VendorRef>)]
     pub vendor: Option<String>,
     /// Category (`compute.vm`, …).
     #[param(value_type = Option<Category>)]
@@ -127,7 +128,7 @@ pub struct UpsertListingsRequest {
 }
 
 fn parse_filter(params: &ListListingsParams) -> ApiResult<ListingFilter> {
-    let vendor = params.vendor.as_deref().map(Vendor::parse).transpose()?;
+    let vendor = params.vendor.as_deref().map(VendorRef::parse).transpose()?;
     let category = params
         .category
         .as_deref()

@@ -108,3 +108,48 @@ on_both_backends! {
         assert!(tail["events"].as_array().unwrap().is_empty());
     }
 }
+
+on_both_backends! {
+    async fn partner_listings_are_found_by_their_vendor_id(backend: Backend) {
+        use shiyun_core::listing::{PartnerListingInput, PartnerVendorId};
+        use shiyun_core::store::ListingStore;
+
+        let app = TestApp::spawn(backend).await;
+        app.seed_demo(40);
+        let acme = PartnerVendorId::from_slug("acme").unwrap();
+        let partner: Vec<_> = ["vm-1", "vm-2"]
+            .into_iter()
+            .map(|sku| {
+                let input: PartnerListingInput = serde_json::from_value(json!({
+                    "vendor_sku": sku,
+                    "category": "compute.vm",
+                    "service": "vm",
+                    "name": {"zh": format!("顶点云主机 {sku}")},
+                    "region": {"code": "sh-1", "country": "cn", "city": "shanghai"},
+                    "prices": [{"billing_mode": "monthly", "unit": "month",
+                                "amount": {"amount": "99.00", "currency": "CNY"}}]
+                }))
+                .unwrap();
+                input.into_listing(&acme, chrono::Utc::now()).unwrap()
+            })
+            .collect();
+        app.db.database().upsert_listings(&partner, chrono::Utc::now()).unwrap();
+
+        let found = collect_pages(&app, "vendor=p-acme").await;
+        let mut ids: Vec<&str> = found.iter().map(|l| l["id"].as_str().unwrap()).collect();
+        ids.sort();
+        let mut expected: Vec<&str> = partner.iter().map(|l| l.id().as_str()).collect();
+        expected.sort();
+        assert_eq!(ids, expected);
+        assert!(found.iter().all(|l| l["vendor"] == "p-acme" && l["provenance"]["vendor_api"] == "partner.listings"));
+        assert!(collect_pages(&app, "vendor=p-nobody").await.is_empty());
+
+        let (status, detail) = app.get(&format!("/v1/listings/{}", expected[0])).await;
+        assert_eq!(status, 200, "{detail}");
+        assert_eq!(detail["listing"]["region"]["name"]["zh"], "上海");
+
+        let (status, error) = app.get("/v1/listings?vendor=p-A").await;
+        assert_eq!(status, 400, "{error}");
+        assert_eq!(error["error"]["field"], "vendor");
+    }
+}
