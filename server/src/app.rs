@@ -12,8 +12,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use shiyun_accounts::UserCentre;
 use shiyun_core::error::ErrorCode;
-use shiyun_core::store::{ChangeFeed, ListingStore, StoreHealth, SyncRunStore};
-use shiyun_core::tenancy::AuditLog;
+use shiyun_core::store::{ChangeFeed, ListingStore, PartnerStore, StoreHealth, SyncRunStore};
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::error::ApiError;
@@ -31,8 +30,8 @@ pub struct AppState {
     pub sync_runs: Arc<dyn SyncRunStore>,
     /// Database liveness.
     pub health: Arc<dyn StoreHealth>,
-    /// The platform's own audit events (operator work).
-    pub audit: Arc<dyn AuditLog>,
+    /// Partner vendors: which enterprise publishes as which vendor id.
+    pub partners: Arc<dyn PartnerStore>,
     /// Accounts, tenants, permissions and keys: every user-centre call.
     pub users: UserCentre,
     /// Settings, read-only.
@@ -44,13 +43,13 @@ impl AppState {
     /// user centre built over it.
     pub fn new<S>(store: S, users: UserCentre, settings: Settings) -> Self
     where
-        S: ListingStore + ChangeFeed + SyncRunStore + StoreHealth + AuditLog + Clone + 'static,
+        S: ListingStore + ChangeFeed + SyncRunStore + StoreHealth + PartnerStore + Clone + 'static,
     {
         AppState {
             listings: Arc::new(store.clone()),
             changes: Arc::new(store.clone()),
             sync_runs: Arc::new(store.clone()),
-            audit: Arc::new(store.clone()),
+            partners: Arc::new(store.clone()),
             health: Arc::new(store),
             users,
             settings: Arc::new(settings),

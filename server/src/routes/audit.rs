@@ -82,11 +82,11 @@ pub async fn list_audit(
     ))]
 pub async fn list_platform_audit(
     state: web::Data<AppState>,
-    _operator: Caller,
+    caller: Caller,
     ValidQuery(params): ValidQuery<ListAuditParams>,
 ) -> ApiResult<HttpResponse> {
     let (after, limit) = params.window();
-    let audit = state.audit.clone();
-    let events = web::block(move || audit.list_audit(None, after, limit)).await??;
+    let users = state.users.clone();
+    let events = blocking(move || users.list_platform_audit(&caller.0, after, limit)).await?;
     Ok(HttpResponse::Ok().json(AuditPage::new(events, after)))
 }

@@ -73,7 +73,7 @@ impl StatusFilter {
         }
     }
 
-    fn parse(text: &str) -> ApiResult<Self> {
+    pub(crate) fn parse(text: &str) -> ApiResult<Self> {
         StatusFilter::ALL
             .into_iter()
             .find(|s| s.as_str() == text)
@@ -85,7 +85,7 @@ impl StatusFilter {
             })
     }
 
-    fn keeps(self) -> Option<ListingStatus> {
+    pub(crate) fn keeps(self) -> Option<ListingStatus> {
         match self {
             StatusFilter::Active => Some(ListingStatus::Active),
             StatusFilter::Retired => Some(ListingStatus::Retired),
@@ -213,13 +213,15 @@ pub async fn get_listing(
     }))
 }
 
-/// Inserts or updates listings; the store diffs them (idempotent: the same
-/// batch twice changes nothing the second time).
+/// Inserts or updates listings of the built-in vendors (operators only);
+/// the store diffs them (idempotent: the same batch twice changes nothing
+/// the second time). Partner listings are published by their enterprises
+/// through `POST /v1/partner/listings`, so partner vendor ids are refused.
 #[utoipa::path(post, path = "/v1/listings/batch", tag = "listings",
     request_body = UpsertListingsRequest,
     responses(
         (status = 200, body = UpsertReport),
-        (status = 400, description = "malformed or invalid listings", body = ErrorEnvelope),
+        (status = 400, description = "malformed or invalid listings, or a partner vendor's", body = ErrorEnvelope),
         (status = 413, description = "body too large", body = ErrorEnvelope),
         (status = 415, description = "body is not `application/json`", body = ErrorEnvelope),
         (status = 503, description = "database unavailable", body = ErrorEnvelope),
@@ -233,8 +235,16 @@ pub async fn upsert_listings(
         .listings
         .into_iter()
         .enumerate()
-        .map(|(i, data)| Listing::try_from(data).map_err(|e| e.within(&format!("listings[{i}]"))))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(i, data)| {
+            if data.vendor.is_partner() {
+                return Err(ApiError::invalid(
+                    format!("listings[{i}].vendor"),
+                    "partner listings are published by their enterprise through /v1/partner/listings",
+                ));
+            }
+            Listing::try_from(data).map_err(|e| e.within(&format!("listings[{i}]")).into())
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
     let store = state.listings.clone();
     let report = web::block(move || store.upsert_listings(&listings, Utc::now())).await??;
     Ok(HttpResponse::Ok().json(report))

@@ -19,6 +19,7 @@ pub mod listings;
 pub mod me;
 pub mod members;
 pub mod openapi;
+pub mod partner;
 pub mod projects;
 pub mod sync_runs;
 pub mod table;

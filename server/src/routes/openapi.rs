@@ -157,6 +157,11 @@ impl Modify for TableAccess {
         routes::api_keys::revoke_api_key,
         routes::audit::list_audit,
         routes::audit::list_platform_audit,
+        routes::partner::put_partner_vendor,
+        routes::partner::get_partner_vendor,
+        routes::partner::publish_partner_listings,
+        routes::partner::list_partner_listings,
+        routes::partner::retire_partner_listing,
     ),
     components(schemas(
         routes::listings::StatusFilter,
@@ -176,6 +181,7 @@ impl Modify for TableAccess {
         (name = "templates", description = "permission templates: feature permissions plus a data scope"),
         (name = "api-keys", description = "API keys for machines and partner clouds"),
         (name = "audit", description = "the append-only audit log"),
+        (name = "partner", description = "a partner cloud's own vendor id and listings"),
     )
 )]
 pub struct ApiDoc;

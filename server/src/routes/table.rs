@@ -12,7 +12,7 @@ use shiyun_core::tenancy::Permission;
 
 use crate::routes::{
     api_keys, applications, audit, auth, changes, enterprises, health, invitations, listings, me,
-    members, openapi, projects, sync_runs, templates, vendors,
+    members, openapi, partner, projects, sync_runs, templates, vendors,
 };
 
 /// Who may call a route.
@@ -173,6 +173,13 @@ routes! {
     Post   "/v1/api-keys"                              may(P::KeysManage)          => api_keys::create_api_key;
     Delete "/v1/api-keys/{key}"                        may(P::KeysManage)          => api_keys::revoke_api_key;
     Get    "/v1/audit"                                 may(P::AuditRead)           => audit::list_audit;
+
+    // a partner cloud's own catalog
+    Put    "/v1/partner/vendor"                        may(P::CatalogWrite)        => partner::put_partner_vendor;
+    Get    "/v1/partner/vendor"                        may(P::CatalogWrite)        => partner::get_partner_vendor;
+    Post   "/v1/partner/listings"                      may(P::CatalogWrite)        => partner::publish_partner_listings;
+    Get    "/v1/partner/listings"                      may(P::CatalogWrite)        => partner::list_partner_listings;
+    Delete "/v1/partner/listings/{listing}"            may(P::CatalogWrite)        => partner::retire_partner_listing;
 
     // the catalog feed, and the platform's own work
     Get    "/v1/changes"                               may(P::CatalogRead)         => changes::list_changes;
