@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, on_both_backends, value_of};
+use crate::isolation::partner_offer;
 
 fn identity_of(tokens: &Value) -> &Value {
     &tokens["identity"]
@@ -89,6 +90,48 @@ on_both_backends! {
             .call("POST", "/v1/enterprises", Some(&secret), Some(&json!({"name": "by key"})))
             .await;
         assert_eq!(status, 403, "a key is not a person's session");
+
+        // The key publishes the enterprise's own offers; the server names them.
+        app.expect(200, "PUT", "/v1/partner/vendor", Some(&li.access),
+            Some(json!({"slug": "leishi", "name_zh": "雷氏云", "name_en": "Leishi Cloud"})))
+            .await;
+        let report = app
+            .expect(200, "POST", "/v1/partner/listings", Some(&secret),
+                Some(json!({"listings": [partner_offer("c2.large"), partner_offer("c2.xlarge")]})))
+            .await;
+        assert_eq!(report["new"], 2, "{report}");
+        let (_, page) = app.get("/v1/listings?vendor=p-leishi").await;
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2, "{page}");
+        for item in items {
+            assert_eq!(item["vendor"], "p-leishi");
+            assert_eq!(item["provenance"]["vendor_api"], "partner.listings");
+            assert_eq!(item["region"]["name"]["zh"], "上海");
+        }
+        // Buying customers see it without logging in.
+        let id = items[0]["id"].as_str().unwrap().to_owned();
+        app.expect(200, "GET", &format!("/v1/listings/{id}"), None, None).await;
+
+        // Another member's key without catalog:write, or a personal identity, may not publish.
+        let viewer_key = app
+            .expect(201, "POST", "/v1/api-keys", Some(&li.access),
+                Some(json!({"name": "reader", "template": "tpl_viewer"})))
+            .await["secret"].as_str().unwrap().to_owned();
+        let (status, _) = app
+            .call("POST", "/v1/partner/listings", Some(&viewer_key),
+                Some(&json!({"listings": [partner_offer("x")]})))
+            .await;
+        assert_eq!(status, 403);
+        let (status, _) = app
+            .call("POST", "/v1/listings/batch", Some(&secret), Some(&json!({"listings": []})))
+            .await;
+        assert_eq!(status, 403, "the built-in vendors' catalog is for operators");
+
+        app.expect(204, "DELETE", &format!("/v1/partner/listings/{id}"), Some(&secret), None).await;
+        let detail = app.expect(200, "GET", &format!("/v1/listings/{id}"), None, None).await;
+        assert_eq!(detail["listing"]["status"], "retired");
+        let own = app.expect(200, "GET", "/v1/partner/listings?status=any", Some(&secret), None).await;
+        assert_eq!(own["items"].as_array().unwrap().len(), 2);
 
         // Back to the personal identity.
         app.switch(&mut li, json!({"kind": "personal"})).await;
@@ -321,6 +364,66 @@ on_both_backends! {
             .await;
         assert_eq!(status, 401);
         app.expect(200, "GET", "/v1/me", Some(&other.access), None).await;
+    }
+}
+
+on_both_backends! {
+    async fn partner_ids_and_chosen_provenance_are_refused(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let mut boss = app.sign_up("partner-boss@example.com").await;
+        app.found_enterprise(&mut boss, "Partner Co").await;
+        let token = Some(boss.access.as_str());
+        let (status, answer) = app
+            .call("POST", "/v1/partner/listings", token, Some(&json!({"listings": [partner_offer("a")]})))
+            .await;
+        assert_eq!((status, &answer["error"]["code"]), (409, &json!("conflict")), "no vendor yet: {answer}");
+        app.expect(404, "GET", "/v1/partner/vendor", token, None).await;
+        let vendor = app
+            .expect(200, "PUT", "/v1/partner/vendor", token,
+                Some(json!({"slug": "acme", "name_zh": "顶点云", "name_en": "Acme"})))
+            .await;
+        assert_eq!(vendor["id"], "p-acme");
+        let (status, _) = app
+            .call("PUT", "/v1/partner/vendor", token,
+                Some(&json!({"slug": "other", "name_zh": "别名", "name_en": "Other"})))
+            .await;
+        assert_eq!(status, 409, "a vendor id never changes");
+
+        // A partner cannot choose an id, a vendor or a provenance.
+        for (field, value) in [
+            ("id", json!("p-acme_0123456789abcdef0123")),
+            ("vendor", json!("aws")),
+            ("provenance", json!({"fetched_at": "2026-01-01T00:00:00Z", "vendor_api": "x", "raw_hash": "00"})),
+        ] {
+            let mut offer = partner_offer("b");
+            offer[field] = value;
+            let (status, answer) = app
+                .call("POST", "/v1/partner/listings", token, Some(&json!({"listings": [offer]})))
+                .await;
+            assert_eq!(status, 400, "{field}: {answer}");
+        }
+        let mut bad = partner_offer("c");
+        bad["region"]["city"] = json!("atlantis");
+        let (status, answer) = app
+            .call("POST", "/v1/partner/listings", token, Some(&json!({"listings": [partner_offer("ok"), bad]})))
+            .await;
+        assert_eq!(status, 400);
+        assert_eq!(answer["error"]["field"], "listings[1].region.city");
+
+        // Operators write the built-in vendors only.
+        let operator = app.operator().await;
+        let published = app
+            .expect(200, "POST", "/v1/partner/listings", token, Some(json!({"listings": [partner_offer("d")]})))
+            .await;
+        assert_eq!(published["new"], 1);
+        let own = app.expect(200, "GET", "/v1/partner/listings", token, None).await;
+        let mut listing = own["items"][0].clone();
+        listing["name"]["en"] = json!("Relabelled by the platform");
+        let (status, answer) = app
+            .call("POST", "/v1/listings/batch", Some(&operator.access), Some(&json!({"listings": [listing]})))
+            .await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["error"]["field"], "listings[0].vendor");
     }
 }
 

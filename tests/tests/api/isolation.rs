@@ -2,7 +2,8 @@
 //!
 //! Two enterprises, A and B, are set up alike: an administrator, a member
 //! whose template grants nothing, a project, an own template, an API key,
-//! a pending invitation and a pending application. Then, for every route
+//! a pending invitation, a pending application, a partner vendor and one
+//! of its listings. Then, for every route
 //! that is not public, with A's ids put into its path parameters:
 //!
 //! - no token answers 401 with `WWW-Authenticate: Bearer`;
@@ -79,6 +80,21 @@ async fn set_up(app: &TestApp, tag: &str) -> Tenant {
     let mut powerless = app.sign_up(&format!("powerless-{tag}@example.com")).await;
     app.join(&mut powerless, &admin, &enterprise, &template_id)
         .await;
+    app.expect(
+        200,
+        "PUT",
+        "/v1/partner/vendor",
+        token,
+        Some(json!({"slug": format!("vendor-{tag}"), "name_zh": format!("云{tag}"), "name_en": format!("Cloud {tag}")})),
+    )
+    .await;
+    let report = app
+        .expect(200, "POST", "/v1/partner/listings", token, Some(json!({"listings": [partner_offer("vm-1")]})))
+        .await;
+    assert_eq!(report["new"], 1, "{report}");
+    let listings = app.expect(200, "GET", "/v1/partner/listings", token, None).await;
+    let listing = id_of(&listings["items"][0]);
+
     let applicant = app.sign_up(&format!("applicant-{tag}@example.com")).await;
     let application = app
         .expect(
@@ -98,6 +114,7 @@ async fn set_up(app: &TestApp, tag: &str) -> Tenant {
         ("key", id_of(&key["key"])),
         ("invitation", id_of(&invitation)),
         ("application", id_of(&application)),
+        ("listing", listing),
     ]);
     Tenant {
         admin,
@@ -106,6 +123,20 @@ async fn set_up(app: &TestApp, tag: &str) -> Tenant {
         invitation_token,
         ids,
     }
+}
+
+/// One offer as a partner cloud sends it.
+pub fn partner_offer(sku: &str) -> Value {
+    json!({
+        "vendor_sku": sku,
+        "category": "compute.vm",
+        "service": "vm",
+        "name": {"zh": format!("云主机 {sku}"), "en": format!("Cloud VM {sku}")},
+        "region": {"code": "sh-1", "country": "cn", "city": "shanghai"},
+        "specs": {"vcpu": 2, "memory_gib": "4"},
+        "prices": [{"billing_mode": "on_demand", "unit": "hour",
+                    "amount": {"amount": "0.3500", "currency": "CNY"}}]
+    })
 }
 
 fn id_of(record: &Value) -> String {
@@ -167,6 +198,10 @@ fn sample_body(route: &Route, a: &Tenant) -> Option<Value> {
             json!({"name": "taken-over", "permissions": [], "data_scope": "own"})
         }
         (Method::Post, "/v1/api-keys") => json!({"name": "b-second", "template": id("template")}),
+        (Method::Put, "/v1/partner/vendor") => {
+            json!({"slug": "vendor-b", "name_zh": "乙云", "name_en": "Cloud B, renamed"})
+        }
+        (Method::Post, "/v1/partner/listings") => json!({"listings": [partner_offer("vm-1")]}),
         (Method::Post, "/v1/listings/batch") => json!({"listings": [
             serde_json::to_value(shiyun_core::demo::DemoCatalog::new(3, 1).next().unwrap()).unwrap()
         ]}),
@@ -181,10 +216,11 @@ const ACROSS_TENANTS_BY_DESIGN: &[(Method, &str)] =
     &[(Method::Post, "/v1/enterprises/{enterprise}/applications")];
 
 /// Ids that B may see in some answers: the directory lists every
-/// enterprise, by name and id.
+/// enterprise, by name and id; the catalog feed, every listing.
 fn public_in(route: &Route) -> &'static [&'static str] {
     match (route.method, route.path) {
         (Method::Get, "/v1/enterprises") => &["enterprise"],
+        (Method::Get, "/v1/changes") => &["listing"],
         _ => &[],
     }
 }
@@ -294,5 +330,9 @@ on_both_backends! {
         assert_eq!(invitations["invitations"][0]["status"], "pending", "{invitations}");
         let applications = app.expect(200, "GET", "/v1/applications?status=pending", token, None).await;
         assert!(applications.to_string().contains(&a.ids["application"]), "{applications}");
+        let (_, listing) = app.get(&format!("/v1/listings/{}", a.ids["listing"])).await;
+        assert_eq!(listing["listing"]["status"], "active", "{listing}");
+        let vendor = app.expect(200, "GET", "/v1/partner/vendor", token, None).await;
+        assert_eq!(vendor["id"], "p-vendor-a");
     }
 }
