@@ -10,7 +10,7 @@ mod helpers;
 
 mod errors;
 mod flows;
-pub(crate) mod isolation;
+mod isolation;
 mod limits;
 mod listings;
 mod openapi;
