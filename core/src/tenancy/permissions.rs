@@ -111,6 +111,24 @@ impl fmt::Display for Permission {
     }
 }
 
+impl Permission {
+    /// What a person may do in their personal space: buy, pay and deploy
+    /// for themselves. Running staff, templates, keys and a partner catalog
+    /// needs an enterprise.
+    pub const PERSONAL: &'static [Permission] = &[
+        Permission::CatalogRead,
+        Permission::OrdersRead,
+        Permission::OrdersCreate,
+        Permission::UsageRead,
+        Permission::InvoicesRead,
+        Permission::InvoicesExport,
+        Permission::WalletsRead,
+        Permission::WalletsTopup,
+        Permission::DeploymentsRead,
+        Permission::DeploymentsWrite,
+    ];
+}
+
 /// Which of a tenant's rows a member sees and changes.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
