@@ -250,12 +250,9 @@ impl UserCentre {
             Some(name) => check_name("display_name", name, 64)?,
             None => default_display_name(&login),
         };
-        // Hash on both paths, so a taken login takes as long as a new one.
+        // Hash on both paths, and let the store's uniqueness rule tell a
+        // taken login, so both paths do the same work up to the answer.
         let hash = self.hash(password)?;
-        if self.store.find_credentials(&login)?.is_some() {
-            self.notifier.send(notices::already_registered(&login));
-            return Ok(());
-        }
         let now = self.now();
         let account = Account {
             id: AccountId::from_random(tokens::random_bytes()?),
@@ -279,7 +276,6 @@ impl UserCentre {
         }) {
             Ok(created) => created,
             Err(StoreError::AlreadyExists { .. }) => {
-                // Taken between the look-up and the insert.
                 self.notifier.send(notices::already_registered(&login));
                 return Ok(());
             }

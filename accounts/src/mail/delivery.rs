@@ -119,6 +119,11 @@ impl LettreNotifier {
         Ok(LettreNotifier { queue, outbox })
     }
 
+    /// The same as [`LettreNotifier::new`].
+    pub fn from_settings(settings: &MailSettings) -> Result<Self, MailError> {
+        LettreNotifier::new(settings)
+    }
+
     /// Writes into `dir` (no SMTP), from the default sender.
     pub fn outbox(dir: impl Into<PathBuf>) -> Result<Self, MailError> {
         LettreNotifier::new(&MailSettings {
@@ -311,11 +316,97 @@ mod tests {
         };
         let err = LettreNotifier::new(&bad_url).unwrap_err();
         assert!(!err.to_string().contains("secret"), "{err}");
-        let smtp = MailSettings {
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtps://u:p@127.0.0.1:2465",
+            "smtp://127.0.0.1?tls=required",
+        ] {
+            let smtp = MailSettings {
+                outbox_dir: dir.path().into(),
+                smtp_url: Some(url.into()),
+                ..MailSettings::default()
+            };
+            assert!(LettreNotifier::new(&smtp).is_ok(), "{url}");
+        }
+    }
+
+    /// A one-connection SMTP server on loopback that keeps what it is sent.
+    fn smtp_server() -> (u16, std::thread::JoinHandle<String>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut out = stream.try_clone().unwrap();
+            let mut lines = BufReader::new(stream);
+            let mut said = String::new();
+            out.write_all(b"220 loopback ESMTP\r\n").unwrap();
+            let mut in_data = false;
+            loop {
+                let mut line = String::new();
+                if lines.read_line(&mut line).unwrap() == 0 {
+                    break;
+                }
+                said.push_str(&line);
+                let command = line.trim_end().to_ascii_uppercase();
+                let reply: &[u8] = if in_data {
+                    if command == "." {
+                        in_data = false;
+                        b"250 queued\r\n"
+                    } else {
+                        continue;
+                    }
+                } else if command.starts_with("EHLO") {
+                    b"250-loopback\r\n250 8BITMIME\r\n"
+                } else if command == "DATA" {
+                    in_data = true;
+                    b"354 go on\r\n"
+                } else if command == "QUIT" {
+                    out.write_all(b"221 bye\r\n").unwrap();
+                    break;
+                } else {
+                    b"250 ok\r\n"
+                };
+                out.write_all(reply).unwrap();
+            }
+            said
+        });
+        (port, handle)
+    }
+
+    #[test]
+    fn email_goes_by_smtp_when_a_url_is_set_and_sms_still_to_the_outbox() {
+        let (port, server) = smtp_server();
+        let dir = tempfile::tempdir().unwrap();
+        let notifier = LettreNotifier::new(&MailSettings {
             outbox_dir: dir.path().into(),
-            smtp_url: Some("smtp://127.0.0.1:2525".into()),
+            smtp_url: Some(format!("smtp://127.0.0.1:{port}").into()),
             ..MailSettings::default()
-        };
-        assert!(LettreNotifier::new(&smtp).is_ok());
+        })
+        .unwrap();
+        notifier.send(Notice {
+            channel: Channel::Email,
+            to: "han.meimei@example.com".into(),
+            subject: "Your code".into(),
+            body: "code: 246810\n".into(),
+        });
+        notifier.send(Notice {
+            channel: Channel::Phone,
+            to: "+8613900139000".into(),
+            subject: "Your code".into(),
+            body: "code: 135791\n".into(),
+        });
+        assert!(notifier.flush(Duration::from_secs(20)));
+        drop(notifier);
+        let said = server.join().unwrap();
+        assert!(said.contains("RCPT TO:<han.meimei@example.com>"), "{said}");
+        assert!(said.contains("code: 246810"), "{said}");
+        // No .eml in the outbox: the mail went by SMTP; the SMS is there.
+        assert_eq!(
+            outbox::latest_to(dir.path(), "han.meimei@example.com"),
+            None
+        );
+        let sms = outbox::latest_to(dir.path(), "+8613900139000").unwrap();
+        assert_eq!(outbox::field(&sms, "code").as_deref(), Some("135791"));
     }
 }
