@@ -113,8 +113,17 @@ pub struct CreatedKey {
 /// The rules' state shared by the clones of one user centre.
 struct Rules {
     hasher: Hasher,
-    keys: TokenKeys,
+    /// `None` only when no key could be had at all: no tokens then.
+    keys: Option<TokenKeys>,
     limits: Limits,
+}
+
+impl Rules {
+    fn keys(&self) -> AccountResult<&TokenKeys> {
+        self.keys
+            .as_ref()
+            .ok_or_else(|| AccountError::Store(StoreError::Internal("no token signing key".into())))
+    }
 }
 
 /// The user centre over one store.
@@ -152,37 +161,28 @@ impl UserCentre {
         match Self::try_new(store.clone(), config.clone(), notifier.clone()) {
             Ok(centre) => centre,
             Err(error) => {
-                tracing::error!(%error, "user centre settings refused; using a random signing key and default hashing");
+                tracing::error!(%error, "user centre settings refused; tokens are signed with a random key and passwords hashed with the default parameters");
                 let mut fallback = config;
-                let defaults = AccountsConfig::new(secrecy::SecretString::from(String::new()));
-                fallback.argon2_memory_kib = defaults.argon2_memory_kib;
-                fallback.argon2_iterations = defaults.argon2_iterations;
-                let key = tokens::random_token("").unwrap_or_else(|_| {
-                    // No randomness at all: tokens from this instance will not outlive it anyway.
-                    format!(
-                        "{:?}{:?}",
-                        std::time::Instant::now(),
-                        std::thread::current().id()
-                    )
-                });
-                fallback.signing_key = key.into();
+                let hasher = Hasher::with_default_params();
+                (fallback.argon2_memory_kib, fallback.argon2_iterations) = hasher.cost();
+                // Tokens signed now die with this process; better than a guessable key.
+                let keys = tokens::random_token("")
+                    .and_then(|key| TokenKeys::new(key.as_bytes(), &[]))
+                    .ok();
                 fallback.previous_signing_keys.clear();
-                let rules = Rules {
-                    hasher: Hasher::new(fallback.argon2_memory_kib, fallback.argon2_iterations)
-                        .or_else(|_| Hasher::new(19_456, 2))
-                        .unwrap_or_else(|_| unreachable_hasher()),
-                    keys: TokenKeys::new(fallback.signing_key.expose_secret().as_bytes(), &[])
-                        .unwrap_or_else(|_| unreachable_keys()),
-                    limits: Limits::new(
-                        fallback.ip_attempts_per_minute,
-                        fallback.login_attempts_per_minute,
-                    ),
-                };
+                let limits = Limits::new(
+                    fallback.ip_attempts_per_minute,
+                    fallback.login_attempts_per_minute,
+                );
                 UserCentre {
                     store,
                     config: Arc::new(fallback),
                     notifier,
-                    rules: Arc::new(rules),
+                    rules: Arc::new(Rules {
+                        hasher,
+                        keys,
+                        limits,
+                    }),
                     clock: Arc::new(SystemClock),
                 }
             }
@@ -215,7 +215,7 @@ impl UserCentre {
             notifier,
             rules: Arc::new(Rules {
                 hasher,
-                keys,
+                keys: Some(keys),
                 limits,
             }),
             clock: Arc::new(SystemClock),
@@ -410,7 +410,7 @@ impl UserCentre {
         let now = self.now();
         let claims = self
             .rules
-            .keys
+            .keys()?
             .verify(bearer, now.timestamp())
             .map_err(unauthenticated)?;
         let account_id =
@@ -1566,7 +1566,7 @@ impl UserCentre {
             exp: (now + self.config.access_ttl).timestamp(),
         };
         Ok(TokenPair {
-            access_token: self.rules.keys.sign(&claims)?,
+            access_token: self.rules.keys()?.sign(&claims)?,
             token_type: "Bearer",
             expires_in: self.config.access_ttl.num_seconds(),
             refresh_token,
@@ -1690,23 +1690,6 @@ impl AccountsConfig {
         argon2::Params::new(self.argon2_memory_kib, self.argon2_iterations, 1, None)
             .map_err(|e| ValidationError::new("argon2", e.to_string()))?;
         Ok(())
-    }
-}
-
-fn unreachable_hasher() -> Hasher {
-    // Hasher::new(19456, 2) fails only without randomness; nothing can
-    // work then, and this runs at start-up, not on a request.
-    #[allow(clippy::panic)]
-    {
-        panic!("argon2 hashing is unavailable (no system randomness)")
-    }
-}
-
-fn unreachable_keys() -> TokenKeys {
-    // TokenKeys::new fails only for an empty key, and the fallback key is not empty.
-    #[allow(clippy::panic)]
-    {
-        panic!("the fallback signing key was refused")
     }
 }
 

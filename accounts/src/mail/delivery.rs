@@ -67,14 +67,27 @@ enum Job {
 }
 
 enum EmailTransport {
-    File(FileTransport),
+    /// lettre writes `<uuid>.eml` into the staging folder; the worker then
+    /// moves it into the outbox under a name that sorts by time.
+    File {
+        transport: FileTransport,
+        staging: PathBuf,
+    },
     Smtp(Box<SmtpTransport>),
 }
+
+/// Where lettre writes a message before it is moved into the outbox, so a
+/// reader never sees half a file.
+const STAGING: &str = ".sending";
 
 struct Worker {
     outbox: PathBuf,
     from: Mailbox,
     email: EmailTransport,
+    /// The last time stamp given to a file name: names strictly increase,
+    /// so the newest message is the last name even within one millisecond
+    /// (file modification times are coarser than that).
+    last_millis: u128,
 }
 
 /// A [`Notifier`] that hands notices to a background thread, which writes
@@ -104,12 +117,23 @@ impl LettreNotifier {
                     .map_err(|e| MailError::Smtp(e.to_string()))?
                     .build(),
             )),
-            None => EmailTransport::File(FileTransport::new(&outbox)),
+            None => {
+                let staging = outbox.join(STAGING);
+                std::fs::create_dir_all(&staging).map_err(|source| MailError::Outbox {
+                    path: staging.clone(),
+                    source,
+                })?;
+                EmailTransport::File {
+                    transport: FileTransport::new(&staging),
+                    staging,
+                }
+            }
         };
         let worker = Worker {
             outbox: outbox.clone(),
             from,
             email,
+            last_millis: 0,
         };
         let (queue, jobs) = mpsc::channel();
         std::thread::Builder::new()
@@ -157,7 +181,7 @@ impl Notifier for LettreNotifier {
 }
 
 impl Worker {
-    fn run(self, jobs: mpsc::Receiver<Job>) {
+    fn run(mut self, jobs: mpsc::Receiver<Job>) {
         // Ends when every sender (the notifier) is dropped and the queue is drained.
         for job in jobs {
             match job {
@@ -180,7 +204,17 @@ impl Worker {
         }
     }
 
-    fn email(&self, notice: &Notice) -> Result<(), String> {
+    /// Milliseconds since 1970 for the next file name, later than the last.
+    fn stamp(&mut self) -> u128 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        self.last_millis = now.max(self.last_millis + 1);
+        self.last_millis
+    }
+
+    fn email(&mut self, notice: &Notice) -> Result<(), String> {
         let to: Mailbox = notice
             .to
             .parse()
@@ -192,20 +226,24 @@ impl Worker {
             .header(ContentType::TEXT_PLAIN)
             .body(readable_body(&notice.body))
             .map_err(|e| format!("building the message: {e}"))?;
-        match &self.email {
-            EmailTransport::File(t) => t.send(&message).map(|_| ()).map_err(|e| e.to_string()),
-            EmailTransport::Smtp(t) => t.send(&message).map(|_| ()).map_err(|e| e.to_string()),
-        }
+        let written = match &self.email {
+            EmailTransport::Smtp(t) => {
+                return t.send(&message).map(|_| ()).map_err(|e| e.to_string());
+            }
+            EmailTransport::File { transport, staging } => {
+                let id = transport.send(&message).map_err(|e| e.to_string())?;
+                staging.join(format!("{id}.eml"))
+            }
+        };
+        let name = format!("{}-{}", self.stamp(), file_name(&written));
+        std::fs::rename(&written, self.outbox.join(name)).map_err(|e| e.to_string())
     }
 
     /// `<millis>-<random>.sms.txt` with `To:` and `Subject:` lines, a blank
     /// line and the text; written under a temporary name, then renamed, so
     /// a reader never sees half a file.
-    fn sms(&self, notice: &Notice) -> Result<(), String> {
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
+    fn sms(&mut self, notice: &Notice) -> Result<(), String> {
+        let millis = self.stamp();
         let random: [u8; 4] = crate::tokens::random_bytes().map_err(|e| e.to_string())?;
         let name = format!("{millis}-{}.sms.txt", hex::encode(random));
         let text = format!(
@@ -218,6 +256,12 @@ impl Worker {
         std::fs::write(&partial, text).map_err(|e| e.to_string())?;
         std::fs::rename(&partial, self.outbox.join(name)).map_err(|e| e.to_string())
     }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// A body whose codes and tokens stay verbatim in the file: 7bit for
@@ -266,7 +310,21 @@ mod tests {
         let eml: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n != STAGING)
             .collect();
+        // Nothing is left half-written in the staging folder.
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(STAGING)).unwrap().count(),
+            0
+        );
+        // Names start with strictly increasing milliseconds.
+        let mut stamps: Vec<u128> = eml
+            .iter()
+            .map(|n| n.split_once('-').unwrap().0.parse().unwrap())
+            .collect();
+        stamps.sort_unstable();
+        stamps.dedup();
+        assert_eq!(stamps.len(), 3, "{eml:?}");
         assert_eq!(
             eml.iter().filter(|n| n.ends_with(".eml")).count(),
             2,

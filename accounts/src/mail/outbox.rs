@@ -1,5 +1,6 @@
 //! Reads the outbox folder back: the messages [`super::LettreNotifier`]
-//! wrote (`.eml` email, `.sms.txt` SMS), for tests and the demo.
+//! wrote (`<millis>-<uuid>.eml` email, `<millis>-<random>.sms.txt` SMS),
+//! for tests and the demo.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -35,12 +36,27 @@ pub fn messages(dir: &Path) -> Vec<OutboxMessage> {
         })
         .filter_map(|e| read(&e.path()))
         .collect();
-    found.sort_by(|a, b| {
-        a.modified
-            .cmp(&b.modified)
-            .then_with(|| a.path.cmp(&b.path))
-    });
+    found.sort_by_cached_key(|m| (order(m), m.modified, m.path.clone()));
     found
+}
+
+/// Milliseconds since 1970: the notifier's names start with them (and
+/// strictly increase, where modification times are coarser); for other
+/// files, the modification time.
+fn order(message: &OutboxMessage) -> u128 {
+    let stamp = message
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.split_once('-'))
+        .and_then(|(digits, _)| digits.parse::<u128>().ok());
+    stamp.unwrap_or_else(|| {
+        message
+            .modified
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    })
 }
 
 /// The messages in `dir` to `to` (compared ignoring case), oldest first.
@@ -178,6 +194,24 @@ mod tests {
             latest_to(dir.path().join("missing"), "li@example.com"),
             None
         );
+    }
+
+    #[test]
+    fn time_stamped_names_order_messages_written_within_one_tick() {
+        let dir = tempfile::tempdir().unwrap();
+        // Written in reverse, at once: the names, not the times, decide.
+        std::fs::write(
+            dir.path().join("1700000000002-b.sms.txt"),
+            "To: +861\n\ncode: 2\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("1700000000001-a.eml"),
+            "To: +861\n\ncode: 1\n",
+        )
+        .unwrap();
+        let latest = latest_to(dir.path(), "+861").unwrap();
+        assert_eq!(field(&latest, "code").as_deref(), Some("2"));
     }
 
     #[test]

@@ -104,13 +104,39 @@ impl Hasher {
     pub fn new(memory_kib: u32, iterations: u32) -> Result<Self, HashError> {
         let params = Params::new(memory_kib, iterations, 1, None)
             .map_err(|e| HashError(format!("argon2 parameters: {e}")))?;
+        Ok(Hasher::with_params(params))
+    }
+
+    /// A hasher with argon2's default parameters (19 MiB, 2 passes, 1 lane:
+    /// OWASP's minimum for argon2id).
+    pub fn with_default_params() -> Self {
+        Hasher::with_params(Params::default())
+    }
+
+    fn with_params(params: Params) -> Self {
         let mut hasher = Hasher {
             params,
             dummy: String::new(),
         };
-        let random = tokens::random_token("").map_err(|e| HashError(e.to_string()))?;
-        hasher.dummy = hasher.hash(&random)?;
-        Ok(hasher)
+        // The dummy's answer is thrown away, so neither its password nor its
+        // salt need be secret: only its cost matters.
+        let salt = SaltString::encode_b64(b"shiyun-dummy-salt");
+        hasher.dummy = salt
+            .ok()
+            .and_then(|salt| {
+                hasher
+                    .argon2()
+                    .hash_password(b"no password is this", &salt)
+                    .map(|h| h.to_string())
+                    .ok()
+            })
+            .unwrap_or_default();
+        hasher
+    }
+
+    /// Memory (KiB) and passes.
+    pub fn cost(&self) -> (u32, u32) {
+        (self.params.m_cost(), self.params.t_cost())
     }
 
     fn argon2(&self) -> Argon2<'static> {
@@ -227,6 +253,17 @@ mod tests {
         // A hash made with other parameters still verifies.
         let other = Hasher::new(2048, 2).unwrap();
         assert!(other.verify("violet-harbour-lantern", &phc));
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_one_does() {
+        let hasher = Hasher::new(1024, 1).unwrap();
+        assert!(
+            hasher.dummy.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"),
+            "{}",
+            hasher.dummy
+        );
+        assert_eq!(Hasher::with_default_params().cost(), (19_456, 2));
     }
 
     #[test]
