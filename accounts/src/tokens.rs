@@ -188,7 +188,7 @@ impl TokenKeys {
         // One provider is chosen by this crate's features; should another
         // crate enable a second one, fall back to ours instead of failing later.
         if CryptoProvider::try_get_default().is_none() {
-            let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+            let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
         }
         let bad_key = |_| {
             AccountError::Store(StoreError::Internal(
