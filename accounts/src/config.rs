@@ -1,7 +1,8 @@
 //! Settings of the user centre.
 
 use chrono::Duration;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+use shiyun_core::error::ValidationError;
 use shiyun_core::tenancy::LockoutPolicy;
 
 /// Settings of the user centre, with the production defaults from [`AccountsConfig::new`].
@@ -61,5 +62,56 @@ impl AccountsConfig {
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
         }
+    }
+}
+
+impl AccountsConfig {
+    /// Checks the settings: a signing key of at least 32 bytes (earlier
+    /// keys too), positive lifetimes, at least one attempt allowed, and
+    /// argon2 parameters argon2 accepts.
+    pub fn check(&self) -> Result<(), ValidationError> {
+        if self.signing_key.expose_secret().len() < 32 {
+            return Err(ValidationError::new(
+                "signing_key",
+                "must have at least 32 bytes",
+            ));
+        }
+        if self
+            .previous_signing_keys
+            .iter()
+            .any(|k| k.expose_secret().len() < 32)
+        {
+            return Err(ValidationError::new(
+                "previous_signing_keys",
+                "must each have at least 32 bytes",
+            ));
+        }
+        for (field, ttl) in [
+            ("access_ttl", self.access_ttl),
+            ("refresh_ttl", self.refresh_ttl),
+            ("session_max_age", self.session_max_age),
+            ("reset_ttl", self.reset_ttl),
+            ("code_ttl", self.code_ttl),
+            ("invitation_ttl", self.invitation_ttl),
+            ("lockout.window", self.lockout.window),
+            ("lockout.lock_for", self.lockout.lock_for),
+        ] {
+            if ttl <= chrono::Duration::zero() {
+                return Err(ValidationError::new(field, "must be positive"));
+            }
+        }
+        for (field, n) in [
+            ("code_max_attempts", self.code_max_attempts),
+            ("lockout.max_failures", self.lockout.max_failures),
+            ("ip_attempts_per_minute", self.ip_attempts_per_minute),
+            ("login_attempts_per_minute", self.login_attempts_per_minute),
+        ] {
+            if n == 0 {
+                return Err(ValidationError::new(field, "must be at least 1"));
+            }
+        }
+        argon2::Params::new(self.argon2_memory_kib, self.argon2_iterations, 1, None)
+            .map_err(|e| ValidationError::new("argon2", e.to_string()))?;
+        Ok(())
     }
 }

@@ -5,11 +5,18 @@
 //! [`mail::Notifier`]. Calls are synchronous (the store is): an async caller
 //! runs them on a blocking thread.
 
+pub mod clock;
 pub mod config;
 pub mod error;
+pub mod limits;
 pub mod mail;
+mod notices;
+pub mod password;
 pub mod service;
+pub mod tokens;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::AccountsConfig;
 pub use error::AccountError;
+pub use mail::{LettreNotifier, MailSettings};
 pub use service::{CallContext, CreatedKey, Me, NewApiKey, TemplateSpec, TokenPair, UserCentre};

@@ -1,4 +1,14 @@
-//! Messages to people: confirmation codes, reset links, invitations.
+//! Messages to people: confirmation codes, reset tokens, invitations.
+//!
+//! [`LettreNotifier`] delivers them from a background thread: email through
+//! lettre (`.eml` files in an outbox folder by default, SMTP when a URL is
+//! set), SMS as text files in the same folder. [`outbox`] reads that folder
+//! back, for tests and the demo.
+
+mod delivery;
+pub mod outbox;
+
+pub use delivery::{LettreNotifier, MailError, MailSettings};
 
 use shiyun_core::tenancy::Channel;
 
