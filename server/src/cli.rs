@@ -17,7 +17,7 @@ use shiyun_core::listing::Vendor;
 use shiyun_core::store::{ListingFilter, ListingStore};
 use secrecy::SecretString;
 use shiyun_accounts::{AccountsConfig, UserCentre};
-use shiyun_accounts::mail::LettreNotifier;
+use shiyun_accounts::LettreNotifier;
 use shiyun_schema::{Database, PoolOptions};
 
 use crate::app::{AppState, Application};
@@ -213,11 +213,8 @@ fn generated_password() -> Result<String> {
 /// as the `[mail]` settings say.
 pub fn user_centre(db: &Database, settings: &Settings, config: AccountsConfig) -> Result<UserCentre> {
     let notifier = LettreNotifier::from_settings(&settings.mail)?;
-    Ok(UserCentre::new(
-        Arc::new(db.clone()),
-        config,
-        Arc::new(notifier),
-    ))
+    UserCentre::try_new(Arc::new(db.clone()), config, Arc::new(notifier))
+        .map_err(|e| anyhow::anyhow!("invalid auth settings: {}: {}", e.field_name(), e.message()))
 }
 
 async fn create_operator(settings: Settings, args: CreateOperatorArgs) -> Result<()> {

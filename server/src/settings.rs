@@ -4,13 +4,13 @@
 //! passed down explicitly; nothing is global.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use shiyun_accounts::AccountsConfig;
+use shiyun_accounts::{AccountsConfig, MailSettings};
 use shiyun_connectors::VendorSettings;
 use shiyun_connectors::schedule::Schedules;
 use shiyun_core::listing::Vendor;
@@ -94,20 +94,6 @@ pub struct AuthSettings {
     pub access_ttl_seconds: u64,
 }
 
-/// Where mail goes, under `[mail]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MailSettings {
-    /// Folder that receives one `.eml` file per message when no SMTP server
-    /// is set (the demo and tests read codes from it).
-    pub outbox_dir: PathBuf,
-    /// SMTP server URL (`smtps://user:password@mail.example.com`); the
-    /// outbox folder is used while unset.
-    pub smtp_url: Option<SecretString>,
-    /// The sender address.
-    pub from: String,
-}
-
 /// The length every signing key must have at least.
 const MIN_SIGNING_KEY_CHARS: usize = 32;
 
@@ -137,7 +123,10 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// Accounts and tokens.
     pub auth: AuthSettings,
-    /// Outgoing mail.
+    /// Outgoing mail, under `[mail]`: `outbox_dir` (default `data/outbox`,
+    /// one `.eml` file per message while no SMTP server is set), `smtp_url`
+    /// (`smtps://user:password@host`), `from`.
+    #[serde(default)]
     pub mail: MailSettings,
     /// Run scheduled vendor syncs in `serve`.
     pub run_schedules: bool,
@@ -159,7 +148,6 @@ struct Defaults {
     run_schedules: bool,
     trust_forwarded_for: bool,
     auth: AuthDefaults,
-    mail: MailDefaults,
 }
 
 #[derive(Serialize)]
@@ -167,11 +155,6 @@ struct AuthDefaults {
     access_ttl_seconds: u64,
 }
 
-#[derive(Serialize)]
-struct MailDefaults {
-    outbox_dir: &'static str,
-    from: &'static str,
-}
 
 impl Default for Defaults {
     fn default() -> Self {
@@ -188,10 +171,6 @@ impl Default for Defaults {
             trust_forwarded_for: false,
             auth: AuthDefaults {
                 access_ttl_seconds: 15 * 60,
-            },
-            mail: MailDefaults {
-                outbox_dir: "data/outbox",
-                from: "Shiyun <no-reply@shiyun.local>",
             },
         }
     }
@@ -301,6 +280,8 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     fn without_env() -> Env {

@@ -328,9 +328,10 @@ on_both_backends! {
     async fn refresh_tokens_rotate_and_a_replay_ends_the_session(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let person = app.sign_up("rotating@example.com").await;
+        let app_ref = &app;
         let refresh = |token: &str| {
             let body = json!({"refresh_token": token});
-            async move { app.call("POST", "/v1/auth/refresh", None, Some(&body)).await }
+            async move { app_ref.call("POST", "/v1/auth/refresh", None, Some(&body)).await }
         };
         let (status, second) = refresh(&person.refresh).await;
         assert_eq!(status, 200, "{second}");

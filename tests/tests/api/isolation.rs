@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use shiyun_server::routes::table::{Access, Method, ROUTES, Route};
 
-use crate::helpers::{Backend, Person, TestApp, on_both_backends};
+use crate::helpers::{Person, TestApp, on_both_backends};
 
 /// One enterprise of the matrix and everything it holds.
 struct Tenant {

@@ -29,13 +29,14 @@ on_both_backends! {
         let mut boss = app.sign_up("scope-boss@example.com").await;
         let enterprise = app.found_enterprise(&mut boss, "Scopes Co").await;
         let token = Some(boss.access.as_str());
+        let app_ref = &app;
         let template = |name: &str, scope: &str| {
             let body = json!({
                 "name": name,
                 "permissions": ["projects:read", "projects:manage", "keys:manage"],
                 "data_scope": scope,
             });
-            async move { app.expect(201, "POST", "/v1/templates", token, Some(body)).await["id"].as_str().unwrap().to_owned() }
+            async move { app_ref.expect(201, "POST", "/v1/templates", token, Some(body)).await["id"].as_str().unwrap().to_owned() }
         };
         let own = template("own-dev", "own").await;
         let projects = template("project-dev", "projects").await;
@@ -46,13 +47,14 @@ on_both_backends! {
 
         // A key's template may grant no more than its creator holds: solo
         // gives its keys its own template.
+        let app_ref = &app;
         let create = |who: &str, name: &str, template: &str| {
             let token = who.to_owned();
             let project_body = json!({"name": name});
             let key_body = json!({"name": name, "template": template});
             async move {
-                let p = app.expect(201, "POST", "/v1/projects", Some(&token), Some(project_body)).await;
-                let k = app.expect(201, "POST", "/v1/api-keys", Some(&token), Some(key_body)).await;
+                let p = app_ref.expect(201, "POST", "/v1/projects", Some(&token), Some(project_body)).await;
+                let k = app_ref.expect(201, "POST", "/v1/api-keys", Some(&token), Some(key_body)).await;
                 (p["id"].as_str().unwrap().to_owned(), k["key"]["id"].as_str().unwrap().to_owned())
             }
         };

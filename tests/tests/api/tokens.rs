@@ -103,9 +103,10 @@ on_both_backends! {
         let mut boss = app.sign_up("keys-boss@example.com").await;
         let enterprise = app.found_enterprise(&mut boss, "Keys Co").await;
         let token = Some(boss.access.as_str());
+        let app_ref = &app;
         let key = |name: &str, expires: Option<String>| {
             let body = json!({"name": name, "template": "tpl_viewer", "expires_at": expires});
-            async move { app.expect(201, "POST", "/v1/api-keys", token, Some(body)).await }
+            async move { app_ref.expect(201, "POST", "/v1/api-keys", token, Some(body)).await }
         };
 
         let revoked = key("to revoke", None).await;
