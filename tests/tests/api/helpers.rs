@@ -2,13 +2,16 @@
 //! mail going to a per-test outbox folder; and the steps every test takes
 //! as a person (sign up, log in, create an enterprise, switch identity).
 
+use std::collections::HashSet;
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use shiyun_accounts::mail::outbox;
 use shiyun_accounts::{AccountsConfig, UserCentre};
 use shiyun_core::demo::DemoCatalog;
 use shiyun_core::listing::Listing;
@@ -39,6 +42,8 @@ pub struct TestApp {
     pub outbox: tempfile::TempDir,
     /// The server's user centre, for what only the CLI does (operators).
     pub users: UserCentre,
+    /// Outbox messages [`TestApp::mailed`] has answered.
+    seen: Mutex<HashSet<PathBuf>>,
     handle: ServerHandle,
 }
 
@@ -95,6 +100,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             outbox,
             users,
+            seen: Mutex::default(),
             handle,
         }
     }
@@ -184,11 +190,28 @@ impl TestApp {
         mail_to(self.outbox.path(), to).await
     }
 
-    /// The value of the newest `<label>: <value>` line in the newest message to `to`.
+    /// The `<label>: <value>` of the newest message to `to` that has such a
+    /// line and that no earlier call answered, waiting for the background
+    /// sender (so a code sent before is never taken for the one awaited).
     pub async fn mailed(&self, to: &str, label: &str) -> String {
-        let message = self.mail_to(to).await;
-        value_of(&message, label)
-            .unwrap_or_else(|| panic!("no `{label}:` line in the mail to {to}:\n{message}"))
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let fresh = outbox::messages_to(self.outbox.path(), to)
+                .into_iter()
+                .rev()
+                .find(|m| {
+                    !self.seen.lock().unwrap().contains(&m.path) && value_of(&m.body, label).is_some()
+                });
+            if let Some(message) = fresh {
+                self.seen.lock().unwrap().insert(message.path.clone());
+                return value_of(&message.body, label).unwrap();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no new mail to {to} with a `{label}:` line"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Registers `login`, confirms its email with the mailed code, and logs in.
@@ -333,7 +356,7 @@ pub struct Person {
 pub async fn mail_to(dir: &Path, to: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        if let Some(message) = shiyun_accounts::mail::outbox::latest_to(dir, to) {
+        if let Some(message) = outbox::latest_to(dir, to) {
             return message;
         }
         assert!(
