@@ -81,8 +81,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             let mut service = (route.handler)().method(route.method.http());
             if route.access != Access::Public {
                 let access = route.access;
-                service =
-                    service.wrap(from_fn(move |req, next| crate::auth::gate(access, req, next)));
+                service = service.wrap(from_fn(move |req, next| {
+                    crate::auth::gate(access, req, next)
+                }));
             }
             resource = resource.route(service);
         }

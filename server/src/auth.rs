@@ -34,7 +34,10 @@ impl FromRequest for Caller {
         let caller = req.extensions().get::<Caller>().cloned();
         std::future::ready(caller.ok_or_else(|| {
             // Only a public route's handler asking for a caller gets here: a bug.
-            tracing::error!(path = req.path(), "handler wants a caller on a public route");
+            tracing::error!(
+                path = req.path(),
+                "handler wants a caller on a public route"
+            );
             ApiError::new(ErrorCode::Internal, "internal error").into()
         }))
     }
@@ -128,9 +131,7 @@ pub fn check(access: Access, principal: &Principal) -> ApiResult<()> {
             "the current identity lacks the `{permission}` permission"
         ))),
         Access::Operator if is_session && principal.operator => Ok(()),
-        Access::Operator => Err(ApiError::forbidden(
-            "this route is for platform operators",
-        )),
+        Access::Operator => Err(ApiError::forbidden("this route is for platform operators")),
     }
 }
 

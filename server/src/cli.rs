@@ -12,12 +12,12 @@ use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use secrecy::SecretString;
+use shiyun_accounts::LettreNotifier;
+use shiyun_accounts::{AccountsConfig, UserCentre};
 use shiyun_core::demo::DemoCatalog;
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::{ListingFilter, ListingStore};
-use secrecy::SecretString;
-use shiyun_accounts::{AccountsConfig, UserCentre};
-use shiyun_accounts::LettreNotifier;
 use shiyun_schema::{Database, PoolOptions};
 
 use crate::app::{AppState, Application};
@@ -161,7 +161,11 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve => {
             let db = open_database(&settings).await?;
-            let users = user_centre(&db, &settings, settings.accounts_config(signing_key(&settings)?))?;
+            let users = user_centre(
+                &db,
+                &settings,
+                settings.accounts_config(signing_key(&settings)?),
+            )?;
             serve(db, settings, users).await
         }
         Command::Migrate => {
@@ -171,9 +175,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo(args) => demo(settings, args).await,
         Command::Catalog(command) => crate::cli::catalog::run(settings, command).await,
-        Command::Admin(AdminCommand::CreateOperator(args)) => {
-            create_operator(settings, args).await
-        }
+        Command::Admin(AdminCommand::CreateOperator(args)) => create_operator(settings, args).await,
     }
 }
 
@@ -211,7 +213,11 @@ fn generated_password() -> Result<String> {
 /// The user centre over the database with `config` (see
 /// [`Settings::accounts_config`]), mailing through the outbox folder or SMTP
 /// as the `[mail]` settings say.
-pub fn user_centre(db: &Database, settings: &Settings, config: AccountsConfig) -> Result<UserCentre> {
+pub fn user_centre(
+    db: &Database,
+    settings: &Settings,
+    config: AccountsConfig,
+) -> Result<UserCentre> {
     let notifier = LettreNotifier::from_settings(&settings.mail)?;
     UserCentre::try_new(Arc::new(db.clone()), config, Arc::new(notifier))
         .map_err(|e| anyhow::anyhow!("invalid auth settings: {}: {}", e.field_name(), e.message()))
@@ -219,7 +225,11 @@ pub fn user_centre(db: &Database, settings: &Settings, config: AccountsConfig) -
 
 async fn create_operator(settings: Settings, args: CreateOperatorArgs) -> Result<()> {
     let db = open_database(&settings).await?;
-    let users = user_centre(&db, &settings, settings.accounts_config(signing_key_for_tools()?))?;
+    let users = user_centre(
+        &db,
+        &settings,
+        settings.accounts_config(signing_key_for_tools()?),
+    )?;
     let (password, generated) = match args.password {
         Some(p) => (p, false),
         None => (generated_password()?, true),

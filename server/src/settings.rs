@@ -155,7 +155,6 @@ struct AuthDefaults {
     access_ttl_seconds: u64,
 }
 
-
 impl Default for Defaults {
     fn default() -> Self {
         Defaults {
@@ -244,7 +243,11 @@ impl Settings {
         if self.max_body_bytes < 1024 {
             return Err(SettingsError("max_body_bytes must be at least 1024".into()));
         }
-        let keys = self.auth.signing_key.iter().map(|k| ("auth.signing_key", k));
+        let keys = self
+            .auth
+            .signing_key
+            .iter()
+            .map(|k| ("auth.signing_key", k));
         let previous = self
             .auth
             .previous_signing_keys
@@ -391,7 +394,10 @@ mod tests {
             assert!(Settings::load(None).is_err());
             jail.set_env("SHIYUN_AUTH__SIGNING_KEY", "k".repeat(32));
             let s = Settings::load(None).map_err(|e| e.to_string())?;
-            assert!(!format!("{s:?}").contains(&"k".repeat(32)), "secrets never print");
+            assert!(
+                !format!("{s:?}").contains(&"k".repeat(32)),
+                "secrets never print"
+            );
             jail.set_env("SHIYUN_AUTH__ACCESS_TTL_SECONDS", "5");
             assert!(Settings::load(None).is_err());
             jail.set_env("SHIYUN_AUTH__ACCESS_TTL_SECONDS", "600");

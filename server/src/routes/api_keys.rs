@@ -37,7 +37,12 @@ pub async fn list_api_keys(state: web::Data<AppState>, caller: Caller) -> ApiRes
 pub struct CreateApiKeyRequest {
     /// A label.
     #[validate(length(min = 1, max = 64), custom(function = no_control_characters))]
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "partner-sync")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$",
+        example = "partner-sync"
+    )]
     pub name: String,
     /// The template the key acts with.
     pub template: TemplateId,

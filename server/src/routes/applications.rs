@@ -73,10 +73,9 @@ pub async fn approve_application(
     let id = ApplicationId::parse(&path)?;
     let template = body.unwrap_or_default().template;
     let users = state.users.clone();
-    let application = blocking(move || {
-        users.decide_application(&caller.0, &id, true, template, &client.0)
-    })
-    .await?;
+    let application =
+        blocking(move || users.decide_application(&caller.0, &id, true, template, &client.0))
+            .await?;
     Ok(HttpResponse::Ok().json(application))
 }
 
@@ -98,7 +97,6 @@ pub async fn reject_application(
     let id = ApplicationId::parse(&path)?;
     let users = state.users.clone();
     let application =
-        blocking(move || users.decide_application(&caller.0, &id, false, None, &client.0))
-            .await?;
+        blocking(move || users.decide_application(&caller.0, &id, false, None, &client.0)).await?;
     Ok(HttpResponse::Ok().json(application))
 }

@@ -36,7 +36,12 @@ impl Accepted {
 pub struct RegisterRequest {
     /// An email address or a phone number (`+8613800138000`).
     #[validate(length(min = 3, max = 254), custom(function = no_control_characters))]
-    #[schema(min_length = 3, max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "li.lei@example.com")]
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$",
+        example = "li.lei@example.com"
+    )]
     pub login: String,
     /// The password: 10 to 128 characters, not a common one, not the login.
     #[validate(length(min = 10, max = 128))]

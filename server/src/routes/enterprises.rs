@@ -19,7 +19,12 @@ use crate::validation::{ValidJson, ValidQuery, no_control_characters};
 pub struct CreateEnterpriseRequest {
     /// Name, unique across the marketplace (case-insensitively).
     #[validate(length(min = 1, max = 100), custom(function = no_control_characters))]
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "拾云科技")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$",
+        example = "拾云科技"
+    )]
     pub name: String,
 }
 

@@ -18,7 +18,12 @@ use crate::validation::{ValidJson, no_control_characters};
 pub struct InviteRequest {
     /// The address to invite; the token goes there by email.
     #[validate(length(min = 3, max = 254), custom(function = no_control_characters))]
-    #[schema(min_length = 3, max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "han.meimei@example.com")]
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$",
+        example = "han.meimei@example.com"
+    )]
     pub email: String,
     /// The template the new member will get.
     pub template: TemplateId,
@@ -109,6 +114,7 @@ pub async fn accept_invitation(
     ValidJson(body): ValidJson<AcceptInvitationRequest>,
 ) -> ApiResult<HttpResponse> {
     let users = state.users.clone();
-    let member = blocking(move || users.accept_invitation(&caller.0, &body.token, &client.0)).await?;
+    let member =
+        blocking(move || users.accept_invitation(&caller.0, &body.token, &client.0)).await?;
     Ok(HttpResponse::Ok().json(member))
 }

@@ -105,7 +105,11 @@ pub struct StartBindingRequest {
     pub channel: Channel,
     /// The address or number to confirm.
     #[validate(length(min = 3, max = 254), custom(function = no_control_characters))]
-    #[schema(min_length = 3, max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub target: String,
 }
 
@@ -125,8 +129,7 @@ pub async fn start_binding(
     ValidJson(body): ValidJson<StartBindingRequest>,
 ) -> ApiResult<HttpResponse> {
     let users = state.users.clone();
-    blocking(move || users.start_binding(&caller.0, body.channel, &body.target, &client.0))
-        .await?;
+    blocking(move || users.start_binding(&caller.0, body.channel, &body.target, &client.0)).await?;
     Ok(Accepted::response())
 }
 
@@ -138,7 +141,12 @@ pub struct ConfirmBindingRequest {
     pub channel: Channel,
     /// The code that was sent.
     #[validate(length(min = 1, max = 32), custom(function = no_control_characters))]
-    #[schema(min_length = 1, max_length = 32, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "123456")]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$",
+        example = "123456"
+    )]
     pub code: String,
 }
 

@@ -56,10 +56,9 @@ pub async fn set_member_template(
 ) -> ApiResult<HttpResponse> {
     let account = AccountId::parse(&path)?;
     let users = state.users.clone();
-    let member = blocking(move || {
-        users.set_member_template(&caller.0, &account, &body.template, &client.0)
-    })
-    .await?;
+    let member =
+        blocking(move || users.set_member_template(&caller.0, &account, &body.template, &client.0))
+            .await?;
     Ok(HttpResponse::Ok().json(member))
 }
 

@@ -6,9 +6,7 @@ use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::Deserialize;
 use shiyun_core::error::ErrorCode;
-use shiyun_core::listing::{
-    Listing, ListingId, PartnerListingInput, PartnerVendorId, VendorRef,
-};
+use shiyun_core::listing::{Listing, ListingId, PartnerListingInput, PartnerVendorId, VendorRef};
 use shiyun_core::store::{ListingFilter, ListingQuery, PartnerVendor, StoreError, UpsertReport};
 use shiyun_core::tenancy::{EnterpriseId, Principal};
 use utoipa::{IntoParams, ToSchema};
@@ -46,15 +44,30 @@ async fn vendor_of(state: &AppState, enterprise: EnterpriseId) -> ApiResult<Part
 pub struct PartnerVendorRequest {
     /// The vendor id's slug: the id is `p-<slug>`, fixed once registered.
     #[validate(length(min = 2, max = 32))]
-    #[schema(min_length = 2, max_length = 32, pattern = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", example = "acme")]
+    #[schema(
+        min_length = 2,
+        max_length = 32,
+        pattern = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+        example = "acme"
+    )]
     pub slug: String,
     /// Display name in Chinese.
     #[validate(length(min = 1, max = 128), custom(function = no_control_characters))]
-    #[schema(min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "极客云")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$",
+        example = "极客云"
+    )]
     pub name_zh: String,
     /// Display name in English.
     #[validate(length(min = 1, max = 128), custom(function = no_control_characters))]
-    #[schema(min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "Acme Cloud")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$",
+        example = "Acme Cloud"
+    )]
     pub name_en: String,
 }
 
@@ -238,13 +251,11 @@ pub async fn retire_partner_listing(
     };
     let store = state.listings.clone();
     let wanted = id.clone();
-    let retired = web::block(move || {
-        match store.get_listing(&wanted)? {
-            Some(listing) if *listing.vendor() == vendor.id => {
-                store.retire_listing(&wanted, Utc::now()).map(|_| true)
-            }
-            _ => Ok(false),
+    let retired = web::block(move || match store.get_listing(&wanted)? {
+        Some(listing) if *listing.vendor() == vendor.id => {
+            store.retire_listing(&wanted, Utc::now()).map(|_| true)
         }
+        _ => Ok(false),
     })
     .await??;
     if !retired {

@@ -35,7 +35,12 @@ pub async fn list_projects(state: web::Data<AppState>, caller: Caller) -> ApiRes
 pub struct CreateProjectRequest {
     /// Name, unique within the enterprise.
     #[validate(length(min = 1, max = 64), custom(function = no_control_characters))]
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "storefront")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$",
+        example = "storefront"
+    )]
     pub name: String,
 }
 
@@ -100,10 +105,9 @@ pub async fn add_project_member(
 ) -> ApiResult<HttpResponse> {
     let (project, account) = project_and_account(&path)?;
     let users = state.users.clone();
-    let project = blocking(move || {
-        users.set_project_member(&caller.0, &project, &account, true, &client.0)
-    })
-    .await?;
+    let project =
+        blocking(move || users.set_project_member(&caller.0, &project, &account, true, &client.0))
+            .await?;
     Ok(HttpResponse::Ok().json(project))
 }
 
@@ -126,9 +130,8 @@ pub async fn remove_project_member(
 ) -> ApiResult<HttpResponse> {
     let (project, account) = project_and_account(&path)?;
     let users = state.users.clone();
-    let project = blocking(move || {
-        users.set_project_member(&caller.0, &project, &account, false, &client.0)
-    })
-    .await?;
+    let project =
+        blocking(move || users.set_project_member(&caller.0, &project, &account, false, &client.0))
+            .await?;
     Ok(HttpResponse::Ok().json(project))
 }

@@ -92,7 +92,13 @@ pub struct Route {
 
 impl std::fmt::Debug for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} [{}]", self.method.as_str(), self.path, self.access.describe())
+        write!(
+            f,
+            "{} {} [{}]",
+            self.method.as_str(),
+            self.path,
+            self.access.describe()
+        )
     }
 }
 
@@ -252,8 +258,14 @@ mod tests {
         assert_eq!(in_table.len(), ROUTES.len(), "a route is listed twice");
         let undocumented: Vec<_> = in_table.difference(&in_doc).collect();
         let unrouted: Vec<_> = in_doc.difference(&in_table).collect();
-        assert!(undocumented.is_empty(), "routes missing from OpenAPI: {undocumented:?}");
-        assert!(unrouted.is_empty(), "OpenAPI operations missing from the table: {unrouted:?}");
+        assert!(
+            undocumented.is_empty(),
+            "routes missing from OpenAPI: {undocumented:?}"
+        );
+        assert!(
+            unrouted.is_empty(),
+            "OpenAPI operations missing from the table: {unrouted:?}"
+        );
     }
 
     #[test]
@@ -264,7 +276,10 @@ mod tests {
             assert_eq!(op["x-access"], route.access.describe(), "{route:?}");
             let security = op["security"].as_array();
             if route.access == Access::Public {
-                assert!(security.is_none(), "{route:?} is public yet asks for a token");
+                assert!(
+                    security.is_none(),
+                    "{route:?} is public yet asks for a token"
+                );
                 continue;
             }
             assert_eq!(
@@ -272,14 +287,13 @@ mod tests {
                 vec![serde_json::json!({"bearer": []})],
                 "{route:?}"
             );
-            let refusals: &[&str] = if route.access == Access::Signed
-                && op["responses"].get("403").is_none()
-            {
-                // Any live session or key may call it: the gate refuses none.
-                &["401"]
-            } else {
-                &["401", "403"]
-            };
+            let refusals: &[&str] =
+                if route.access == Access::Signed && op["responses"].get("403").is_none() {
+                    // Any live session or key may call it: the gate refuses none.
+                    &["401"]
+                } else {
+                    &["401", "403"]
+                };
             for status in refusals {
                 assert_eq!(
                     op["responses"][status]["content"]["application/json"]["schema"]["$ref"],

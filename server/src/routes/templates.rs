@@ -37,7 +37,12 @@ pub async fn list_templates(state: web::Data<AppState>, caller: Caller) -> ApiRe
 pub struct TemplateRequest {
     /// Name, unique within the enterprise.
     #[validate(length(min = 1, max = 64), custom(function = no_control_characters))]
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "billing-bot")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$",
+        example = "billing-bot"
+    )]
     pub name: String,
     /// Feature permissions (`catalog:write`, …).
     #[validate(length(max = 64))]

@@ -89,7 +89,12 @@ fn get(port: u16, path: &str) -> (u16, serde_json::Value) {
     })
 }
 
-fn post(port: u16, path: &str, token: Option<&str>, body: serde_json::Value) -> (u16, serde_json::Value) {
+fn post(
+    port: u16,
+    path: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -153,7 +158,10 @@ fn operators_are_created_on_the_command_line_and_log_in() {
         .env("SHIYUN_OPERATOR_PASSWORD", "Given-By-The-Environment-7")
         .output()
         .unwrap());
-    assert!(!quiet.contains("password"), "a given password is not printed: {quiet}");
+    assert!(
+        !quiet.contains("password"),
+        "a given password is not printed: {quiet}"
+    );
 
     let (child, port) = serve(dir.path());
     let (status, tokens) = post(
@@ -164,7 +172,11 @@ fn operators_are_created_on_the_command_line_and_log_in() {
     );
     assert_eq!(status, 200, "{tokens}");
     let access = tokens["access_token"].as_str().unwrap();
-    assert_eq!(get_as(port, "/v1/sync-runs", access), 200, "an operator reads sync runs");
+    assert_eq!(
+        get_as(port, "/v1/sync-runs", access),
+        200,
+        "an operator reads sync runs"
+    );
     let (status, _) = post(
         port,
         "/v1/auth/login",
@@ -192,9 +204,15 @@ fn demo_then_serve_answers_search_and_stops_gracefully_on_sigterm() {
         .unwrap();
     let printed = String::from_utf8_lossy(&demo.stderr).into_owned();
     ok(demo);
-    assert_eq!(after(&printed, "demo operator: login "), "operator@demo.shiyun.local");
+    assert_eq!(
+        after(&printed, "demo operator: login "),
+        "operator@demo.shiyun.local"
+    );
     let password = after(&printed, " password ").to_owned();
-    assert!(printed.contains("/v1/auth/login"), "a curl line to log in: {printed}");
+    assert!(
+        printed.contains("/v1/auth/login"),
+        "a curl line to log in: {printed}"
+    );
     let (mut child, port) = serve(dir.path());
     let (status, tokens) = post(
         port,
@@ -203,7 +221,14 @@ fn demo_then_serve_answers_search_and_stops_gracefully_on_sigterm() {
         serde_json::json!({"login": "operator@demo.shiyun.local", "password": password}),
     );
     assert_eq!(status, 200, "the printed credentials log in: {tokens}");
-    assert_eq!(get_as(port, "/v1/sync-runs", tokens["access_token"].as_str().unwrap()), 200);
+    assert_eq!(
+        get_as(
+            port,
+            "/v1/sync-runs",
+            tokens["access_token"].as_str().unwrap()
+        ),
+        200
+    );
     let (status, page) = get(port, "/v1/listings?vendor=alibaba&limit=5");
     assert_eq!(status, 200);
     let items = page["items"].as_array().unwrap();

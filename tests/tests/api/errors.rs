@@ -92,7 +92,8 @@ async fn all_bad_inputs(app: &TestApp, operator: &str) -> Vec<(String, u16, Valu
         ("bad cursor", c.get(app.url("/v1/listings?cursor=zzz"))),
         (
             "bad change feed limit",
-            c.get(app.url("/v1/changes?limit=100000")).bearer_auth(operator),
+            c.get(app.url("/v1/changes?limit=100000"))
+                .bearer_auth(operator),
         ),
         (
             "negative change feed position",
@@ -100,11 +101,13 @@ async fn all_bad_inputs(app: &TestApp, operator: &str) -> Vec<(String, u16, Valu
         ),
         (
             "sync runs limit out of range",
-            c.get(app.url("/v1/sync-runs?limit=201")).bearer_auth(operator),
+            c.get(app.url("/v1/sync-runs?limit=201"))
+                .bearer_auth(operator),
         ),
         (
             "sync runs of an unknown vendor",
-            c.get(app.url("/v1/sync-runs?vendor=oracle")).bearer_auth(operator),
+            c.get(app.url("/v1/sync-runs?vendor=oracle"))
+                .bearer_auth(operator),
         ),
         (
             "batch without token",

@@ -82,8 +82,7 @@ impl TestApp {
         settings.mail.outbox_dir = outbox.path().to_owned();
         settings.auth.signing_key = Some(SecretString::from(SIGNING_KEY.to_owned()));
         tweak(&mut settings);
-        let mut config =
-            settings.accounts_config(SecretString::from(SIGNING_KEY.to_owned()));
+        let mut config = settings.accounts_config(SecretString::from(SIGNING_KEY.to_owned()));
         fast_accounts(&mut config);
         tweak_accounts(&mut config);
         let users = shiyun_server::cli::user_centre(db.database(), &settings, config).unwrap();
@@ -200,7 +199,8 @@ impl TestApp {
                 .into_iter()
                 .rev()
                 .find(|m| {
-                    !self.seen.lock().unwrap().contains(&m.path) && value_of(&m.body, label).is_some()
+                    !self.seen.lock().unwrap().contains(&m.path)
+                        && value_of(&m.body, label).is_some()
                 });
             if let Some(message) = fresh {
                 self.seen.lock().unwrap().insert(message.path.clone());

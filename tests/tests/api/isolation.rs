@@ -44,7 +44,13 @@ async fn set_up(app: &TestApp, tag: &str) -> Tenant {
         .await;
     let token = Some(admin.access.as_str());
     let project = app
-        .expect(201, "POST", "/v1/projects", token, Some(json!({"name": format!("project-{tag}")})))
+        .expect(
+            201,
+            "POST",
+            "/v1/projects",
+            token,
+            Some(json!({"name": format!("project-{tag}")})),
+        )
         .await;
     let template = app
         .expect(
@@ -89,10 +95,18 @@ async fn set_up(app: &TestApp, tag: &str) -> Tenant {
     )
     .await;
     let report = app
-        .expect(200, "POST", "/v1/partner/listings", token, Some(json!({"listings": [partner_offer("vm-1")]})))
+        .expect(
+            200,
+            "POST",
+            "/v1/partner/listings",
+            token,
+            Some(json!({"listings": [partner_offer("vm-1")]})),
+        )
         .await;
     assert_eq!(report["new"], 1, "{report}");
-    let listings = app.expect(200, "GET", "/v1/partner/listings", token, None).await;
+    let listings = app
+        .expect(200, "GET", "/v1/partner/listings", token, None)
+        .await;
     let listing = id_of(&listings["items"][0]);
 
     let applicant = app.sign_up(&format!("applicant-{tag}@example.com")).await;
@@ -229,7 +243,10 @@ fn public_in(route: &Route) -> &'static [&'static str] {
 /// and application list may rightly show) do not count as leaks; the
 /// session-ending log-out last.
 fn matrix_order() -> Vec<&'static Route> {
-    let mut routes: Vec<&Route> = ROUTES.iter().filter(|r| r.access != Access::Public).collect();
+    let mut routes: Vec<&Route> = ROUTES
+        .iter()
+        .filter(|r| r.access != Access::Public)
+        .collect();
     routes.sort_by_key(|r| (r.method != Method::Get, r.path == "/v1/auth/logout"));
     routes
 }

@@ -46,7 +46,14 @@ async fn openapi_document_is_stable() {
             }
         }
     }
-    for schema in ["TokenPair", "Me", "CreatedKey", "Member", "Template", "ApiKey"] {
+    for schema in [
+        "TokenPair",
+        "Me",
+        "CreatedKey",
+        "Member",
+        "Template",
+        "ApiKey",
+    ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
     assert!(

@@ -31,7 +31,10 @@ fn sign(header: &Value, claims: &Value, key: &str) -> String {
     );
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(body.as_bytes());
-    format!("{body}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    format!(
+        "{body}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
 }
 
 async fn status_with(app: &TestApp, token: &str) -> u16 {
