@@ -428,6 +428,38 @@ on_both_backends! {
     }
 }
 
+on_both_backends! {
+    async fn the_audit_log_keeps_who_did_what_per_tenant(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let mut boss = app.sign_up("auditor@example.com").await;
+        app.found_enterprise(&mut boss, "Audit Co").await;
+        let token = Some(boss.access.as_str());
+        let key = app
+            .expect(201, "POST", "/v1/api-keys", token, Some(json!({"name": "k", "template": "tpl_viewer"})))
+            .await;
+        let key_id = key["key"]["id"].as_str().unwrap();
+        app.expect(200, "DELETE", &format!("/v1/api-keys/{key_id}"), token, None).await;
+
+        let page = app.expect(200, "GET", "/v1/audit?limit=500", token, None).await;
+        let actions: Vec<&str> = page["events"].as_array().unwrap().iter()
+            .map(|e| e["action"].as_str().unwrap()).collect();
+        for action in ["enterprise.created", "key.created", "key.revoked"] {
+            assert!(actions.contains(&action), "{action} in {actions:?}");
+        }
+        let last = page["next_after"].as_u64().unwrap();
+        let rest = app.expect(200, "GET", &format!("/v1/audit?after={last}"), token, None).await;
+        assert!(rest["events"].as_array().unwrap().is_empty(), "{rest}");
+
+        // The platform's log is the operators'.
+        let (status, _) = app.call("GET", "/v1/audit/platform", token, None).await;
+        assert_eq!(status, 403);
+        let operator = app.operator().await;
+        let platform = app.expect(200, "GET", "/v1/audit/platform", Some(&operator.access), None).await;
+        assert!(platform.to_string().contains("operator.created"), "{platform}");
+        assert!(!platform.to_string().contains("key.created"), "tenant events stay with the tenant");
+    }
+}
+
 /// The notice to a taken login carries no code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_taken_login_gets_a_notice_instead_of_a_code() {

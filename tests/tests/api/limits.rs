@@ -139,3 +139,42 @@ async fn unknown_accounts_and_wrong_passwords_take_as_long() {
         "unknown {unknown:?} vs wrong password {wrong:?} can be told apart"
     );
 }
+
+/// Behind a trusted proxy each client address has its own budget; without
+/// the setting, `X-Forwarded-For` is a header like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+    async fn attempts(app: &TestApp, from: &str) -> Vec<u16> {
+        let mut statuses = Vec::new();
+        for i in 0..3 {
+            let response = app
+                .client
+                .post(app.url("/v1/auth/login"))
+                .header("x-forwarded-for", from)
+                .json(&json!({"login": format!("who-{i}@example.com"), "password": "Wrong-Password-1"}))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(response.status().as_u16());
+        }
+        statuses
+    }
+    let limited = |c: &mut shiyun_accounts::AccountsConfig| c.ip_attempts_per_minute = 2;
+
+    let trusting =
+        TestApp::spawn_with(Backend::Sqlite, |s| s.trust_forwarded_for = true, limited).await;
+    assert_eq!(attempts(&trusting, "203.0.113.1").await, [401, 401, 429]);
+    assert_eq!(
+        attempts(&trusting, "10.0.0.1, 203.0.113.2").await,
+        [401, 401, 429],
+        "the last hop counts"
+    );
+
+    let direct = TestApp::spawn_with(Backend::Sqlite, |_| {}, limited).await;
+    assert_eq!(attempts(&direct, "203.0.113.1").await, [401, 401, 429]);
+    assert_eq!(
+        attempts(&direct, "203.0.113.2").await,
+        [429, 429, 429],
+        "the peer address counts"
+    );
+}
