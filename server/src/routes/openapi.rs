@@ -4,6 +4,8 @@
 //! `x-access` naming its access level (`permission:members:read`).
 
 use actix_web::HttpResponse;
+use shiyun_core::tenancy::Permission;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -102,6 +104,55 @@ impl Modify for TableAccess {
     }
 }
 
+/// Every operation that takes a JSON body may answer 413 (too large) and
+/// 415 (not `application/json`), before the handler looks at it.
+struct JsonBodies;
+
+impl Modify for JsonBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                if operation.request_body.is_none() {
+                    continue;
+                }
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("413".to_owned())
+                    .or_insert_with(|| error_response("body too large").into());
+                responses
+                    .entry("415".to_owned())
+                    .or_insert_with(|| error_response("body is not `application/json`").into());
+            }
+        }
+    }
+}
+
+/// A permission's JSON form is its text (`catalog:read`); the derived
+/// schema would name the Rust variants, so the document states the texts.
+struct PermissionTexts;
+
+impl Modify for PermissionTexts {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A feature permission: a named action a route or a template grants.",
+            ))
+            .enum_values(Some(Permission::ALL.iter().map(|p| p.as_str())))
+            .build();
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components
+            .schemas
+            .insert("Permission".to_owned(), schema.into());
+    }
+}
+
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
@@ -168,7 +219,7 @@ impl Modify for TableAccess {
         crate::error::ErrorEnvelope,
         shiyun_core::tenancy::RequestStatus,
     )),
-    modifiers(&BearerAuth, &TableAccess),
+    modifiers(&BearerAuth, &TableAccess, &JsonBodies, &PermissionTexts),
     tags(
         (name = "health", description = "probes"),
         (name = "listings", description = "the unified listing catalog"),
@@ -185,6 +236,34 @@ impl Modify for TableAccess {
     )
 )]
 pub struct ApiDoc;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_are_documented_by_their_text() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let documented: Vec<&str> = doc["components"]["schemas"]["Permission"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let texts: Vec<&str> = Permission::ALL.iter().map(|p| p.as_str()).collect();
+        assert_eq!(documented, texts);
+        assert!(documented.contains(&"billing:invoices:read"));
+    }
+
+    #[test]
+    fn json_bodies_may_be_refused_before_the_handler() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let login = &doc["paths"]["/v1/auth/login"]["post"]["responses"];
+        assert!(login["415"].is_object() && login["413"].is_object());
+        let me = &doc["paths"]["/v1/me"]["get"]["responses"];
+        assert!(me.get("415").is_none(), "no body, no 415");
+    }
+}
 
 /// Serves the OpenAPI document.
 #[utoipa::path(get, path = "/openapi.json", tag = "health", responses((status = 200, description = "OpenAPI 3.1 document")))]
