@@ -8,13 +8,15 @@ use std::time::Duration;
 use actix_web::dev::{Server, Service};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
+use shiyun_accounts::UserCentre;
 use shiyun_core::error::ErrorCode;
-use shiyun_core::store::{ChangeFeed, ListingStore, StoreHealth, SyncRunStore};
+use shiyun_core::store::{ChangeFeed, ListingStore, PartnerStore, StoreHealth, SyncRunStore};
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::error::ApiError;
-use crate::routes;
+use crate::routes::table::{self, Access};
 use crate::settings::Settings;
 
 /// What handlers share: the stores (as traits, so any backend fits) and the settings.
@@ -28,39 +30,37 @@ pub struct AppState {
     pub sync_runs: Arc<dyn SyncRunStore>,
     /// Database liveness.
     pub health: Arc<dyn StoreHealth>,
+    /// Partner vendors: which enterprise publishes as which vendor id.
+    pub partners: Arc<dyn PartnerStore>,
+    /// Accounts, tenants, permissions and keys: every user-centre call.
+    pub users: UserCentre,
     /// Settings, read-only.
     pub settings: Arc<Settings>,
 }
 
 impl AppState {
-    /// State over one database that implements every store trait.
-    pub fn new<S>(store: S, settings: Settings) -> Self
+    /// State over one database that implements every store trait, with the
+    /// user centre built over it.
+    pub fn new<S>(store: S, users: UserCentre, settings: Settings) -> Self
     where
-        S: ListingStore + ChangeFeed + SyncRunStore + StoreHealth + Clone + 'static,
+        S: ListingStore + ChangeFeed + SyncRunStore + StoreHealth + PartnerStore + Clone + 'static,
     {
         AppState {
             listings: Arc::new(store.clone()),
             changes: Arc::new(store.clone()),
             sync_runs: Arc::new(store.clone()),
+            partners: Arc::new(store.clone()),
             health: Arc::new(store),
+            users,
             settings: Arc::new(settings),
         }
     }
 }
 
-/// Registers every route and the extractor error handlers on `cfg`.
+/// Registers the extractor error handlers, then every route of the route
+/// table, each non-public one behind [`crate::auth::gate`]. A path answers
+/// 405 with `Allow` to the methods the table does not list for it.
 pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
-    // A static path answers 405 to the methods it does not document, before a
-    // templated sibling (`/v1/listings/{id}`) could take `GET /v1/listings/batch`.
-    for (path, methods) in KnownRoutes::from_openapi().static_paths() {
-        cfg.service(
-            web::resource(path)
-                .guard(actix_web::guard::fn_guard(move |ctx| {
-                    !methods.iter().any(|m| m == ctx.head().method.as_str())
-                }))
-                .to(no_route),
-        );
-    }
     cfg.app_data(
         web::JsonConfig::default()
             .limit(max_body_bytes)
@@ -74,16 +74,38 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             format!("bad path parameter: {err}"),
         )
         .into()
-    }))
-    .service(routes::health::healthz)
-    .service(routes::health::readyz)
-    .service(routes::openapi::openapi_json)
-    .service(routes::vendors::list_vendors)
-    .service(routes::listings::list_listings)
-    .service(routes::listings::upsert_listings)
-    .service(routes::listings::get_listing)
-    .service(routes::changes::list_changes)
-    .service(routes::sync_runs::list_sync_runs);
+    }));
+    for path in table::paths_in_match_order() {
+        let mut resource = web::resource(path);
+        for route in table::ROUTES.iter().filter(|r| r.path == path) {
+            let mut service = (route.handler)().method(route.method.http());
+            if route.access != Access::Public {
+                let access = route.access;
+                service = service.wrap(from_fn(move |req, next| {
+                    crate::auth::gate(access, req, next)
+                }));
+            }
+            resource = resource.route(service);
+        }
+        let allow = table::allowed_methods(path);
+        cfg.service(resource.default_service(web::to(move |req: HttpRequest| {
+            let allow = allow.clone();
+            async move { method_not_allowed(&req, allow) }
+        })));
+    }
+}
+
+fn method_not_allowed(req: &HttpRequest, allow: String) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        ErrorCode::InvalidArgument,
+        format!(
+            "{} is not allowed on {}; use {allow}",
+            req.method(),
+            req.path()
+        ),
+    )
+    .with_status(StatusCode::METHOD_NOT_ALLOWED)
+    .with_allow(allow))
 }
 
 fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
@@ -120,80 +142,7 @@ fn query_error(err: actix_web::error::QueryPayloadError) -> ApiError {
     ApiError::invalid(field, format!("bad query: {message}"))
 }
 
-/// The documented paths and their methods, read from the OpenAPI document
-/// (the one list of routes), so a wrong method gets 405 with `Allow`.
-pub struct KnownRoutes(Vec<(actix_web::dev::ResourceDef, Vec<String>)>);
-
-impl KnownRoutes {
-    fn from_openapi() -> Self {
-        let doc = serde_json::to_value(<routes::openapi::ApiDoc as utoipa::OpenApi>::openapi())
-            .unwrap_or_default();
-        let routes = doc["paths"]
-            .as_object()
-            .map(|paths| {
-                paths
-                    .iter()
-                    .map(|(path, item)| {
-                        let methods = ["get", "post", "put", "patch", "delete"]
-                            .into_iter()
-                            .filter(|m| item.get(*m).is_some())
-                            .map(str::to_uppercase)
-                            .collect();
-                        (actix_web::dev::ResourceDef::new(path.as_str()), methods)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        KnownRoutes(routes)
-    }
-
-    /// The documented paths without parameters, with their methods.
-    fn static_paths(&self) -> Vec<(String, Vec<String>)> {
-        self.0
-            .iter()
-            .filter(|(def, _)| !def.is_prefix() && def.pattern().is_some_and(|p| !p.contains('{')))
-            .filter_map(|(def, methods)| Some((def.pattern()?.to_owned(), methods.clone())))
-            .collect()
-    }
-
-    /// The methods `path` answers (`GET, POST`), when it is a known path. A
-    /// documented static path is answered by its own methods alone.
-    fn allowed(&self, path: &str) -> Option<String> {
-        let exact = self.0.iter().any(|(def, _)| def.pattern() == Some(path));
-        let mut methods: Vec<&str> = self
-            .0
-            .iter()
-            .filter(|(def, _)| {
-                if exact {
-                    def.pattern() == Some(path)
-                } else {
-                    def.is_match(path)
-                }
-            })
-            .flat_map(|(_, methods)| methods.iter().map(String::as_str))
-            .collect();
-        methods.sort_unstable();
-        methods.dedup();
-        (!methods.is_empty()).then(|| methods.join(", "))
-    }
-}
-
-async fn no_route(
-    req: HttpRequest,
-    known: web::Data<KnownRoutes>,
-) -> Result<actix_web::HttpResponse, ApiError> {
-    if let Some(allow) = known.allowed(req.path()) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidArgument,
-            format!(
-                "{} is not allowed on {}; use {allow}",
-                req.method(),
-                req.path()
-            ),
-        )
-        .with_status(StatusCode::METHOD_NOT_ALLOWED)
-        .with_allow(allow));
-    }
+async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(
         ErrorCode::NotFound,
         format!("no route for {} {}", req.method(), req.path()),
@@ -218,12 +167,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let settings = state.settings.clone();
         let data = web::Data::new(state);
-        let known = web::Data::new(KnownRoutes::from_openapi());
         let max_body = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .app_data(known.clone())
                 .configure(|cfg| configure(cfg, max_body))
                 .default_service(web::to(no_route))
                 .wrap_fn(|req, srv| {

@@ -1,15 +1,20 @@
-//! The `shiyun` command line: `serve`, `migrate`, `demo`, and `catalog`
-//! (`import`, `sync`, `runs`).
+//! The `shiyun` command line: `serve`, `migrate`, `demo`, `catalog`
+//! (`import`, `sync`, `runs`) and `admin` (`create-operator`).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use secrecy::SecretString;
+use shiyun_accounts::LettreNotifier;
+use shiyun_accounts::{AccountsConfig, UserCentre};
 use shiyun_core::demo::DemoCatalog;
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::{ListingFilter, ListingStore};
@@ -43,6 +48,32 @@ pub enum Command {
     /// Vendor catalog import, sync and run reports.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Platform administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// `shiyun admin …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a platform operator account (or make an existing account one,
+    /// given its password). Operators run catalog writes and syncs.
+    CreateOperator(CreateOperatorArgs),
+}
+
+/// Options of `admin create-operator`.
+#[derive(Debug, Args)]
+pub struct CreateOperatorArgs {
+    /// The operator's email address (their login).
+    #[arg(long)]
+    pub login: String,
+    /// The password; when neither this nor `SHIYUN_OPERATOR_PASSWORD` is
+    /// given, one is generated and printed.
+    #[arg(long, env = "SHIYUN_OPERATOR_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Name shown to others.
+    #[arg(long, default_value = "Platform operator")]
+    pub display_name: String,
 }
 
 /// Options of `shiyun demo`.
@@ -130,7 +161,12 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve => {
             let db = open_database(&settings).await?;
-            serve(db, settings).await
+            let users = user_centre(
+                &db,
+                &settings,
+                settings.accounts_config(signing_key(&settings)?),
+            )?;
+            serve(db, settings, users).await
         }
         Command::Migrate => {
             open_database(&settings).await?;
@@ -139,7 +175,84 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo(args) => demo(settings, args).await,
         Command::Catalog(command) => crate::cli::catalog::run(settings, command).await,
+        Command::Admin(AdminCommand::CreateOperator(args)) => create_operator(settings, args).await,
     }
+}
+
+/// The key access tokens are signed with: the configured one, or a random
+/// one (tokens then end when the process does, and instances sharing a
+/// database do not accept each other's tokens).
+fn signing_key(settings: &Settings) -> Result<SecretString> {
+    if let Some(key) = &settings.auth.signing_key {
+        return Ok(key.clone());
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    tracing::warn!(
+        "auth.signing_key is not set: using a random key, so every access token ends when this \
+         process does; set SHIYUN_AUTH__SIGNING_KEY (32+ characters) to keep them, and the same \
+         key on every instance"
+    );
+    Ok(SecretString::from(hex::encode(bytes)))
+}
+
+/// A random password of 24 letters and digits, for operators created
+/// without one.
+fn generated_password() -> Result<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    // 256 is not a multiple of the alphabet, so the bias is tiny (< 1%
+    // per character) and the password keeps well over 128 bits.
+    Ok(bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect())
+}
+
+/// The user centre over the database with `config` (see
+/// [`Settings::accounts_config`]), mailing through the outbox folder or SMTP
+/// as the `[mail]` settings say.
+pub fn user_centre(
+    db: &Database,
+    settings: &Settings,
+    config: AccountsConfig,
+) -> Result<UserCentre> {
+    let notifier = LettreNotifier::from_settings(&settings.mail)?;
+    UserCentre::try_new(Arc::new(db.clone()), config, Arc::new(notifier))
+        .map_err(|e| anyhow::anyhow!("invalid auth settings: {}: {}", e.field_name(), e.message()))
+}
+
+async fn create_operator(settings: Settings, args: CreateOperatorArgs) -> Result<()> {
+    let db = open_database(&settings).await?;
+    let users = user_centre(
+        &db,
+        &settings,
+        settings.accounts_config(signing_key_for_tools()?),
+    )?;
+    let (password, generated) = match args.password {
+        Some(p) => (p, false),
+        None => (generated_password()?, true),
+    };
+    let login = args.login.clone();
+    let secret = password.clone();
+    let account = tokio::task::spawn_blocking(move || {
+        users.create_operator(&login, &secret, &args.display_name)
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("cannot create the operator: {e}"))?;
+    println!("operator {} ({})", args.login, account.id);
+    if generated {
+        println!("password: {password}");
+    }
+    Ok(())
+}
+
+/// Tools that never issue tokens still need a key to build the user centre.
+fn signing_key_for_tools() -> Result<SecretString> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    Ok(SecretString::from(hex::encode(bytes)))
 }
 
 /// Opens and migrates the database named by the settings.
@@ -170,8 +283,8 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn serve(db: Database, settings: Settings) -> Result<()> {
-    let state = AppState::new(db.clone(), settings.clone());
+async fn serve(db: Database, settings: Settings, users: UserCentre) -> Result<()> {
+    let state = AppState::new(db.clone(), users, settings.clone());
     let app =
         Application::bind(state).with_context(|| format!("cannot listen on {}", settings.bind))?;
     let address = std::net::SocketAddr::new(settings.bind.ip(), app.port());
@@ -250,14 +363,50 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> Result<()> {
         report.changed,
         report.unchanged,
     );
+    let users = user_centre(
+        &db,
+        &settings,
+        settings.accounts_config(signing_key(&settings)?),
+    )?;
+    let base = format!("http://{}", settings.bind);
+    if let Some(password) = demo_operator(&users).await? {
+        eprintln!("demo operator: login {DEMO_OPERATOR} password {password}");
+        eprintln!(
+            "log in: curl -s -X POST {base}/v1/auth/login -H 'content-type: application/json' \\
+  -d '{{\"login\": \"{DEMO_OPERATOR}\", \"password\": \"{password}\"}}'"
+        );
+    }
     if args.no_serve {
         return Ok(());
     }
-    eprintln!(
-        "try: curl 'http://{}/v1/listings?vendor=alibaba&limit=3'",
-        settings.bind
-    );
-    serve(db, settings).await
+    eprintln!("try: curl '{base}/v1/listings?vendor=alibaba&limit=3'");
+    serve(db, settings, users).await
+}
+
+/// The operator account `shiyun demo` creates.
+pub const DEMO_OPERATOR: &str = "operator@demo.shiyun.local";
+
+/// Creates the demo operator with a fresh password, answered for printing;
+/// `None` when an earlier demo run on this database made it already.
+async fn demo_operator(users: &UserCentre) -> Result<Option<String>> {
+    let password = generated_password()?;
+    let users = users.clone();
+    let secret = password.clone();
+    let created = tokio::task::spawn_blocking(move || {
+        users.create_operator(DEMO_OPERATOR, &secret, "Demo operator")
+    })
+    .await?;
+    match created {
+        Ok(_) => Ok(Some(password)),
+        Err(e) => {
+            eprintln!(
+                "demo operator {DEMO_OPERATOR} was not created ({e}); an earlier demo run on this \
+                 database made it, with the password printed then, or use \
+                 `shiyun admin create-operator --login <email>` for a new one"
+            );
+            Ok(None)
+        }
+    }
 }
 
 fn parse_vendor(text: &str) -> Result<Vendor> {

@@ -34,6 +34,7 @@ pub struct ApiError {
     field: Option<String>,
     status: Option<StatusCode>,
     allow: Option<String>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -45,6 +46,7 @@ impl ApiError {
             field: None,
             status: None,
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -69,6 +71,22 @@ impl ApiError {
     pub fn with_allow(mut self, methods: impl Into<String>) -> Self {
         self.allow = Some(methods.into());
         self
+    }
+
+    /// The seconds a 429 tells the client to wait in `Retry-After`.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// `unauthenticated`: no credential, or one that does not hold.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::Unauthenticated, message)
+    }
+
+    /// `forbidden`: a known caller that may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::Forbidden, message)
     }
 
     /// From any coded error of the workspace.
@@ -129,6 +147,13 @@ impl ResponseError for ApiError {
         if let Some(allow) = &self.allow {
             response.insert_header((actix_web::http::header::ALLOW, allow.as_str()));
         }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+        }
+        if self.status_code() == StatusCode::UNAUTHORIZED {
+            // RFC 9110: a 401 names the scheme that would be accepted.
+            response.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"));
+        }
         response.json(ErrorEnvelope {
             error: ErrorBody {
                 code: self.code,
@@ -142,6 +167,23 @@ impl ResponseError for ApiError {
 impl From<shiyun_core::store::StoreError> for ApiError {
     fn from(err: shiyun_core::store::StoreError) -> Self {
         ApiError::from_coded(&err)
+    }
+}
+
+impl From<shiyun_accounts::AccountError> for ApiError {
+    fn from(err: shiyun_accounts::AccountError) -> Self {
+        use shiyun_accounts::AccountError;
+        match &err {
+            AccountError::RateLimited {
+                retry_after_seconds,
+            } => ApiError::from_coded(&err).with_retry_after((*retry_after_seconds).max(1)),
+            AccountError::Unauthenticated { reason } => {
+                // The client hears one answer; the log keeps why.
+                tracing::info!(reason, "credential refused");
+                ApiError::from_coded(&err)
+            }
+            _ => ApiError::from_coded(&err),
+        }
     }
 }
 

@@ -7,8 +7,14 @@
 //! [`error::ApiError`], the only place where error codes meet HTTP statuses.
 //! Query and body shapes are checked by `validator` through the extractors of
 //! [`validation`], beside the OpenAPI attributes that document the same bounds.
+//! Who may call what is declared once, in [`routes::table`]: the application
+//! registers its routes from it and puts every non-public one behind
+//! [`auth::gate`], which authenticates the bearer and checks the route's
+//! access before the handler runs; the OpenAPI document takes each
+//! operation's security from the same table.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod routes;

@@ -10,12 +10,13 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use shiyun_accounts::{AccountsConfig, MailSettings};
 use shiyun_connectors::VendorSettings;
 use shiyun_connectors::schedule::Schedules;
 use shiyun_core::listing::Vendor;
 
 /// Environment variables read by the binary itself, not settings keys.
-const NON_SETTINGS_ENV: &[&str] = &["CONFIG", "LOG"];
+const NON_SETTINGS_ENV: &[&str] = &["CONFIG", "LOG", "OPERATOR_PASSWORD"];
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +79,24 @@ impl VendorsSettings {
     }
 }
 
+/// The user centre's settings, under `[auth]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// HMAC key that signs access tokens, at least 32 characters. When unset,
+    /// `serve` and `demo` draw a random one, so tokens end on restart.
+    pub signing_key: Option<SecretString>,
+    /// Earlier signing keys whose tokens are still accepted until they
+    /// expire (key rotation).
+    #[serde(default)]
+    pub previous_signing_keys: Vec<SecretString>,
+    /// Lifetime of an access token in seconds (60 to 86400).
+    pub access_ttl_seconds: u64,
+}
+
+/// The length every signing key must have at least.
+const MIN_SIGNING_KEY_CHARS: usize = 32;
+
 /// Everything the server and CLI can be configured with.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,8 +118,16 @@ pub struct Settings {
     pub shutdown_timeout_seconds: u64,
     /// Log format.
     pub log_format: LogFormat,
-    /// Bearer token for catalog writes (`POST /v1/listings/batch`); writes are refused while unset.
-    pub admin_token: Option<SecretString>,
+    /// Take the caller's IP from the last `X-Forwarded-For` hop (only behind a
+    /// proxy that sets it), for rate limits and audit.
+    pub trust_forwarded_for: bool,
+    /// Accounts and tokens.
+    pub auth: AuthSettings,
+    /// Outgoing mail, under `[mail]`: `outbox_dir` (default `data/outbox`,
+    /// one `.eml` file per message while no SMTP server is set), `smtp_url`
+    /// (`smtps://user:password@host`), `from`.
+    #[serde(default)]
+    pub mail: MailSettings,
     /// Run scheduled vendor syncs in `serve`.
     pub run_schedules: bool,
     /// Vendor connectors.
@@ -119,6 +146,13 @@ struct Defaults {
     shutdown_timeout_seconds: u64,
     log_format: LogFormat,
     run_schedules: bool,
+    trust_forwarded_for: bool,
+    auth: AuthDefaults,
+}
+
+#[derive(Serialize)]
+struct AuthDefaults {
+    access_ttl_seconds: u64,
 }
 
 impl Default for Defaults {
@@ -133,6 +167,10 @@ impl Default for Defaults {
             shutdown_timeout_seconds: 30,
             log_format: LogFormat::Text,
             run_schedules: true,
+            trust_forwarded_for: false,
+            auth: AuthDefaults {
+                access_ttl_seconds: 15 * 60,
+            },
         }
     }
 }
@@ -174,6 +212,17 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The user centre's configuration from `[auth]`, signing with
+    /// `signing_key` (the configured one, or one drawn at start-up).
+    pub fn accounts_config(&self, signing_key: SecretString) -> AccountsConfig {
+        let mut config = AccountsConfig::new(signing_key);
+        config.previous_signing_keys = self.auth.previous_signing_keys.clone();
+        // Validated as at most a day, so it fits.
+        config.access_ttl =
+            chrono::Duration::seconds(i64::try_from(self.auth.access_ttl_seconds).unwrap_or(900));
+        config
+    }
+
     /// The vendors' parsed sync schedules.
     pub fn schedules(&self) -> Result<Schedules, SettingsError> {
         Schedules::from_settings(Vendor::ALL.into_iter().map(|v| (v, self.vendors.get(v))))
@@ -194,14 +243,32 @@ impl Settings {
         if self.max_body_bytes < 1024 {
             return Err(SettingsError("max_body_bytes must be at least 1024".into()));
         }
-        if let Some(token) = &self.admin_token
-            && token.expose_secret().trim().len() < 16
-        {
-            // An empty token from a template with a missing secret would let
-            // `Authorization: Bearer ` write the catalog.
+        let keys = self
+            .auth
+            .signing_key
+            .iter()
+            .map(|k| ("auth.signing_key", k));
+        let previous = self
+            .auth
+            .previous_signing_keys
+            .iter()
+            .map(|k| ("auth.previous_signing_keys", k));
+        for (name, key) in keys.chain(previous) {
+            // A short or empty key (a template whose secret is missing) would
+            // let anyone forge access tokens.
+            if key.expose_secret().trim().chars().count() < MIN_SIGNING_KEY_CHARS {
+                return Err(SettingsError(format!(
+                    "{name} must be at least {MIN_SIGNING_KEY_CHARS} characters"
+                )));
+            }
+        }
+        if !(60..=86_400).contains(&self.auth.access_ttl_seconds) {
             return Err(SettingsError(
-                "admin_token must be at least 16 characters".into(),
+                "auth.access_ttl_seconds must be between 60 and 86400".into(),
             ));
+        }
+        if self.mail.from.trim().is_empty() {
+            return Err(SettingsError("mail.from must not be empty".into()));
         }
         let schedules = self.schedules()?;
         if self.run_schedules && !schedules.is_empty() && self.database_max_connections < 2 {
@@ -216,6 +283,8 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     fn without_env() -> Env {
@@ -227,7 +296,10 @@ mod tests {
         let s = Settings::load_from(None, without_env()).unwrap();
         assert_eq!(s.database_url, "sqlite://data/shiyun.sqlite");
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
-        assert!(s.admin_token.is_none());
+        assert!(s.auth.signing_key.is_none());
+        assert!(!s.trust_forwarded_for);
+        assert_eq!(s.mail.outbox_dir, PathBuf::from("data/outbox"));
+        assert!(s.mail.smtp_url.is_none());
     }
 
     #[test]
@@ -313,12 +385,28 @@ mod tests {
         clippy::result_large_err,
         reason = "figment::Jail closures return figment's error"
     )]
-    fn short_admin_tokens_and_starved_schedulers_are_refused() {
+    fn short_signing_keys_and_starved_schedulers_are_refused() {
         figment::Jail::expect_with(|jail| {
-            jail.set_env("SHIYUN_ADMIN_TOKEN", "");
+            jail.set_env("SHIYUN_AUTH__SIGNING_KEY", "");
             let err = Settings::load(None).unwrap_err();
-            assert!(err.to_string().contains("admin_token"), "{err}");
-            jail.set_env("SHIYUN_ADMIN_TOKEN", "a-long-enough-admin-token");
+            assert!(err.to_string().contains("auth.signing_key"), "{err}");
+            jail.set_env("SHIYUN_AUTH__SIGNING_KEY", "k".repeat(31));
+            assert!(Settings::load(None).is_err());
+            jail.set_env("SHIYUN_AUTH__SIGNING_KEY", "k".repeat(32));
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert!(
+                !format!("{s:?}").contains(&"k".repeat(32)),
+                "secrets never print"
+            );
+            jail.set_env("SHIYUN_AUTH__ACCESS_TTL_SECONDS", "5");
+            assert!(Settings::load(None).is_err());
+            jail.set_env("SHIYUN_AUTH__ACCESS_TTL_SECONDS", "600");
+            jail.set_env("SHIYUN_MAIL__OUTBOX_DIR", "/tmp/shiyun-outbox");
+            jail.set_env("SHIYUN_TRUST_FORWARDED_FOR", "true");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.auth.access_ttl_seconds, 600);
+            assert_eq!(s.mail.outbox_dir, PathBuf::from("/tmp/shiyun-outbox"));
+            assert!(s.trust_forwarded_for);
             jail.set_env("SHIYUN_DATABASE_MAX_CONNECTIONS", "1");
             assert!(
                 Settings::load(None).is_ok(),

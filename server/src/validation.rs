@@ -63,6 +63,40 @@ where
     }
 }
 
+/// A JSON body that may be left out: `None` without a body (no
+/// `Content-Length` and no chunked transfer, or `Content-Length: 0`) or
+/// with the body `null`, else as [`ValidJson`].
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T> FromRequest for OptionalJson<T>
+where
+    T: DeserializeOwned + Validate + 'static,
+{
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = req.headers();
+        let length = headers
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let chunked = headers.contains_key(actix_web::http::header::TRANSFER_ENCODING);
+        if length == Some(0) || (length.is_none() && !chunked) {
+            return Box::pin(std::future::ready(Ok(OptionalJson(None))));
+        }
+        let body = web::Json::<Option<T>>::from_request(req, payload);
+        Box::pin(async move {
+            let value = body.await?.into_inner();
+            if let Some(value) = &value {
+                value.validate().map_err(|e| to_api_error(&e))?;
+            }
+            Ok(OptionalJson(value))
+        })
+    }
+}
+
 /// One step of a field path: a struct field or a list index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {

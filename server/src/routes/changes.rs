@@ -1,6 +1,6 @@
 //! The catalog change feed, for indexes and caches on other instances.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use shiyun_core::store::ChangeEvent;
 use utoipa::{IntoParams, ToSchema};
@@ -40,7 +40,6 @@ pub struct ChangePage {
     (status = 400, description = "bad `after` or `limit`", body = ErrorEnvelope),
     (status = 503, description = "database unavailable", body = ErrorEnvelope),
 ))]
-#[get("/v1/changes")]
 pub async fn list_changes(
     state: web::Data<AppState>,
     ValidQuery(params): ValidQuery<ListChangesParams>,

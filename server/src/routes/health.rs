@@ -1,6 +1,6 @@
 //! Liveness and readiness probes.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -18,7 +18,6 @@ pub struct ProbeStatus {
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = ProbeStatus)))]
-#[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(ProbeStatus { status: "ok" })
 }
@@ -28,7 +27,6 @@ pub async fn healthz() -> HttpResponse {
     (status = 200, body = ProbeStatus),
     (status = 503, description = "database unreachable", body = crate::error::ErrorEnvelope),
 ))]
-#[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let health = state.health.clone();
     let ping = web::block(move || health.ping());

@@ -1,10 +1,8 @@
 //! The listing catalog: list with filters and a cursor, one listing with its
 //! price history, and batch upserts for partners pushing their own catalog.
 
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, web};
 use chrono::Utc;
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use shiyun_core::error::ErrorCode;
 use shiyun_core::listing::{Category, Listing, ListingData, ListingId, ListingStatus, VendorRef};
@@ -13,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::validation::{ValidJson, ValidQuery, no_control_characters};
 
@@ -74,7 +73,7 @@ impl StatusFilter {
         }
     }
 
-    fn parse(text: &str) -> ApiResult<Self> {
+    pub(crate) fn parse(text: &str) -> ApiResult<Self> {
         StatusFilter::ALL
             .into_iter()
             .find(|s| s.as_str() == text)
@@ -86,7 +85,7 @@ impl StatusFilter {
             })
     }
 
-    fn keeps(self) -> Option<ListingStatus> {
+    pub(crate) fn keeps(self) -> Option<ListingStatus> {
         match self {
             StatusFilter::Active => Some(ListingStatus::Active),
             StatusFilter::Retired => Some(ListingStatus::Retired),
@@ -155,7 +154,6 @@ fn parse_filter(params: &ListListingsParams) -> ApiResult<ListingFilter> {
     (status = 400, description = "bad filter, limit or cursor", body = ErrorEnvelope),
     (status = 503, description = "database unavailable", body = ErrorEnvelope),
 ))]
-#[get("/v1/listings")]
 pub async fn list_listings(
     state: web::Data<AppState>,
     ValidQuery(params): ValidQuery<ListListingsParams>,
@@ -191,7 +189,6 @@ pub async fn list_listings(
         (status = 404, description = "no such listing", body = ErrorEnvelope),
         (status = 503, description = "database unavailable", body = ErrorEnvelope),
     ))]
-#[get("/v1/listings/{id}")]
 pub async fn get_listing(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -216,76 +213,38 @@ pub async fn get_listing(
     }))
 }
 
-/// Proof that the request carries the admin bearer token. Extracted before
-/// the body, so a caller without the token learns nothing about its payload.
-pub struct CatalogWriter;
-
-impl FromRequest for CatalogWriter {
-    type Error = actix_web::Error;
-    type Future = std::future::Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(authorize_catalog_write(req).map_err(Into::into))
-    }
-}
-
-fn authorize_catalog_write(req: &HttpRequest) -> ApiResult<CatalogWriter> {
-    let token = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|state| state.settings.admin_token.clone());
-    let Some(token) = token else {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "catalog writes are disabled on this server (no admin_token set)",
-        ));
-    };
-    let presented = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
-        Some(given) if constant_time_eq(given.as_bytes(), token.expose_secret().as_bytes()) => {
-            Ok(CatalogWriter)
-        }
-        _ => Err(ApiError::new(
-            ErrorCode::Unauthenticated,
-            "a valid bearer token is required",
-        )),
-    }
-}
-
-/// Compares without an early exit, so timing does not leak the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Inserts or updates listings; the store diffs them (idempotent: the same
-/// batch twice changes nothing the second time).
+/// Inserts or updates listings of the built-in vendors (operators only);
+/// the store diffs them (idempotent: the same batch twice changes nothing
+/// the second time). Partner listings are published by their enterprises
+/// through `POST /v1/partner/listings`, so partner vendor ids are refused.
 #[utoipa::path(post, path = "/v1/listings/batch", tag = "listings",
     request_body = UpsertListingsRequest,
-    security(("bearer" = [])),
     responses(
         (status = 200, body = UpsertReport),
-        (status = 400, description = "malformed or invalid listings", body = ErrorEnvelope),
-        (status = 401, description = "missing or wrong token", body = ErrorEnvelope),
-        (status = 403, description = "writes disabled", body = ErrorEnvelope),
+        (status = 400, description = "malformed or invalid listings, or a partner vendor's", body = ErrorEnvelope),
         (status = 413, description = "body too large", body = ErrorEnvelope),
         (status = 415, description = "body is not `application/json`", body = ErrorEnvelope),
         (status = 503, description = "database unavailable", body = ErrorEnvelope),
     ))]
-#[post("/v1/listings/batch")]
 pub async fn upsert_listings(
     state: web::Data<AppState>,
-    _writer: CatalogWriter,
+    _operator: Caller,
     ValidJson(request): ValidJson<UpsertListingsRequest>,
 ) -> ApiResult<HttpResponse> {
     let listings = request
         .listings
         .into_iter()
         .enumerate()
-        .map(|(i, data)| Listing::try_from(data).map_err(|e| e.within(&format!("listings[{i}]"))))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(i, data)| {
+            if data.vendor.is_partner() {
+                return Err(ApiError::invalid(
+                    format!("listings[{i}].vendor"),
+                    "partner listings are published by their enterprise through /v1/partner/listings",
+                ));
+            }
+            Listing::try_from(data).map_err(|e| e.within(&format!("listings[{i}]")).into())
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
     let store = state.listings.clone();
     let report = web::block(move || store.upsert_listings(&listings, Utc::now())).await??;
     Ok(HttpResponse::Ok().json(report))

@@ -1,9 +1,36 @@
 //! One module per resource; handlers are `<verb>_<resource>`: extract,
-//! validate, call one store or library function, map the result.
+//! validate, call one store or library function, map the result. Who may
+//! call each route is declared once, in [`table`].
 
+use actix_web::web;
+use shiyun_accounts::service::AccountResult;
+
+use crate::error::ApiResult;
+
+pub mod api_keys;
+pub mod applications;
+pub mod audit;
+pub mod auth;
 pub mod changes;
+pub mod enterprises;
 pub mod health;
+pub mod invitations;
 pub mod listings;
+pub mod me;
+pub mod members;
 pub mod openapi;
+pub mod partner;
+pub mod projects;
 pub mod sync_runs;
+pub mod table;
+pub mod templates;
 pub mod vendors;
+
+/// Runs one user-centre call on a blocking thread (the store is synchronous).
+pub(crate) async fn blocking<T, F>(call: F) -> ApiResult<T>
+where
+    F: FnOnce() -> AccountResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    Ok(web::block(call).await??)
+}

@@ -1,10 +1,17 @@
-//! The OpenAPI document, generated from the real handlers.
+//! The OpenAPI document, generated from the real handlers. Who may call
+//! each operation comes from the route table: every non-public operation
+//! gets the `bearer` security requirement, its 401 and 403 answers, and an
+//! `x-access` naming its access level (`permission:members:read`).
 
-use actix_web::{HttpResponse, get};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use actix_web::HttpResponse;
+use shiyun_core::tenancy::Permission;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
+use crate::routes::table::{self, Access, Method};
 
 struct BearerAuth;
 
@@ -13,8 +20,136 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "an access token from `POST /v1/auth/login`, or an API key (`sy_key_…`)",
+                    ))
+                    .build(),
+            ),
         );
+    }
+}
+
+/// Writes each operation's access from the route table into the document.
+struct TableAccess;
+
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorEnvelope")))
+                .build(),
+        )
+        .build()
+}
+
+fn refusal(access: Access) -> &'static str {
+    match access {
+        Access::Public | Access::Signed => "",
+        Access::Session => "an API key cannot use this route",
+        Access::Permission(_) => "the current identity lacks the permission",
+        Access::Operator => "not a platform operator's session",
+    }
+}
+
+impl Modify for TableAccess {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (Method::Get, item.get.as_mut()),
+                (Method::Post, item.post.as_mut()),
+                (Method::Put, item.put.as_mut()),
+                (Method::Delete, item.delete.as_mut()),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                // An operation missing from the table is left bare; a test catches it.
+                let Some(route) = table::find(method, path) else {
+                    continue;
+                };
+                operation
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .insert("x-access".to_owned(), route.access.describe().into());
+                if route.access == Access::Public {
+                    continue;
+                }
+                operation.security = Some(vec![SecurityRequirement::new(
+                    "bearer",
+                    Vec::<String>::new(),
+                )]);
+                let responses = &mut operation.responses.responses;
+                responses.insert(
+                    "401".to_owned(),
+                    error_response("no bearer token, or one that is expired, revoked or unknown")
+                        .into(),
+                );
+                let own = match responses.get("403") {
+                    Some(RefOr::T(response)) => Some(response.description.clone()),
+                    _ => None,
+                };
+                let description = match (route.access, own) {
+                    (Access::Signed, Some(own)) => own,
+                    (Access::Signed, None) => continue,
+                    (access, Some(own)) => format!("{}; or {own}", refusal(access)),
+                    (access, None) => refusal(access).to_owned(),
+                };
+                responses.insert("403".to_owned(), error_response(&description).into());
+            }
+        }
+    }
+}
+
+/// Every operation that takes a JSON body may answer 413 (too large) and
+/// 415 (not `application/json`), before the handler looks at it.
+struct JsonBodies;
+
+impl Modify for JsonBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                if operation.request_body.is_none() {
+                    continue;
+                }
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("413".to_owned())
+                    .or_insert_with(|| error_response("body too large").into());
+                responses
+                    .entry("415".to_owned())
+                    .or_insert_with(|| error_response("body is not `application/json`").into());
+            }
+        }
+    }
+}
+
+/// A permission's JSON form is its text (`catalog:read`); the derived
+/// schema would name the Rust variants, so the document states the texts.
+struct PermissionTexts;
+
+impl Modify for PermissionTexts {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A feature permission: a named action a route or a template grants.",
+            ))
+            .enum_values(Some(Permission::ALL.iter().map(|p| p.as_str())))
+            .build();
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components
+            .schemas
+            .insert("Permission".to_owned(), schema.into());
     }
 }
 
@@ -32,20 +167,106 @@ impl Modify for BearerAuth {
         routes::listings::upsert_listings,
         routes::changes::list_changes,
         routes::sync_runs::list_sync_runs,
+        routes::auth::register,
+        routes::auth::login,
+        routes::auth::refresh,
+        routes::auth::logout,
+        routes::auth::request_password_reset,
+        routes::auth::reset_password,
+        routes::me::get_me,
+        routes::me::switch_identity,
+        routes::me::change_password,
+        routes::me::start_binding,
+        routes::me::confirm_binding,
+        routes::me::list_my_applications,
+        routes::enterprises::create_enterprise,
+        routes::enterprises::find_enterprises,
+        routes::enterprises::apply,
+        routes::enterprises::leave,
+        routes::members::list_members,
+        routes::members::set_member_template,
+        routes::members::remove_member,
+        routes::members::transfer_admin,
+        routes::applications::list_applications,
+        routes::applications::approve_application,
+        routes::applications::reject_application,
+        routes::invitations::create_invitation,
+        routes::invitations::list_invitations,
+        routes::invitations::revoke_invitation,
+        routes::invitations::accept_invitation,
+        routes::projects::list_projects,
+        routes::projects::create_project,
+        routes::projects::get_project,
+        routes::projects::add_project_member,
+        routes::projects::remove_project_member,
+        routes::templates::list_templates,
+        routes::templates::create_template,
+        routes::templates::update_template,
+        routes::templates::delete_template,
+        routes::api_keys::list_api_keys,
+        routes::api_keys::create_api_key,
+        routes::api_keys::revoke_api_key,
+        routes::audit::list_audit,
+        routes::audit::list_platform_audit,
+        routes::partner::put_partner_vendor,
+        routes::partner::get_partner_vendor,
+        routes::partner::publish_partner_listings,
+        routes::partner::list_partner_listings,
+        routes::partner::retire_partner_listing,
     ),
-    components(schemas(routes::listings::StatusFilter)),
-    modifiers(&BearerAuth),
+    components(schemas(
+        routes::listings::StatusFilter,
+        crate::error::ErrorEnvelope,
+        shiyun_core::tenancy::RequestStatus,
+    )),
+    modifiers(&BearerAuth, &TableAccess, &JsonBodies, &PermissionTexts),
     tags(
         (name = "health", description = "probes"),
         (name = "listings", description = "the unified listing catalog"),
         (name = "catalog", description = "vendors and catalog syncs"),
+        (name = "auth", description = "register, log in, refresh, log out, recover a password"),
+        (name = "me", description = "the caller's account, identity switching and security bindings"),
+        (name = "enterprises", description = "create, find, apply to and leave enterprises"),
+        (name = "members", description = "an enterprise's staff, applications and invitations"),
+        (name = "projects", description = "projects inside an enterprise"),
+        (name = "templates", description = "permission templates: feature permissions plus a data scope"),
+        (name = "api-keys", description = "API keys for machines and partner clouds"),
+        (name = "audit", description = "the append-only audit log"),
+        (name = "partner", description = "a partner cloud's own vendor id and listings"),
     )
 )]
 pub struct ApiDoc;
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_are_documented_by_their_text() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let documented: Vec<&str> = doc["components"]["schemas"]["Permission"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let texts: Vec<&str> = Permission::ALL.iter().map(|p| p.as_str()).collect();
+        assert_eq!(documented, texts);
+        assert!(documented.contains(&"billing:invoices:read"));
+    }
+
+    #[test]
+    fn json_bodies_may_be_refused_before_the_handler() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let login = &doc["paths"]["/v1/auth/login"]["post"]["responses"];
+        assert!(login["415"].is_object() && login["413"].is_object());
+        let me = &doc["paths"]["/v1/me"]["get"]["responses"];
+        assert!(me.get("415").is_none(), "no body, no 415");
+    }
+}
+
 /// Serves the OpenAPI document.
 #[utoipa::path(get, path = "/openapi.json", tag = "health", responses((status = 200, description = "OpenAPI 3.1 document")))]
-#[get("/openapi.json")]
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }

@@ -1,6 +1,6 @@
 //! Reports of catalog syncs and imports.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::SyncRun;
@@ -38,7 +38,6 @@ pub struct SyncRunList {
     (status = 400, description = "bad vendor or limit", body = ErrorEnvelope),
     (status = 503, description = "database unavailable", body = ErrorEnvelope),
 ))]
-#[get("/v1/sync-runs")]
 pub async fn list_sync_runs(
     state: web::Data<AppState>,
     ValidQuery(params): ValidQuery<ListSyncRunsParams>,

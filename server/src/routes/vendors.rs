@@ -1,6 +1,6 @@
 //! The vendors Shiyun connects to.
 
-use actix_web::{HttpResponse, get};
+use actix_web::HttpResponse;
 use serde::Serialize;
 use shiyun_core::listing::Vendor;
 use utoipa::ToSchema;
@@ -18,7 +18,6 @@ pub struct VendorInfo {
 
 /// Lists the vendors.
 #[utoipa::path(get, path = "/v1/vendors", tag = "catalog", responses((status = 200, body = [VendorInfo])))]
-#[get("/v1/vendors")]
 pub async fn list_vendors() -> HttpResponse {
     let vendors: Vec<VendorInfo> = Vendor::ALL
         .into_iter()

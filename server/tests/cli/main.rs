@@ -89,6 +89,104 @@ fn get(port: u16, path: &str) -> (u16, serde_json::Value) {
     })
 }
 
+fn post(
+    port: u16,
+    path: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut request = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}{path}"))
+            .json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    })
+}
+
+fn get_as(port: u16, path: &str, token: &str) -> u16 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}{path}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The value after `label` on the first line that has it.
+fn after<'a>(text: &'a str, label: &str) -> &'a str {
+    text.lines()
+        .find_map(|line| line.split(label).nth(1))
+        .unwrap_or_else(|| panic!("no `{label}` in:\n{text}"))
+        .split_whitespace()
+        .next()
+        .unwrap()
+}
+
+#[test]
+fn operators_are_created_on_the_command_line_and_log_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = ok(shiyun(dir.path())
+        .args(["admin", "create-operator", "--login", "ops@example.com"])
+        .output()
+        .unwrap());
+    let generated = after(&made, "password: ").to_owned();
+    assert!(generated.len() >= 20, "{made}");
+    let quiet = ok(shiyun(dir.path())
+        .args(["admin", "create-operator", "--login", "ops2@example.com"])
+        .env("SHIYUN_OPERATOR_PASSWORD", "Given-By-The-Environment-7")
+        .output()
+        .unwrap());
+    assert!(
+        !quiet.contains("password"),
+        "a given password is not printed: {quiet}"
+    );
+
+    let (child, port) = serve(dir.path());
+    let (status, tokens) = post(
+        port,
+        "/v1/auth/login",
+        None,
+        serde_json::json!({"login": "ops@example.com", "password": generated}),
+    );
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(
+        get_as(port, "/v1/sync-runs", access),
+        200,
+        "an operator reads sync runs"
+    );
+    let (status, _) = post(
+        port,
+        "/v1/auth/login",
+        None,
+        serde_json::json!({"login": "ops2@example.com", "password": "Given-By-The-Environment-7"}),
+    );
+    assert_eq!(status, 200);
+    stop(child);
+}
+
 #[test]
 fn migrate_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
@@ -100,11 +198,37 @@ fn migrate_is_idempotent() {
 #[test]
 fn demo_then_serve_answers_search_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    ok(shiyun(dir.path())
+    let demo = shiyun(dir.path())
         .args(["demo", "--listings", "400", "--no-serve"])
         .output()
-        .unwrap());
+        .unwrap();
+    let printed = String::from_utf8_lossy(&demo.stderr).into_owned();
+    ok(demo);
+    assert_eq!(
+        after(&printed, "demo operator: login "),
+        "operator@demo.shiyun.local"
+    );
+    let password = after(&printed, " password ").to_owned();
+    assert!(
+        printed.contains("/v1/auth/login"),
+        "a curl line to log in: {printed}"
+    );
     let (mut child, port) = serve(dir.path());
+    let (status, tokens) = post(
+        port,
+        "/v1/auth/login",
+        None,
+        serde_json::json!({"login": "operator@demo.shiyun.local", "password": password}),
+    );
+    assert_eq!(status, 200, "the printed credentials log in: {tokens}");
+    assert_eq!(
+        get_as(
+            port,
+            "/v1/sync-runs",
+            tokens["access_token"].as_str().unwrap()
+        ),
+        200
+    );
     let (status, page) = get(port, "/v1/listings?vendor=alibaba&limit=5");
     assert_eq!(status, 200);
     let items = page["items"].as_array().unwrap();

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, on_both_backends};
+use crate::helpers::{Backend, TestApp, on_both_backends};
 
 async fn envelope(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
@@ -27,7 +27,7 @@ async fn envelope(response: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
-async fn all_bad_inputs(app: &TestApp) -> Vec<(String, u16, Value)> {
+async fn all_bad_inputs(app: &TestApp, operator: &str) -> Vec<(String, u16, Value)> {
     let c = &app.client;
     let batch = app.url("/v1/listings/batch");
     let valid =
@@ -92,19 +92,22 @@ async fn all_bad_inputs(app: &TestApp) -> Vec<(String, u16, Value)> {
         ("bad cursor", c.get(app.url("/v1/listings?cursor=zzz"))),
         (
             "bad change feed limit",
-            c.get(app.url("/v1/changes?limit=100000")),
+            c.get(app.url("/v1/changes?limit=100000"))
+                .bearer_auth(operator),
         ),
         (
             "negative change feed position",
-            c.get(app.url("/v1/changes?after=-1")),
+            c.get(app.url("/v1/changes?after=-1")).bearer_auth(operator),
         ),
         (
             "sync runs limit out of range",
-            c.get(app.url("/v1/sync-runs?limit=201")),
+            c.get(app.url("/v1/sync-runs?limit=201"))
+                .bearer_auth(operator),
         ),
         (
             "sync runs of an unknown vendor",
-            c.get(app.url("/v1/sync-runs?vendor=oracle")),
+            c.get(app.url("/v1/sync-runs?vendor=oracle"))
+                .bearer_auth(operator),
         ),
         (
             "batch without token",
@@ -125,45 +128,45 @@ async fn all_bad_inputs(app: &TestApp) -> Vec<(String, u16, Value)> {
         (
             "malformed json",
             c.post(&batch)
-                .bearer_auth(ADMIN_TOKEN)
+                .bearer_auth(operator)
                 .header("content-type", "application/json")
                 .body("{\"listings\": [}"),
         ),
         (
             "not json",
             c.post(&batch)
-                .bearer_auth(ADMIN_TOKEN)
+                .bearer_auth(operator)
                 .header("content-type", "text/plain")
                 .body("hello"),
         ),
         (
             "unknown body field",
             c.post(&batch)
-                .bearer_auth(ADMIN_TOKEN)
+                .bearer_auth(operator)
                 .json(&json!({"listings": [], "extra": 1})),
         ),
         (
             "empty batch",
             c.post(&batch)
-                .bearer_auth(ADMIN_TOKEN)
+                .bearer_auth(operator)
                 .json(&json!({"listings": []})),
         ),
         (
             "negative price",
             c.post(&batch)
-                .bearer_auth(ADMIN_TOKEN)
+                .bearer_auth(operator)
                 .json(&json!({"listings": [valid.clone(), negative]})),
         ),
         (
             "unknown currency",
             c.post(&batch)
-                .bearer_auth(ADMIN_TOKEN)
+                .bearer_auth(operator)
                 .json(&json!({"listings": [unknown_currency]})),
         ),
         (
             "oversized body",
             c.post(&batch)
-                .bearer_auth(ADMIN_TOKEN)
+                .bearer_auth(operator)
                 .header("content-type", "application/json")
                 .body(format!(
                     "{{\"listings\": [], \"pad\": \"{}\"}}",
@@ -183,7 +186,8 @@ on_both_backends! {
     async fn bad_input_gets_the_envelope_and_loses_nothing(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         app.seed_demo(20);
-        let results = all_bad_inputs(&app).await;
+        let operator = app.operator().await;
+        let results = all_bad_inputs(&app, &operator.access).await;
         for (name, status, body) in &results {
             assert!((400..500).contains(status), "{name}: {status} {body}");
         }
@@ -212,12 +216,13 @@ on_both_backends! {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_are_forbidden_without_an_admin_token() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.admin_token = None).await;
+async fn catalog_writes_are_for_operators_only() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let person = app.sign_up("someone@example.com").await;
     let response = app
         .client
         .post(app.url("/v1/listings/batch"))
-        .bearer_auth(ADMIN_TOKEN)
+        .bearer_auth(&person.access)
         .json(&json!({"listings": []}))
         .send()
         .await
@@ -225,6 +230,18 @@ async fn writes_are_forbidden_without_an_admin_token() {
     let (status, body) = envelope(response).await;
     assert_eq!(status, 403);
     assert_eq!(body["error"]["code"], "forbidden");
+
+    let response = app
+        .client
+        .post(app.url("/v1/listings/batch"))
+        .json(&json!({"listings": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    let (status, body) = envelope(response).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "unauthenticated");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, on_both_backends};
+use crate::helpers::{TestApp, on_both_backends};
 
 async fn collect_pages(app: &TestApp, query: &str) -> Vec<Value> {
     let mut items = Vec::new();
@@ -71,12 +71,13 @@ on_both_backends! {
 
     async fn detail_shows_price_history_and_batches_are_idempotent(backend: Backend) {
         let app = TestApp::spawn(backend).await;
+        let operator = app.operator().await;
         let listing = shiyun_core::demo::DemoCatalog::new(5, 1).next().unwrap();
         let mut doc = serde_json::to_value(&listing).unwrap();
         let post = |body: Value| {
             app.client
                 .post(app.url("/v1/listings/batch"))
-                .bearer_auth(ADMIN_TOKEN)
+                .bearer_auth(&operator.access)
                 .json(&body)
                 .send()
         };
@@ -98,12 +99,12 @@ on_both_backends! {
         assert_eq!(history[0]["prices"][0]["amount"]["amount"], listing.prices()[0].amount().amount().to_string());
         assert_eq!(history[1]["prices"][0]["amount"]["amount"], "123.4567");
 
-        let (status, feed) = app.get("/v1/changes?after=0&limit=10").await;
+        let (status, feed) = app.call("GET", "/v1/changes?after=0&limit=10", Some(&operator.access), None).await;
         assert_eq!(status, 200);
         let kinds: Vec<&str> = feed["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
         assert_eq!(kinds, ["created", "updated"]);
         let last = feed["next_after"].as_u64().unwrap();
-        let (_, tail) = app.get(&format!("/v1/changes?after={last}")).await;
+        let (_, tail) = app.call("GET", &format!("/v1/changes?after={last}"), Some(&operator.access), None).await;
         assert!(tail["events"].as_array().unwrap().is_empty());
     }
 }

@@ -9,5 +9,10 @@
 mod helpers;
 
 mod errors;
+mod flows;
+mod isolation;
+mod limits;
 mod listings;
 mod openapi;
+mod scopes;
+mod tokens;
