@@ -45,8 +45,8 @@ pub fn already_registered(login: &LoginIdentifier) -> Notice {
         channel,
         to,
         subject: "Someone tried to register with your Shiyun login".to_owned(),
-        body: "Someone (perhaps you) tried to register a Shiyun account with this login,\n\
-               which already has one. Nothing was changed.\n\
+        body: "Someone (perhaps you) tried to register a Shiyun account\n\
+               with this login, which already has one. Nothing was changed.\n\
                \n\
                If you forgot your password, ask for a reset on the sign-in page.\n"
             .to_owned(),
@@ -62,11 +62,13 @@ pub fn password_reset(login: &LoginIdentifier, token: &str, ttl: Duration) -> No
         subject: "Reset your Shiyun password".to_owned(),
         body: format!(
             "Someone (perhaps you) asked to reset the password of your Shiyun account.\n\
-             Use this token to set a new password. It works once and expires in {m} minutes.\n\
+             Use this token to set a new password.\n\
+             It works once and expires in {m} minutes.\n\
              \n\
              token: {token}\n\
              \n\
-             If you did not ask for it, ignore this message; your password stays as it is.\n",
+             If you did not ask for it, ignore this message;\n\
+             your password stays as it is.\n",
             m = minutes(ttl),
         ),
     }
@@ -79,8 +81,8 @@ pub fn password_changed(login: &LoginIdentifier) -> Notice {
         channel,
         to,
         subject: "Your Shiyun password was changed".to_owned(),
-        body: "The password of your Shiyun account was just changed, and other sessions\n\
-               were signed out. If this was not you, reset your password now.\n"
+        body: "The password of your Shiyun account was just changed, and other\n\
+               sessions were signed out. If this was not you, reset your password now.\n"
             .to_owned(),
     }
 }
@@ -98,12 +100,53 @@ pub fn invitation(
         to: email.to_owned(),
         subject: "You are invited to an enterprise on Shiyun".to_owned(),
         body: format!(
-            "The enterprise \"{enterprise}\" invites you to join it on Shiyun as {template}.\n\
-             Sign in with this address (confirm it first), then accept with this token:\n\
+            "The enterprise \"{enterprise}\" invites you to join it on Shiyun\n\
+             as {template}. Sign in with this address (confirm it first),\n\
+             then accept with this token:\n\
              \n\
              token: {token}\n\
              expires: {expires}\n",
             expires = expires_at.format("%Y-%m-%dT%H:%M:%SZ"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Lines of at most 76 ASCII characters go out as 7bit, so a code or
+    // token can be read from the outbox file with grep.
+    #[test]
+    fn notices_in_english_fit_seven_bit_lines() {
+        let email = LoginIdentifier::parse("li.lei@example.com").unwrap();
+        let token = format!("syp_{}", "A".repeat(43));
+        let notices = [
+            confirmation_code(
+                Channel::Email,
+                "li.lei@example.com",
+                "123456",
+                Duration::minutes(15),
+            ),
+            already_registered(&email),
+            password_reset(&email, &token, Duration::minutes(30)),
+            password_changed(&email),
+            invitation(
+                "li.lei@example.com",
+                "Acme Cloud",
+                "developer",
+                &token,
+                Utc::now(),
+            ),
+        ];
+        for notice in notices {
+            for line in notice.body.lines() {
+                assert!(
+                    line.is_ascii() && line.len() <= 76,
+                    "{line:?} ({})",
+                    line.len()
+                );
+            }
+        }
     }
 }
