@@ -1737,17 +1737,17 @@ fn check_name(field: &str, text: &str, max: usize) -> Result<String, ValidationE
     Ok(text.to_owned())
 }
 
-/// A template name: 1–64 characters, and not a built-in template's name.
-fn check_template_name(name: &str) -> Result<String, ValidationError> {
+/// A template name: 1–64 characters, and not a built-in template's name
+/// (taken, like an own template's: a conflict, not bad input).
+fn check_template_name(name: &str) -> AccountResult<String> {
     let name = check_name("name", name, 64)?;
     if BuiltInTemplate::ALL
         .iter()
         .any(|t| t.name().eq_ignore_ascii_case(&name))
     {
-        return Err(ValidationError::new(
-            "name",
-            "is the name of a built-in template",
-        ));
+        return Err(AccountError::Conflict(format!(
+            "`{name}` is the name of a built-in template"
+        )));
     }
     Ok(name)
 }

@@ -64,7 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     cfg.app_data(
         web::JsonConfig::default()
             .limit(max_body_bytes)
-            .error_handler(|err, _req| json_error(err).into()),
+            .error_handler(|err, req| json_error(err, req).into()),
     )
     .app_data(web::PayloadConfig::new(max_body_bytes))
     .app_data(web::QueryConfig::default().error_handler(|err, _req| query_error(err).into()))
@@ -108,9 +108,13 @@ fn method_not_allowed(req: &HttpRequest, allow: String) -> Result<HttpResponse, 
     .with_allow(allow))
 }
 
-fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
+fn json_error(err: actix_web::error::JsonPayloadError, req: &HttpRequest) -> ApiError {
     use actix_web::error::JsonPayloadError as E;
     match err {
+        // No body at all is missing input, not a body of the wrong type.
+        E::ContentType if has_no_body(req) => {
+            ApiError::invalid("body", "a JSON request body is required")
+        }
         E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => ApiError::new(
             ErrorCode::InvalidArgument,
             format!("request body is larger than {limit} bytes"),
@@ -129,6 +133,16 @@ fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
         }
         other => ApiError::invalid("body", format!("unreadable request body: {other}")),
     }
+}
+
+fn has_no_body(req: &HttpRequest) -> bool {
+    use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+    let headers = req.headers();
+    !headers.contains_key(CONTENT_TYPE)
+        && !headers.contains_key(TRANSFER_ENCODING)
+        && headers
+            .get(CONTENT_LENGTH)
+            .is_none_or(|length| length.as_bytes() == b"0")
 }
 
 fn query_error(err: actix_web::error::QueryPayloadError) -> ApiError {

@@ -74,7 +74,8 @@ pub async fn list_invitations(
     responses(
         (status = 204, description = "withdrawn"),
         (status = 400, description = "bad id", body = ErrorEnvelope),
-        (status = 404, description = "no such pending invitation here", body = ErrorEnvelope),
+        (status = 404, description = "no such invitation here", body = ErrorEnvelope),
+        (status = 409, description = "the invitation is no longer pending", body = ErrorEnvelope),
     ))]
 pub async fn revoke_invitation(
     state: web::Data<AppState>,

@@ -139,6 +139,7 @@ async fn all_bad_inputs(app: &TestApp, operator: &str) -> Vec<(String, u16, Valu
                 .header("content-type", "text/plain")
                 .body("hello"),
         ),
+        ("no body at all", c.post(&batch).bearer_auth(operator)),
         (
             "unknown body field",
             c.post(&batch)
