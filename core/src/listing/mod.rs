@@ -48,6 +48,7 @@ pub use vendor::{PartnerVendorId, Vendor, VendorRef};
 /// A text in English and Chinese, either of which may be unknown.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LocalizedText {
     /// English.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,6 +90,7 @@ impl ListingStatus {
 /// Where a listing came from: enough to trace it back to the vendor's raw offer.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Provenance {
     /// When the offer was fetched.
     pub fetched_at: DateTime<Utc>,

@@ -267,6 +267,28 @@ mod tests {
     }
 
     #[test]
+    fn a_misspelt_field_anywhere_is_refused_not_dropped() {
+        for (path, value) in [
+            ("/specs", json!({"vcpus": 2})),
+            ("/name", json!({"zh_cn": "主机"})),
+            (
+                "/region",
+                json!({"code": "sh-1", "country": "cn", "zone": "a"}),
+            ),
+            (
+                "/prices/0",
+                json!({"billing_mode": "monthly", "unit": "month",
+                "amount": {"amount": "1", "currency": "CNY"}, "discount": "0.1"}),
+            ),
+        ] {
+            let mut given = input_json();
+            *given.pointer_mut(path).unwrap() = value;
+            let err = serde_json::from_value::<PartnerListingInput>(given).unwrap_err();
+            assert!(err.to_string().contains("unknown field"), "{path}: {err}");
+        }
+    }
+
+    #[test]
     fn the_raw_hash_follows_the_content_not_the_spelling() {
         let a = input();
         // Another order of keys and spacing is the same input.

@@ -172,6 +172,7 @@ pub struct PriceTier {
 /// The plain shape of a [`PriceTier`], as JSON carries it; `PriceTier::try_from`
 /// validates it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PriceTierData {
     /// Lower bound of usage, inclusive.
     pub from: Decimal,
@@ -265,6 +266,7 @@ pub struct PriceComponent {
 ///
 /// [`ListingData`]: super::ListingData
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PriceComponentData {
     /// Which part of the resource is priced; `None` for the whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]

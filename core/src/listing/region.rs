@@ -14,6 +14,7 @@ use crate::error::ValidationError;
 /// province or state, and a city id of the geography table.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Geography {
     /// `cn`, `us`, `de`, … or `global`.
     pub country: String,
@@ -53,6 +54,7 @@ fn is_slug(text: &str) -> bool {
 /// the region table does not know.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Region {
     /// The vendor's own code (`cn-hangzhou`, `us-east-1`, `westeurope`).
     pub code: String,

@@ -22,9 +22,11 @@ pub enum Architecture {
 /// `storage_gib`, `bandwidth_mbps`) are strings (`"0.5"`, `"16"`) and are
 /// read only from strings, so no float ever rounds them; counts (`vcpu`,
 /// `gpu_count`) are integers; names (`gpu_model`, `os`, `engine`,
-/// `engine_version`) are strings; unknown fields are left out, never `null`.
+/// `engine_version`) are strings; absent fields are left out, never `null`;
+/// an unknown field is refused, so a misspelt one is never dropped silently.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Specs {
     /// Virtual CPUs (an integer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
