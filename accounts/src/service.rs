@@ -487,6 +487,15 @@ impl UserCentre {
         if self.store.get_enterprise(&key.enterprise)?.is_none() {
             return Err(unauthenticated("API key of an enterprise that is gone"));
         }
+        // Removal revokes a member's keys; this also refuses a key that was
+        // created while its creator was being removed.
+        if self
+            .store
+            .member_access(&key.enterprise, &key.created_by)?
+            .is_none()
+        {
+            return Err(unauthenticated("API key of a former member"));
+        }
         let template = self
             .store
             .get_template(&key.enterprise, &key.template)?

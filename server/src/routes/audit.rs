@@ -3,7 +3,9 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use shiyun_core::tenancy::AuditEvent;
+use shiyun_accounts::UserCentre;
+use shiyun_accounts::service::AccountResult;
+use shiyun_core::tenancy::{AuditEvent, Principal};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
@@ -47,11 +49,21 @@ pub struct AuditPage {
     pub next_after: u64,
 }
 
-impl AuditPage {
-    fn new(events: Vec<AuditEvent>, after: u64) -> Self {
-        let next_after = events.last().map_or(after, |e| e.seq);
-        AuditPage { events, next_after }
-    }
+/// Answers the page `read` gives for the query's window.
+async fn audit_page<F>(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: ListAuditParams,
+    read: F,
+) -> ApiResult<HttpResponse>
+where
+    F: FnOnce(&UserCentre, &Principal, u64, u32) -> AccountResult<Vec<AuditEvent>> + Send + 'static,
+{
+    let (after, limit) = params.window();
+    let users = state.users.clone();
+    let events = blocking(move || read(&users, &caller.0, after, limit)).await?;
+    let next_after = events.last().map_or(after, |e| e.seq);
+    Ok(HttpResponse::Ok().json(AuditPage { events, next_after }))
 }
 
 /// The audit log of the caller's enterprise: log-ins, membership, template
@@ -67,10 +79,7 @@ pub async fn list_audit(
     caller: Caller,
     ValidQuery(params): ValidQuery<ListAuditParams>,
 ) -> ApiResult<HttpResponse> {
-    let (after, limit) = params.window();
-    let users = state.users.clone();
-    let events = blocking(move || users.list_audit(&caller.0, after, limit)).await?;
-    Ok(HttpResponse::Ok().json(AuditPage::new(events, after)))
+    audit_page(state, caller, params, UserCentre::list_audit).await
 }
 
 /// The platform's own audit events (operator work, log-ins to no tenant).
@@ -85,8 +94,5 @@ pub async fn list_platform_audit(
     caller: Caller,
     ValidQuery(params): ValidQuery<ListAuditParams>,
 ) -> ApiResult<HttpResponse> {
-    let (after, limit) = params.window();
-    let users = state.users.clone();
-    let events = blocking(move || users.list_platform_audit(&caller.0, after, limit)).await?;
-    Ok(HttpResponse::Ok().json(AuditPage::new(events, after)))
+    audit_page(state, caller, params, UserCentre::list_platform_audit).await
 }

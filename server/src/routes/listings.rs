@@ -73,7 +73,7 @@ impl StatusFilter {
         }
     }
 
-    pub(crate) fn parse(text: &str) -> ApiResult<Self> {
+    fn parse(text: &str) -> ApiResult<Self> {
         StatusFilter::ALL
             .into_iter()
             .find(|s| s.as_str() == text)
@@ -85,7 +85,7 @@ impl StatusFilter {
             })
     }
 
-    pub(crate) fn keeps(self) -> Option<ListingStatus> {
+    fn keeps(self) -> Option<ListingStatus> {
         match self {
             StatusFilter::Active => Some(ListingStatus::Active),
             StatusFilter::Retired => Some(ListingStatus::Retired),
@@ -134,18 +134,48 @@ fn parse_filter(params: &ListListingsParams) -> ApiResult<ListingFilter> {
         .as_deref()
         .map(Category::parse)
         .transpose()?;
-    let status = params
-        .status
-        .as_deref()
-        .map(StatusFilter::parse)
-        .transpose()?
-        .unwrap_or(StatusFilter::Active);
     Ok(ListingFilter {
         vendor,
         category,
         region: params.region.clone(),
-        status: status.keeps(),
+        status: status_kept(params.status.as_deref())?,
     })
+}
+
+/// What a `status` query keeps; `active` when absent.
+pub(crate) fn status_kept(status: Option<&str>) -> ApiResult<Option<ListingStatus>> {
+    let status = status
+        .map(StatusFilter::parse)
+        .transpose()?
+        .unwrap_or(StatusFilter::Active);
+    Ok(status.keeps())
+}
+
+/// One page of the listings `filter` keeps, after `cursor` (a listing id
+/// from the previous page's `next_cursor`).
+pub(crate) async fn listing_page(
+    state: &AppState,
+    filter: ListingFilter,
+    cursor: Option<&str>,
+    limit: Option<u32>,
+) -> ApiResult<HttpResponse> {
+    let after = cursor
+        .map(|c| {
+            ListingId::parse(c)
+                .map_err(|_| ApiError::invalid("cursor", "is not a cursor from this API"))
+        })
+        .transpose()?;
+    let query = ListingQuery {
+        filter,
+        after,
+        limit: limit.unwrap_or(DEFAULT_LIMIT),
+    };
+    let store = state.listings.clone();
+    let page = web::block(move || store.list_listings(&query)).await??;
+    Ok(HttpResponse::Ok().json(ListingPage {
+        items: page.items,
+        next_cursor: page.next_after.map(String::from),
+    }))
 }
 
 /// Lists listings, filtered, one page at a time.
@@ -159,25 +189,7 @@ pub async fn list_listings(
     ValidQuery(params): ValidQuery<ListListingsParams>,
 ) -> ApiResult<HttpResponse> {
     let filter = parse_filter(&params)?;
-    let after = params
-        .cursor
-        .as_deref()
-        .map(|c| {
-            ListingId::parse(c)
-                .map_err(|_| ApiError::invalid("cursor", "is not a cursor from this API"))
-        })
-        .transpose()?;
-    let query = ListingQuery {
-        filter,
-        after,
-        limit: params.limit.unwrap_or(DEFAULT_LIMIT),
-    };
-    let store = state.listings.clone();
-    let page = web::block(move || store.list_listings(&query)).await??;
-    Ok(HttpResponse::Ok().json(ListingPage {
-        items: page.items,
-        next_cursor: page.next_after.map(String::from),
-    }))
+    listing_page(&state, filter, params.cursor.as_deref(), params.limit).await
 }
 
 /// One listing, with its price history.

@@ -15,7 +15,7 @@ use validator::Validate;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
-use crate::routes::listings::{ListingPage, StatusFilter};
+use crate::routes::listings::{ListingPage, StatusFilter, listing_page, status_kept};
 use crate::validation::{ValidJson, ValidQuery, no_control_characters};
 
 /// The enterprise the caller acts for; partner catalogs belong to enterprises.
@@ -196,35 +196,12 @@ pub async fn list_partner_listings(
     ValidQuery(params): ValidQuery<PartnerListingsParams>,
 ) -> ApiResult<HttpResponse> {
     let vendor = vendor_of(&state, enterprise_of(&caller.0)?).await?;
-    let status = params
-        .status
-        .as_deref()
-        .map(StatusFilter::parse)
-        .transpose()?
-        .unwrap_or(StatusFilter::Active);
-    let after = params
-        .cursor
-        .as_deref()
-        .map(|c| {
-            ListingId::parse(c)
-                .map_err(|_| ApiError::invalid("cursor", "is not a cursor from this API"))
-        })
-        .transpose()?;
-    let query = ListingQuery {
-        filter: ListingFilter {
-            vendor: Some(VendorRef::from(vendor.id)),
-            status: status.keeps(),
-            ..ListingFilter::default()
-        },
-        after,
-        limit: params.limit.unwrap_or(50),
+    let filter = ListingFilter {
+        vendor: Some(VendorRef::from(vendor.id)),
+        status: status_kept(params.status.as_deref())?,
+        ..ListingFilter::default()
     };
-    let store = state.listings.clone();
-    let page = web::block(move || store.list_listings(&query)).await??;
-    Ok(HttpResponse::Ok().json(ListingPage {
-        items: page.items,
-        next_cursor: page.next_after.map(String::from),
-    }))
+    listing_page(&state, filter, params.cursor.as_deref(), params.limit).await
 }
 
 /// Retires one of the enterprise's listings (kept, never deleted). Another

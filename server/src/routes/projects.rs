@@ -82,8 +82,21 @@ pub async fn get_project(
     Ok(HttpResponse::Ok().json(project))
 }
 
-fn project_and_account(path: &(String, String)) -> ApiResult<(ProjectId, AccountId)> {
-    Ok((ProjectId::parse(&path.0)?, AccountId::parse(&path.1)?))
+/// Puts the member on the project (`member`) or takes them off.
+async fn set_project_member(
+    state: web::Data<AppState>,
+    caller: Caller,
+    client: Client,
+    path: web::Path<(String, String)>,
+    member: bool,
+) -> ApiResult<HttpResponse> {
+    let (project, account) = (ProjectId::parse(&path.0)?, AccountId::parse(&path.1)?);
+    let users = state.users.clone();
+    let project = blocking(move || {
+        users.set_project_member(&caller.0, &project, &account, member, &client.0)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(project))
 }
 
 /// Adds a member of the enterprise to a project.
@@ -103,12 +116,7 @@ pub async fn add_project_member(
     client: Client,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    let (project, account) = project_and_account(&path)?;
-    let users = state.users.clone();
-    let project =
-        blocking(move || users.set_project_member(&caller.0, &project, &account, true, &client.0))
-            .await?;
-    Ok(HttpResponse::Ok().json(project))
+    set_project_member(state, caller, client, path, true).await
 }
 
 /// Takes a member off a project.
@@ -128,10 +136,5 @@ pub async fn remove_project_member(
     client: Client,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    let (project, account) = project_and_account(&path)?;
-    let users = state.users.clone();
-    let project =
-        blocking(move || users.set_project_member(&caller.0, &project, &account, false, &client.0))
-            .await?;
-    Ok(HttpResponse::Ok().json(project))
+    set_project_member(state, caller, client, path, false).await
 }

@@ -40,6 +40,31 @@ on_both_backends! {
         assert_eq!(vendors.as_array().unwrap().len(), 9);
     }
 
+    async fn partner_vendors_are_listed_beside_the_built_in_ones(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        for (name, slug, zh, en) in [("Zeta Co", "zeta", "泽塔云", "Zeta Cloud"), ("Acme Co", "acme", "顶点云", "Acme")] {
+            let mut boss = app.sign_up(&format!("{slug}-boss@example.com")).await;
+            app.found_enterprise(&mut boss, name).await;
+            app.expect(200, "PUT", "/v1/partner/vendor", Some(&boss.access),
+                Some(json!({"slug": slug, "name_zh": zh, "name_en": en})))
+                .await;
+        }
+        let (status, vendors) = app.get("/v1/vendors").await;
+        assert_eq!(status, 200, "{vendors}");
+        let vendors = vendors.as_array().unwrap();
+        assert_eq!(vendors.len(), 11, "{vendors:?}");
+        assert!(vendors[..9].iter().all(|v| v["partner"] == false));
+        assert_eq!(vendors[0]["id"], "aws");
+        // Partners follow, by id; the enterprise behind each stays private.
+        assert_eq!(vendors[9], json!({"id": "p-acme", "name_zh": "顶点云", "name_en": "Acme", "partner": true}));
+        assert_eq!(vendors[10], json!({"id": "p-zeta", "name_zh": "泽塔云", "name_en": "Zeta Cloud", "partner": true}));
+        // Every id listed filters the storefront.
+        for vendor in vendors {
+            let (status, page) = app.get(&format!("/v1/listings?vendor={}", vendor["id"].as_str().unwrap())).await;
+            assert_eq!(status, 200, "{vendor}: {page}");
+        }
+    }
+
     async fn filters_and_cursor_pagination_cover_every_listing_once(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let seeded = app.seed_demo(270);

@@ -8,7 +8,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
+use shiyun_core::tenancy::{AccountId, ApiKey, ApiKeyId, ApiKeyStore, EnterpriseId, TemplateId};
 
 use crate::helpers::{SIGNING_KEY, TestApp, on_both_backends};
 
@@ -152,5 +153,48 @@ on_both_backends! {
         app.expect(204, "DELETE", &format!("/v1/members/{}", dev.account), token, None).await;
         assert_eq!(status_with(&app, devs_secret).await, 401, "its creator left");
         assert_eq!(status_with(&app, &live_secret).await, 200, "other keys live on");
+
+        // A key stored after its creator's removal (a creation racing the
+        // removal) is refused too: a key lives only while its creator is a member.
+        let secret = "R".repeat(43);
+        let late = ApiKey {
+            id: ApiKeyId::from_random([7; 16]),
+            enterprise: EnterpriseId::parse(&enterprise).unwrap(),
+            template: TemplateId::parse("tpl_viewer").unwrap(),
+            project: None,
+            name: "late".into(),
+            created_by: AccountId::parse(&dev.account).unwrap(),
+            created_at: chrono::Utc::now(),
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        let hash: String = Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        app.db.database().create_api_key(&late, &hash).unwrap();
+        let late_bearer = format!("sy_{}_{secret}", late.id);
+        assert_eq!(status_with(&app, &late_bearer).await, 401, "a former member's late key");
+        // The same key of a member works, so the refusal is about membership.
+        let kept = ApiKey { id: ApiKeyId::from_random([8; 16]), created_by: AccountId::parse(&boss.account).unwrap(), ..late };
+        app.db.database().create_api_key(&kept, &hash).unwrap();
+        assert_eq!(status_with(&app, &format!("sy_{}_{secret}", kept.id)).await, 200);
+    }
+
+    async fn a_token_of_an_enterprise_left_is_refused(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let mut boss = app.sign_up("left-boss@example.com").await;
+        let enterprise = app.found_enterprise(&mut boss, "Left Co").await;
+        let mut han = app.sign_up("left-han@example.com").await;
+        app.join(&mut han, &boss, &enterprise, "tpl_viewer").await;
+        let me = app.expect(200, "GET", "/v1/me", Some(&han.access), None).await;
+        assert_eq!(me["identity"], json!({"kind": "enterprise", "enterprise": enterprise}));
+        app.expect(204, "POST", &format!("/v1/enterprises/{enterprise}/leave"), Some(&han.access), None).await;
+        assert_eq!(status_with(&app, &han.access).await, 401, "no longer a member");
+        // The session goes on as the person's own self.
+        let tokens = app
+            .expect(200, "POST", "/v1/auth/refresh", None, Some(json!({"refresh_token": han.refresh})))
+            .await;
+        assert_eq!(tokens["identity"], json!({"kind": "personal"}));
+        let access = tokens["access_token"].as_str().unwrap();
+        assert_eq!(status_with(&app, access).await, 200);
     }
 }
