@@ -489,13 +489,10 @@ impl UserCentre {
         }
         // Removal revokes a member's keys; this also refuses a key that was
         // created while its creator was being removed.
-        if self
+        let creator = self
             .store
             .member_access(&key.enterprise, &key.created_by)?
-            .is_none()
-        {
-            return Err(unauthenticated("API key of a former member"));
-        }
+            .ok_or(unauthenticated("API key of a former member"))?;
         let template = self
             .store
             .get_template(&key.enterprise, &key.template)?
@@ -503,13 +500,26 @@ impl UserCentre {
         if let Err(error) = self.store.touch_api_key(&key.id, now) {
             tracing::warn!(key = %key.id, %error, "could not note an API key's use");
         }
+        // A key never does more than its creator may do now: a creator
+        // demoted since keeps no old powers through a key.
+        let permissions = template
+            .permissions
+            .intersection(&creator.template.permissions)
+            .copied()
+            .collect();
+        let data_scope = template.data_scope.narrowest(creator.template.data_scope);
+        let projects = match key.project {
+            Some(project) => [project].into(),
+            None if data_scope == DataScope::Projects => creator.projects,
+            None => Default::default(),
+        };
         Ok(Principal {
             account: key.created_by,
             credential: Credential::ApiKey(key.id),
             tenant: Tenant::Enterprise(key.enterprise),
-            permissions: template.permissions,
-            data_scope: template.data_scope,
-            projects: key.project.into_iter().collect(),
+            permissions,
+            data_scope,
+            projects,
             operator: false,
         })
     }

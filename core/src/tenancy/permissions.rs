@@ -152,6 +152,13 @@ impl DataScope {
         }
     }
 
+    /// The narrower of two scopes (`own` is narrower than `projects`,
+    /// which is narrower than `all`).
+    pub fn narrowest(self, other: DataScope) -> DataScope {
+        // Declared from widest to narrowest.
+        self.max(other)
+    }
+
     /// Parses the text form.
     pub fn parse(text: &str) -> Result<Self, ValidationError> {
         [DataScope::All, DataScope::Projects, DataScope::Own]
@@ -306,6 +313,15 @@ mod tests {
             );
         }
         assert!(Permission::parse("catalog:delete").is_err());
+    }
+
+    #[test]
+    fn the_narrowest_scope_wins() {
+        use DataScope::*;
+        assert_eq!(All.narrowest(Projects), Projects);
+        assert_eq!(Own.narrowest(All), Own);
+        assert_eq!(Projects.narrowest(Own), Own);
+        assert_eq!(All.narrowest(All), All);
     }
 
     #[test]

@@ -179,6 +179,36 @@ on_both_backends! {
         assert_eq!(status_with(&app, &format!("sy_{}_{secret}", kept.id)).await, 200);
     }
 
+    async fn a_key_does_no_more_than_its_creator_may_do_now(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let mut boss = app.sign_up("demoted-boss@example.com").await;
+        let enterprise = app.found_enterprise(&mut boss, "Demotion Co").await;
+        let mut lead = app.sign_up("demoted-lead@example.com").await;
+        app.join(&mut lead, &boss, &enterprise, "tpl_admin").await;
+        let key = app
+            .expect(201, "POST", "/v1/api-keys", Some(&lead.access),
+                Some(json!({"name": "lead's", "template": "tpl_admin"})))
+            .await;
+        let secret = key["secret"].as_str().unwrap();
+        let new_project = json!({"name": "made by a key"});
+        app.expect(201, "POST", "/v1/projects", Some(secret), Some(new_project)).await;
+
+        // The lead becomes a viewer: the key keeps only what a viewer may do.
+        app.expect(200, "PUT", &format!("/v1/members/{}/template", lead.account),
+            Some(&boss.access), Some(json!({"template": "tpl_viewer"}))).await;
+        let (status, _) = app
+            .call("POST", "/v1/projects", Some(secret), Some(&json!({"name": "after demotion"})))
+            .await;
+        assert_eq!(status, 403, "projects:manage went with the demotion");
+        let me = app.expect(200, "GET", "/v1/me", Some(secret), None).await;
+        assert_eq!(me["data_scope"], "projects", "{me}");
+        assert!(
+            !me["permissions"].as_array().unwrap().iter().any(|p| p == "keys:manage"),
+            "{me}"
+        );
+        app.expect(200, "GET", "/v1/projects", Some(secret), None).await;
+    }
+
     async fn a_token_of_an_enterprise_left_is_refused(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let mut boss = app.sign_up("left-boss@example.com").await;
