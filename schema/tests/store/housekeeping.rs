@@ -2,10 +2,12 @@
 
 use chrono::Duration;
 use shiyun_core::tenancy::{
-    AccountId, BuiltInTemplate, Channel, CodePurpose, CodeUse, EnterpriseId, Identity, Invitation,
-    InvitationId, LockoutPolicy, OneTimeCode, PurgeReport, RefreshToken, RequestStatus, Rotation,
-    Session, SessionId,
+    AccountId, AccountStore, BuiltInTemplate, Channel, CodePurpose, CodeUse, EnterpriseId,
+    Identity, Invitation, InvitationId, LockoutPolicy, OneTimeCode, PurgeReport, RefreshToken,
+    RequestStatus, Rotation, Session, SessionId, UserCentreHousekeeping,
 };
+
+use shiyun_schema::testing::TestDatabase;
 
 use crate::people::{enterprise, person, random};
 use crate::support::{Store, at};
@@ -211,4 +213,54 @@ pub fn purge_deletes_only_dead_rows<S: Store>(store: &S) {
             .unwrap(),
         Rotation::Replayed(live.id.clone())
     );
+}
+
+/// Runs `sql` on a connection of its own, past the store.
+fn behind_the_store(db: &TestDatabase, sql: &str) {
+    use diesel::prelude::*;
+    match db.url().strip_prefix("sqlite://") {
+        Some(path) => {
+            diesel::sql_query(sql).execute(&mut SqliteConnection::establish(path).unwrap())
+        }
+        None => diesel::sql_query(sql).execute(&mut PgConnection::establish(db.url()).unwrap()),
+    }
+    .unwrap();
+}
+
+pub fn purging_a_newer_code_never_revives_an_older_one(db: &TestDatabase) {
+    let store = db.database();
+    let li = person(store, "li");
+    store
+        .issue_code(&code(&li.id, CONFIRM, "old", 5_000), at(0))
+        .unwrap();
+    store
+        .issue_code(&code(&li.id, CONFIRM, "new", 5_000), at(10))
+        .unwrap();
+    // As if both were issued at once: neither superseded the other.
+    behind_the_store(db, "UPDATE one_time_codes SET superseded_at = NULL");
+    let consume = |text: &str, secs| {
+        store
+            .consume_code(
+                CONFIRM,
+                Some(&li.id),
+                &format!("hash-of-{text}"),
+                5,
+                at(secs),
+            )
+            .unwrap()
+    };
+    assert_eq!(
+        consume("old", 15),
+        CodeUse::Refused,
+        "only the newest works"
+    );
+    assert!(matches!(consume("new", 20), CodeUse::Consumed(_)));
+
+    // The used newer code stays while it hides the older live one.
+    let report = store.purge_expired(at(1_000), at(1_000)).unwrap();
+    assert_eq!(report.codes, 0);
+    assert_eq!(consume("old", 1_001), CodeUse::Refused);
+    // Once the older one has expired too, both go.
+    let report = store.purge_expired(at(5_000), at(5_000)).unwrap();
+    assert_eq!(report.codes, 2);
 }

@@ -102,6 +102,7 @@ conformance! {
         support::migrate_twice_is_harmless,
         support::concurrent_migrations_agree,
         audit::audit_rows_cannot_be_changed_or_deleted,
+        housekeeping::purging_a_newer_code_never_revives_an_older_one,
     }
     postgres_only {
         locks::job_lock_is_shared_across_instances,
