@@ -19,4 +19,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::AccountsConfig;
 pub use error::AccountError;
 pub use mail::{LettreNotifier, MailSettings};
-pub use service::{CallContext, CreatedKey, Me, NewApiKey, TemplateSpec, TokenPair, UserCentre};
+pub use service::{
+    CallContext, CreatedKey, INVITATION_RETENTION, Me, NewApiKey, TemplateSpec, TokenPair,
+    UserCentre,
+};

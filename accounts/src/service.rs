@@ -20,8 +20,8 @@ use shiyun_core::tenancy::{
     Account, AccountId, ApiKey, ApiKeyId, Application, ApplicationId, AuditEvent, BuiltInTemplate,
     Channel, CodePurpose, CodeUse, Credential, DataScope, Enterprise, EnterpriseId, Identity,
     Invitation, InvitationId, LoginIdentifier, Member, NewAccount, NewAuditEvent, OneTimeCode,
-    Permission, Principal, Project, ProjectId, RefreshToken, RequestStatus, Rotation, Session,
-    SessionId, Template, TemplateId, Tenant, UserCentreStore,
+    Permission, Principal, Project, ProjectId, PurgeReport, RefreshToken, RequestStatus, Rotation,
+    Session, SessionId, Template, TemplateId, Tenant, UserCentreStore,
 };
 
 use crate::clock::{Clock, SystemClock};
@@ -146,6 +146,9 @@ impl std::fmt::Debug for UserCentre {
 const DIRECTORY_LIMIT: u32 = 20;
 /// Most audit events one read answers.
 const AUDIT_LIMIT: u32 = 500;
+/// How long an expired, accepted or revoked invitation stays listed after
+/// its expiry, so an administrator still sees what became of it.
+pub const INVITATION_RETENTION: chrono::Duration = chrono::Duration::days(30);
 
 impl UserCentre {
     /// A user centre over `store`, sending through `notifier`.
@@ -231,6 +234,18 @@ impl UserCentre {
     /// Its settings.
     pub fn config(&self) -> &AccountsConfig {
         &self.config
+    }
+
+    /// Deletes the rows that can no longer be used as of now (dead codes
+    /// and refresh tokens, expired sessions, lapsed throttles, invitations
+    /// past [`INVITATION_RETENTION`]); a blocking call for a housekeeping
+    /// task. The audit log is kept.
+    pub fn purge_expired(&self) -> AccountResult<PurgeReport> {
+        let now = self.now();
+        let invitations_before = now
+            .checked_sub_signed(INVITATION_RETENTION)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        Ok(self.store.purge_expired(now, invitations_before)?)
     }
 
     // ---- accounts and sessions ----

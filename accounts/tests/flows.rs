@@ -357,6 +357,37 @@ fn access_tokens_expire_keys_rotate_and_logout_ends_them(backend: Backend) {
     ));
 }
 
+fn housekeeping_purges_what_the_clock_has_ended(backend: Backend) {
+    let w = World::new(backend, |_| {});
+    let (pair, _) = w.person("qian@example.com");
+    // The used confirmation code goes; the live session stays.
+    let report = w.users.purge_expired().unwrap();
+    assert_eq!(
+        (report.codes, report.refresh_tokens, report.sessions),
+        (1, 0, 0)
+    );
+    w.principal(&pair);
+
+    // A logged-out session loses its token at once, the row when it expires.
+    let other = w.login("qian@example.com", PASSWORD).unwrap();
+    let me = w.principal(&other);
+    w.users.logout(&me, &ctx()).unwrap();
+    let report = w.users.purge_expired().unwrap();
+    assert_eq!((report.refresh_tokens, report.sessions), (1, 0));
+    let pair = w.users.refresh(&pair.refresh_token, &ctx()).unwrap();
+
+    w.clock.advance(w.users.config().session_max_age);
+    let audit = w.actions(Some(&me.tenant));
+    let report = w.users.purge_expired().unwrap();
+    assert_eq!((report.refresh_tokens, report.sessions), (2, 2));
+    assert_eq!(w.users.purge_expired().unwrap().total(), 0);
+    assert!(unauthenticated(
+        w.users.refresh(&pair.refresh_token, &ctx())
+    ));
+    assert!(!audit.is_empty());
+    assert_eq!(w.actions(Some(&me.tenant)), audit, "the audit log is kept");
+}
+
 fn passwords_change_and_reset_once(backend: Backend) {
     let w = World::new(backend, |_| {});
     let (first, me) = w.person("qian@example.com");
@@ -775,6 +806,7 @@ on_both_backends!(
     attempts_are_rate_limited,
     refresh_rotates_and_a_replay_revokes_the_family,
     access_tokens_expire_keys_rotate_and_logout_ends_them,
+    housekeeping_purges_what_the_clock_has_ended,
     passwords_change_and_reset_once,
     enterprises_templates_and_keys,
     applications_transfer_and_leave,

@@ -264,9 +264,11 @@ impl AccountStore for Database {
         let limit = usize::try_from(policy.max_failures.max(1)).unwrap_or(usize::MAX);
         self.transaction(Isolation::ReadCommitted, |conn| {
             // The row first, so concurrent failures of a new key queue on it.
+            // The no-op update locks an existing row at once (PostgreSQL), so
+            // a purge or clear cannot delete it before it is read below.
             diesel::sql_query(
                 "INSERT INTO login_throttles (throttle_key, failure_expiries) VALUES ($1, '[]') \
-                 ON CONFLICT (throttle_key) DO NOTHING",
+                 ON CONFLICT (throttle_key) DO UPDATE SET throttle_key = excluded.throttle_key",
             )
             .bind::<Text, _>(key)
             .execute(conn)?;

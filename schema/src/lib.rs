@@ -130,6 +130,7 @@ mod accounts;
 mod api_keys;
 mod audit;
 mod db;
+mod housekeeping;
 mod listings;
 mod locks;
 pub mod schema;

@@ -284,25 +284,55 @@ fn redact(url: &str) -> String {
 }
 
 async fn serve(db: Database, settings: Settings, users: UserCentre) -> Result<()> {
-    let state = AppState::new(db.clone(), users, settings.clone());
+    let state = AppState::new(db.clone(), users.clone(), settings.clone());
     let app =
         Application::bind(state).with_context(|| format!("cannot listen on {}", settings.bind))?;
     let address = std::net::SocketAddr::new(settings.bind.ip(), app.port());
     tracing::info!(%address, "serving");
     eprintln!("Shiyun is serving on http://{address}");
-    let scheduler = if settings.run_schedules {
-        Some(tokio::spawn(crate::cli::catalog::run_schedules(
-            db,
-            settings.clone(),
-        )))
+    let background = if settings.run_schedules {
+        vec![
+            tokio::spawn(crate::cli::catalog::run_schedules(db, settings.clone())),
+            tokio::spawn(run_housekeeping(users, HOUSEKEEPING_EVERY)),
+        ]
     } else {
-        None
+        Vec::new()
     };
     let result = app.run().await;
-    if let Some(task) = scheduler {
+    for task in background {
         task.abort();
     }
     result.context("server failed")
+}
+
+/// How often `serve` purges the user centre's dead rows.
+const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// Purges the user centre's dead rows now and then `every` while the server
+/// runs, on a blocking thread. Instances sharing a database may all run
+/// it: a purge deletes only what is dead, so overlapping ones agree.
+/// Aborting the task stops it between purges.
+async fn run_housekeeping(users: UserCentre, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // The first tick is at once.
+        ticks.tick().await;
+        let users = users.clone();
+        match tokio::task::spawn_blocking(move || users.purge_expired()).await {
+            Ok(Ok(report)) if report.total() > 0 => tracing::info!(
+                codes = report.codes,
+                refresh_tokens = report.refresh_tokens,
+                sessions = report.sessions,
+                login_throttles = report.login_throttles,
+                invitations = report.invitations,
+                "purged dead user-centre rows"
+            ),
+            Ok(Ok(_)) => tracing::debug!("no dead user-centre rows to purge"),
+            Ok(Err(error)) => tracing::warn!(%error, "user-centre housekeeping failed"),
+            Err(error) => tracing::error!(%error, "user-centre housekeeping stopped abnormally"),
+        }
+    }
 }
 
 fn progress_bar(len: u64, what: &str) -> ProgressBar {
@@ -424,3 +454,78 @@ fn parse_params(pairs: &[String]) -> Result<BTreeMap<String, String>> {
 }
 
 pub mod catalog;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::{Duration as Span, Utc};
+    use shiyun_accounts::{AccountsConfig, LettreNotifier, UserCentre};
+    use shiyun_core::tenancy::{
+        Account, AccountId, AccountStore, Identity, NewAccount, RefreshToken, Session, SessionId,
+        SessionStore,
+    };
+    use shiyun_schema::testing::TestDatabase;
+
+    use super::run_housekeeping;
+
+    #[tokio::test]
+    async fn housekeeping_purges_at_start_and_stops_when_aborted() {
+        let db = TestDatabase::sqlite();
+        let store = db.database().clone();
+        let now = Utc::now();
+        let account = Account {
+            id: AccountId::from_random([7; 16]),
+            email: Some("zhou@example.com".into()),
+            email_verified_at: None,
+            phone: None,
+            phone_verified_at: None,
+            display_name: "zhou".into(),
+            operator: false,
+            created_at: now - Span::days(2),
+        };
+        store
+            .create_account(&NewAccount {
+                account: account.clone(),
+                password_hash: "unused".into(),
+            })
+            .unwrap();
+        let expired = Session {
+            id: SessionId::from_random([8; 16]),
+            account: account.id.clone(),
+            identity: Identity::Personal,
+            created_at: now - Span::days(2),
+            expires_at: now - Span::days(1),
+            revoked_at: None,
+        };
+        let token = RefreshToken {
+            hash: "sha256-of-old".into(),
+            session: expired.id.clone(),
+            issued_at: expired.created_at,
+            expires_at: expired.expires_at,
+        };
+        store.create_session(&expired, &token).unwrap();
+
+        let outbox = tempfile::tempdir().unwrap();
+        let notifier = LettreNotifier::outbox(outbox.path()).unwrap();
+        let users = UserCentre::try_new(
+            std::sync::Arc::new(store.clone()),
+            AccountsConfig::new("a housekeeping test key, 32+ bytes".to_owned().into()),
+            std::sync::Arc::new(notifier),
+        )
+        .unwrap();
+        // An hour apart: only the run at start can purge within the test.
+        let task = tokio::spawn(run_housekeeping(users, Duration::from_secs(3600)));
+        let mut purged = false;
+        for _ in 0..200 {
+            if store.get_session(&expired.id).unwrap().is_none() {
+                purged = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(purged, "the expired session is purged at start");
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+    }
+}

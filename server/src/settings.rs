@@ -128,7 +128,8 @@ pub struct Settings {
     /// (`smtps://user:password@host`), `from`.
     #[serde(default)]
     pub mail: MailSettings,
-    /// Run scheduled vendor syncs in `serve`.
+    /// Run scheduled vendor syncs, and the hourly purge of dead user-centre
+    /// rows, in `serve`.
     pub run_schedules: bool,
     /// Vendor connectors.
     #[serde(default)]

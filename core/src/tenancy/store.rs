@@ -273,13 +273,61 @@ pub trait AuditLog: Send + Sync {
     ) -> StoreResult<Vec<AuditEvent>>;
 }
 
+/// How many dead rows one [`UserCentreHousekeeping::purge_expired`] deleted,
+/// per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// One-time codes and reset tokens.
+    pub codes: u64,
+    /// Refresh tokens.
+    pub refresh_tokens: u64,
+    /// Sessions.
+    pub sessions: u64,
+    /// Log-in throttle rows.
+    pub login_throttles: u64,
+    /// Invitations.
+    pub invitations: u64,
+}
+
+impl PurgeReport {
+    /// All rows deleted.
+    pub fn total(&self) -> u64 {
+        self.codes + self.refresh_tokens + self.sessions + self.login_throttles + self.invitations
+    }
+}
+
+/// Deleting user-centre rows that can never be used again.
+pub trait UserCentreHousekeeping: Send + Sync {
+    /// Deletes, in one transaction, what is dead as of `before`:
+    /// - one-time codes that are used, superseded or expired, unless an
+    ///   older code of the same account and purpose is still live (only the
+    ///   newest code works, so deleting a newer one could revive it);
+    /// - refresh tokens of revoked or expired sessions, and used tokens
+    ///   that have expired (a used token kept until then still reveals a
+    ///   replay);
+    /// - expired sessions (with their tokens);
+    /// - throttle rows whose failures have all lapsed and whose lock ended;
+    /// - invitations that expired at or before `invitations_before` (the
+    ///   caller's retention; capped at `before`, so a pending invitation
+    ///   goes only once expired), whatever their status.
+    ///
+    /// Never a live session's current token, a live code or a pending
+    /// unexpired invitation; the audit log is never touched. A second call
+    /// with the same times deletes nothing.
+    fn purge_expired(
+        &self,
+        before: DateTime<Utc>,
+        invitations_before: DateTime<Utc>,
+    ) -> StoreResult<PurgeReport>;
+}
+
 /// Every user-centre store in one, for services that need several.
 pub trait UserCentreStore:
-    AccountStore + SessionStore + TenancyStore + ApiKeyStore + AuditLog
+    AccountStore + SessionStore + TenancyStore + ApiKeyStore + AuditLog + UserCentreHousekeeping
 {
 }
 
 impl<T> UserCentreStore for T where
-    T: AccountStore + SessionStore + TenancyStore + ApiKeyStore + AuditLog
+    T: AccountStore + SessionStore + TenancyStore + ApiKeyStore + AuditLog + UserCentreHousekeeping
 {
 }

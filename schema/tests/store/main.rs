@@ -9,6 +9,7 @@ mod accounts;
 mod api_keys;
 mod audit;
 mod feed;
+mod housekeeping;
 mod listings;
 mod locks;
 mod money;
@@ -87,6 +88,7 @@ conformance! {
         api_keys::key_scopes_filter_rows,
         api_keys::key_credentials_and_use,
         audit::audit_is_read_per_tenant_in_order,
+        housekeeping::purge_deletes_only_dead_rows,
         partners::partner_vendors_register_and_read_back,
         partners::partner_vendor_ids_are_unique_and_never_change,
         partners::concurrent_registrations_leave_one_winner,
@@ -100,6 +102,7 @@ conformance! {
         support::migrate_twice_is_harmless,
         support::concurrent_migrations_agree,
         audit::audit_rows_cannot_be_changed_or_deleted,
+        housekeeping::purging_a_newer_code_never_revives_an_older_one,
     }
     postgres_only {
         locks::job_lock_is_shared_across_instances,
