@@ -864,6 +864,34 @@ impl UserCentre {
         })
     }
 
+    /// Gives an operator account a new password and ends its sessions
+    /// (the CLI's demo, which prints a fresh password on every run). Only an
+    /// operator's password can be set this way; whoever runs the CLI holds
+    /// the database already.
+    pub fn reset_operator_password(&self, login: &str, password: &str) -> AccountResult<Account> {
+        let login = LoginIdentifier::parse(login)?;
+        let (account, _) = self
+            .store
+            .find_credentials(&login)?
+            .filter(|(account, _)| account.operator)
+            .ok_or_else(|| {
+                AccountError::Forbidden(format!("`{}` is not an operator account", login.as_str()))
+            })?;
+        password::check_policy(password, &[&login])?;
+        let now = self.now();
+        self.store
+            .set_password(&account.id, &self.hash(password)?, None, now)?;
+        self.audit(
+            None,
+            Some(&account.id),
+            "operator.password_reset",
+            account.id.as_str(),
+            &CallContext::default(),
+            json!({ "login": login.as_str() }),
+        )?;
+        Ok(account)
+    }
+
     // ---- enterprises and staff ----
 
     /// Creates an enterprise; the caller becomes its administrator.

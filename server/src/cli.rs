@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::SecretString;
 use shiyun_accounts::LettreNotifier;
-use shiyun_accounts::{AccountsConfig, UserCentre};
+use shiyun_accounts::{AccountError, AccountsConfig, UserCentre};
 use shiyun_core::demo::DemoCatalog;
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::{ListingFilter, ListingStore};
@@ -399,13 +399,12 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> Result<()> {
         settings.accounts_config(signing_key(&settings)?),
     )?;
     let base = format!("http://{}", settings.bind);
-    if let Some(password) = demo_operator(&users).await? {
-        eprintln!("demo operator: login {DEMO_OPERATOR} password {password}");
-        eprintln!(
-            "log in: curl -s -X POST {base}/v1/auth/login -H 'content-type: application/json' \\
+    let password = demo_operator(&users).await?;
+    eprintln!("demo operator: login {DEMO_OPERATOR} password {password}");
+    eprintln!(
+        "log in: curl -s -X POST {base}/v1/auth/login -H 'content-type: application/json' \\
   -d '{{\"login\": \"{DEMO_OPERATOR}\", \"password\": \"{password}\"}}'"
-        );
-    }
+    );
     if args.no_serve {
         return Ok(());
     }
@@ -416,27 +415,23 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> Result<()> {
 /// The operator account `shiyun demo` creates.
 pub const DEMO_OPERATOR: &str = "operator@demo.shiyun.local";
 
-/// Creates the demo operator with a fresh password, answered for printing;
-/// `None` when an earlier demo run on this database made it already.
-async fn demo_operator(users: &UserCentre) -> Result<Option<String>> {
+/// Creates the demo operator, or gives the one an earlier demo run on this
+/// database made a new password: either way a password to print.
+async fn demo_operator(users: &UserCentre) -> Result<String> {
     let password = generated_password()?;
     let users = users.clone();
     let secret = password.clone();
-    let created = tokio::task::spawn_blocking(move || {
-        users.create_operator(DEMO_OPERATOR, &secret, "Demo operator")
-    })
-    .await?;
-    match created {
-        Ok(_) => Ok(Some(password)),
-        Err(e) => {
-            eprintln!(
-                "demo operator {DEMO_OPERATOR} was not created ({e}); an earlier demo run on this \
-                 database made it, with the password printed then, or use \
-                 `shiyun admin create-operator --login <email>` for a new one"
-            );
-            Ok(None)
+    tokio::task::spawn_blocking(move || {
+        match users.create_operator(DEMO_OPERATOR, &secret, "Demo operator") {
+            Err(AccountError::BadCredentials) => {
+                users.reset_operator_password(DEMO_OPERATOR, &secret)
+            }
+            made => made,
         }
-    }
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("could not set up the demo operator {DEMO_OPERATOR}: {e}"))?;
+    Ok(password)
 }
 
 fn parse_vendor(text: &str) -> Result<Vendor> {

@@ -208,12 +208,28 @@ fn demo_then_serve_answers_search_and_stops_gracefully_on_sigterm() {
         after(&printed, "demo operator: login "),
         "operator@demo.shiyun.local"
     );
-    let password = after(&printed, " password ").to_owned();
+    let first_password = after(&printed, " password ").to_owned();
     assert!(
         printed.contains("/v1/auth/login"),
         "a curl line to log in: {printed}"
     );
+    // A second demo on the same database prints a new password that works.
+    let again = shiyun(dir.path())
+        .args(["demo", "--listings", "400", "--no-serve"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&again.stderr).into_owned();
+    ok(again);
+    let password = after(&printed, " password ").to_owned();
+    assert_ne!(password, first_password);
     let (mut child, port) = serve(dir.path());
+    let (status, _) = post(
+        port,
+        "/v1/auth/login",
+        None,
+        serde_json::json!({"login": "operator@demo.shiyun.local", "password": first_password}),
+    );
+    assert_eq!(status, 401, "the earlier demo's password is replaced");
     let (status, tokens) = post(
         port,
         "/v1/auth/login",
