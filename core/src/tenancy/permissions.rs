@@ -126,6 +126,8 @@ impl Permission {
         Permission::WalletsTopup,
         Permission::DeploymentsRead,
         Permission::DeploymentsWrite,
+        // Their own security log: log-ins, failed log-ins, password changes.
+        Permission::AuditRead,
     ];
 }
 

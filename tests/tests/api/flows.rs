@@ -443,12 +443,19 @@ on_both_backends! {
         let page = app.expect(200, "GET", "/v1/audit?limit=500", token, None).await;
         let actions: Vec<&str> = page["events"].as_array().unwrap().iter()
             .map(|e| e["action"].as_str().unwrap()).collect();
-        for action in ["enterprise.created", "key.created", "key.revoked"] {
+        for action in ["enterprise.created", "identity.switched", "key.created", "key.revoked"] {
             assert!(actions.contains(&action), "{action} in {actions:?}");
         }
         let last = page["next_after"].as_u64().unwrap();
         let rest = app.expect(200, "GET", &format!("/v1/audit?after={last}"), token, None).await;
         assert!(rest["events"].as_array().unwrap().is_empty(), "{rest}");
+
+        // A person reads their own security log in their personal space.
+        app.switch(&mut boss, json!({"kind": "personal"})).await;
+        let own = app.expect(200, "GET", "/v1/audit", Some(&boss.access), None).await;
+        assert!(own.to_string().contains("login.succeeded"), "{own}");
+        assert!(!own.to_string().contains("key.created"), "enterprise events stay there");
+        let token = Some(boss.access.as_str());
 
         // The platform's log is the operators'.
         let (status, _) = app.call("GET", "/v1/audit/platform", token, None).await;
