@@ -32,6 +32,14 @@ pub enum AccountError {
     /// A state rule (`conflict`).
     #[error("{0}")]
     Conflict(String),
+    /// A name or id the caller chose is taken (`conflict`, with the field).
+    #[error("{message}")]
+    Taken {
+        /// The field the caller chose it in.
+        field: &'static str,
+        /// What is taken.
+        message: String,
+    },
     /// The store failed or refused.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -46,7 +54,7 @@ impl CodedError for AccountError {
             }
             AccountError::Forbidden(_) => ErrorCode::Forbidden,
             AccountError::RateLimited { .. } => ErrorCode::RateLimited,
-            AccountError::Conflict(_) => ErrorCode::Conflict,
+            AccountError::Conflict(_) | AccountError::Taken { .. } => ErrorCode::Conflict,
             AccountError::Store(e) => e.code(),
         }
     }
@@ -54,6 +62,7 @@ impl CodedError for AccountError {
     fn field(&self) -> Option<&str> {
         match self {
             AccountError::Invalid(e) => Some(e.field_name()),
+            AccountError::Taken { field, .. } => Some(field),
             AccountError::Store(e) => e.field(),
             _ => None,
         }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod limits;
 pub mod mail;
 mod notices;
+pub mod partners;
 pub mod password;
 pub mod service;
 pub mod tokens;
@@ -19,6 +20,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::AccountsConfig;
 pub use error::AccountError;
 pub use mail::{LettreNotifier, MailSettings};
+pub use partners::PartnerCatalog;
 pub use service::{
     CallContext, CreatedKey, INVITATION_RETENTION, Me, NewApiKey, TemplateSpec, TokenPair,
     UserCentre,

@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
-use shiyun_accounts::UserCentre;
+use shiyun_accounts::{PartnerCatalog, UserCentre};
 use shiyun_core::error::ErrorCode;
 use shiyun_core::store::{ChangeFeed, ListingStore, PartnerStore, StoreHealth, SyncRunStore};
 use tracing_actix_web::{RequestId, TracingLogger};
@@ -30,8 +30,8 @@ pub struct AppState {
     pub sync_runs: Arc<dyn SyncRunStore>,
     /// Database liveness.
     pub health: Arc<dyn StoreHealth>,
-    /// Partner vendors: which enterprise publishes as which vendor id.
-    pub partners: Arc<dyn PartnerStore>,
+    /// Partner catalogs: vendor ids and listings enterprises publish.
+    pub partners: PartnerCatalog,
     /// Accounts, tenants, permissions and keys: every user-centre call.
     pub users: UserCentre,
     /// Settings, read-only.
@@ -49,7 +49,7 @@ impl AppState {
             listings: Arc::new(store.clone()),
             changes: Arc::new(store.clone()),
             sync_runs: Arc::new(store.clone()),
-            partners: Arc::new(store.clone()),
+            partners: PartnerCatalog::new(Arc::new(store.clone()), Arc::new(store.clone())),
             health: Arc::new(store),
             users,
             settings: Arc::new(settings),

@@ -3,12 +3,10 @@
 //! vendor and provenance; an enterprise changes only its own listings.
 
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
 use serde::Deserialize;
 use shiyun_core::error::ErrorCode;
-use shiyun_core::listing::{Listing, ListingId, PartnerListingInput, PartnerVendorId, VendorRef};
-use shiyun_core::store::{ListingFilter, ListingQuery, PartnerVendor, StoreError, UpsertReport};
-use shiyun_core::tenancy::{EnterpriseId, Principal};
+use shiyun_core::listing::{ListingId, PartnerListingInput, VendorRef};
+use shiyun_core::store::{ListingFilter, ListingQuery, PartnerVendor, UpsertReport};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
@@ -17,26 +15,6 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::routes::listings::{ListingPage, StatusFilter, listing_page, status_kept};
 use crate::validation::{ValidJson, ValidQuery, no_control_characters};
-
-/// The enterprise the caller acts for; partner catalogs belong to enterprises.
-fn enterprise_of(caller: &Principal) -> ApiResult<EnterpriseId> {
-    caller.tenant.enterprise().cloned().ok_or_else(|| {
-        ApiError::forbidden("partner catalogs belong to enterprises; switch to one first")
-    })
-}
-
-/// The caller's enterprise's partner vendor, or 409 until it registers one.
-async fn vendor_of(state: &AppState, enterprise: EnterpriseId) -> ApiResult<PartnerVendor> {
-    let partners = state.partners.clone();
-    web::block(move || partners.partner_vendor_of(&enterprise))
-        .await??
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Conflict,
-                "this enterprise has no partner vendor yet; PUT /v1/partner/vendor first",
-            )
-        })
-}
 
 /// Body of `PUT /v1/partner/vendor`.
 #[derive(Debug, Deserialize, ToSchema, Validate)]
@@ -85,22 +63,12 @@ pub async fn put_partner_vendor(
     caller: Caller,
     ValidJson(body): ValidJson<PartnerVendorRequest>,
 ) -> ApiResult<HttpResponse> {
-    let enterprise = enterprise_of(&caller.0)?;
-    let id = PartnerVendorId::from_slug(&body.slug)
-        .map_err(|e| ApiError::invalid("slug", e.message()))?;
-    let vendor = PartnerVendor::new(id, enterprise, body.name_zh, body.name_en, Utc::now())?;
     let partners = state.partners.clone();
-    let stored = web::block(move || partners.register_partner_vendor(&vendor))
-        .await?
-        .map_err(|e| match e {
-            StoreError::AlreadyExists { .. } => ApiError::new(
-                ErrorCode::Conflict,
-                "that vendor id is taken; choose another slug",
-            )
-            .with_field("slug"),
-            e => e.into(),
-        })?;
-    Ok(HttpResponse::Ok().json(stored))
+    let vendor = web::block(move || {
+        partners.register_vendor(&caller.0, &body.slug, body.name_zh, body.name_en)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(vendor))
 }
 
 /// The enterprise's partner vendor.
@@ -113,9 +81,8 @@ pub async fn get_partner_vendor(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> ApiResult<HttpResponse> {
-    let enterprise = enterprise_of(&caller.0)?;
     let partners = state.partners.clone();
-    let vendor = web::block(move || partners.partner_vendor_of(&enterprise))
+    let vendor = web::block(move || partners.vendor(&caller.0))
         .await??
         .ok_or_else(|| {
             ApiError::new(ErrorCode::NotFound, "this enterprise has no partner vendor")
@@ -148,20 +115,8 @@ pub async fn publish_partner_listings(
     caller: Caller,
     ValidJson(body): ValidJson<PublishListingsRequest>,
 ) -> ApiResult<HttpResponse> {
-    let vendor = vendor_of(&state, enterprise_of(&caller.0)?).await?;
-    let received_at = Utc::now();
-    let listings = body
-        .listings
-        .into_iter()
-        .enumerate()
-        .map(|(i, input)| {
-            input
-                .into_listing(&vendor.id, received_at)
-                .map_err(|e| e.within(&format!("listings[{i}]")))
-        })
-        .collect::<Result<Vec<Listing>, _>>()?;
-    let store = state.listings.clone();
-    let report = web::block(move || store.upsert_listings(&listings, received_at)).await??;
+    let partners = state.partners.clone();
+    let report = web::block(move || partners.publish(&caller.0, body.listings)).await??;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -195,7 +150,8 @@ pub async fn list_partner_listings(
     caller: Caller,
     ValidQuery(params): ValidQuery<PartnerListingsParams>,
 ) -> ApiResult<HttpResponse> {
-    let vendor = vendor_of(&state, enterprise_of(&caller.0)?).await?;
+    let partners = state.partners.clone();
+    let vendor = web::block(move || partners.own_vendor(&caller.0)).await??;
     let filter = ListingFilter {
         vendor: Some(VendorRef::from(vendor.id)),
         status: status_kept(params.status.as_deref())?,
@@ -219,24 +175,7 @@ pub async fn retire_partner_listing(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = ListingId::parse(&path)?;
-    let not_found = || ApiError::new(ErrorCode::NotFound, format!("listing `{id}` not found"));
-    // Without a vendor of its own, no listing is the enterprise's.
-    let vendor = match vendor_of(&state, enterprise_of(&caller.0)?).await {
-        Ok(vendor) => vendor,
-        Err(e) if e.code() == ErrorCode::Conflict => return Err(not_found()),
-        Err(e) => return Err(e),
-    };
-    let store = state.listings.clone();
-    let wanted = id.clone();
-    let retired = web::block(move || match store.get_listing(&wanted)? {
-        Some(listing) if *listing.vendor() == vendor.id => {
-            store.retire_listing(&wanted, Utc::now()).map(|_| true)
-        }
-        _ => Ok(false),
-    })
-    .await??;
-    if !retired {
-        return Err(not_found());
-    }
+    let partners = state.partners.clone();
+    web::block(move || partners.retire(&caller.0, &id)).await??;
     Ok(HttpResponse::NoContent().finish())
 }

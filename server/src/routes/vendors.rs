@@ -55,7 +55,7 @@ impl From<PartnerVendor> for VendorInfo {
     ))]
 pub async fn list_vendors(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let partners = state.partners.clone();
-    let partners = web::block(move || partners.list_partner_vendors()).await??;
+    let partners = web::block(move || partners.vendors()).await??;
     let vendors: Vec<VendorInfo> = Vendor::ALL
         .into_iter()
         .map(VendorInfo::from)
