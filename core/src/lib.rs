@@ -51,11 +51,13 @@
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
+pub mod fx;
 pub mod geography;
 pub mod listing;
 pub mod money;
 #[cfg(feature = "openapi")]
 mod openapi;
+pub mod search;
 pub mod store;
 pub mod tenancy;
 

@@ -1,10 +1,18 @@
 //! Shiyun catalog search.
 //!
-//! This crate will hold the Tantivy index of the listing catalog: Chinese
-//! (jieba) and English tokenisers, the query AST and hit types the rest of the
-//! product speaks (never Tantivy's own), facets, and recommendation. The index
-//! is derived data: it follows the listing change feed of
-//! [`shiyun_core::store::ChangeFeed`] and can be rebuilt from the store at any
-//! time. Tantivy is a dependency of this crate only.
-//!
-//! It is empty until the search issue fills it.
+//! The Tantivy index of the listing catalog: Chinese (jieba) and English
+//! tokenisers, spec-aware query understanding (`4核8G 上海 按量`), exact
+//! filters, facets and prices, and recommendation. The index is derived
+//! data: it follows the listing change feed of
+//! [`shiyun_core::store::ChangeFeed`] and can be rebuilt from the store at
+//! any time. Tantivy is a dependency of this crate only: callers speak
+//! [`SearchRequest`] and [`SearchResponse`].
+
+pub mod request;
+pub mod understand;
+
+pub use request::{
+    Chip, ChipFilter, FacetCount, FacetField, Filters, Highlight, Histogram, HistogramBucket, Hit,
+    HitPrice, Range, SearchRequest, SearchResponse, SortOrder, Understood,
+};
+pub use understand::understand;
