@@ -8,11 +8,22 @@
 //! any time. Tantivy is a dependency of this crate only: callers speak
 //! [`SearchRequest`] and [`SearchResponse`].
 
+mod collect;
+pub mod error;
+pub mod fields;
+mod highlight;
+pub mod index;
+pub mod prices;
+mod query;
 pub mod request;
+pub mod synonyms;
+pub mod tokenizer;
 pub mod understand;
 
+pub use error::{SearchError, SearchResult};
+pub use index::{CatalogIndex, IndexOptions, RebuildReport};
 pub use request::{
-    Chip, ChipFilter, FacetCount, FacetField, Filters, Highlight, Histogram, HistogramBucket, Hit,
-    HitPrice, Range, SearchRequest, SearchResponse, SortOrder, Understood,
+    Chip, ChipFilter, ConvertedPrice, FacetCount, FacetField, Filters, Highlight, Histogram,
+    HistogramBucket, Hit, HitPrice, Range, SearchRequest, SearchResponse, SortOrder, Understood,
 };
 pub use understand::understand;

@@ -383,7 +383,7 @@ pub struct Highlight {
 }
 
 /// One result: a listing summary with the price matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hit {
     /// The listing.
     pub id: ListingId,
