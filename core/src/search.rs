@@ -13,7 +13,8 @@ use crate::store::StoreResult;
 /// Terms a buyer uses for the same thing (`ecs`, `ec2`, `云服务器`): a query
 /// for any of them also finds the others.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+// Deserialize is written out below: it validates through `new`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct SynonymGroup(Vec<String>);
 
