@@ -3,7 +3,8 @@
 //! [`shiyun_core::store`] (`ListingStore`, `ChangeFeed`, `StoreHealth`,
 //! `SyncRunStore`, `JobLock`) and of [`shiyun_core::tenancy`] (the user
 //! centre: `AccountStore`, `SessionStore`, `TenancyStore`, `ApiKeyStore`,
-//! `AuditLog`). No other crate of the workspace sees diesel.
+//! `AuditLog`), and [`shiyun_core::search::SearchStore`]. No other crate of
+//! the workspace sees diesel.
 //!
 //! The key design decision: one query code base for both backends. There is
 //! one [`schema`] module and one [`DbConnection`] enum
@@ -162,3 +163,7 @@ impl StoreHealth for Database {
 // `PartnerStore`: the partner vendors (the vendor id each partner
 // enterprise publishes listings under).
 mod partners;
+
+// `shiyun_core::search::SearchStore`: search's shared settings (synonyms,
+// exchange rates) and the listings' popularity counters.
+mod search;

@@ -414,3 +414,30 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    /// Search settings an operator saved, one row per setting.
+    search_settings (key) {
+        /// `synonyms` or `fx_table`.
+        key -> Text,
+        /// The setting as JSON text (amounts and rates as strings).
+        value -> Text,
+        /// 1 on the first save, one more on each further save.
+        version -> BigInt,
+        /// Last save, µs since the epoch.
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Views counted per listing, for search's popularity ranking.
+    listing_popularity (listing_id) {
+        /// The listing; bytewise order (`COLLATE "C"` on PostgreSQL).
+        listing_id -> Text,
+        /// Views so far.
+        views -> BigInt,
+    }
+}
+
+diesel::joinable!(listing_popularity -> listings (listing_id));
+diesel::allow_tables_to_appear_in_same_query!(listing_popularity, listings);

@@ -15,6 +15,7 @@ mod locks;
 mod money;
 mod partners;
 mod people;
+mod search;
 mod sessions;
 mod support;
 mod sync_runs;
@@ -93,6 +94,14 @@ conformance! {
         partners::partner_vendor_ids_are_unique_and_never_change,
         partners::concurrent_registrations_leave_one_winner,
         partners::partner_listings_are_stored_filtered_and_fed_like_any_other,
+        search::synonyms_are_saved_with_versions,
+        search::concurrent_saves_of_one_version_have_one_winner,
+        search::fx_tables_are_saved_with_versions,
+        search::views_add_up_and_rank_listings,
+        search::views_of_unknown_ids_are_skipped,
+        search::huge_view_counts_stop_at_the_largest,
+        search::popular_answers_at_most_500,
+        search::concurrent_views_are_all_counted,
     }
     db {
         listings::corrupt_document_is_internal_error,
@@ -103,6 +112,7 @@ conformance! {
         support::concurrent_migrations_agree,
         audit::audit_rows_cannot_be_changed_or_deleted,
         housekeeping::purging_a_newer_code_never_revives_an_older_one,
+        search::unreadable_settings_are_internal_errors,
     }
     postgres_only {
         locks::job_lock_is_shared_across_instances,

@@ -1,0 +1,2 @@
+DROP TABLE listing_popularity;
+DROP TABLE search_settings;

@@ -1,0 +1,21 @@
+-- Catalog search's shared state, so every server instance (each with its own
+-- index) answers alike. Timestamps are BIGINT microseconds since the Unix
+-- epoch, UTC, as on PostgreSQL.
+
+-- Operator settings, one row each (`synonyms`, `fx_table`): the value as
+-- JSON text (rates as decimal strings), and a version that grows by one with
+-- every save (absent row = version 0, never saved).
+CREATE TABLE search_settings (
+    key TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+-- Views counted per listing. Only listings have counters (the foreign key);
+-- reading joins `listings` for the status.
+CREATE TABLE listing_popularity (
+    listing_id TEXT PRIMARY KEY NOT NULL REFERENCES listings (id),
+    views BIGINT NOT NULL
+);
+CREATE INDEX listing_popularity_views ON listing_popularity (views DESC, listing_id);
