@@ -194,7 +194,8 @@ mod tests {
 
     #[test]
     fn a_pair_is_used_as_given_or_inverted_never_chained() {
-        let table = FxTable::new(vec![rate(Currency::USD, Currency::CNY, dec!(7.1))], None).unwrap();
+        let table =
+            FxTable::new(vec![rate(Currency::USD, Currency::CNY, dec!(7.1))], None).unwrap();
         let direct = table.rate(Currency::USD, Currency::CNY).unwrap();
         assert_eq!((direct.rate, direct.inverse_of), (dec!(7.1), None));
         let inverse = table.rate(Currency::CNY, Currency::USD).unwrap();

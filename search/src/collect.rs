@@ -204,7 +204,9 @@ impl Collector for PageCollector {
                 descending,
                 rates,
             } => KeyReader::Price(PriceReader::open(segment, field, rates)?, *descending),
-            SortKey::Number { field, descending } => KeyReader::Number(fast.u64(field)?, *descending),
+            SortKey::Number { field, descending } => {
+                KeyReader::Number(fast.u64(field)?, *descending)
+            }
         };
         let mut facets = Vec::new();
         for facet in &self.facets {
@@ -319,7 +321,9 @@ impl SegmentCollector for PageSegment {
         if let Some((reader, edges, counts)) = &mut self.histogram
             && let Some(value) = reader.converted(doc)
         {
-            let band = edges.partition_point(|edge| *edge <= value).saturating_sub(1);
+            let band = edges
+                .partition_point(|edge| *edge <= value)
+                .saturating_sub(1);
             counts[band] += 1;
         }
         let key = match &self.key {

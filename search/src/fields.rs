@@ -18,8 +18,8 @@ use shiyun_core::listing::{
 use shiyun_core::money::Currency;
 use tantivy::TantivyDocument;
 use tantivy::schema::{
-    FAST, Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema,
-    TextFieldIndexing, TextOptions,
+    FAST, Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions,
 };
 
 use crate::tokenizer;
@@ -294,7 +294,13 @@ impl Summary {
                     .find(|p| PriceSlot::of(p.billing_mode) == Some(*slot))
             }),
         }
-        .or_else(|| if mode.is_none() { self.prices.first() } else { None })
+        .or_else(|| {
+            if mode.is_none() {
+                self.prices.first()
+            } else {
+                None
+            }
+        })
     }
 }
 
@@ -337,7 +343,11 @@ pub fn document(fields: &Fields, listing: &Listing) -> TantivyDocument {
     // Region names and aliases are matched as words too (a place the
     // understanding did not take as a filter still finds its listings).
     push_text(&mut zh_body, &region.search_text());
-    for text in [listing.service(), listing.vendor_sku(), listing.category().as_str()] {
+    for text in [
+        listing.service(),
+        listing.vendor_sku(),
+        listing.category().as_str(),
+    ] {
         push_text(&mut en_body, text);
     }
     for tag in listing.tags() {
@@ -400,9 +410,10 @@ pub fn document(fields: &Fields, listing: &Listing) -> TantivyDocument {
             modes_seen.push(price.billing_mode);
             doc.add_text(fields.billing_mode, price.billing_mode.as_text());
         }
-        if let (Some(slot), Some(scaled)) =
-            (PriceSlot::of(price.billing_mode), scaled_price(price.amount))
-        {
+        if let (Some(slot), Some(scaled)) = (
+            PriceSlot::of(price.billing_mode),
+            scaled_price(price.amount),
+        ) {
             doc.add_i64(fields.price(slot), scaled);
         }
     }
@@ -434,7 +445,9 @@ pub fn summary_of(listing: &Listing) -> Summary {
             .first()
             .map_or(price.amount(), |tier| tier.amount());
         if Some(amount.currency()) != currency
-            || prices.iter().any(|p| p.billing_mode == price.billing_mode())
+            || prices
+                .iter()
+                .any(|p| p.billing_mode == price.billing_mode())
         {
             continue;
         }

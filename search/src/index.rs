@@ -33,7 +33,7 @@ use crate::highlight;
 use crate::prices::{Conversion, from_scaled, histogram_edges};
 use crate::query::{Needles, QueryBuilder};
 use crate::request::{
-    ConvertedPrice, FacetCount, Hit, HitPrice, Histogram, HistogramBucket, SearchRequest,
+    ConvertedPrice, FacetCount, Histogram, HistogramBucket, Hit, HitPrice, SearchRequest,
     SearchResponse, SortOrder, Understood,
 };
 use crate::synonyms::Synonyms;
@@ -90,7 +90,12 @@ struct Generation {
 }
 
 impl Generation {
-    fn create(options: &IndexOptions, name: &str, threads: usize, memory: usize) -> SearchResult<Self> {
+    fn create(
+        options: &IndexOptions,
+        name: &str,
+        threads: usize,
+        memory: usize,
+    ) -> SearchResult<Self> {
         let (schema, fields) = Fields::schema();
         let index = match &options.dir {
             Some(dir) => {
@@ -118,8 +123,8 @@ impl Generation {
             .payload
             .and_then(|p| serde_json::from_str::<CommitPayload>(&p).ok());
         match payload {
-            Some(payload) if payload.schema == SCHEMA_VERSION && index.schema() == schema => Ok(
-                Some(Self::wrap(
+            Some(payload) if payload.schema == SCHEMA_VERSION && index.schema() == schema => {
+                Ok(Some(Self::wrap(
                     index,
                     fields,
                     name,
@@ -127,8 +132,8 @@ impl Generation {
                     options,
                     1,
                     options.writer_memory_bytes,
-                )?),
-            ),
+                )?))
+            }
             _ => Ok(None),
         }
     }
@@ -249,7 +254,8 @@ impl CatalogIndex {
             None => {
                 counter += 1;
                 let name = generation_name(counter);
-                let generation = Generation::create(&options, &name, 1, options.writer_memory_bytes)?;
+                let generation =
+                    Generation::create(&options, &name, 1, options.writer_memory_bytes)?;
                 {
                     let mut writer = generation.writer.lock().map_err(poisoned)?;
                     generation.commit(&mut writer, 0)?;
@@ -296,7 +302,9 @@ impl CatalogIndex {
 
     /// The name of the generation in use (`gen-00002`).
     pub fn generation_name(&self) -> String {
-        self.generation().map(|g| g.name.clone()).unwrap_or_default()
+        self.generation()
+            .map(|g| g.name.clone())
+            .unwrap_or_default()
     }
 
     /// Replaces the synonyms in force.
@@ -510,9 +518,7 @@ impl CatalogIndex {
             cursor,
             limit: request.limit as usize,
             facets: request.facets.clone(),
-            histogram: request
-                .histogram
-                .then(|| (price_field, rates.clone())),
+            histogram: request.histogram.then(|| (price_field, rates.clone())),
         };
         let searcher = generation.reader.searcher();
         let strict = compose(&text_clauses, &filters, Occur::Must);
@@ -522,7 +528,14 @@ impl CatalogIndex {
             let relaxed = compose(&text_clauses, &filters, Occur::Should);
             collected = searcher.search(&*relaxed, &collector)?;
         }
-        let hits = self.hits(&generation, &searcher, &collected, request, &conversion, &needles)?;
+        let hits = self.hits(
+            &generation,
+            &searcher,
+            &collected,
+            request,
+            &conversion,
+            &needles,
+        )?;
         let next_cursor = (collected.top.len() > request.limit as usize)
             .then(|| {
                 collected
@@ -546,7 +559,9 @@ impl CatalogIndex {
                 (field.as_str().to_owned(), values)
             })
             .collect::<BTreeMap<_, _>>();
-        let histogram = request.histogram.then(|| histogram_of(&collected.histogram, &conversion));
+        let histogram = request
+            .histogram
+            .then(|| histogram_of(&collected.histogram, &conversion));
         Ok(SearchResponse {
             hits,
             total: collected.total,
@@ -585,8 +600,14 @@ impl CatalogIndex {
     pub fn summary(&self, id: &ListingId) -> SearchResult<Option<Summary>> {
         let generation = self.generation()?;
         let searcher = generation.reader.searcher();
-        let query = TermQuery::new(fields::id_term(&generation.fields, id), IndexRecordOption::Basic);
-        let top = searcher.search(&query, &tantivy::collector::TopDocs::with_limit(1).order_by_score())?;
+        let query = TermQuery::new(
+            fields::id_term(&generation.fields, id),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher.search(
+            &query,
+            &tantivy::collector::TopDocs::with_limit(1).order_by_score(),
+        )?;
         match top.first() {
             Some((_, address)) => Ok(Some(summary_at(&generation, &searcher, *address)?)),
             None => Ok(None),
@@ -745,7 +766,10 @@ fn check_request(request: &SearchRequest) -> Result<(), ValidationError> {
     if let (Some(min), Some(max)) = (request.filters.price.min, request.filters.price.max)
         && min > max
     {
-        return Err(ValidationError::new("price_max", "must not be below price_min"));
+        return Err(ValidationError::new(
+            "price_max",
+            "must not be below price_min",
+        ));
     }
     Ok(())
 }

@@ -109,7 +109,11 @@ pub fn bounds_for(rate: i128, min: Option<Decimal>, max: Option<Decimal>) -> Opt
             let scaled = to_scaled(min, CONVERTED_SCALE, true);
             // ceil(scaled / rate)
             let q = scaled.div_euclid(rate);
-            if scaled.rem_euclid(rate) == 0 { q } else { q + 1 }
+            if scaled.rem_euclid(rate) == 0 {
+                q
+            } else {
+                q + 1
+            }
         }
         None => i128::from(i64::MIN),
     };

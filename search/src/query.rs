@@ -93,7 +93,9 @@ fn pieces(text: &str) -> (Vec<Piece>, bool) {
 /// Chinese words that carry no meaning in a product search.
 const CHINESE_STOP: &[&str] = &["的", "了", "和", "与", "及", "或", "在", "个", "要", "我"];
 /// English words that carry no meaning in a product search.
-const ENGLISH_STOP: &[&str] = &["the", "a", "an", "of", "for", "with", "and", "or", "in", "to"];
+const ENGLISH_STOP: &[&str] = &[
+    "the", "a", "an", "of", "for", "with", "and", "or", "in", "to",
+];
 
 /// Builds queries over one schema.
 pub struct QueryBuilder<'a> {
@@ -291,7 +293,11 @@ impl QueryBuilder<'_> {
         out.extend(texts(f.city, filters.cities.clone()));
         out.extend(texts(
             f.billing_mode,
-            filters.billing_modes.iter().map(BillingMode::as_text).collect(),
+            filters
+                .billing_modes
+                .iter()
+                .map(BillingMode::as_text)
+                .collect(),
         ));
         out.extend(texts(f.architecture, filters.architectures.clone()));
         out.extend(texts(
@@ -316,7 +322,12 @@ impl QueryBuilder<'_> {
         let words: Vec<(Occur, Box<dyn Query>)> = model
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
-            .map(|w| (Occur::Must, term_query(self.fields.gpu_words, &w.to_lowercase())))
+            .map(|w| {
+                (
+                    Occur::Must,
+                    term_query(self.fields.gpu_words, &w.to_lowercase()),
+                )
+            })
             .collect();
         Box::new(BooleanQuery::new(words))
     }
@@ -431,10 +442,16 @@ fn gib_range(field: Field, range: Range<Decimal>) -> Option<Box<dyn Query>> {
     }
     let clamp = |v: i128| v.clamp(0, i128::from(u64::MAX)) as u64;
     let low = range.min.map_or(Bound::Unbounded, |v| {
-        Bound::Included(Term::from_field_u64(field, clamp(to_scaled(v, GIB_SCALE, true))))
+        Bound::Included(Term::from_field_u64(
+            field,
+            clamp(to_scaled(v, GIB_SCALE, true)),
+        ))
     });
     let high = range.max.map_or(Bound::Unbounded, |v| {
-        Bound::Included(Term::from_field_u64(field, clamp(to_scaled(v, GIB_SCALE, false))))
+        Bound::Included(Term::from_field_u64(
+            field,
+            clamp(to_scaled(v, GIB_SCALE, false)),
+        ))
     });
     Some(Box::new(ConstScoreQuery::new(
         Box::new(RangeQuery::new(low, high)),

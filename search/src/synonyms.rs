@@ -9,9 +9,30 @@ use shiyun_core::search::{SynonymGroup, SynonymSet};
 /// The groups a marketplace needs from the start: product words and the
 /// vendors' names.
 pub const DEFAULT_GROUPS: &[&[&str]] = &[
-    &["ecs", "ec2", "cvm", "vm", "instance", "云服务器", "虚拟机", "uhost", "kec"],
+    &[
+        "ecs",
+        "ec2",
+        "cvm",
+        "vm",
+        "instance",
+        "云服务器",
+        "虚拟机",
+        "uhost",
+        "kec",
+    ],
     &["rds", "数据库", "database", "cloudsql", "云数据库"],
-    &["oss", "s3", "cos", "对象存储", "object storage", "blob", "gcs", "us3", "ks3", "zos"],
+    &[
+        "oss",
+        "s3",
+        "cos",
+        "对象存储",
+        "object storage",
+        "blob",
+        "gcs",
+        "us3",
+        "ks3",
+        "zos",
+    ],
     &["cdn", "内容分发", "内容分发网络"],
     &["slb", "clb", "elb", "负载均衡", "load balancer"],
     &["redis", "缓存", "cache", "memcached"],
