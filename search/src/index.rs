@@ -81,7 +81,7 @@ struct CommitPayload {
 /// One generation: an index, its reader and its one writer.
 struct Generation {
     name: String,
-    index: Index,
+    _index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
@@ -158,7 +158,7 @@ impl Generation {
         let writer = index.writer_with_num_threads(threads.max(1), memory.max(15 << 20))?;
         let generation = Generation {
             name: name.to_owned(),
-            index,
+            _index: index,
             reader,
             writer: Mutex::new(writer),
             fields,

@@ -11,17 +11,21 @@
 mod collect;
 pub mod error;
 pub mod fields;
+pub mod follow;
 mod highlight;
 pub mod index;
 pub mod prices;
 mod query;
+pub mod recommend;
 pub mod request;
 pub mod synonyms;
 pub mod tokenizer;
 pub mod understand;
 
 pub use error::{SearchError, SearchResult};
+pub use follow::{FollowOptions, FollowSources, Follower, catch_up, load_settings};
 pub use index::{CatalogIndex, IndexOptions, RebuildReport};
+pub use recommend::{EquivalenceScore, Equivalent, Equivalents, EquivalentsRequest};
 pub use request::{
     Chip, ChipFilter, ConvertedPrice, FacetCount, FacetField, Filters, Highlight, Histogram,
     HistogramBucket, Hit, HitPrice, Range, SearchRequest, SearchResponse, SortOrder, Understood,
