@@ -312,6 +312,31 @@ fn architecture_text(arch: Architecture) -> &'static str {
     }
 }
 
+/// What buyers call each kind of offer, in both languages: indexed with
+/// the name (so `云服务器` ranks virtual machines first, whatever their
+/// display name says), never shown.
+fn category_words(category: &str) -> (&'static str, &'static str) {
+    match category {
+        "compute.vm" => ("云服务器 虚拟机 实例", "virtual machine vm instance server"),
+        "compute.gpu" => ("GPU 云服务器 GPU 实例 显卡", "gpu instance server"),
+        "compute.bare_metal" => ("裸金属 服务器", "bare metal server"),
+        "database.relational" => ("云数据库 关系型数据库", "relational database"),
+        "database.cache" => ("缓存 数据库", "cache in-memory database"),
+        "database.nosql" => ("NoSQL 数据库 文档数据库", "nosql document database"),
+        "storage.object" => ("对象存储", "object storage"),
+        "storage.block" => ("云硬盘 块存储 云盘", "block storage disk volume"),
+        "storage.file" => ("文件存储", "file storage"),
+        "network.bandwidth" => ("带宽 流量", "bandwidth traffic"),
+        "network.cdn" => ("内容分发 CDN", "cdn content delivery"),
+        "network.load_balancer" => ("负载均衡", "load balancer"),
+        "network.ip" => ("弹性公网 IP", "elastic ip address"),
+        "security.ddos" => ("DDoS 高防", "ddos protection"),
+        "security.firewall" => ("防火墙", "firewall"),
+        "middleware.queue" => ("消息队列", "message queue"),
+        _ => ("", ""),
+    }
+}
+
 fn push_text(target: &mut String, text: &str) {
     if !text.is_empty() {
         if !target.is_empty() {
@@ -353,6 +378,11 @@ pub fn document(fields: &Fields, listing: &Listing) -> TantivyDocument {
     for tag in listing.tags() {
         push_text(&mut en_body, tag);
     }
+    let (kind_zh, kind_en) = category_words(listing.category().as_str());
+    doc.add_text(fields.name_zh, kind_zh);
+    doc.add_text(fields.cjk, kind_zh);
+    doc.add_text(fields.name_en, kind_en);
+    doc.add_text(fields.words, kind_en);
     if let Some(text) = &name.zh {
         doc.add_text(fields.name_zh, text);
         doc.add_text(fields.cjk, text);

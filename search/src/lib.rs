@@ -17,6 +17,7 @@ pub mod index;
 pub mod prices;
 mod query;
 pub mod recommend;
+pub mod relevance;
 pub mod request;
 pub mod synonyms;
 pub mod tokenizer;
