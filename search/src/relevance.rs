@@ -35,6 +35,8 @@ pub struct Rule {
     pub memory_gib: Option<Decimal>,
     /// City id.
     pub city: Option<String>,
+    /// Province or state slug.
+    pub province: Option<String>,
     /// Any of these billing modes is priced.
     pub billing: Option<Vec<String>>,
     /// Substring of a name, either language, case-insensitive.
@@ -119,6 +121,10 @@ fn holds(rule: &Rule, listing: &Listing) -> bool {
             .city
             .as_deref()
             .is_none_or(|c| listing.region().geography.city.as_deref() == Some(c))
+        && rule
+            .province
+            .as_deref()
+            .is_none_or(|p| listing.region().geography.province.as_deref() == Some(p))
         && rule.billing.as_ref().is_none_or(|modes| {
             listing
                 .prices()
