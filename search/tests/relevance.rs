@@ -9,11 +9,11 @@ use shiyun_core::listing::Listing;
 use shiyun_search::relevance::{RelevanceSet, ndcg_at};
 use shiyun_search::{CatalogIndex, IndexOptions, SearchRequest};
 
-/// The NDCG@10 the set reached when last tuned; a change that loses more
-/// than a little of it fails here.
-const NDCG_FLOOR: f64 = 0.0;
+/// NDCG@10 reached 0.987 when last tuned (zero-result rate 0); a change
+/// that loses more than a little of it fails here.
+const NDCG_FLOOR: f64 = 0.97;
 /// Largest share of queries allowed to find nothing.
-const ZERO_RESULT_CEILING: f64 = 0.05;
+const ZERO_RESULT_CEILING: f64 = 0.02;
 
 #[test]
 fn labelled_queries_rank_relevant_listings_first() {
