@@ -776,7 +776,14 @@ fn check_request(request: &SearchRequest) -> Result<(), ValidationError> {
 
 /// `<sort>.<key>.<id key>`: tied to the order it was made for.
 fn format_cursor(sort: SortOrder, (key, id_key): Cursor) -> String {
-    format!("{}.{key:x}.{id_key:x}", sort.as_str()).replace('-', "m")
+    // `{:x}` writes a negative number as its two's complement, which does
+    // not parse back: the sign goes first, as `m`, then the magnitude.
+    let sign = if key < 0 { "m" } else { "" };
+    format!(
+        "{}.{sign}{:x}.{id_key:x}",
+        sort.as_str(),
+        key.unsigned_abs()
+    )
 }
 
 fn parse_cursor(text: &str, sort: SortOrder) -> Result<Cursor, ValidationError> {
@@ -790,11 +797,17 @@ fn parse_cursor(text: &str, sort: SortOrder) -> Result<Cursor, ValidationError> 
     if order != sort.as_str() {
         return Err(bad());
     }
-    let key = match key.strip_prefix('m') {
-        Some(rest) => i128::from_str_radix(rest, 16).map(|v| -v),
-        None => i128::from_str_radix(key, 16),
+    let (negative, digits) = match key.strip_prefix('m') {
+        Some(rest) => (true, rest),
+        None => (false, key),
+    };
+    let magnitude = u128::from_str_radix(digits, 16).map_err(|_| bad())?;
+    let key = if negative {
+        0_i128.checked_sub_unsigned(magnitude)
+    } else {
+        i128::try_from(magnitude).ok()
     }
-    .map_err(|_| bad())?;
+    .ok_or_else(bad)?;
     let id = u64::from_str_radix(id, 16).map_err(|_| bad())?;
     Ok((key, id))
 }
@@ -885,7 +898,14 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_another_order() {
-        for key in [0_i128, 17, -17, i128::from(u64::MAX) * 9] {
+        for key in [
+            0_i128,
+            17,
+            -17,
+            i128::from(u64::MAX) * 9,
+            i128::MIN,
+            i128::MAX,
+        ] {
             let text = format_cursor(SortOrder::PriceAsc, (key, 42));
             assert_eq!(parse_cursor(&text, SortOrder::PriceAsc).unwrap(), (key, 42));
             assert!(parse_cursor(&text, SortOrder::Relevance).is_err());
