@@ -116,7 +116,26 @@ impl Generation {
         if !path.join("meta.json").exists() {
             return Ok(None);
         }
-        let index = Index::open_in_dir(&path)?;
+        // The index is derived data: a generation that cannot be read
+        // (damaged or missing files) is left alone and the index starts
+        // empty, to be rebuilt from the store. Only reading is checked
+        // here: failing to take the writer lock (another process has the
+        // directory) is still an error, below.
+        let readable = Index::open_in_dir(&path).and_then(|index| {
+            index
+                .reader_builder()
+                .reload_policy(ReloadPolicy::Manual)
+                .try_into()
+                .map(|_: IndexReader| index)
+        });
+        let index = match readable {
+            Ok(index) => index,
+            Err(e) => {
+                tracing::warn!(generation = name, error = %e,
+                    "search index generation unreadable; starting empty");
+                return Ok(None);
+            }
+        };
         let (schema, fields) = Fields::schema();
         let payload = index
             .load_metas()?
@@ -236,8 +255,9 @@ fn poisoned<T>(_: T) -> SearchError {
 
 impl CatalogIndex {
     /// Opens the index in `options.dir` at the generation `CURRENT` names,
-    /// or starts an empty one (applied sequence 0) when there is none or
-    /// it is of another schema version; in memory without a directory.
+    /// or starts an empty one (applied sequence 0) when there is none, it
+    /// cannot be read or it is of another schema version; in memory
+    /// without a directory.
     pub fn open(options: IndexOptions) -> SearchResult<Self> {
         let mut counter = 0;
         let mut opened = None;
