@@ -52,6 +52,17 @@ enum Piece {
     Latin(String),
 }
 
+/// The half-width form of a full-width ASCII character (what Chinese
+/// input methods type in full-width mode: `ＥＣＳ`, `２`, `（`) and of the
+/// ideographic space; any other character as it is.
+fn half_width(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        _ => c,
+    }
+}
+
 /// Chinese and Latin pieces of `text`, and whether the last piece is
 /// still being typed (no space after it).
 fn pieces(text: &str) -> (Vec<Piece>, bool) {
@@ -68,7 +79,7 @@ fn pieces(text: &str) -> (Vec<Piece>, bool) {
             });
         }
     };
-    for c in text.chars() {
+    for c in text.chars().map(half_width) {
         if is_cjk(c) {
             if !current_cjk {
                 flush(&mut current, false, &mut out);
@@ -476,6 +487,8 @@ mod tests {
             ]
         );
         assert!(typing);
+        assert_eq!(pieces("ＥＣＳ２（上海）").0, pieces("ecs2(上海)").0);
+        assert!(!pieces("ｒｅｄｉｓ　").1);
         assert!(!pieces("redis ").1);
         assert!(!pieces("上海").1);
     }
