@@ -103,6 +103,8 @@ pub struct Fields {
     pub body_en: Field,
     /// Every Chinese character of every text.
     pub cjk: Field,
+    /// Every pair of neighbouring Chinese characters of every text.
+    pub cjk2: Field,
     /// Every Latin word, unstemmed.
     pub words: Field,
     /// Vendor id.
@@ -169,6 +171,7 @@ impl Fields {
             name_en: b.add_text_field("name_en", text(tokenizer::ENGLISH)),
             body_en: b.add_text_field("body_en", text(tokenizer::ENGLISH)),
             cjk: b.add_text_field("cjk", text(tokenizer::CJK_CHARS)),
+            cjk2: b.add_text_field("cjk2", text(tokenizer::CJK_BIGRAMS)),
             words: b.add_text_field("words", text(tokenizer::WORDS)),
             vendor: b.add_text_field("vendor", exact.clone()),
             category: b.add_text_field("category", exact.clone()),
@@ -381,11 +384,13 @@ pub fn document(fields: &Fields, listing: &Listing) -> TantivyDocument {
     let (kind_zh, kind_en) = category_words(listing.category().as_str());
     doc.add_text(fields.name_zh, kind_zh);
     doc.add_text(fields.cjk, kind_zh);
+    doc.add_text(fields.cjk2, kind_zh);
     doc.add_text(fields.name_en, kind_en);
     doc.add_text(fields.words, kind_en);
     if let Some(text) = &name.zh {
         doc.add_text(fields.name_zh, text);
         doc.add_text(fields.cjk, text);
+        doc.add_text(fields.cjk2, text);
         doc.add_text(fields.words, text);
     }
     if let Some(text) = &name.en {
@@ -394,6 +399,7 @@ pub fn document(fields: &Fields, listing: &Listing) -> TantivyDocument {
     }
     doc.add_text(fields.body_zh, &zh_body);
     doc.add_text(fields.cjk, &zh_body);
+    doc.add_text(fields.cjk2, &zh_body);
     doc.add_text(fields.body_en, &en_body);
     doc.add_text(fields.words, &zh_body);
     doc.add_text(fields.words, &en_body);

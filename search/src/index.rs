@@ -42,7 +42,7 @@ use crate::understand::understand;
 
 /// Bumped when the schema or the document shape changes: an index of
 /// another version is rebuilt.
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 2;
 const CURRENT: &str = "CURRENT";
 
 /// How an index is kept.

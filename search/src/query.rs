@@ -183,18 +183,19 @@ impl QueryBuilder<'_> {
     }
 
     fn chinese_phrase(&self, word: &str) -> Box<dyn Query> {
-        let terms: Vec<Term> = word
-            .chars()
-            .filter(|c| is_cjk(*c))
-            .map(|c| Term::from_field_text(self.fields.cjk, c.encode_utf8(&mut [0; 4])))
-            .collect();
-        match terms.len() {
+        let chars: Vec<char> = word.chars().filter(|c| is_cjk(*c)).collect();
+        match chars.len() {
             0 => Box::new(tantivy::query::EmptyQuery),
-            1 => Box::new(TermQuery::new(
-                terms[0].clone(),
-                IndexRecordOption::WithFreqs,
+            1 => term_query(self.fields.cjk, chars[0].encode_utf8(&mut [0; 4])),
+            2 => term_query(self.fields.cjk2, &chars.iter().collect::<String>()),
+            _ => Box::new(PhraseQuery::new(
+                chars
+                    .windows(2)
+                    .map(|pair| {
+                        Term::from_field_text(self.fields.cjk2, &pair.iter().collect::<String>())
+                    })
+                    .collect(),
             )),
-            _ => Box::new(PhraseQuery::new(terms)),
         }
     }
 

@@ -58,14 +58,22 @@ fn main() -> anyhow::Result<()> {
             .and_then(|p| p.converted.as_ref())
             .map(|c| format!("{} {}", c.amount, c.currency))
             .unwrap_or_default();
-        println!("  {:<10} {:<60} {price}", hit.vendor.id(), hit.name.zh.as_deref().unwrap_or(""));
+        println!(
+            "  {:<10} {:<60} {price}",
+            hit.vendor.id(),
+            hit.name.zh.as_deref().unwrap_or("")
+        );
     }
     for facet in response.facets.get("vendor").into_iter().flatten() {
         println!("  vendor {} × {}", facet.value, facet.count);
     }
     if let Some(first) = response.hits.first() {
         let cheaper = index.equivalents(&first.id, &EquivalentsRequest::new(Currency::CNY))?;
-        println!("{} cheaper equivalents of {}", cheaper.equivalents.len(), first.id);
+        println!(
+            "{} cheaper equivalents of {}",
+            cheaper.equivalents.len(),
+            first.id
+        );
     }
 
     // A change in the store reaches the index through the change feed.
