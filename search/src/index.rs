@@ -776,7 +776,14 @@ fn check_request(request: &SearchRequest) -> Result<(), ValidationError> {
 
 /// `<sort>.<key>.<id key>`: tied to the order it was made for.
 fn format_cursor(sort: SortOrder, (key, id_key): Cursor) -> String {
-    format!("{}.{key:x}.{id_key:x}", sort.as_str()).replace('-', "m")
+    // `{:x}` of a negative i128 is its two's complement, which
+    // `from_str_radix` refuses: write the magnitude after an `m` instead.
+    let key = if key < 0 {
+        format!("m{:x}", key.unsigned_abs())
+    } else {
+        format!("{key:x}")
+    };
+    format!("{}.{key}.{id_key:x}", sort.as_str())
 }
 
 fn parse_cursor(text: &str, sort: SortOrder) -> Result<Cursor, ValidationError> {
@@ -791,10 +798,13 @@ fn parse_cursor(text: &str, sort: SortOrder) -> Result<Cursor, ValidationError> 
         return Err(bad());
     }
     let key = match key.strip_prefix('m') {
-        Some(rest) => i128::from_str_radix(rest, 16).map(|v| -v),
-        None => i128::from_str_radix(key, 16),
+        // The magnitude of i128::MIN (a missing sort value) is 2^127.
+        Some(rest) => u128::from_str_radix(rest, 16)
+            .ok()
+            .and_then(|magnitude| 0_i128.checked_sub_unsigned(magnitude)),
+        None => i128::from_str_radix(key, 16).ok(),
     }
-    .map_err(|_| bad())?;
+    .ok_or_else(bad)?;
     let id = u64::from_str_radix(id, 16).map_err(|_| bad())?;
     Ok((key, id))
 }
@@ -885,7 +895,14 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_another_order() {
-        for key in [0_i128, 17, -17, i128::from(u64::MAX) * 9] {
+        for key in [
+            0_i128,
+            17,
+            -17,
+            i128::from(u64::MAX) * 9,
+            i128::MIN,
+            i128::MAX,
+        ] {
             let text = format_cursor(SortOrder::PriceAsc, (key, 42));
             assert_eq!(parse_cursor(&text, SortOrder::PriceAsc).unwrap(), (key, 42));
             assert!(parse_cursor(&text, SortOrder::Relevance).is_err());
