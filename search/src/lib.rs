@@ -14,6 +14,8 @@ pub mod fields;
 pub mod follow;
 mod highlight;
 pub mod index;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod prices;
 mod query;
 pub mod recommend;

@@ -51,17 +51,22 @@ impl EquivalentsRequest {
 }
 
 /// Why an equivalent ranks where it does; each part from 0 to 1.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EquivalenceScore {
     /// 1 for the same vCPUs and memory, less as memory differs.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DecimalString))]
     pub specs: Decimal,
     /// 1 in the same city, 0.5 elsewhere in the same country.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DecimalString))]
     pub geography: Decimal,
     /// The saving as a share of the listing's price.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DecimalString))]
     pub price: Decimal,
 }
 
 /// A cheaper listing of another vendor.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Equivalent {
     /// The listing.
@@ -73,6 +78,7 @@ pub struct Equivalent {
 }
 
 /// The equivalents of a listing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Equivalents {
     /// The listing compared against.

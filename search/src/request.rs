@@ -10,6 +10,7 @@ use shiyun_core::listing::{BillingMode, ListingId, LocalizedText, PriceUnit, Spe
 use shiyun_core::money::Currency;
 
 /// An inclusive range; either end may be open.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Range<T> {
     /// Lowest value kept.
@@ -96,6 +97,7 @@ pub struct Filters {
 }
 
 /// A field whose values can be counted.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FacetField {
@@ -171,6 +173,7 @@ impl FacetField {
 }
 
 /// Result order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SortOrder {
@@ -276,6 +279,7 @@ impl SearchRequest {
 
 /// What the text was understood to ask for: one chip the storefront can
 /// show and the buyer can remove.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chip {
     /// The filter.
@@ -292,6 +296,7 @@ pub struct Chip {
 }
 
 /// A filter understood from the query text.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "field", rename_all = "snake_case")]
 pub enum ChipFilter {
@@ -303,6 +308,7 @@ pub enum ChipFilter {
     /// This much memory (GiB).
     MemoryGib {
         /// The range.
+        #[cfg_attr(feature = "openapi", schema(value_type = Range<crate::openapi::DecimalString>))]
         range: Range<Decimal>,
     },
     /// A GPU model word (`a100`), lowercase.
@@ -338,6 +344,7 @@ pub enum ChipFilter {
 }
 
 /// What [`crate::understand`] made of a query text.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Understood {
     /// The chips, in the order their words appear.
@@ -347,6 +354,7 @@ pub struct Understood {
 }
 
 /// A price as a hit shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HitPrice {
     /// The billing mode.
@@ -354,6 +362,7 @@ pub struct HitPrice {
     /// What one amount buys.
     pub unit: PriceUnit,
     /// The listing's own amount, exact.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DecimalString))]
     pub amount: Decimal,
     /// The listing's currency.
     pub currency: Currency,
@@ -363,15 +372,18 @@ pub struct HitPrice {
 }
 
 /// An amount in the requested currency.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConvertedPrice {
     /// Exact product of the amount and the rate.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DecimalString))]
     pub amount: Decimal,
     /// The requested currency.
     pub currency: Currency,
 }
 
 /// A highlighted part of a hit's text.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Highlight {
     /// Which text (`name.zh`, `name.en`, `description.zh`, `description.en`, `region`).
@@ -383,6 +395,7 @@ pub struct Highlight {
 }
 
 /// One result: a listing summary with the price matched.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hit {
     /// The listing.
@@ -418,6 +431,7 @@ pub struct Hit {
 }
 
 /// One value of a facet and how many matches have it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FacetCount {
     /// The value.
@@ -427,17 +441,21 @@ pub struct FacetCount {
 }
 
 /// A price band and how many matches are priced in it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistogramBucket {
     /// Lowest price (inclusive).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DecimalString))]
     pub from: Decimal,
     /// Highest price (exclusive); `None` for the last band.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::DecimalString>))]
     pub to: Option<Decimal>,
     /// Matches priced in the band.
     pub count: u64,
 }
 
 /// The price histogram, in the requested (or the one) currency.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Histogram {
     /// Currency of the bands.
@@ -447,6 +465,7 @@ pub struct Histogram {
 }
 
 /// The answer to a [`SearchRequest`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchResponse {
     /// The hits of this page.

@@ -178,7 +178,8 @@ async fn main() {
     let users = shiyun_server::cli::user_centre(&db, &settings, config).expect("user centre");
     let outbox_dir = settings.mail.outbox_dir.clone();
     let listener = TcpListener::bind(settings.bind).expect("listen");
-    let state = AppState::new(db, users, settings);
+    let index = shiyun_server::search::memory_index(&settings.search).expect("search index");
+    let state = AppState::new(db, users, settings, std::sync::Arc::new(index));
     let app = Application::from_listener(listener, state).expect("application");
     let base = format!("http://127.0.0.1:{}", app.port());
     let server = app.into_server();

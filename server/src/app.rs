@@ -12,14 +12,18 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use shiyun_accounts::{PartnerCatalog, UserCentre};
 use shiyun_core::error::ErrorCode;
+use shiyun_core::search::SearchStore;
 use shiyun_core::store::{ChangeFeed, ListingStore, PartnerStore, StoreHealth, SyncRunStore};
+use shiyun_search::CatalogIndex;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::error::ApiError;
 use crate::routes::table::{self, Access};
+use crate::search::ViewCounter;
 use crate::settings::Settings;
 
-/// What handlers share: the stores (as traits, so any backend fits) and the settings.
+/// What handlers share: the stores (as traits, so any backend fits), the
+/// search index and the settings.
 #[derive(Clone)]
 pub struct AppState {
     /// The listing catalog.
@@ -34,24 +38,43 @@ pub struct AppState {
     pub partners: PartnerCatalog,
     /// Accounts, tenants, permissions and keys: every user-centre call.
     pub users: UserCentre,
+    /// The catalog search index (kept current by [`crate::search::SearchRuntime`]).
+    pub search_index: Arc<CatalogIndex>,
+    /// Search settings kept in the store (synonyms, exchange rates) and
+    /// the popularity counters.
+    pub search_store: Arc<dyn SearchStore>,
+    /// Listing views not yet written to the popularity counters.
+    pub views: Arc<ViewCounter>,
     /// Settings, read-only.
     pub settings: Arc<Settings>,
 }
 
 impl AppState {
     /// State over one database that implements every store trait, with the
-    /// user centre built over it.
-    pub fn new<S>(store: S, users: UserCentre, settings: Settings) -> Self
+    /// user centre built over it and `index` as the search index (see
+    /// [`crate::search::open_index`]; the index answers once
+    /// [`crate::search::SearchRuntime::start`] has caught it up).
+    pub fn new<S>(store: S, users: UserCentre, settings: Settings, index: Arc<CatalogIndex>) -> Self
     where
-        S: ListingStore + ChangeFeed + SyncRunStore + StoreHealth + PartnerStore + Clone + 'static,
+        S: ListingStore
+            + ChangeFeed
+            + SyncRunStore
+            + StoreHealth
+            + PartnerStore
+            + SearchStore
+            + Clone
+            + 'static,
     {
         AppState {
             listings: Arc::new(store.clone()),
             changes: Arc::new(store.clone()),
             sync_runs: Arc::new(store.clone()),
             partners: PartnerCatalog::new(Arc::new(store.clone()), Arc::new(store.clone())),
+            search_store: Arc::new(store.clone()),
             health: Arc::new(store),
             users,
+            search_index: index,
+            views: Arc::new(ViewCounter::default()),
             settings: Arc::new(settings),
         }
     }

@@ -1,5 +1,5 @@
-//! The `shiyun` command line: `serve`, `migrate`, `demo`, `catalog`
-//! (`import`, `sync`, `runs`) and `admin` (`create-operator`).
+//! The `shiyun` command line: `serve`, `migrate`, `demo`, `search`,
+//! `catalog` (`import`, `sync`, `runs`) and `admin` (`create-operator`).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -19,8 +19,10 @@ use shiyun_core::demo::DemoCatalog;
 use shiyun_core::listing::Vendor;
 use shiyun_core::store::{ListingFilter, ListingStore};
 use shiyun_schema::{Database, PoolOptions};
+use shiyun_search::CatalogIndex;
 
 use crate::app::{AppState, Application};
+use crate::search::SearchRuntime;
 use crate::settings::Settings;
 use crate::telemetry;
 
@@ -43,8 +45,10 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Generate a demo catalog into the database, then serve it.
+    /// Generate a demo catalog into the database, index it, then serve it.
     Demo(DemoArgs),
+    /// Search the catalog from the command line (the index of `serve`).
+    Search(SearchArgs),
     /// Vendor catalog import, sync and run reports.
     #[command(subcommand)]
     Catalog(CatalogCommand),
@@ -91,6 +95,25 @@ pub struct DemoArgs {
     /// Generate and exit without serving.
     #[arg(long)]
     pub no_serve: bool,
+}
+
+/// Options of `shiyun search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query, in Chinese and English (`4核8G 上海`, `mysql 8`).
+    pub query: String,
+    /// Currency prices are converted to (default: `[search] default_currency`).
+    #[arg(long)]
+    pub currency: Option<String>,
+    /// Hits to show (1 to 100).
+    #[arg(long, default_value_t = 10)]
+    pub limit: u32,
+    /// Fields to count values of, comma-separated (`vendor,category`).
+    #[arg(long)]
+    pub facets: Option<String>,
+    /// Print the answer as the JSON of `GET /v1/search`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `shiyun catalog …`.
@@ -174,6 +197,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Demo(args) => demo(settings, args).await,
+        Command::Search(args) => crate::cli::search::run(settings, args).await,
         Command::Catalog(command) => crate::cli::catalog::run(settings, command).await,
         Command::Admin(AdminCommand::CreateOperator(args)) => create_operator(settings, args).await,
     }
@@ -283,8 +307,37 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Opens the search index of the settings for `db` (on a blocking thread).
+pub async fn open_search_index(settings: &Settings) -> Result<Arc<CatalogIndex>> {
+    let search = settings.search.clone();
+    let store = redact(&settings.database_url);
+    let index =
+        tokio::task::spawn_blocking(move || crate::search::open_index(&search, &store)).await??;
+    Ok(Arc::new(index))
+}
+
 async fn serve(db: Database, settings: Settings, users: UserCentre) -> Result<()> {
-    let state = AppState::new(db.clone(), users.clone(), settings.clone());
+    let index = open_search_index(&settings).await?;
+    let state = AppState::new(db.clone(), users.clone(), settings.clone(), index);
+    // Caught up before the port opens: the first search already answers.
+    let (search, warmed) = SearchRuntime::start(&state).await?;
+    tracing::info!(
+        listings = warmed.listings,
+        seq = warmed.seq,
+        rebuilt = warmed.rebuilt,
+        took_ms = u64::try_from(warmed.took.as_millis()).unwrap_or(u64::MAX),
+        "search index ready"
+    );
+    eprintln!(
+        "search index: {} listings {} in {:.1}s",
+        warmed.listings,
+        if warmed.rebuilt {
+            "indexed"
+        } else {
+            "up to date"
+        },
+        warmed.took.as_secs_f64()
+    );
     let app =
         Application::bind(state).with_context(|| format!("cannot listen on {}", settings.bind))?;
     let address = std::net::SocketAddr::new(settings.bind.ip(), app.port());
@@ -302,6 +355,7 @@ async fn serve(db: Database, settings: Settings, users: UserCentre) -> Result<()
     for task in background {
         task.abort();
     }
+    search.stop().await;
     result.context("server failed")
 }
 
@@ -406,9 +460,27 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> Result<()> {
   -d '{{\"login\": \"{DEMO_OPERATOR}\", \"password\": \"{password}\"}}'"
     );
     if args.no_serve {
+        // Index now, so a later `serve` starts with the catalog searchable.
+        let index = open_search_index(&settings).await?;
+        let warmed = crate::search::warm(
+            index,
+            Arc::new(db.clone()),
+            Arc::new(db.clone()),
+            Arc::new(db.clone()),
+            settings.search.fx.clone(),
+        )
+        .await?;
+        eprintln!(
+            "search index: {} listings indexed in {:.1}s",
+            warmed.listings,
+            warmed.took.as_secs_f64()
+        );
         return Ok(());
     }
     eprintln!("try: curl '{base}/v1/listings?vendor=alibaba&limit=3'");
+    eprintln!(
+        "try: curl '{base}/v1/search?q=4%E6%A0%B88G%20%E4%B8%8A%E6%B5%B7&facets=vendor,category'"
+    );
     serve(db, settings, users).await
 }
 
@@ -449,6 +521,7 @@ fn parse_params(pairs: &[String]) -> Result<BTreeMap<String, String>> {
 }
 
 pub mod catalog;
+pub mod search;
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod routes;
+pub mod search;
 pub mod settings;
 pub mod telemetry;
 pub mod validation;

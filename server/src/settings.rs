@@ -4,7 +4,7 @@
 //! passed down explicitly; nothing is global.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use shiyun_accounts::{AccountsConfig, MailSettings};
 use shiyun_connectors::VendorSettings;
 use shiyun_connectors::schedule::Schedules;
+use shiyun_core::fx::FxTable;
 use shiyun_core::listing::Vendor;
+use shiyun_core::money::Currency;
 
 /// Environment variables read by the binary itself, not settings keys.
 const NON_SETTINGS_ENV: &[&str] = &["CONFIG", "LOG", "OPERATOR_PASSWORD"];
@@ -94,6 +96,26 @@ pub struct AuthSettings {
     pub access_ttl_seconds: u64,
 }
 
+/// Catalog search, under `[search]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSettings {
+    /// Where the search index lives (`data/index` by default, beside the
+    /// default SQLite database). Derived data: deleting it makes the next
+    /// start rebuild it from the database.
+    pub index_dir: PathBuf,
+    /// The currency prices are converted to, filtered and sorted in when a
+    /// request names none.
+    pub default_currency: Currency,
+    /// The exchange rates in force until an operator saves a table through
+    /// `PUT /v1/fx-rates`; the saved table wins from then on.
+    pub fx: FxTable,
+    /// How often the index polls the change feed when idle, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Threads one query's index segments are searched on (1: the request's own).
+    pub search_threads: usize,
+}
+
 /// The length every signing key must have at least.
 const MIN_SIGNING_KEY_CHARS: usize = 32;
 
@@ -134,6 +156,8 @@ pub struct Settings {
     /// Vendor connectors.
     #[serde(default)]
     pub vendors: VendorsSettings,
+    /// Catalog search.
+    pub search: SearchSettings,
 }
 
 #[derive(Serialize)]
@@ -149,7 +173,37 @@ struct Defaults {
     run_schedules: bool,
     trust_forwarded_for: bool,
     auth: AuthDefaults,
+    search: SearchDefaults,
 }
+
+#[derive(Serialize)]
+struct SearchDefaults {
+    index_dir: &'static str,
+    default_currency: &'static str,
+    fx: FxDefaults,
+    poll_interval_ms: u64,
+    search_threads: usize,
+}
+
+#[derive(Serialize)]
+struct FxDefaults {
+    rates: Vec<RateDefault>,
+}
+
+#[derive(Serialize)]
+struct RateDefault {
+    from: &'static str,
+    to: &'static str,
+    rate: &'static str,
+}
+
+/// The built-in rates to CNY, until an operator saves a table.
+const DEFAULT_FX: [(&str, &str); 4] = [
+    ("USD", "7.1"),
+    ("EUR", "7.7"),
+    ("HKD", "0.91"),
+    ("JPY", "0.047"),
+];
 
 #[derive(Serialize)]
 struct AuthDefaults {
@@ -171,6 +225,22 @@ impl Default for Defaults {
             trust_forwarded_for: false,
             auth: AuthDefaults {
                 access_ttl_seconds: 15 * 60,
+            },
+            search: SearchDefaults {
+                index_dir: "data/index",
+                default_currency: "CNY",
+                fx: FxDefaults {
+                    rates: DEFAULT_FX
+                        .iter()
+                        .map(|(from, rate)| RateDefault {
+                            from,
+                            to: "CNY",
+                            rate,
+                        })
+                        .collect(),
+                },
+                poll_interval_ms: 50,
+                search_threads: 1,
             },
         }
     }
@@ -271,6 +341,16 @@ impl Settings {
         if self.mail.from.trim().is_empty() {
             return Err(SettingsError("mail.from must not be empty".into()));
         }
+        if self.search.poll_interval_ms == 0 || self.search.poll_interval_ms > 60_000 {
+            return Err(SettingsError(
+                "search.poll_interval_ms must be between 1 and 60000".into(),
+            ));
+        }
+        if !(1..=64).contains(&self.search.search_threads) {
+            return Err(SettingsError(
+                "search.search_threads must be between 1 and 64".into(),
+            ));
+        }
         let schedules = self.schedules()?;
         if self.run_schedules && !schedules.is_empty() && self.database_max_connections < 2 {
             // A running sync holds one connection for its lock.
@@ -301,6 +381,49 @@ mod tests {
         assert!(!s.trust_forwarded_for);
         assert_eq!(s.mail.outbox_dir, PathBuf::from("data/outbox"));
         assert!(s.mail.smtp_url.is_none());
+        assert_eq!(s.search.index_dir, PathBuf::from("data/index"));
+        assert_eq!(s.search.default_currency, Currency::CNY);
+        assert_eq!(
+            (s.search.poll_interval_ms, s.search.search_threads),
+            (50, 1)
+        );
+        let usd = s.search.fx.rate(Currency::USD, Currency::CNY).unwrap();
+        assert_eq!(usd.rate.to_string(), "7.1");
+        assert_eq!(s.search.fx.rates().len(), 4);
+    }
+
+    #[test]
+    fn a_search_section_replaces_the_rates_and_bad_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("search.toml");
+        std::fs::write(
+            &file,
+            "[search]\nindex_dir = \"/srv/index\"\ndefault_currency = \"USD\"\n\
+             [search.fx]\nrates = [{ from = \"CNY\", to = \"USD\", rate = \"0.14\" }]\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&file), without_env()).unwrap();
+        assert_eq!(s.search.index_dir, PathBuf::from("/srv/index"));
+        assert_eq!(s.search.default_currency, Currency::USD);
+        assert_eq!(
+            s.search.fx.rates().len(),
+            1,
+            "the table is replaced, not merged"
+        );
+
+        for bad in [
+            "[search]\ndefault_currency = \"XXQ\"\n",
+            "[search.fx]\nrates = [{ from = \"USD\", to = \"USD\", rate = \"1\" }]\n",
+            "[search]\npoll_interval_ms = 0\n",
+            "[search]\nsearch_threads = 0\n",
+            "[search]\nindex_path = \"x\"\n",
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            assert!(
+                Settings::load_from(Some(&file), without_env()).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

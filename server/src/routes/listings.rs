@@ -219,6 +219,8 @@ pub async fn get_listing(
     .await??;
     let listing = listing
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("listing `{id}` not found")))?;
+    // Popularity: counted in memory, written in batches.
+    state.views.count(&id);
     Ok(HttpResponse::Ok().json(ListingDetail {
         listing,
         price_history: history,

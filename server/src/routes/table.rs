@@ -11,8 +11,9 @@ use actix_web::web;
 use shiyun_core::tenancy::Permission;
 
 use crate::routes::{
-    api_keys, applications, audit, auth, changes, enterprises, health, invitations, listings, me,
-    members, openapi, partner, projects, sync_runs, templates, vendors,
+    api_keys, applications, audit, auth, changes, enterprises, fx_rates, health, invitations,
+    listings, me, members, openapi, partner, projects, recommendations, search, sync_runs,
+    templates, vendors,
 };
 
 /// Who may call a route.
@@ -132,6 +133,14 @@ routes! {
     Get    "/v1/listings"                              Public                      => listings::list_listings;
     Get    "/v1/listings/{id}"                         Public                      => listings::get_listing;
 
+    // search and recommendation
+    Get    "/v1/search"                                Public                      => search::search_listings;
+    Get    "/v1/search/synonyms"                       Public                      => search::get_synonyms;
+    Get    "/v1/fx-rates"                              Public                      => fx_rates::get_fx_rates;
+    Get    "/v1/listings/{id}/equivalents"             Public                      => recommendations::list_equivalents;
+    Get    "/v1/listings/{id}/similar"                 Public                      => recommendations::list_similar;
+    Get    "/v1/recommendations/popular"               Public                      => recommendations::list_popular;
+
     // accounts and sessions
     Post   "/v1/auth/register"                         Public                      => auth::register;
     Post   "/v1/auth/login"                            Public                      => auth::login;
@@ -192,6 +201,9 @@ routes! {
     Post   "/v1/listings/batch"                        Operator                    => listings::upsert_listings;
     Get    "/v1/sync-runs"                             Operator                    => sync_runs::list_sync_runs;
     Get    "/v1/audit/platform"                        Operator                    => audit::list_platform_audit;
+    Put    "/v1/search/synonyms"                       Operator                    => search::put_synonyms;
+    Post   "/v1/search/rebuild"                        Operator                    => search::rebuild_index;
+    Put    "/v1/fx-rates"                              Operator                    => fx_rates::put_fx_rates;
 }
 
 /// The route table's entry for `method` on the path template `path`.

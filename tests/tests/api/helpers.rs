@@ -17,6 +17,7 @@ use shiyun_core::demo::DemoCatalog;
 use shiyun_core::listing::Listing;
 use shiyun_core::store::ListingStore;
 use shiyun_schema::testing::TestDatabase;
+use shiyun_server::search::SearchRuntime;
 use shiyun_server::{AppState, Application, Settings};
 
 /// The key every test server signs access tokens with (tests forge tokens with it).
@@ -42,6 +43,10 @@ pub struct TestApp {
     pub outbox: tempfile::TempDir,
     /// The server's user centre, for what only the CLI does (operators).
     pub users: UserCentre,
+    /// The server's state: its search index and the views not yet written.
+    pub state: AppState,
+    /// The index's follower and the view flusher, stopped on drop.
+    _search: SearchRuntime,
     /// Outbox messages [`TestApp::mailed`] has answered.
     seen: Mutex<HashSet<PathBuf>>,
     handle: ServerHandle,
@@ -87,8 +92,15 @@ impl TestApp {
         tweak_accounts(&mut config);
         let users = shiyun_server::cli::user_centre(db.database(), &settings, config).unwrap();
         let listener = TcpListener::bind(settings.bind).unwrap();
-        let state = AppState::new(db.database().clone(), users.clone(), settings);
-        let app = Application::from_listener(listener, state).unwrap();
+        let index = shiyun_server::search::memory_index(&settings.search).unwrap();
+        let state = AppState::new(
+            db.database().clone(),
+            users.clone(),
+            settings,
+            std::sync::Arc::new(index),
+        );
+        let (search, _) = SearchRuntime::start(&state).await.unwrap();
+        let app = Application::from_listener(listener, state.clone()).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         let server = app.into_server();
         let handle = server.handle();
@@ -99,6 +111,8 @@ impl TestApp {
             client: reqwest::Client::new(),
             outbox,
             users,
+            state,
+            _search: search,
             seen: Mutex::default(),
             handle,
         }

@@ -216,6 +216,10 @@ fn sample_body(route: &Route, a: &Tenant) -> Option<Value> {
             json!({"slug": "vendor-b", "name_zh": "乙云", "name_en": "Cloud B, renamed"})
         }
         (Method::Post, "/v1/partner/listings") => json!({"listings": [partner_offer("vm-1")]}),
+        (Method::Put, "/v1/search/synonyms") => json!({"groups": [["ecs", "ec2"]]}),
+        (Method::Put, "/v1/fx-rates") => {
+            json!({"rates": [{"from": "USD", "to": "CNY", "rate": "7.2"}]})
+        }
         (Method::Post, "/v1/listings/batch") => json!({"listings": [
             serde_json::to_value(shiyun_core::demo::DemoCatalog::new(3, 1).next().unwrap()).unwrap()
         ]}),

@@ -15,4 +15,5 @@ mod limits;
 mod listings;
 mod openapi;
 mod scopes;
+mod search;
 mod tokens;
