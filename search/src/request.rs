@@ -343,7 +343,7 @@ pub enum ChipFilter {
     },
 }
 
-/// What [`crate::understand`] made of a query text.
+/// What [`crate::understand()`] made of a query text.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Understood {

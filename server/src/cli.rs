@@ -106,7 +106,7 @@ pub struct SearchArgs {
     #[arg(long)]
     pub currency: Option<String>,
     /// Hits to show (1 to 100).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub limit: u32,
     /// Fields to count values of, comma-separated (`vendor,category`).
     #[arg(long)]

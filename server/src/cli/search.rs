@@ -148,15 +148,30 @@ fn row(hit: &Hit) -> [String; 6] {
     ]
 }
 
-/// Display width: CJK characters take two columns.
+/// Display width: East Asian wide and full-width characters take two columns.
 fn width(text: &str) -> usize {
-    text.chars()
-        .map(|c| {
-            if shiyun_search::tokenizer::is_cjk(c) {
-                2
-            } else {
-                1
-            }
-        })
-        .sum()
+    text.chars().map(|c| if wide(c) { 2 } else { 1 }).sum()
+}
+
+fn wide(c: char) -> bool {
+    matches!(c,
+        '\u{1100}'..='\u{115f}'
+        | '\u{2e80}'..='\u{a4cf}'
+        | '\u{ac00}'..='\u{d7a3}'
+        | '\u{f900}'..='\u{faff}'
+        | '\u{fe30}'..='\u{fe4f}'
+        | '\u{ff00}'..='\u{ff60}'
+        | '\u{ffe0}'..='\u{ffe6}'
+        | '\u{20000}'..='\u{3fffd}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_characters_count_twice() {
+        assert_eq!(width("上海（二）ab"), 12);
+        assert_eq!(width("cn-sh2"), 6);
+    }
 }

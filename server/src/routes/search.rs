@@ -285,8 +285,36 @@ pub struct PutSynonymsRequest {
     pub groups: Vec<SynonymGroup>,
     /// The `version` this edit was made from; when another edit saved
     /// first, the answer is 409. Left out, the edit replaces any version.
-    #[schema(minimum = 0)]
+    #[schema(value_type = Option<u64>, minimum = 0)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub expected_version: Option<u64>,
+}
+
+/// A JSON integer, which JSON Schema lets be written `3.0`; one past
+/// `u64::MAX` is kept as `u64::MAX`, a version never reached (so 409).
+fn whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    use serde::de::Error;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Some(whole) = number.as_u64() {
+        return Ok(Some(whole));
+    }
+    match number.as_f64() {
+        Some(f) if f.fract() == 0.0 && f >= 0.0 => {
+            // Integral and not negative: below 2^64 it converts exactly.
+            Ok(Some(if f < 18_446_744_073_709_551_616.0 {
+                f as u64
+            } else {
+                u64::MAX
+            }))
+        }
+        _ => Err(D::Error::custom(format!(
+            "expected_version must be a whole number of at least 0, not {number}"
+        ))),
+    }
 }
 
 /// A term: 1 to 32 characters, no control characters, no blanks at either end.

@@ -349,6 +349,11 @@ on_both_backends! {
         let stale = app.expect(409, "PUT", "/v1/search/synonyms", Some(&operator.access), Some(body)).await;
         assert_eq!(stale["error"]["code"], "conflict");
         assert_eq!(app.expect(200, "GET", "/v1/search/synonyms", None, None).await["version"], 1);
+        // JSON Schema's integers include `1.0`; a negative one is refused.
+        let again = json!({"groups": [["kvstore", "redis"]], "expected_version": 1.0});
+        assert_eq!(app.expect(200, "PUT", "/v1/search/synonyms", Some(&operator.access), Some(again)).await["version"], 2);
+        let negative = json!({"groups": [["kvstore", "redis"]], "expected_version": -1});
+        app.expect(400, "PUT", "/v1/search/synonyms", Some(&operator.access), Some(negative)).await;
         for bad in [json!({"groups": [["solo"]]}), json!({"groups": [["a", "A"]]}), json!({"groups": [["a", "b"]], "extra": 1})] {
             app.expect(400, "PUT", "/v1/search/synonyms", Some(&operator.access), Some(bad)).await;
         }
