@@ -634,6 +634,14 @@ impl CatalogIndex {
         }
     }
 
+    /// The current generation's searcher and fields, for the benchmark that
+    /// runs raw Tantivy queries on the same index. Not part of the API.
+    #[doc(hidden)]
+    pub fn bench_searcher(&self) -> SearchResult<(Searcher, Fields)> {
+        let generation = self.generation()?;
+        Ok((generation.reader.searcher(), generation.fields.clone()))
+    }
+
     /// Runs `query` with `collector` on the current generation: the door
     /// the recommendation module uses.
     pub(crate) fn with_searcher<T>(
