@@ -48,6 +48,16 @@ pub fn open_index(settings: &SearchSettings, store: &str) -> Result<CatalogIndex
     let marker = dir.join(STORE_MARKER);
     let built_for = std::fs::read_to_string(&marker).ok();
     if built_for.as_deref().map(str::trim) != Some(store) {
+        // Opening takes the index's writer lock: an index that a running
+        // process holds fails here and is left alone.
+        drop(
+            CatalogIndex::open(index_options(settings, Some(dir.clone()))).with_context(|| {
+                format!(
+                    "the search index in {} is in use or unreadable",
+                    dir.display()
+                )
+            })?,
+        );
         discard_generations(&dir)?;
     }
     let index = CatalogIndex::open(index_options(settings, Some(dir.clone())))
@@ -278,5 +288,110 @@ async fn flush_views(views: Arc<ViewCounter>, store: Arc<dyn SearchStore>) {
             Ok(Err(error)) => tracing::warn!(%error, "listing views not written; kept for later"),
             Err(error) => tracing::error!(%error, "listing view flush stopped abnormally"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(dir: &std::path::Path) -> SearchSettings {
+        let mut settings = crate::Settings::defaults().unwrap().search;
+        settings.index_dir = dir.to_owned();
+        settings
+    }
+
+    #[test]
+    fn an_index_of_another_store_is_discarded_unless_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = settings(dir.path());
+        let keep = dir.path().join("keep.txt");
+        std::fs::write(&keep, "not the index's").unwrap();
+        let first = open_index(&settings, "sqlite://a.sqlite").unwrap();
+        let generation = first.generation_name();
+        drop(first);
+        // The same store: the same generation.
+        let again = open_index(&settings, "sqlite://a.sqlite").unwrap();
+        assert_eq!(again.generation_name(), generation);
+        // Another store while the index is open elsewhere: refused, untouched.
+        let Err(err) = open_index(&settings, "sqlite://b.sqlite") else {
+            panic!("an index in use was opened for another store");
+        };
+        assert!(format!("{err:#}").contains("in use"), "{err:#}");
+        assert!(dir.path().join(&generation).exists());
+        drop(again);
+        // Another store, nobody holding it: started afresh, other files kept.
+        let other = open_index(&settings, "sqlite://b.sqlite").unwrap();
+        assert_eq!(other.applied_seq(), 0);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(STORE_MARKER)).unwrap(),
+            "sqlite://b.sqlite"
+        );
+        assert!(keep.exists());
+    }
+
+    /// A store whose popularity writes fail until told otherwise.
+    #[derive(Default)]
+    struct Flaky {
+        down: std::sync::atomic::AtomicBool,
+        written: Mutex<Vec<(ListingId, u64)>>,
+    }
+
+    impl SearchStore for Flaky {
+        fn synonyms(&self) -> StoreResult<Option<shiyun_core::search::SynonymSet>> {
+            Ok(None)
+        }
+        fn put_synonyms(
+            &self,
+            _: &[shiyun_core::search::SynonymGroup],
+            _: Option<u64>,
+            _: chrono::DateTime<chrono::Utc>,
+        ) -> StoreResult<shiyun_core::search::SynonymSet> {
+            unimplemented!()
+        }
+        fn fx_table(&self) -> StoreResult<Option<shiyun_core::search::StoredFxTable>> {
+            Ok(None)
+        }
+        fn put_fx_table(
+            &self,
+            _: &FxTable,
+            _: chrono::DateTime<chrono::Utc>,
+        ) -> StoreResult<shiyun_core::search::StoredFxTable> {
+            unimplemented!()
+        }
+        fn record_views(&self, views: &[(ListingId, u64)]) -> StoreResult<()> {
+            if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(shiyun_core::store::StoreError::unavailable("down", "test"));
+            }
+            self.written.lock().unwrap().extend_from_slice(views);
+            Ok(())
+        }
+        fn popular(&self, _: u32) -> StoreResult<Vec<shiyun_core::search::Popularity>> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn views_are_kept_when_a_flush_fails() {
+        let views = ViewCounter::default();
+        let (a, b) = (
+            ListingId::parse("aws_0123456789abcdef0123").unwrap(),
+            ListingId::parse("gcp_0123456789abcdef0123").unwrap(),
+        );
+        views.count(&a);
+        views.count(&a);
+        views.count(&b);
+        let store = Flaky::default();
+        store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(views.flush(&store).is_err());
+        assert_eq!(views.pending(), 3, "kept for the next flush");
+        views.count(&a);
+        store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(views.flush(&store).unwrap(), 4);
+        assert_eq!(views.pending(), 0);
+        let mut written = store.written.lock().unwrap().clone();
+        written.sort();
+        assert_eq!(written, [(a, 3), (b, 1)]);
+        assert_eq!(views.flush(&store).unwrap(), 0, "nothing left to write");
     }
 }
