@@ -783,8 +783,11 @@ fn unknown_and_wrong_logins_take_alike(backend: Backend) {
     unknown.sort();
     let (k, u) = (known[7].as_secs_f64(), unknown[7].as_secs_f64());
     let ratio = k / u;
+    // Skipping the dummy hash would make an unknown login ~100× faster; the
+    // band is wide because a wrong password also records a failure, and a
+    // loaded machine stretches either side.
     assert!(
-        (0.8..1.25).contains(&ratio),
+        (0.67..1.5).contains(&ratio),
         "median wrong password {k:.4}s, unknown account {u:.4}s"
     );
 }
