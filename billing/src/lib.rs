@@ -1,10 +1,21 @@
-//! Shiyun billing.
+//! Shiyun billing: meters and usage events, plans with six charge models,
+//! subscriptions, rating, invoices, bill runs, previews, finance exports and
+//! the billing audit chain.
 //!
-//! This crate will meter usage and charge for it: prepaid wallets with
-//! real-time deduction, postpaid invoicing at period end, contracted service
-//! fees and the platform's margin over vendor cost, invoice and usage exports,
-//! and payments through Stripe. It rates with [`shiyun_core::money::Money`] at
-//! full precision and rounds once per invoice line; storage comes through store
-//! traits that `shiyun-core` defines and `shiyun-schema` implements.
+//! The rules live here; storage comes through
+//! [`shiyun_core::billing::BillingStore`], which `shiyun-schema` implements
+//! on SQLite and PostgreSQL. A partner cloud embeds this crate as its own
+//! issuer without the server.
 //!
-//! It is empty until the billing issue fills it.
+//! Rating runs at full precision and rounds once per invoice line with
+//! [`shiyun_core::Money::round`]. Every policy choice is listed in the
+//! README's "Billing policies" section, each with the test that states it.
+
+pub mod charge;
+pub mod compose;
+pub mod error;
+pub mod period;
+pub mod plan;
+pub mod proration;
+
+pub use error::BillingError;

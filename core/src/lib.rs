@@ -48,6 +48,7 @@
 //! # Ok::<(), shiyun_core::error::ValidationError>(())
 //! ```
 
+pub mod billing;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;

@@ -77,6 +77,7 @@ macro_rules! prefixed_id {
         }
     };
 }
+pub(crate) use prefixed_id;
 
 prefixed_id!(
     /// A person's account.
