@@ -5,17 +5,24 @@
 //! The rules live here; storage comes through
 //! [`shiyun_core::billing::BillingStore`], which `shiyun-schema` implements
 //! on SQLite and PostgreSQL. A partner cloud embeds this crate as its own
-//! issuer without the server.
+//! issuer without the server: see `tests/examples/embed_billing.rs`.
 //!
 //! Rating runs at full precision and rounds once per invoice line with
 //! [`shiyun_core::Money::round`]. Every policy choice is listed in the
 //! README's "Billing policies" section, each with the test that states it.
 
+pub mod audit;
 pub mod charge;
 pub mod compose;
+pub mod engine;
 pub mod error;
+pub mod events;
+pub mod export;
+pub mod journal;
 pub mod period;
 pub mod plan;
+pub mod preview;
 pub mod proration;
 
+pub use engine::{BillRunReport, Billing, IdSource, SubscribeRequest};
 pub use error::BillingError;

@@ -69,7 +69,8 @@ pub trait BillingStore: Send + Sync {
     /// Creates a plan (immutable). The same body again is
     /// [`Outcome::Replayed`]; the same code with another body is
     /// `StoreError::Conflict`.
-    fn create_plan(&self, issuer: &IssuerId, plan: &StoredPlan) -> StoreResult<Outcome<StoredPlan>>;
+    fn create_plan(&self, issuer: &IssuerId, plan: &StoredPlan)
+    -> StoreResult<Outcome<StoredPlan>>;
 
     /// One plan.
     fn get_plan(&self, issuer: &IssuerId, code: &str) -> StoreResult<Option<StoredPlan>>;

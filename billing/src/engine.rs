@@ -1,0 +1,1151 @@
+//! The billing engine of one issuer: the rules around the store calls.
+//!
+//! [`Billing`] is what the server and an embedding partner use: define
+//! meters and plans, put customers, ingest usage, subscribe, run bill runs,
+//! finalise, correct and collect invoices.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shiyun_core::billing::{
+    Aggregation, BillingStore, CreditNote, CreditNoteId, Customer, CustomerId, CustomerInput,
+    FinalContent, IngestOutcome, Invoice, InvoiceId, InvoiceLine, InvoiceStatus, Issuer, LineRef,
+    Meter, NewInvoice, PageAfter, Payment, PlanPhase, StoredPlan, Subscription, SubscriptionId,
+    SubscriptionStatus, UsageAggregate, UsageWindow, check_code,
+};
+use shiyun_core::money::RoundingMode;
+use shiyun_core::store::{Outcome, StoreError};
+use shiyun_core::{Money, ValidationError};
+
+use crate::BillingError;
+use crate::charge::MeterUsage;
+use crate::compose::{self, Composition, Coupon, Terms};
+use crate::events::{self, EventResult, EventStatus, IngestReport, UsageEventInput};
+use crate::period::{self, Period};
+use crate::plan::Plan;
+
+/// Subscriptions (and drafts) read per page of a bill run.
+const RUN_PAGE: u32 = 500;
+
+/// How many due subscriptions must share a period before the bill run reads
+/// that period's usage for every customer in one aggregate.
+const SHARED_WINDOW_MIN: usize = 16;
+
+/// A fresh random id source: the caller's (the server draws from the OS).
+pub type IdSource = Arc<dyn Fn() -> [u8; 16] + Send + Sync>;
+
+/// An issuer's billing.
+#[derive(Clone)]
+pub struct Billing {
+    store: Arc<dyn BillingStore>,
+    issuer: Issuer,
+    ids: IdSource,
+}
+
+impl std::fmt::Debug for Billing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Billing")
+            .field("issuer", &self.issuer.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request to subscribe a customer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeRequest {
+    /// The subscription's id, doubling as the idempotency key; drawn when absent.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub id: Option<SubscriptionId>,
+    /// The customer's external id.
+    pub customer: String,
+    /// The plan's code.
+    pub plan: String,
+    /// First day, in the customer's timezone.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub starts_on: NaiveDate,
+    /// Coupons.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub coupons: Vec<Coupon>,
+}
+
+/// What a bill run did.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillRunReport {
+    /// Drafts created now.
+    pub drafted: u64,
+    /// Drafts that existed already (a rerun after an interruption).
+    pub replayed: u64,
+    /// Invoices finalised now.
+    pub finalized: u64,
+    /// Subscriptions or drafts that failed, with why; the run went on.
+    pub failures: Vec<RunFailure>,
+}
+
+/// One failure inside a bill run.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunFailure {
+    /// The subscription or invoice.
+    pub subject: String,
+    /// The error.
+    pub message: String,
+}
+
+/// Where a usage line's quantities come from while composing.
+struct UsageSource<'a> {
+    billing: &'a Billing,
+    meters: &'a BTreeMap<String, Meter>,
+    customer: &'a str,
+    after_batch: i64,
+    up_to_batch: i64,
+    /// Aggregates read for every customer at once, by window.
+    shared: &'a HashMap<(DateTime<Utc>, DateTime<Utc>), HashMap<(String, String), UsageAggregate>>,
+    /// Whether a meter's charge needs each event's value (percentage).
+    per_event: &'a dyn Fn(&str) -> bool,
+}
+
+impl UsageSource<'_> {
+    fn usage(
+        &self,
+        meter_code: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<MeterUsage, BillingError> {
+        let meter = self
+            .meters
+            .get(meter_code)
+            .ok_or_else(|| BillingError::NotFound {
+                entity: "meter",
+                id: meter_code.to_owned(),
+            })?;
+        let window = UsageWindow {
+            from,
+            to,
+            after_batch: self.after_batch,
+            up_to_batch: self.up_to_batch,
+            customer: Some(self.customer.to_owned()),
+        };
+        let aggregate = match self.shared.get(&(from, to)) {
+            Some(all) if self.after_batch == 0 => all
+                .get(&(self.customer.to_owned(), meter_code.to_owned()))
+                .cloned(),
+            _ => self
+                .billing
+                .store
+                .aggregate_usage(&self.billing.issuer.id, &window)?
+                .into_iter()
+                .find(|a| a.meter == meter_code),
+        };
+        let mut usage = match aggregate {
+            Some(aggregate) => MeterUsage {
+                quantity: quantity_of(meter.aggregation, &aggregate),
+                events: aggregate.count,
+                amounts: Vec::new(),
+            },
+            None => MeterUsage::default(),
+        };
+        if meter.aggregation == Aggregation::WeightedSum {
+            let points =
+                self.billing
+                    .store
+                    .usage_points(&self.billing.issuer.id, meter_code, &window)?;
+            usage.quantity = compose::weighted_sum(&points, from, to);
+        }
+        if (self.per_event)(meter_code) && usage.events > 0 {
+            let points =
+                self.billing
+                    .store
+                    .usage_points(&self.billing.issuer.id, meter_code, &window)?;
+            usage.amounts = points
+                .into_iter()
+                .filter(|p| p.timestamp >= from)
+                .map(|p| p.value)
+                .collect();
+        }
+        Ok(usage)
+    }
+}
+
+/// A meter's quantity from its aggregate (`weighted_sum` is integrated
+/// from the points instead).
+pub fn quantity_of(aggregation: Aggregation, aggregate: &UsageAggregate) -> Decimal {
+    match aggregation {
+        Aggregation::Count => Decimal::from(aggregate.count),
+        Aggregation::Sum | Aggregation::WeightedSum => aggregate.sum,
+        Aggregation::Max => aggregate.max.unwrap_or_default(),
+        Aggregation::UniqueCount => Decimal::from(aggregate.distinct),
+        Aggregation::Latest => aggregate.latest.unwrap_or_default(),
+    }
+}
+
+impl Billing {
+    /// The engine of `issuer`, created in the store if new (an existing
+    /// issuer keeps its stored settings).
+    pub fn open(
+        store: Arc<dyn BillingStore>,
+        issuer: &Issuer,
+        ids: IdSource,
+    ) -> Result<Self, BillingError> {
+        if issuer.invoice_prefix.is_empty()
+            || issuer.invoice_prefix.len() > 16
+            || !issuer
+                .invoice_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(ValidationError::new(
+                "invoice_prefix",
+                "must be 1-16 letters, digits or `-`",
+            )
+            .into());
+        }
+        let issuer = store.ensure_issuer(issuer)?;
+        Ok(Billing { store, issuer, ids })
+    }
+
+    /// The issuer as stored.
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn BillingStore> {
+        &self.store
+    }
+
+    fn late_window(&self) -> Duration {
+        Duration::days(i64::from(self.issuer.late_window_days))
+    }
+
+    /// Defines a meter (the same definition again is a replay).
+    pub fn define_meter(&self, meter: &Meter) -> Result<Outcome<Meter>, BillingError> {
+        check_code(&meter.code, "code")?;
+        if meter.name.is_empty() || meter.name.len() > 200 {
+            return Err(ValidationError::new("name", "must be 1-200 bytes").into());
+        }
+        match (&meter.property, meter.aggregation.reads_property()) {
+            (None, true) => {
+                return Err(ValidationError::new(
+                    "property",
+                    format!("is required by `{}`", meter.aggregation.as_str()),
+                )
+                .into());
+            }
+            (Some(p), _) if p.is_empty() || p.len() > 100 => {
+                return Err(ValidationError::new("property", "must be 1-100 bytes").into());
+            }
+            _ => {}
+        }
+        Ok(self.store.create_meter(&self.issuer.id, meter)?)
+    }
+
+    /// Every meter, by code.
+    pub fn meters(&self) -> Result<BTreeMap<String, Meter>, BillingError> {
+        Ok(self
+            .store
+            .list_meters(&self.issuer.id)?
+            .into_iter()
+            .map(|m| (m.code.clone(), m))
+            .collect())
+    }
+
+    /// Publishes a plan (immutable; the same plan again is a replay). Every
+    /// charge's meter must exist.
+    pub fn define_plan(
+        &self,
+        plan: &Plan,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome<StoredPlan>, BillingError> {
+        plan.validate()?;
+        let meters = self.meters()?;
+        for (i, charge) in plan.charges.iter().enumerate() {
+            if !meters.contains_key(&charge.meter) {
+                return Err(ValidationError::new(
+                    format!("charges[{i}].meter"),
+                    format!("no meter `{}`", charge.meter),
+                )
+                .into());
+            }
+        }
+        let stored = StoredPlan {
+            code: plan.code.clone(),
+            currency: plan.currency,
+            body: plan.to_json(),
+            created_at: now,
+        };
+        Ok(self.store.create_plan(&self.issuer.id, &stored)?)
+    }
+
+    /// One plan.
+    pub fn plan(&self, code: &str) -> Result<Plan, BillingError> {
+        let stored =
+            self.store
+                .get_plan(&self.issuer.id, code)?
+                .ok_or_else(|| BillingError::NotFound {
+                    entity: "plan",
+                    id: code.to_owned(),
+                })?;
+        Plan::parse(&stored.body).map_err(|e| {
+            BillingError::Store(StoreError::Internal(format!("stored plan `{code}`: {e}")))
+        })
+    }
+
+    /// Creates or updates a customer.
+    pub fn put_customer(
+        &self,
+        input: &CustomerInput,
+        now: DateTime<Utc>,
+    ) -> Result<Customer, BillingError> {
+        if input.external_id.is_empty() || input.external_id.len() > 255 {
+            return Err(ValidationError::new("external_id", "must be 1-255 bytes").into());
+        }
+        period::parse_timezone(&input.timezone)?;
+        if input.tax_rate < Decimal::ZERO || input.tax_rate >= Decimal::ONE {
+            return Err(ValidationError::new("tax_rate", "must be a fraction in [0, 1)").into());
+        }
+        let id = CustomerId::from_random((self.ids)());
+        Ok(self.store.put_customer(&self.issuer.id, &id, input, now)?)
+    }
+
+    fn customer(&self, external_id: &str) -> Result<Customer, BillingError> {
+        self.store
+            .get_customer(&self.issuer.id, external_id)?
+            .ok_or_else(|| BillingError::NotFound {
+                entity: "customer",
+                id: external_id.to_owned(),
+            })
+    }
+
+    /// Ingests one batch (at most [`events::MAX_BATCH`] events): each event
+    /// is checked on its own; the valid ones are stored in one transaction
+    /// and this returns once they are committed.
+    pub fn ingest(
+        &self,
+        batch: &[Value],
+        now: DateTime<Utc>,
+    ) -> Result<IngestReport, BillingError> {
+        if batch.len() > events::MAX_BATCH {
+            return Err(ValidationError::new(
+                "events",
+                format!("at most {} events per batch", events::MAX_BATCH),
+            )
+            .into());
+        }
+        let meters = self.meters()?;
+        let mut results: Vec<Option<EventResult>> = vec![None; batch.len()];
+        let mut checked = Vec::with_capacity(batch.len());
+        let mut positions = Vec::with_capacity(batch.len());
+        for (index, raw) in batch.iter().enumerate() {
+            let key = raw
+                .get("idempotency_key")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let parsed = serde_json::from_value::<UsageEventInput>(raw.clone())
+                .map_err(|e| ValidationError::new(serde_field(&e.to_string()), e.to_string()));
+            match parsed
+                .and_then(|event| events::check_event(&event, &meters, self.late_window(), now))
+            {
+                Ok(event) => {
+                    checked.push(event);
+                    positions.push(index);
+                }
+                Err(error) => results[index] = Some(events::rejected(index, key, &error)),
+            }
+        }
+        if !checked.is_empty() {
+            let outcomes = self.store.insert_usage(&self.issuer.id, &checked, now)?;
+            for ((event, index), outcome) in checked.iter().zip(&positions).zip(outcomes) {
+                let key = Some(event.idempotency_key.clone());
+                results[*index] = Some(match outcome {
+                    IngestOutcome::Accepted => EventResult {
+                        index: *index,
+                        idempotency_key: key,
+                        status: EventStatus::Accepted,
+                        error: None,
+                    },
+                    IngestOutcome::Duplicate => EventResult {
+                        index: *index,
+                        idempotency_key: key,
+                        status: EventStatus::Duplicate,
+                        error: None,
+                    },
+                    IngestOutcome::Conflict => EventResult {
+                        index: *index,
+                        idempotency_key: key,
+                        status: EventStatus::Conflict,
+                        error: Some(events::EventError {
+                            code: shiyun_core::ErrorCode::IdempotencyConflict,
+                            field: Some("idempotency_key".into()),
+                            message: "the key was used before with another payload; the first event stands"
+                                .into(),
+                        }),
+                    },
+                    IngestOutcome::UnknownCustomer => events::rejected(
+                        *index,
+                        key,
+                        &BillingError::NotFound {
+                            entity: "customer",
+                            id: event.customer.clone(),
+                        },
+                    ),
+                });
+            }
+        }
+        let mut report = IngestReport::default();
+        for result in results.into_iter().flatten() {
+            report.push(result);
+        }
+        Ok(report)
+    }
+
+    /// The plans a subscription's phases name.
+    fn plans_of(&self, phases: &[PlanPhase]) -> Result<BTreeMap<String, Plan>, BillingError> {
+        let mut plans = BTreeMap::new();
+        for phase in phases {
+            if !plans.contains_key(&phase.plan) {
+                plans.insert(phase.plan.clone(), self.plan(&phase.plan)?);
+            }
+        }
+        Ok(plans)
+    }
+
+    /// Subscribes a customer to a plan from a local start date. The id is
+    /// the idempotency key: the same request again is a replay.
+    pub fn subscribe(
+        &self,
+        request: &SubscribeRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome<Subscription>, BillingError> {
+        let customer = self.customer(&request.customer)?;
+        let plan = self.plan(&request.plan)?;
+        for (i, coupon) in request.coupons.iter().enumerate() {
+            check_coupon(coupon, plan.currency).map_err(|e| e.within(&format!("coupons[{i}]")))?;
+        }
+        let phases = vec![PlanPhase {
+            plan: plan.code.clone(),
+            starts_on: request.starts_on,
+        }];
+        let plans = BTreeMap::from([(plan.code.clone(), plan)]);
+        let tz = period::parse_timezone(&customer.timezone)?;
+        let terms = Terms {
+            plans: &plans,
+            phases: &phases,
+            ends_on: None,
+            timezone: tz,
+            tax_rate: customer.tax_rate,
+            coupons: &request.coupons,
+        };
+        let first = compose::first_period(&terms)?;
+        let coupons = serde_json::to_string(&request.coupons)
+            .map_err(|e| ValidationError::new("coupons", e.to_string()))?;
+        let subscription = Subscription {
+            id: request
+                .id
+                .clone()
+                .unwrap_or_else(|| SubscriptionId::from_random((self.ids)())),
+            customer: customer.external_id,
+            phases,
+            ends_on: None,
+            status: SubscriptionStatus::Active,
+            coupons,
+            next_period_start: first.start,
+            next_period_end: first.end,
+            version: 1,
+            created_at: now,
+        };
+        Ok(self
+            .store
+            .create_subscription(&self.issuer.id, &subscription)?)
+    }
+
+    fn subscription(&self, id: &SubscriptionId) -> Result<Subscription, BillingError> {
+        self.store
+            .get_subscription(&self.issuer.id, id)?
+            .ok_or_else(|| BillingError::NotFound {
+                entity: "subscription",
+                id: id.to_string(),
+            })
+    }
+
+    /// The subscription's terms (plans, timezone, tax, coupons).
+    fn terms_parts(
+        &self,
+        subscription: &Subscription,
+    ) -> Result<(BTreeMap<String, Plan>, Tz, Decimal, Vec<Coupon>), BillingError> {
+        let customer = self.customer(&subscription.customer)?;
+        let plans = self.plans_of(&subscription.phases)?;
+        let tz = period::parse_timezone(&customer.timezone)?;
+        let coupons = compose::parse_coupons(&subscription.coupons)?;
+        Ok((plans, tz, customer.tax_rate, coupons))
+    }
+
+    /// Moves a subscription to another plan of the same currency and
+    /// interval. A plan with a higher recurring fee is an upgrade and takes
+    /// effect on `today` (prorated by day, `today` counting in the new
+    /// plan); any other change is a downgrade and takes effect when the
+    /// current period ends.
+    pub fn change_plan(
+        &self,
+        id: &SubscriptionId,
+        plan_code: &str,
+        today: NaiveDate,
+    ) -> Result<Subscription, BillingError> {
+        let mut subscription = self.subscription(id)?;
+        if subscription.status != SubscriptionStatus::Active {
+            return Err(BillingError::Conflict("the subscription has ended".into()));
+        }
+        let current_code = subscription
+            .phases
+            .last()
+            .map(|p| p.plan.clone())
+            .unwrap_or_default();
+        let current = self.plan(&current_code)?;
+        let next = self.plan(plan_code)?;
+        if next.currency != current.currency || next.interval != current.interval {
+            return Err(ValidationError::new(
+                "plan",
+                "must have the current plan's currency and interval",
+            )
+            .into());
+        }
+        let (plans, tz, tax_rate, coupons) = self.terms_parts(&subscription)?;
+        let terms = Terms {
+            plans: &plans,
+            phases: &subscription.phases,
+            ends_on: subscription.ends_on,
+            timezone: tz,
+            tax_rate,
+            coupons: &coupons,
+        };
+        let upgrade =
+            next.recurring_fee.unwrap_or_default() > current.recurring_fee.unwrap_or_default();
+        let open = open_period(&terms, &subscription)?;
+        let starts_on = if upgrade {
+            today.max(open.first_day)
+        } else {
+            open.end_day
+        };
+        // A later change replaces a pending one that had not started yet.
+        subscription.phases.retain(|p| p.starts_on < starts_on);
+        subscription.phases.push(PlanPhase {
+            plan: plan_code.to_owned(),
+            starts_on,
+        });
+        Ok(self
+            .store
+            .update_subscription(&self.issuer.id, &subscription)?)
+    }
+
+    /// Cancels a subscription: its last day is `ends_on`, or the current
+    /// period's last day. It is billed up to then, and no more.
+    pub fn cancel(
+        &self,
+        id: &SubscriptionId,
+        ends_on: Option<NaiveDate>,
+    ) -> Result<Subscription, BillingError> {
+        let mut subscription = self.subscription(id)?;
+        if subscription.status != SubscriptionStatus::Active {
+            return Ok(subscription);
+        }
+        let (plans, tz, tax_rate, coupons) = self.terms_parts(&subscription)?;
+        let terms = Terms {
+            plans: &plans,
+            phases: &subscription.phases,
+            ends_on: subscription.ends_on,
+            timezone: tz,
+            tax_rate,
+            coupons: &coupons,
+        };
+        let open = open_period(&terms, &subscription)?;
+        let last_day = open.end_day.pred_opt().unwrap_or(open.end_day);
+        let ends_on = ends_on.unwrap_or(last_day);
+        let first_day = subscription.phases.first().map(|p| p.starts_on);
+        if first_day.is_some_and(|first| ends_on < first) || ends_on < open.first_day {
+            return Err(ValidationError::new(
+                "ends_on",
+                "must not be before the period still to be invoiced",
+            )
+            .into());
+        }
+        subscription.ends_on = Some(ends_on);
+        subscription.phases.retain(|p| p.starts_on <= ends_on);
+        // The open period now ends on the cancellation day.
+        let terms = Terms {
+            plans: &plans,
+            phases: &subscription.phases,
+            ends_on: subscription.ends_on,
+            timezone: tz,
+            tax_rate,
+            coupons: &coupons,
+        };
+        let open = open_period(&terms, &subscription)?;
+        subscription.next_period_end = open.end;
+        Ok(self
+            .store
+            .update_subscription(&self.issuer.id, &subscription)?)
+    }
+
+    /// Closes every period that ended by `now`: drafts its invoice and
+    /// finalises the drafts whose grace period is over. Idempotent and
+    /// resumable: a run stopped anywhere and run again drafts each period
+    /// once.
+    pub fn bill_run(&self, now: DateTime<Utc>) -> Result<BillRunReport, BillingError> {
+        let mut report = BillRunReport::default();
+        let meters = self.meters()?;
+        let watermark = self.store.usage_watermark(&self.issuer.id)?;
+        let grace = Duration::hours(i64::from(self.issuer.grace_period_hours));
+        let mut page = PageAfter {
+            after: None,
+            limit: RUN_PAGE,
+        };
+        loop {
+            let due = self.store.due_subscriptions(&self.issuer.id, now, &page)?;
+            let Some(last) = due.last() else { break };
+            page.after = Some(last.id.to_string());
+            let shared = self.shared_usage(&due, watermark)?;
+            for subscription in &due {
+                match self.draft_one(subscription, &meters, watermark, &shared, now) {
+                    Ok(Some((outcome, content))) => {
+                        let replay = outcome.is_replay();
+                        if replay {
+                            report.replayed += 1;
+                        } else {
+                            report.drafted += 1;
+                        }
+                        let invoice = outcome.into_inner();
+                        // With no grace period the draft is final as composed.
+                        if grace.is_zero() && invoice.status == InvoiceStatus::Draft && !replay {
+                            match self.store.finalize_invoice(
+                                &self.issuer.id,
+                                &invoice.id,
+                                &content,
+                                now,
+                            ) {
+                                Ok(_) => report.finalized += 1,
+                                Err(e) => report.failures.push(RunFailure {
+                                    subject: invoice.id.to_string(),
+                                    message: e.to_string(),
+                                }),
+                            }
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => report.failures.push(RunFailure {
+                        subject: subscription.id.to_string(),
+                        message: e.to_string(),
+                    }),
+                }
+            }
+        }
+        report.finalized += self.finalize_due(now - grace, now, &mut report.failures)?;
+        Ok(report)
+    }
+
+    /// Reads, for every period that many due subscriptions share, every
+    /// customer's usage in one aggregate.
+    #[allow(clippy::type_complexity)]
+    fn shared_usage(
+        &self,
+        due: &[Subscription],
+        watermark: i64,
+    ) -> Result<
+        HashMap<(DateTime<Utc>, DateTime<Utc>), HashMap<(String, String), UsageAggregate>>,
+        BillingError,
+    > {
+        let mut windows: HashMap<(DateTime<Utc>, DateTime<Utc>), usize> = HashMap::new();
+        for s in due {
+            *windows
+                .entry((s.next_period_start, s.next_period_end))
+                .or_default() += 1;
+        }
+        let mut shared = HashMap::new();
+        for ((from, to), count) in windows {
+            if count < SHARED_WINDOW_MIN || from == to {
+                continue;
+            }
+            let all = self.store.aggregate_usage(
+                &self.issuer.id,
+                &UsageWindow {
+                    from,
+                    to,
+                    after_batch: 0,
+                    up_to_batch: watermark,
+                    customer: None,
+                },
+            )?;
+            shared.insert(
+                (from, to),
+                all.into_iter()
+                    .map(|a| ((a.customer.clone(), a.meter.clone()), a))
+                    .collect(),
+            );
+        }
+        Ok(shared)
+    }
+
+    /// Composes a subscription's open period (with adjustments for late
+    /// usage of issued periods) up to `watermark`.
+    fn compose_open(
+        &self,
+        subscription: &Subscription,
+        period: &Period,
+        meters: &BTreeMap<String, Meter>,
+        watermark: i64,
+        shared: &HashMap<(DateTime<Utc>, DateTime<Utc>), HashMap<(String, String), UsageAggregate>>,
+        now: DateTime<Utc>,
+    ) -> Result<Composition, BillingError> {
+        let (plans, tz, tax_rate, coupons) = self.terms_parts(subscription)?;
+        let terms = Terms {
+            plans: &plans,
+            phases: &subscription.phases,
+            ends_on: subscription.ends_on,
+            timezone: tz,
+            tax_rate,
+            coupons: &coupons,
+        };
+        let per_event = |meter: &str| {
+            plans
+                .values()
+                .any(|p| crate::preview::charges_per_event(p, meter))
+        };
+        let source = UsageSource {
+            billing: self,
+            meters,
+            customer: &subscription.customer,
+            after_batch: 0,
+            up_to_batch: watermark,
+            shared,
+            per_event: &per_event,
+        };
+        let mut composition = compose::compose(&terms, period, &mut |meter, from, to| {
+            source.usage(meter, from, to)
+        })?;
+        let adjustments =
+            self.late_adjustments(subscription, &plans, meters, watermark, &per_event, now)?;
+        if !adjustments.is_empty() {
+            for mut line in adjustments {
+                line.position = u32::try_from(composition.lines.len()).unwrap_or(u32::MAX);
+                composition.subtotal += line.amount;
+                composition.lines.push(line);
+            }
+            // Discount and tax follow the new subtotal.
+            let (discount, tax) = retotal(&terms, period, &composition)?;
+            composition.discount = discount;
+            composition.tax = tax;
+        }
+        Ok(composition)
+    }
+
+    /// Adjustment lines for usage that arrived after an issued invoice
+    /// was rated: for each of its usage lines, the charge on everything known
+    /// now minus the charge on what was known when it was last rated.
+    fn late_adjustments(
+        &self,
+        subscription: &Subscription,
+        plans: &BTreeMap<String, Plan>,
+        meters: &BTreeMap<String, Meter>,
+        watermark: i64,
+        per_event: &dyn Fn(&str) -> bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<InvoiceLine>, BillingError> {
+        // Events are accepted at most a late window after they happened,
+        // so an invoice ended longer ago than that (plus the longest
+        // period) can get no late usage.
+        let since = now - self.late_window() - Duration::days(400);
+        let issued = self
+            .store
+            .issued_invoices_of(&self.issuer.id, &subscription.id, since)?;
+        // Issued invoices are finalised in period order, so the latest
+        // one's watermark is what every earlier period was rated up to.
+        let Some(counted) = issued.iter().map(|i| i.usage_batch).max() else {
+            return Ok(Vec::new());
+        };
+        if counted >= watermark {
+            return Ok(Vec::new());
+        }
+        let mut lines = Vec::new();
+        for invoice in &issued {
+            // Anything new for this customer in the invoice's period?
+            let fresh = self.store.aggregate_usage(
+                &self.issuer.id,
+                &UsageWindow {
+                    from: invoice.period_start,
+                    to: invoice.period_end,
+                    after_batch: counted,
+                    up_to_batch: watermark,
+                    customer: Some(subscription.customer.clone()),
+                },
+            )?;
+            if fresh.is_empty() {
+                continue;
+            }
+            for line in invoice.lines.iter().filter(|l| l.kind == "usage") {
+                let (Some(meter), Some(plan_code)) = (&line.meter, &line.plan) else {
+                    continue;
+                };
+                if !fresh.iter().any(|f| &f.meter == meter) {
+                    continue;
+                }
+                let plan = match plans.get(plan_code) {
+                    Some(plan) => plan.clone(),
+                    None => self.plan(plan_code)?,
+                };
+                let read = |up_to: i64| {
+                    UsageSource {
+                        billing: self,
+                        meters,
+                        customer: &subscription.customer,
+                        after_batch: 0,
+                        up_to_batch: up_to,
+                        shared: &HashMap::new(),
+                        per_event,
+                    }
+                    .usage(meter, line.period_start, line.period_end)
+                };
+                let before = read(counted)?;
+                let after = read(watermark)?;
+                let old = compose::usage_amount(&plan, meter, &before)?;
+                let new = compose::usage_amount(&plan, meter, &after)?;
+                let (Some((old_amount, _)), Some((new_amount, rated))) = (old, new) else {
+                    continue;
+                };
+                let delta = new_amount - old_amount;
+                let units = after.quantity - before.quantity;
+                if delta.is_zero() && units.is_zero() {
+                    continue;
+                }
+                lines.push(InvoiceLine {
+                    position: 0,
+                    kind: "adjustment".into(),
+                    description: format!(
+                        "Late usage of {meter} for {} (invoice {})",
+                        line.period_start.date_naive(),
+                        invoice.number.as_deref().unwrap_or(invoice.id.as_str())
+                    ),
+                    meter: Some(meter.clone()),
+                    plan: Some(plan_code.clone()),
+                    quantity: units,
+                    amount: delta,
+                    period_start: line.period_start,
+                    period_end: line.period_end,
+                    adjusts: Some(LineRef {
+                        invoice: invoice.id.clone(),
+                        position: line.position,
+                    }),
+                    detail: serde_json::json!({
+                        "quantity_before": before.quantity.to_string(),
+                        "quantity_after": after.quantity.to_string(),
+                        "amount_before": old_amount.to_string(),
+                        "amount_after": new_amount.to_string(),
+                        "tiers": rated.tiers,
+                    }),
+                });
+            }
+        }
+        Ok(lines)
+    }
+
+    fn draft_one(
+        &self,
+        subscription: &Subscription,
+        meters: &BTreeMap<String, Meter>,
+        watermark: i64,
+        shared: &HashMap<(DateTime<Utc>, DateTime<Utc>), HashMap<(String, String), UsageAggregate>>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Outcome<Invoice>, FinalContent)>, BillingError> {
+        let (plans, tz, tax_rate, coupons) = self.terms_parts(subscription)?;
+        let terms = Terms {
+            plans: &plans,
+            phases: &subscription.phases,
+            ends_on: subscription.ends_on,
+            timezone: tz,
+            tax_rate,
+            coupons: &coupons,
+        };
+        let period = open_period(&terms, subscription)?;
+        let next = compose::next_period(&terms, &period)?;
+        let composition =
+            self.compose_open(subscription, &period, meters, watermark, shared, now)?;
+        let draft = NewInvoice {
+            id: InvoiceId::from_random((self.ids)()),
+            customer: subscription.customer.clone(),
+            subscription: subscription.id.clone(),
+            subscription_version: subscription.version,
+            currency: composition.currency,
+            period_start: period.start,
+            period_end: period.end,
+            next_period: next.map(|p| (p.start, p.end)),
+            usage_batch: watermark,
+            lines: composition.lines.clone(),
+            subtotal: composition.subtotal,
+            discount: composition.discount,
+            tax: composition.tax,
+            at: now,
+        };
+        let outcome = self.store.create_draft(&self.issuer.id, &draft)?;
+        let content = FinalContent {
+            usage_batch: watermark,
+            lines: composition.lines,
+            subtotal: composition.subtotal,
+            discount: composition.discount,
+            tax: composition.tax,
+        };
+        Ok(Some((outcome, content)))
+    }
+
+    /// Finalises drafts whose period ended by `ended_by`, each subscription's
+    /// in period order. Returns how many were finalised.
+    fn finalize_due(
+        &self,
+        ended_by: DateTime<Utc>,
+        now: DateTime<Utc>,
+        failures: &mut Vec<RunFailure>,
+    ) -> Result<u64, BillingError> {
+        let mut page = PageAfter {
+            after: None,
+            limit: RUN_PAGE,
+        };
+        let mut drafts = Vec::new();
+        loop {
+            let batch = self.store.drafts_due(&self.issuer.id, ended_by, &page)?;
+            let Some(last) = batch.last() else { break };
+            page.after = Some(last.id.to_string());
+            drafts.extend(
+                batch
+                    .into_iter()
+                    .map(|d| (d.subscription.clone(), d.period_start, d.period_end, d.id)),
+            );
+        }
+        drafts.sort();
+        let mut finalized = 0;
+        for (_, _, _, id) in drafts {
+            match self.finalize(&id, now) {
+                Ok(_) => finalized += 1,
+                Err(e) => failures.push(RunFailure {
+                    subject: id.to_string(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        Ok(finalized)
+    }
+
+    /// Finalises a draft now: recomposes it with all usage accepted so
+    /// far, applies credit notes and prepaid credit, numbers it. A draft
+    /// with an earlier draft of the same subscription still open is refused
+    /// (periods are finalised in order). An invoice already final is
+    /// returned as it is.
+    pub fn finalize(&self, id: &InvoiceId, now: DateTime<Utc>) -> Result<Invoice, BillingError> {
+        let invoice = self.invoice(id)?;
+        if invoice.status != InvoiceStatus::Draft {
+            return Ok(invoice);
+        }
+        let Some(sub_id) = &invoice.subscription else {
+            return Err(BillingError::Conflict(
+                "the draft has no subscription".into(),
+            ));
+        };
+        let subscription = self.subscription(sub_id)?;
+        let earlier = self.store.list_invoices(
+            &self.issuer.id,
+            &shiyun_core::billing::InvoiceFilter {
+                customer: Some(invoice.customer.clone()),
+                status: Some(InvoiceStatus::Draft),
+                from: None,
+                to: Some(invoice.period_end),
+            },
+            &PageAfter {
+                after: None,
+                limit: 10_000,
+            },
+        )?;
+        if earlier.iter().any(|d| {
+            d.subscription.as_ref() == Some(sub_id)
+                && d.id != invoice.id
+                && (d.period_start, d.period_end) < (invoice.period_start, invoice.period_end)
+        }) {
+            return Err(BillingError::Conflict(
+                "an earlier draft of this subscription must be finalised first".into(),
+            ));
+        }
+        let meters = self.meters()?;
+        let watermark = self.store.usage_watermark(&self.issuer.id)?;
+        let (plans, tz, tax_rate, coupons) = self.terms_parts(&subscription)?;
+        let terms = Terms {
+            plans: &plans,
+            phases: &subscription.phases,
+            ends_on: subscription.ends_on,
+            timezone: tz,
+            tax_rate,
+            coupons: &coupons,
+        };
+        let period = period_of(&terms, &invoice)?;
+        let composition = self.compose_open(
+            &subscription,
+            &period,
+            &meters,
+            watermark,
+            &HashMap::new(),
+            now,
+        )?;
+        let content = FinalContent {
+            usage_batch: watermark,
+            lines: composition.lines,
+            subtotal: composition.subtotal,
+            discount: composition.discount,
+            tax: composition.tax,
+        };
+        Ok(self
+            .store
+            .finalize_invoice(&self.issuer.id, id, &content, now)?
+            .into_inner())
+    }
+
+    /// One invoice.
+    pub fn invoice(&self, id: &InvoiceId) -> Result<Invoice, BillingError> {
+        self.store
+            .get_invoice(&self.issuer.id, id)?
+            .ok_or_else(|| BillingError::NotFound {
+                entity: "invoice",
+                id: id.to_string(),
+            })
+    }
+
+    /// Issues a credit note against a finalised invoice.
+    pub fn credit_note(
+        &self,
+        invoice: &InvoiceId,
+        amount: Decimal,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CreditNote, BillingError> {
+        let stored = self.invoice(invoice)?;
+        let rounded = Money::new(amount, stored.currency).round(RoundingMode::HalfUp);
+        if amount <= Decimal::ZERO || rounded.amount() != amount {
+            return Err(ValidationError::new(
+                "amount",
+                format!(
+                    "must be positive with at most {} decimal places",
+                    stored.currency.minor_units()
+                ),
+            )
+            .into());
+        }
+        if reason.is_empty() || reason.len() > 500 {
+            return Err(ValidationError::new("reason", "must be 1-500 bytes").into());
+        }
+        let id = CreditNoteId::from_random((self.ids)());
+        Ok(self
+            .store
+            .create_credit_note(&self.issuer.id, &id, invoice, amount, reason, now)?)
+    }
+
+    /// Records a payment (a bank transfer) of a finalised invoice.
+    pub fn record_payment(
+        &self,
+        invoice: &InvoiceId,
+        payment: &Payment,
+    ) -> Result<Outcome<Invoice>, BillingError> {
+        if payment.reference.is_empty() || payment.reference.len() > 255 {
+            return Err(ValidationError::new("reference", "must be 1-255 bytes").into());
+        }
+        Ok(self
+            .store
+            .record_payment(&self.issuer.id, invoice, payment)?)
+    }
+
+    /// Voids a finalised, unpaid invoice.
+    pub fn void(&self, invoice: &InvoiceId, now: DateTime<Utc>) -> Result<Invoice, BillingError> {
+        Ok(self.store.void_invoice(&self.issuer.id, invoice, now)?)
+    }
+}
+
+/// The period a subscription will invoice next, as stored.
+fn open_period(terms: &Terms, subscription: &Subscription) -> Result<Period, BillingError> {
+    period_between(
+        terms,
+        subscription.next_period_start,
+        subscription.next_period_end,
+    )
+}
+
+/// The period of a draft.
+fn period_of(terms: &Terms, invoice: &Invoice) -> Result<Period, BillingError> {
+    period_between(terms, invoice.period_start, invoice.period_end)
+}
+
+/// A period from its stored instants, with its local days.
+fn period_between(
+    terms: &Terms,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Period, BillingError> {
+    let first_day = start.with_timezone(&terms.timezone).date_naive();
+    let end_day = end.with_timezone(&terms.timezone).date_naive();
+    // Instants are local midnights; re-derive them so a stored period and
+    // a computed one compare equal.
+    let period = Period {
+        start,
+        end,
+        first_day,
+        end_day,
+    };
+    if period::local_midnight(first_day, terms.timezone) != start {
+        return Err(BillingError::Store(StoreError::Internal(format!(
+            "period start {start} is not a local midnight"
+        ))));
+    }
+    Ok(period)
+}
+
+/// Discount and tax for a composition whose lines changed.
+fn retotal(
+    terms: &Terms,
+    period: &Period,
+    composition: &Composition,
+) -> Result<(Decimal, Decimal), BillingError> {
+    // Compose again over fixed lines: reuse the kernel's totals by composing
+    // a copy with the same lines (coupons and tax depend only on the subtotal
+    // and the period's index).
+    compose::totals(terms, period, composition.currency, composition.subtotal)
+}
+
+/// Coupon fields that do not depend on the plan.
+fn check_coupon(coupon: &Coupon, currency: shiyun_core::Currency) -> Result<(), ValidationError> {
+    check_code(&coupon.code.to_ascii_lowercase(), "code")?;
+    match (coupon.percent_off, coupon.amount_off) {
+        (Some(p), None) if p > Decimal::ZERO && p <= Decimal::ONE_HUNDRED => Ok(()),
+        (None, Some(a))
+            if a > Decimal::ZERO
+                && Money::new(a, currency).round(RoundingMode::HalfUp).amount() == a =>
+        {
+            Ok(())
+        }
+        _ => Err(ValidationError::new(
+            "percent_off",
+            "give either percent_off in (0, 100] or a positive amount_off in the plan's minor unit",
+        )),
+    }
+}
+
+/// The field serde names in an error (`missing field `customer``), or `event`.
+fn serde_field(message: &str) -> String {
+    for marker in ["missing field `", "unknown field `"] {
+        if let Some(rest) = message.split_once(marker).map(|(_, r)| r) {
+            if let Some((field, _)) = rest.split_once('`') {
+                return field.to_owned();
+            }
+        }
+    }
+    "event".to_owned()
+}
