@@ -5,7 +5,7 @@
 //! finalise, correct and collect invoices.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shiyun_core::billing::{
     Aggregation, BillingStore, CreditNote, CreditNoteId, Customer, CustomerId, CustomerInput,
-    FinalContent, IngestOutcome, Invoice, InvoiceId, InvoiceLine, InvoiceStatus, Issuer, LineRef,
-    Meter, NewInvoice, PageAfter, Payment, PlanPhase, StoredPlan, Subscription, SubscriptionId,
-    SubscriptionStatus, UsageAggregate, UsageWindow, check_code,
+    FinalContent, IngestOutcome, Invoice, InvoiceId, InvoiceLine, InvoiceStatus, Issuer, IssuerId,
+    LineRef, Meter, NewInvoice, PageAfter, Payment, PlanPhase, StoredPlan, Subscription,
+    SubscriptionId, SubscriptionStatus, UsageAggregate, UsageWindow, check_code,
 };
 use shiyun_core::money::RoundingMode;
 use shiyun_core::store::{Outcome, StoreError};
@@ -43,7 +43,9 @@ pub type IdSource = Arc<dyn Fn() -> [u8; 16] + Send + Sync>;
 #[derive(Clone)]
 pub struct Billing {
     store: Arc<dyn BillingStore>,
+    /// The issuer as asked for; its stored settings win once read.
     issuer: Issuer,
+    stored: Arc<OnceLock<Issuer>>,
     ids: IdSource,
 }
 
@@ -142,7 +144,7 @@ impl UsageSource<'_> {
             _ => self
                 .billing
                 .store
-                .aggregate_usage(&self.billing.issuer.id, &window)?
+                .aggregate_usage(self.billing.id()?, &window)?
                 .into_iter()
                 .find(|a| a.meter == meter_code),
         };
@@ -158,14 +160,14 @@ impl UsageSource<'_> {
             let points =
                 self.billing
                     .store
-                    .usage_points(&self.billing.issuer.id, meter_code, &window)?;
+                    .usage_points(self.billing.id()?, meter_code, &window)?;
             usage.quantity = compose::weighted_sum(&points, from, to);
         }
         if (self.per_event)(meter_code) && usage.events > 0 {
             let points =
                 self.billing
                     .store
-                    .usage_points(&self.billing.issuer.id, meter_code, &window)?;
+                    .usage_points(self.billing.id()?, meter_code, &window)?;
             usage.amounts = points
                 .into_iter()
                 .filter(|p| p.timestamp >= from)
@@ -189,17 +191,38 @@ pub fn quantity_of(aggregation: Aggregation, aggregate: &UsageAggregate) -> Deci
 }
 
 impl Billing {
+    /// The engine of `issuer`, without touching the store yet: the issuer
+    /// is checked and created (or its stored settings read) on first use.
+    pub fn new(store: Arc<dyn BillingStore>, issuer: Issuer, ids: IdSource) -> Self {
+        Billing {
+            store,
+            issuer,
+            stored: Arc::new(OnceLock::new()),
+            ids,
+        }
+    }
+
     /// The engine of `issuer`, created in the store if new (an existing
     /// issuer keeps its stored settings).
     pub fn open(
         store: Arc<dyn BillingStore>,
-        issuer: &Issuer,
+        issuer: Issuer,
         ids: IdSource,
     ) -> Result<Self, BillingError> {
-        if issuer.invoice_prefix.is_empty()
-            || issuer.invoice_prefix.len() > 16
-            || !issuer
-                .invoice_prefix
+        let billing = Billing::new(store, issuer, ids);
+        billing.issuer()?;
+        Ok(billing)
+    }
+
+    /// The issuer as stored (created on the first call).
+    pub fn issuer(&self) -> Result<&Issuer, BillingError> {
+        if let Some(stored) = self.stored.get() {
+            return Ok(stored);
+        }
+        let prefix = &self.issuer.invoice_prefix;
+        if prefix.is_empty()
+            || prefix.len() > 16
+            || !prefix
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         {
@@ -209,13 +232,14 @@ impl Billing {
             )
             .into());
         }
-        let issuer = store.ensure_issuer(issuer)?;
-        Ok(Billing { store, issuer, ids })
+        let stored = self.store.ensure_issuer(&self.issuer)?;
+        // A concurrent first call stored the same row; either value will do.
+        Ok(self.stored.get_or_init(|| stored))
     }
 
-    /// The issuer as stored.
-    pub fn issuer(&self) -> &Issuer {
-        &self.issuer
+    /// The issuer's id, once the issuer exists in the store.
+    pub fn id(&self) -> Result<&IssuerId, BillingError> {
+        Ok(&self.issuer()?.id)
     }
 
     /// The store.
@@ -223,8 +247,8 @@ impl Billing {
         &self.store
     }
 
-    fn late_window(&self) -> Duration {
-        Duration::days(i64::from(self.issuer.late_window_days))
+    fn late_window(&self) -> Result<Duration, BillingError> {
+        Ok(Duration::days(i64::from(self.issuer()?.late_window_days)))
     }
 
     /// Defines a meter (the same definition again is a replay).
@@ -246,14 +270,14 @@ impl Billing {
             }
             _ => {}
         }
-        Ok(self.store.create_meter(&self.issuer.id, meter)?)
+        Ok(self.store.create_meter(self.id()?, meter)?)
     }
 
     /// Every meter, by code.
     pub fn meters(&self) -> Result<BTreeMap<String, Meter>, BillingError> {
         Ok(self
             .store
-            .list_meters(&self.issuer.id)?
+            .list_meters(self.id()?)?
             .into_iter()
             .map(|m| (m.code.clone(), m))
             .collect())
@@ -283,14 +307,14 @@ impl Billing {
             body: plan.to_json(),
             created_at: now,
         };
-        Ok(self.store.create_plan(&self.issuer.id, &stored)?)
+        Ok(self.store.create_plan(self.id()?, &stored)?)
     }
 
     /// One plan.
     pub fn plan(&self, code: &str) -> Result<Plan, BillingError> {
         let stored =
             self.store
-                .get_plan(&self.issuer.id, code)?
+                .get_plan(self.id()?, code)?
                 .ok_or_else(|| BillingError::NotFound {
                     entity: "plan",
                     id: code.to_owned(),
@@ -314,12 +338,12 @@ impl Billing {
             return Err(ValidationError::new("tax_rate", "must be a fraction in [0, 1)").into());
         }
         let id = CustomerId::from_random((self.ids)());
-        Ok(self.store.put_customer(&self.issuer.id, &id, input, now)?)
+        Ok(self.store.put_customer(self.id()?, &id, input, now)?)
     }
 
     fn customer(&self, external_id: &str) -> Result<Customer, BillingError> {
         self.store
-            .get_customer(&self.issuer.id, external_id)?
+            .get_customer(self.id()?, external_id)?
             .ok_or_else(|| BillingError::NotFound {
                 entity: "customer",
                 id: external_id.to_owned(),
@@ -342,6 +366,7 @@ impl Billing {
             .into());
         }
         let meters = self.meters()?;
+        let late_window = self.late_window()?;
         let mut results: Vec<Option<EventResult>> = vec![None; batch.len()];
         let mut checked = Vec::with_capacity(batch.len());
         let mut positions = Vec::with_capacity(batch.len());
@@ -352,9 +377,7 @@ impl Billing {
                 .map(str::to_owned);
             let parsed = serde_json::from_value::<UsageEventInput>(raw.clone())
                 .map_err(|e| ValidationError::new(serde_field(&e.to_string()), e.to_string()));
-            match parsed
-                .and_then(|event| events::check_event(&event, &meters, self.late_window(), now))
-            {
+            match parsed.and_then(|event| events::check_event(&event, &meters, late_window, now)) {
                 Ok(event) => {
                     checked.push(event);
                     positions.push(index);
@@ -363,7 +386,7 @@ impl Billing {
             }
         }
         if !checked.is_empty() {
-            let outcomes = self.store.insert_usage(&self.issuer.id, &checked, now)?;
+            let outcomes = self.store.insert_usage(self.id()?, &checked, now)?;
             for ((event, index), outcome) in checked.iter().zip(&positions).zip(outcomes) {
                 let key = Some(event.idempotency_key.clone());
                 results[*index] = Some(match outcome {
@@ -463,14 +486,12 @@ impl Billing {
             version: 1,
             created_at: now,
         };
-        Ok(self
-            .store
-            .create_subscription(&self.issuer.id, &subscription)?)
+        Ok(self.store.create_subscription(self.id()?, &subscription)?)
     }
 
     fn subscription(&self, id: &SubscriptionId) -> Result<Subscription, BillingError> {
         self.store
-            .get_subscription(&self.issuer.id, id)?
+            .get_subscription(self.id()?, id)?
             .ok_or_else(|| BillingError::NotFound {
                 entity: "subscription",
                 id: id.to_string(),
@@ -541,9 +562,7 @@ impl Billing {
             plan: plan_code.to_owned(),
             starts_on,
         });
-        Ok(self
-            .store
-            .update_subscription(&self.issuer.id, &subscription)?)
+        Ok(self.store.update_subscription(self.id()?, &subscription)?)
     }
 
     /// Cancels a subscription: its last day is `ends_on`, or the current
@@ -590,9 +609,7 @@ impl Billing {
         };
         let open = open_period(&terms, &subscription)?;
         subscription.next_period_end = open.end;
-        Ok(self
-            .store
-            .update_subscription(&self.issuer.id, &subscription)?)
+        Ok(self.store.update_subscription(self.id()?, &subscription)?)
     }
 
     /// Closes every period that ended by `now`: drafts its invoice and
@@ -602,14 +619,14 @@ impl Billing {
     pub fn bill_run(&self, now: DateTime<Utc>) -> Result<BillRunReport, BillingError> {
         let mut report = BillRunReport::default();
         let meters = self.meters()?;
-        let watermark = self.store.usage_watermark(&self.issuer.id)?;
-        let grace = Duration::hours(i64::from(self.issuer.grace_period_hours));
+        let watermark = self.store.usage_watermark(self.id()?)?;
+        let grace = Duration::hours(i64::from(self.issuer()?.grace_period_hours));
         let mut page = PageAfter {
             after: None,
             limit: RUN_PAGE,
         };
         loop {
-            let due = self.store.due_subscriptions(&self.issuer.id, now, &page)?;
+            let due = self.store.due_subscriptions(self.id()?, now, &page)?;
             let Some(last) = due.last() else { break };
             page.after = Some(last.id.to_string());
             let shared = self.shared_usage(&due, watermark)?;
@@ -626,7 +643,7 @@ impl Billing {
                         // With no grace period the draft is final as composed.
                         if grace.is_zero() && invoice.status == InvoiceStatus::Draft && !replay {
                             match self.store.finalize_invoice(
-                                &self.issuer.id,
+                                self.id()?,
                                 &invoice.id,
                                 &content,
                                 now,
@@ -674,7 +691,7 @@ impl Billing {
                 continue;
             }
             let all = self.store.aggregate_usage(
-                &self.issuer.id,
+                self.id()?,
                 &UsageWindow {
                     from,
                     to,
@@ -761,10 +778,10 @@ impl Billing {
         // Events are accepted at most a late window after they happened,
         // so an invoice ended longer ago than that (plus the longest
         // period) can get no late usage.
-        let since = now - self.late_window() - Duration::days(400);
+        let since = now - self.late_window()? - Duration::days(400);
         let issued = self
             .store
-            .issued_invoices_of(&self.issuer.id, &subscription.id, since)?;
+            .issued_invoices_of(self.id()?, &subscription.id, since)?;
         // Issued invoices are finalised in period order, so the latest
         // one's watermark is what every earlier period was rated up to.
         let Some(counted) = issued.iter().map(|i| i.usage_batch).max() else {
@@ -777,7 +794,7 @@ impl Billing {
         for invoice in &issued {
             // Anything new for this customer in the invoice's period?
             let fresh = self.store.aggregate_usage(
-                &self.issuer.id,
+                self.id()?,
                 &UsageWindow {
                     from: invoice.period_start,
                     to: invoice.period_end,
@@ -892,7 +909,7 @@ impl Billing {
             tax: composition.tax,
             at: now,
         };
-        let outcome = self.store.create_draft(&self.issuer.id, &draft)?;
+        let outcome = self.store.create_draft(self.id()?, &draft)?;
         let content = FinalContent {
             usage_batch: watermark,
             lines: composition.lines,
@@ -917,7 +934,7 @@ impl Billing {
         };
         let mut drafts = Vec::new();
         loop {
-            let batch = self.store.drafts_due(&self.issuer.id, ended_by, &page)?;
+            let batch = self.store.drafts_due(self.id()?, ended_by, &page)?;
             let Some(last) = batch.last() else { break };
             page.after = Some(last.id.to_string());
             drafts.extend(
@@ -957,7 +974,7 @@ impl Billing {
         };
         let subscription = self.subscription(sub_id)?;
         let earlier = self.store.list_invoices(
-            &self.issuer.id,
+            self.id()?,
             &shiyun_core::billing::InvoiceFilter {
                 customer: Some(invoice.customer.clone()),
                 status: Some(InvoiceStatus::Draft),
@@ -979,7 +996,7 @@ impl Billing {
             ));
         }
         let meters = self.meters()?;
-        let watermark = self.store.usage_watermark(&self.issuer.id)?;
+        let watermark = self.store.usage_watermark(self.id()?)?;
         let (plans, tz, tax_rate, coupons) = self.terms_parts(&subscription)?;
         let terms = Terms {
             plans: &plans,
@@ -1007,14 +1024,14 @@ impl Billing {
         };
         Ok(self
             .store
-            .finalize_invoice(&self.issuer.id, id, &content, now)?
+            .finalize_invoice(self.id()?, id, &content, now)?
             .into_inner())
     }
 
     /// One invoice.
     pub fn invoice(&self, id: &InvoiceId) -> Result<Invoice, BillingError> {
         self.store
-            .get_invoice(&self.issuer.id, id)?
+            .get_invoice(self.id()?, id)?
             .ok_or_else(|| BillingError::NotFound {
                 entity: "invoice",
                 id: id.to_string(),
@@ -1047,7 +1064,7 @@ impl Billing {
         let id = CreditNoteId::from_random((self.ids)());
         Ok(self
             .store
-            .create_credit_note(&self.issuer.id, &id, invoice, amount, reason, now)?)
+            .create_credit_note(self.id()?, &id, invoice, amount, reason, now)?)
     }
 
     /// Records a payment (a bank transfer) of a finalised invoice.
@@ -1059,14 +1076,12 @@ impl Billing {
         if payment.reference.is_empty() || payment.reference.len() > 255 {
             return Err(ValidationError::new("reference", "must be 1-255 bytes").into());
         }
-        Ok(self
-            .store
-            .record_payment(&self.issuer.id, invoice, payment)?)
+        Ok(self.store.record_payment(self.id()?, invoice, payment)?)
     }
 
     /// Voids a finalised, unpaid invoice.
     pub fn void(&self, invoice: &InvoiceId, now: DateTime<Utc>) -> Result<Invoice, BillingError> {
-        Ok(self.store.void_invoice(&self.issuer.id, invoice, now)?)
+        Ok(self.store.void_invoice(self.id()?, invoice, now)?)
     }
 }
 

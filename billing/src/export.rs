@@ -193,7 +193,7 @@ impl Export {
             after: self.after.clone(),
             limit: PAGE,
         };
-        let issuer = self.billing.issuer().id.clone();
+        let issuer = self.billing.id()?.clone();
         let store = self.billing.store().clone();
         let mut out = Writer::new(self.format, !self.header_written);
         match self.kind {

@@ -130,6 +130,7 @@
 mod accounts;
 mod api_keys;
 mod audit;
+mod billing_stub;
 mod db;
 mod housekeeping;
 mod listings;

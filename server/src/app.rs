@@ -11,9 +11,13 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use shiyun_accounts::{PartnerCatalog, UserCentre};
+use shiyun_billing::Billing;
+use shiyun_core::billing::BillingStore;
 use shiyun_core::error::ErrorCode;
 use shiyun_core::search::SearchStore;
-use shiyun_core::store::{ChangeFeed, ListingStore, PartnerStore, StoreHealth, SyncRunStore};
+use shiyun_core::store::{
+    ChangeFeed, JobLock, ListingStore, PartnerStore, StoreHealth, SyncRunStore,
+};
 use shiyun_search::CatalogIndex;
 use tracing_actix_web::{RequestId, TracingLogger};
 
@@ -47,6 +51,10 @@ pub struct AppState {
     pub views: Arc<ViewCounter>,
     /// Settings, read-only.
     pub settings: Arc<Settings>,
+    /// The marketplace's billing (the default issuer).
+    pub billing: Billing,
+    /// Run-once locks for jobs (bill runs) across instances.
+    pub job_lock: Arc<dyn JobLock>,
 }
 
 impl AppState {
@@ -62,10 +70,15 @@ impl AppState {
             + StoreHealth
             + PartnerStore
             + SearchStore
+            + BillingStore
+            + JobLock
             + Clone
             + 'static,
     {
+        let billing = crate::billing::marketplace(Arc::new(store.clone()), &settings);
         AppState {
+            billing,
+            job_lock: Arc::new(store.clone()),
             listings: Arc::new(store.clone()),
             changes: Arc::new(store.clone()),
             sync_runs: Arc::new(store.clone()),

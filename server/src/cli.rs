@@ -55,6 +55,14 @@ pub enum Command {
     /// Platform administration.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Billing: preview an invoice of a plan.
+    #[command(subcommand)]
+    Billing(crate::cli::billing::BillingCommand),
+    /// Stream finance exports (invoices, usage, journal) to a file or stdout.
+    Export(crate::cli::billing::ExportArgs),
+    /// Check the billing audit chain.
+    #[command(subcommand)]
+    Audit(crate::cli::billing::AuditCommand),
 }
 
 /// `shiyun admin …`.
@@ -200,6 +208,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Search(args) => crate::cli::search::run(settings, args).await,
         Command::Catalog(command) => crate::cli::catalog::run(settings, command).await,
         Command::Admin(AdminCommand::CreateOperator(args)) => create_operator(settings, args).await,
+        Command::Billing(command) => crate::cli::billing::run_billing(settings, command).await,
+        Command::Export(args) => crate::cli::billing::run_export(settings, args).await,
+        Command::Audit(command) => crate::cli::billing::run_audit(settings, command).await,
     }
 }
 
@@ -319,6 +330,7 @@ pub async fn open_search_index(settings: &Settings) -> Result<Arc<CatalogIndex>>
 async fn serve(db: Database, settings: Settings, users: UserCentre) -> Result<()> {
     let index = open_search_index(&settings).await?;
     let state = AppState::new(db.clone(), users.clone(), settings.clone(), index);
+    let (state_billing, state_locks) = (state.billing.clone(), state.job_lock.clone());
     // Caught up before the port opens: the first search already answers.
     let (search, warmed) = SearchRuntime::start(&state).await?;
     tracing::info!(
@@ -347,6 +359,11 @@ async fn serve(db: Database, settings: Settings, users: UserCentre) -> Result<()
         vec![
             tokio::spawn(crate::cli::catalog::run_schedules(db, settings.clone())),
             tokio::spawn(run_housekeeping(users, HOUSEKEEPING_EVERY)),
+            tokio::spawn(crate::billing::run_bill_runs(
+                state_billing,
+                state_locks,
+                settings.clone(),
+            )),
         ]
     } else {
         Vec::new()
@@ -520,6 +537,7 @@ fn parse_params(pairs: &[String]) -> Result<BTreeMap<String, String>> {
         .collect()
 }
 
+pub mod billing;
 pub mod catalog;
 pub mod search;
 

@@ -187,6 +187,12 @@ impl From<shiyun_accounts::AccountError> for ApiError {
     }
 }
 
+impl From<shiyun_billing::BillingError> for ApiError {
+    fn from(err: shiyun_billing::BillingError) -> Self {
+        ApiError::from_coded(&err)
+    }
+}
+
 impl From<shiyun_core::ValidationError> for ApiError {
     fn from(err: shiyun_core::ValidationError) -> Self {
         ApiError::invalid(err.field_name(), err.message())

@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod billing;
 pub mod cli;
 pub mod error;
 pub mod routes;

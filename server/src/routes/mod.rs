@@ -11,6 +11,7 @@ pub mod api_keys;
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod changes;
 pub mod enterprises;
 pub mod fx_rates;

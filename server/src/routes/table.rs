@@ -11,9 +11,9 @@ use actix_web::web;
 use shiyun_core::tenancy::Permission;
 
 use crate::routes::{
-    api_keys, applications, audit, auth, changes, enterprises, fx_rates, health, invitations,
-    listings, me, members, openapi, partner, projects, recommendations, search, sync_runs,
-    templates, vendors,
+    api_keys, applications, audit, auth, billing, changes, enterprises, fx_rates, health,
+    invitations, listings, me, members, openapi, partner, projects, recommendations, search,
+    sync_runs, templates, vendors,
 };
 
 /// Who may call a route.
@@ -188,6 +188,29 @@ routes! {
     Post   "/v1/api-keys"                              may(P::KeysManage)          => api_keys::create_api_key;
     Delete "/v1/api-keys/{key}"                        may(P::KeysManage)          => api_keys::revoke_api_key;
     Get    "/v1/audit"                                 may(P::AuditRead)           => audit::list_audit;
+
+    // billing: usage, the marketplace's plans and invoices, finance exports
+    Post   "/v1/usage/events"                          may(P::UsageWrite)          => billing::ingest_usage;
+    Get    "/v1/invoices"                              may(P::InvoicesRead)        => billing::list_my_invoices;
+    Get    "/v1/billing/meters"                        Operator                    => billing::list_meters;
+    Post   "/v1/billing/meters"                        Operator                    => billing::create_meter;
+    Get    "/v1/billing/plans"                         Operator                    => billing::list_plans;
+    Post   "/v1/billing/plans"                         Operator                    => billing::create_plan;
+    Put    "/v1/billing/customers/{customer}"          Operator                    => billing::put_customer;
+    Post   "/v1/billing/customers/{customer}/credits"  Operator                    => billing::add_credit;
+    Post   "/v1/billing/subscriptions"                 Operator                    => billing::create_subscription;
+    Post   "/v1/billing/subscriptions/{subscription}/plan"   Operator              => billing::change_plan;
+    Post   "/v1/billing/subscriptions/{subscription}/cancel" Operator              => billing::cancel_subscription;
+    Post   "/v1/billing/runs"                          Operator                    => billing::run_bill_run;
+    Post   "/v1/billing/preview"                       Operator                    => billing::preview_invoice;
+    Get    "/v1/billing/invoices"                      Operator                    => billing::list_invoices;
+    Post   "/v1/billing/invoices/{invoice}/finalize"   Operator                    => billing::finalize_invoice;
+    Post   "/v1/billing/invoices/{invoice}/void"       Operator                    => billing::void_invoice;
+    Post   "/v1/billing/invoices/{invoice}/payments"   Operator                    => billing::record_payment;
+    Post   "/v1/billing/invoices/{invoice}/credit-notes" Operator                  => billing::create_credit_note;
+    Get    "/v1/exports/invoices"                      Operator                    => billing::export_invoices;
+    Get    "/v1/exports/usage"                         Operator                    => billing::export_usage;
+    Get    "/v1/exports/journal"                       Operator                    => billing::export_journal;
 
     // a partner cloud's own catalog
     Put    "/v1/partner/vendor"                        may(P::CatalogWrite)        => partner::put_partner_vendor;
