@@ -1,9 +1,9 @@
 //! Billing's error type.
 
+use shiyun_core::ValidationError;
 use shiyun_core::error::{CodedError, ErrorCode};
 use shiyun_core::money::MoneyError;
 use shiyun_core::store::StoreError;
-use shiyun_core::ValidationError;
 
 /// Everything a billing call can fail with.
 #[derive(Debug, thiserror::Error)]
