@@ -209,7 +209,7 @@ fn volume(tiers: &[Tier], quantity: Decimal) -> Result<Rated, BillingError> {
         .iter()
         .enumerate()
         .find(|(_, t)| t.up_to.is_none_or(|u| quantity <= u))
-        .or_else(|| tiers.iter().enumerate().last());
+        .or_else(|| tiers.iter().enumerate().next_back());
     let Some((i, t)) = found else {
         return Ok(Rated {
             amount: Decimal::ZERO,

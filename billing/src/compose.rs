@@ -444,6 +444,7 @@ pub fn usage_amount(
 /// The invoice for `period` of the subscription `terms` describes: its lines
 /// (see the module's rules) and totals. `usage(meter, from, to)` answers a
 /// meter's usage over `[from, to)`.
+#[allow(clippy::type_complexity)] // the callback's signature is the engine's contract
 pub fn compose(
     terms: &Terms,
     period: &Period,

@@ -1,6 +1,12 @@
 //! Rating: golden worked examples for each model, the zero-usage flat fee
 //! rule, and properties over many random usages.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly at the first surprise"
+)]
+
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;

@@ -1,6 +1,12 @@
 //! Periods: calendar and anniversary boundaries, month-end anchors, leap
 //! years, local midnight across DST, period indexes.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly at the first surprise"
+)]
+
 use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use proptest::prelude::*;

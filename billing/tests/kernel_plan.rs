@@ -1,5 +1,11 @@
 //! The JSON plan format: parsing, validation paths, unknown fields, round trip.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly at the first surprise"
+)]
+
 use rust_decimal_macros::dec;
 use shiyun_billing::plan::{BillingTime, ChargeModel, Interval, PayIn, Plan};
 
