@@ -896,7 +896,7 @@ fn arb_coupon() -> impl Strategy<Value = Coupon> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1500))]
+    #![proptest_config(ProptestConfig::with_cases(2500))]
 
     #[test]
     fn compose_totals_are_consistent(
