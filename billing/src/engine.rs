@@ -452,7 +452,9 @@ impl Billing {
         let customer = self.customer(&request.customer)?;
         let plan = self.plan(&request.plan)?;
         for (i, coupon) in request.coupons.iter().enumerate() {
-            check_coupon(coupon, plan.currency).map_err(|e| e.within(&format!("coupons[{i}]")))?;
+            coupon
+                .validate()
+                .map_err(|e| e.within(&format!("coupons[{i}]")))?;
         }
         let phases = vec![PlanPhase {
             plan: plan.code.clone(),
@@ -750,15 +752,13 @@ impl Billing {
         let adjustments =
             self.late_adjustments(subscription, &plans, meters, watermark, &per_event, now)?;
         if !adjustments.is_empty() {
+            let mut lines = std::mem::take(&mut composition.lines);
             for mut line in adjustments {
-                line.position = u32::try_from(composition.lines.len()).unwrap_or(u32::MAX);
-                composition.subtotal += line.amount;
-                composition.lines.push(line);
+                line.position = u32::try_from(lines.len()).unwrap_or(u32::MAX);
+                lines.push(line);
             }
             // Discount and tax follow the new subtotal.
-            let (discount, tax) = retotal(&terms, period, &composition)?;
-            composition.discount = discount;
-            composition.tax = tax;
+            composition = compose::totals(&terms, period, composition.currency, lines)?;
         }
         Ok(composition)
     }
@@ -1121,36 +1121,6 @@ fn period_between(
         ))));
     }
     Ok(period)
-}
-
-/// Discount and tax for a composition whose lines changed.
-fn retotal(
-    terms: &Terms,
-    period: &Period,
-    composition: &Composition,
-) -> Result<(Decimal, Decimal), BillingError> {
-    // Compose again over fixed lines: reuse the kernel's totals by composing
-    // a copy with the same lines (coupons and tax depend only on the subtotal
-    // and the period's index).
-    compose::totals(terms, period, composition.currency, composition.subtotal)
-}
-
-/// Coupon fields that do not depend on the plan.
-fn check_coupon(coupon: &Coupon, currency: shiyun_core::Currency) -> Result<(), ValidationError> {
-    check_code(&coupon.code.to_ascii_lowercase(), "code")?;
-    match (coupon.percent_off, coupon.amount_off) {
-        (Some(p), None) if p > Decimal::ZERO && p <= Decimal::ONE_HUNDRED => Ok(()),
-        (None, Some(a))
-            if a > Decimal::ZERO
-                && Money::new(a, currency).round(RoundingMode::HalfUp).amount() == a =>
-        {
-            Ok(())
-        }
-        _ => Err(ValidationError::new(
-            "percent_off",
-            "give either percent_off in (0, 100] or a positive amount_off in the plan's minor unit",
-        )),
-    }
 }
 
 /// The field serde names in an error (`missing field `customer``), or `event`.

@@ -306,10 +306,14 @@ fn aggregate_events(
     Ok((usage, outside, duplicates))
 }
 
-/// Whether a plan charges any meter per event (percentage), for callers
-/// deciding what to read.
+/// Whether a plan rates a meter from each event's amount (the two
+/// percentage models), so callers read the events and not just the total.
 pub fn charges_per_event(plan: &Plan, meter: &str) -> bool {
-    plan.charges
-        .iter()
-        .any(|c| c.meter == meter && matches!(c.model, ChargeModel::Percentage { .. }))
+    plan.charges.iter().any(|c| {
+        c.meter == meter
+            && matches!(
+                c.model,
+                ChargeModel::Percentage { .. } | ChargeModel::GraduatedPercentage { .. }
+            )
+    })
 }
