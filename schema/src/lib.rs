@@ -130,7 +130,6 @@
 mod accounts;
 mod api_keys;
 mod audit;
-mod billing_stub;
 mod db;
 mod housekeeping;
 mod listings;

@@ -27,6 +27,9 @@ pub enum BillingCommand {
     /// Print the invoice a plan would issue for a period, as JSON (the
     /// total at `total.amount`); nothing is stored.
     Preview(PreviewArgs),
+    /// Run a bill run now (under the same job lock as the schedule) and
+    /// print its report as JSON.
+    Run,
 }
 
 /// Options of `billing preview`.
@@ -154,7 +157,10 @@ fn read_usage(path: &PathBuf) -> Result<PreviewUsage> {
 
 /// Runs `shiyun billing …`.
 pub async fn run_billing(settings: Settings, command: BillingCommand) -> Result<()> {
-    let BillingCommand::Preview(args) = command;
+    let args = match command {
+        BillingCommand::Preview(args) => args,
+        BillingCommand::Run => return bill_run(settings).await,
+    };
     let plan =
         Plan::parse(&read_json_file(&args.plan)?).map_err(|e| anyhow::anyhow!("plan: {e}"))?;
     let usage = match &args.usage {
@@ -186,6 +192,24 @@ pub async fn run_billing(settings: Settings, command: BillingCommand) -> Result<
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", serde_json::to_string_pretty(&invoice)?);
+    Ok(())
+}
+
+async fn bill_run(settings: Settings) -> Result<()> {
+    let db = open_database(&settings).await?;
+    let billing = crate::billing::marketplace(Arc::new(db.clone()), &settings);
+    let report = tokio::task::spawn_blocking(move || -> Result<_> {
+        let Some(_guard) =
+            shiyun_core::store::JobLock::try_lock_job(&db, crate::billing::BILL_RUN_JOB)?
+        else {
+            bail!("a bill run is already running");
+        };
+        billing
+            .bill_run(chrono::Utc::now())
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    })
+    .await??;
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
 
