@@ -17,7 +17,7 @@ use super::common::{
 use super::sql::{self, args};
 use crate::db::{Database, DbConnection, Isolation, TxError};
 use crate::time::micros;
-use crate::user_centre::read;
+use crate::user_centre::{read, unique_is_conflict};
 
 #[derive(QueryableByName)]
 struct IssuerRow {
@@ -174,7 +174,10 @@ pub(super) fn put_customer(
                 &tax_rate,
                 micros(at)
             ],
-        )?;
+        )
+        .map_err(unique_is_conflict(
+            "that customer id belongs to another customer of the issuer",
+        ))?;
         load_customer(conn, issuer, &customer.external_id)?
             .ok_or_else(|| StoreError::Internal("customer vanished after its write".into()).into())
     })

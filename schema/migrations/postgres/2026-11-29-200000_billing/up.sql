@@ -35,12 +35,13 @@ CREATE TABLE billing_counters (
 CREATE TABLE billing_customers (
     issuer_id TEXT COLLATE "C" NOT NULL REFERENCES billing_issuers (id),
     external_id TEXT COLLATE "C" NOT NULL,
-    id TEXT COLLATE "C" NOT NULL UNIQUE,
+    id TEXT COLLATE "C" NOT NULL,
     name TEXT NOT NULL,
     timezone TEXT NOT NULL,
     tax_rate TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    PRIMARY KEY (issuer_id, external_id)
+    PRIMARY KEY (issuer_id, external_id),
+    UNIQUE (issuer_id, id)
 );
 
 CREATE TABLE billing_prepaid (
