@@ -35,6 +35,12 @@
 //! insert of the same key waits for the first one's commit, so each key is
 //! accepted once.
 //!
+//! Voiding sets the state only: credit-note and prepaid balances an invoice
+//! drew at finalisation stay drawn (the contract asks nothing more; a
+//! credit note is the correction). Voiding a voided invoice returns it
+//! unchanged, and a credit note created again with its id and content
+//! returns the stored one.
+//!
 //! Aggregates are one `GROUP BY customer, meter`; the `latest` value is
 //! ranked (`ROW_NUMBER()`) only for meters whose aggregation is `latest`
 //! (other aggregates carry `latest: None`).

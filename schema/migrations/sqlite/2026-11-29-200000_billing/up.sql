@@ -15,6 +15,7 @@
 -- `audit_seq` (the audit chain's length). They are separate rows so that an
 -- ingest batch (which holds `ingest_batch` locked until it commits, making
 -- batches commit in number order) never waits for a finalisation.
+-- The audit chain's head hash is its last row's (`billing_audit`).
 
 CREATE TABLE billing_issuers (
     id TEXT PRIMARY KEY NOT NULL,
