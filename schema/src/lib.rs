@@ -3,7 +3,8 @@
 //! [`shiyun_core::store`] (`ListingStore`, `ChangeFeed`, `StoreHealth`,
 //! `SyncRunStore`, `JobLock`) and of [`shiyun_core::tenancy`] (the user
 //! centre: `AccountStore`, `SessionStore`, `TenancyStore`, `ApiKeyStore`,
-//! `AuditLog`), and [`shiyun_core::search::SearchStore`]. No other crate of
+//! `AuditLog`), [`shiyun_core::search::SearchStore`] and
+//! [`shiyun_core::billing::BillingStore`] (see the `billing` module). No other crate of
 //! the workspace sees diesel.
 //!
 //! The key design decision: one query code base for both backends. There is
@@ -130,6 +131,7 @@
 mod accounts;
 mod api_keys;
 mod audit;
+mod billing;
 mod db;
 mod housekeeping;
 mod listings;

@@ -8,6 +8,8 @@
 mod accounts;
 mod api_keys;
 mod audit;
+mod billing;
+mod billing_money;
 mod feed;
 mod housekeeping;
 mod listings;
@@ -102,6 +104,22 @@ conformance! {
         search::huge_view_counts_stop_at_the_largest,
         search::popular_answers_at_most_500,
         search::concurrent_views_are_all_counted,
+        billing::billing_issuers_are_isolated,
+        billing::meters_and_plans_replay_or_conflict,
+        billing::usage_duplicates_conflicts_and_unknown_customers,
+        billing::concurrent_ingest_accepts_each_key_once,
+        billing::watermark_grows_per_batch,
+        billing::aggregates_over_windows_and_batches,
+        billing::usage_points_carry_the_last_value_in,
+        billing::usage_pages_by_time_and_key,
+        billing::subscriptions_compare_and_set,
+        billing::drafts_replay_and_refuse_stale_versions,
+        billing::finalized_numbers_are_gapless_under_concurrency,
+        billing::finalize_draws_credit_notes_then_prepaid,
+        billing::credit_notes_are_capped,
+        billing::payments_must_match_and_replay,
+        billing::void_rules,
+        billing::audit_chain_hashes_recompute,
     }
     db {
         listings::corrupt_document_is_internal_error,
@@ -113,6 +131,9 @@ conformance! {
         audit::audit_rows_cannot_be_changed_or_deleted,
         housekeeping::purging_a_newer_code_never_revives_an_older_one,
         search::unreadable_settings_are_internal_errors,
+        billing::billing_audit_rows_cannot_be_changed_or_deleted,
+        billing_money::billing_amounts_round_trip_and_add_up_in_sql,
+        billing_money::billing_amounts_beyond_six_places_or_range_are_refused,
     }
     postgres_only {
         locks::job_lock_is_shared_across_instances,

@@ -1,0 +1,15 @@
+DROP TRIGGER billing_audit_append_only ON billing_audit;
+DROP FUNCTION billing_audit_append_only();
+DROP TABLE billing_audit;
+DROP TABLE payments;
+DROP TABLE credit_notes;
+DROP TABLE invoice_lines;
+DROP TABLE invoices;
+DROP TABLE billing_subscriptions;
+DROP TABLE usage_events;
+DROP TABLE billing_plans;
+DROP TABLE billing_meters;
+DROP TABLE billing_prepaid;
+DROP TABLE billing_customers;
+DROP TABLE billing_counters;
+DROP TABLE billing_issuers;
