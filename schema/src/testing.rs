@@ -314,6 +314,39 @@ impl TestDatabase {
         }
     }
 
+    /// Edits one billing audit entry's payload behind the append-only
+    /// triggers' back (set aside, then restored), as someone with direct
+    /// database access could, so tests can show the chain check finds it.
+    ///
+    /// # Panics
+    ///
+    /// When the database refuses.
+    pub fn tamper_with_billing_audit(&self, issuer: &str, seq: i64) {
+        use diesel::connection::SimpleConnection;
+        let edit = format!(
+            "UPDATE billing_audit SET payload = payload || ' ' WHERE issuer_id = '{}' AND seq = {seq};",
+            issuer.replace('\'', "''")
+        );
+        let mut conn = match self.db.conn() {
+            Ok(conn) => conn,
+            Err(e) => panic!("no connection: {e}"),
+        };
+        let sql = match &*conn {
+            crate::db::DbConnection::Sqlite(_) => format!(
+                "DROP TRIGGER billing_audit_no_update; {edit} \
+                 CREATE TRIGGER billing_audit_no_update BEFORE UPDATE ON billing_audit \
+                 BEGIN SELECT RAISE(ABORT, 'billing_audit is append-only'); END;"
+            ),
+            crate::db::DbConnection::Pg(_) => format!(
+                "ALTER TABLE billing_audit DISABLE TRIGGER billing_audit_append_only; {edit} \
+                 ALTER TABLE billing_audit ENABLE TRIGGER billing_audit_append_only;"
+            ),
+        };
+        if let Err(e) = conn.batch_execute(&sql) {
+            panic!("cannot edit the billing audit: {e}");
+        }
+    }
+
     /// The database.
     pub fn database(&self) -> &Database {
         &self.db

@@ -62,7 +62,7 @@ pub fn issuer(name: &str) -> Issuer {
 pub fn engine(db: &shiyun_schema::Database, name: &str) -> Billing {
     let billing = Billing::open(Arc::new(db.clone()), issuer(name), counting_ids()).unwrap();
     for meter in meters() {
-        billing.define_meter(&meter).unwrap();
+        let _meter = billing.define_meter(&meter).unwrap();
     }
     billing
 }
@@ -119,7 +119,7 @@ pub fn subscribe(
     starts_on: &str,
     now: DateTime<Utc>,
 ) -> Subscription {
-    billing.define_plan(plan, now).unwrap();
+    let _plan = billing.define_plan(plan, now).unwrap();
     billing
         .put_customer(
             &CustomerInput {
