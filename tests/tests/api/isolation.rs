@@ -132,7 +132,10 @@ async fn set_up(app: &TestApp, tag: &str) -> Tenant {
         // Operator-only billing routes never answer B, so ids that name no
         // row are enough for them.
         ("customer", "customer-of-a".to_owned()),
-        ("subscription", "sub_00000000000000000000000000000001".to_owned()),
+        (
+            "subscription",
+            "sub_00000000000000000000000000000001".to_owned(),
+        ),
         ("invoice", "in_00000000000000000000000000000001".to_owned()),
     ]);
     Tenant {
