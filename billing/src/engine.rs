@@ -10,13 +10,14 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
+use rust_decimal::RoundingStrategy;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shiyun_core::billing::{
     Aggregation, BillingStore, CreditNote, CreditNoteId, Customer, CustomerId, CustomerInput,
     FinalContent, IngestOutcome, Invoice, InvoiceId, InvoiceLine, InvoiceStatus, Issuer, IssuerId,
     LineRef, Meter, NewInvoice, PageAfter, Payment, PlanPhase, StoredPlan, Subscription,
-    SubscriptionId, SubscriptionStatus, UsageAggregate, UsageWindow, check_code,
+    SubscriptionId, SubscriptionStatus, UsageAggregate, UsageWindow, check_code, scaled,
 };
 use shiyun_core::money::RoundingMode;
 use shiyun_core::store::{Outcome, StoreError};
@@ -886,6 +887,13 @@ impl Billing {
             }
             // Discount and tax follow the new subtotal.
             composition = compose::totals(&terms, period, composition.currency, lines)?;
+        }
+        // Amounts come from exact quantities; a line keeps its quantity to
+        // the store's six places (a gauge's value × seconds may have more).
+        for line in &mut composition.lines {
+            line.quantity = line
+                .quantity
+                .round_dp_with_strategy(scaled::SCALE, RoundingStrategy::MidpointAwayFromZero);
         }
         Ok(composition)
     }

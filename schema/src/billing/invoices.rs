@@ -636,12 +636,15 @@ fn finalize_in(
             }
         }
         let code = invoice.currency.code().to_owned();
-        sql::execute(
-            conn,
-            "DELETE FROM invoice_lines WHERE issuer_id = $1 AND invoice_id = $2",
-            args![issuer.as_str(), id.as_str()],
-        )?;
-        insert_lines(conn, issuer, id, lines)?;
+        // A bill run finalises what it just drafted: the lines are there.
+        if invoice.lines != content.lines {
+            sql::execute(
+                conn,
+                "DELETE FROM invoice_lines WHERE issuer_id = $1 AND invoice_id = $2",
+                args![issuer.as_str(), id.as_str()],
+            )?;
+            insert_lines(conn, issuer, id, lines)?;
+        }
 
         // The customer's open balances in the invoice's currency, oldest
         // credit note first, prepaid credit last; locked until commit.
