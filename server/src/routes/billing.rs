@@ -52,10 +52,12 @@ fn decimal(field: &str, text: &str) -> Result<Decimal, ApiError> {
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UsageBatch {
-    /// 1 to 1,000 events. Each is checked on its own: a malformed one is
-    /// reported in `results` and the others are stored.
+    /// 1 to 1,000 events, each a `UsageEventInput`. Each is checked on its
+    /// own, so any JSON value is taken here: one that is not a valid event
+    /// is reported in `results` (`rejected`, with its code and field) and
+    /// the others are stored.
     #[validate(length(min = 1, max = 1000))]
-    #[schema(value_type = Vec<UsageEventInput>, min_items = 1, max_items = 1000)]
+    #[schema(value_type = Vec<serde_json::Value>, min_items = 1, max_items = 1000)]
     pub events: Vec<Value>,
 }
 

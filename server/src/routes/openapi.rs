@@ -251,6 +251,7 @@ impl Modify for PermissionTexts {
         shiyun_core::tenancy::RequestStatus,
         shiyun_core::billing::InvoiceId,
         shiyun_core::billing::SubscriptionId,
+        shiyun_billing::events::UsageEventInput,
     )),
     modifiers(&BearerAuth, &TableAccess, &JsonBodies, &PermissionTexts),
     tags(
