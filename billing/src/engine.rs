@@ -45,8 +45,27 @@ const SHARED_WINDOW_MIN: usize = 16;
 type SharedUsage =
     HashMap<(DateTime<Utc>, DateTime<Utc>), HashMap<(String, String), UsageAggregate>>;
 
-/// A subscription's plans, the customer's timezone and tax rate, and its coupons.
-type TermsParts = (BTreeMap<String, Plan>, Tz, Decimal, Vec<Coupon>);
+/// What a subscription's terms are made of besides the subscription: its
+/// plans, the customer's timezone and tax rate, and its coupons.
+struct TermsParts {
+    plans: BTreeMap<String, Plan>,
+    timezone: Tz,
+    tax_rate: Decimal,
+    coupons: Vec<Coupon>,
+}
+
+impl TermsParts {
+    fn terms<'a>(&'a self, subscription: &'a Subscription) -> Terms<'a> {
+        Terms {
+            plans: &self.plans,
+            phases: &subscription.phases,
+            ends_on: subscription.ends_on,
+            timezone: self.timezone,
+            tax_rate: self.tax_rate,
+            coupons: &self.coupons,
+        }
+    }
+}
 
 /// A fresh random id source: the caller's (the server draws from the OS).
 pub type IdSource = Arc<dyn Fn() -> [u8; 16] + Send + Sync>;
@@ -544,7 +563,12 @@ impl Billing {
         let plans = self.plans_of(&subscription.phases)?;
         let tz = period::parse_timezone(&customer.timezone)?;
         let coupons = compose::parse_coupons(&subscription.coupons)?;
-        Ok((plans, tz, customer.tax_rate, coupons))
+        Ok(TermsParts {
+            plans,
+            timezone: tz,
+            tax_rate: customer.tax_rate,
+            coupons,
+        })
     }
 
     /// Moves a subscription to another plan of the same currency and
@@ -576,15 +600,8 @@ impl Billing {
             )
             .into());
         }
-        let (plans, tz, tax_rate, coupons) = self.terms_parts(&subscription)?;
-        let terms = Terms {
-            plans: &plans,
-            phases: &subscription.phases,
-            ends_on: subscription.ends_on,
-            timezone: tz,
-            tax_rate,
-            coupons: &coupons,
-        };
+        let parts = self.terms_parts(&subscription)?;
+        let terms = parts.terms(&subscription);
         let upgrade =
             next.recurring_fee.unwrap_or_default() > current.recurring_fee.unwrap_or_default();
         let open = open_period(&terms, &subscription)?;
@@ -613,15 +630,8 @@ impl Billing {
         if subscription.status != SubscriptionStatus::Active {
             return Ok(subscription);
         }
-        let (plans, tz, tax_rate, coupons) = self.terms_parts(&subscription)?;
-        let terms = Terms {
-            plans: &plans,
-            phases: &subscription.phases,
-            ends_on: subscription.ends_on,
-            timezone: tz,
-            tax_rate,
-            coupons: &coupons,
-        };
+        let parts = self.terms_parts(&subscription)?;
+        let terms = parts.terms(&subscription);
         let open = open_period(&terms, &subscription)?;
         let last_day = open.end_day.pred_opt().unwrap_or(open.end_day);
         let ends_on = ends_on.unwrap_or(last_day);
@@ -636,14 +646,7 @@ impl Billing {
         subscription.ends_on = Some(ends_on);
         subscription.phases.retain(|p| p.starts_on <= ends_on);
         // The open period now ends on the cancellation day.
-        let terms = Terms {
-            plans: &plans,
-            phases: &subscription.phases,
-            ends_on: subscription.ends_on,
-            timezone: tz,
-            tax_rate,
-            coupons: &coupons,
-        };
+        let terms = parts.terms(&subscription);
         let open = open_period(&terms, &subscription)?;
         subscription.next_period_end = open.end;
         Ok(self.store.update_subscription(self.id()?, &subscription)?)
@@ -750,10 +753,7 @@ impl Billing {
                     .map(|d| {
                         self.store
                             .create_draft(&issuer, d)
-                            .map(|o| match o {
-                                Outcome::Applied(i) => Outcome::Applied(i.id),
-                                Outcome::Replayed(i) => Outcome::Replayed(i.id),
-                            })
+                            .map(|o| o.map(|i| i.id))
                             .map_err(BillingError::from)
                     })
                     .collect(),
@@ -847,17 +847,11 @@ impl Billing {
         issued: IssuedHint,
         now: DateTime<Utc>,
     ) -> Result<Composition, BillingError> {
-        let (plans, tz, tax_rate, coupons) = self.terms_parts_of(subscription, customer)?;
-        let terms = Terms {
-            plans: &plans,
-            phases: &subscription.phases,
-            ends_on: subscription.ends_on,
-            timezone: tz,
-            tax_rate,
-            coupons: &coupons,
-        };
+        let parts = self.terms_parts_of(subscription, customer)?;
+        let terms = parts.terms(subscription);
         let per_event = |meter: &str| {
-            plans
+            parts
+                .plans
                 .values()
                 .any(|p| crate::preview::charges_per_event(p, meter))
         };
@@ -877,7 +871,14 @@ impl Billing {
         let adjustments = match issued {
             IssuedHint::Known(None) => Vec::new(),
             IssuedHint::Known(Some(counted)) if counted >= watermark => Vec::new(),
-            _ => self.late_adjustments(subscription, &plans, meters, watermark, &per_event, now)?,
+            _ => self.late_adjustments(
+                subscription,
+                &parts.plans,
+                meters,
+                watermark,
+                &per_event,
+                now,
+            )?,
         };
         if !adjustments.is_empty() {
             let mut lines = std::mem::take(&mut composition.lines);
@@ -1020,15 +1021,8 @@ impl Billing {
         issued: IssuedHint,
         now: DateTime<Utc>,
     ) -> Result<(NewInvoice, FinalContent), BillingError> {
-        let (plans, tz, tax_rate, coupons) = self.terms_parts_of(subscription, customer)?;
-        let terms = Terms {
-            plans: &plans,
-            phases: &subscription.phases,
-            ends_on: subscription.ends_on,
-            timezone: tz,
-            tax_rate,
-            coupons: &coupons,
-        };
+        let parts = self.terms_parts_of(subscription, customer)?;
+        let terms = parts.terms(subscription);
         let period = open_period(&terms, subscription)?;
         let next = compose::next_period(&terms, &period)?;
         let composition = self.compose_open(
@@ -1144,15 +1138,8 @@ impl Billing {
         }
         let meters = self.meters()?;
         let watermark = self.store.usage_watermark(self.id()?)?;
-        let (plans, tz, tax_rate, coupons) = self.terms_parts(&subscription)?;
-        let terms = Terms {
-            plans: &plans,
-            phases: &subscription.phases,
-            ends_on: subscription.ends_on,
-            timezone: tz,
-            tax_rate,
-            coupons: &coupons,
-        };
+        let parts = self.terms_parts(&subscription)?;
+        let terms = parts.terms(&subscription);
         let period = period_of(&terms, &invoice)?;
         let customer = self.customer(&subscription.customer)?;
         let composition = self.compose_open(

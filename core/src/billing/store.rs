@@ -189,12 +189,7 @@ pub trait BillingStore: Send + Sync {
     ) -> StoreResult<Vec<Outcome<InvoiceId>>> {
         drafts
             .iter()
-            .map(|d| {
-                self.create_draft(issuer, d).map(|o| match o {
-                    Outcome::Applied(i) => Outcome::Applied(i.id),
-                    Outcome::Replayed(i) => Outcome::Replayed(i.id),
-                })
-            })
+            .map(|d| self.create_draft(issuer, d).map(|o| o.map(|i| i.id)))
             .collect()
     }
 
@@ -240,10 +235,7 @@ pub trait BillingStore: Send + Sync {
             .iter()
             .map(|(id, content)| {
                 self.finalize_invoice(issuer, id, content, at)
-                    .map(|o| match o {
-                        Outcome::Applied(i) => Outcome::Applied(i.id),
-                        Outcome::Replayed(i) => Outcome::Replayed(i.id),
-                    })
+                    .map(|o| o.map(|i| i.id))
             })
             .collect()
     }

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shiyun_billing::compose::Coupon;
-use shiyun_billing::events::{EventStatus, IngestReport, UsageEventInput};
+use shiyun_billing::events::{EventStatus, IngestReport};
 use shiyun_billing::export::{ExportFormat, ExportKind};
 use shiyun_billing::plan::Plan;
 use shiyun_billing::preview::{PreviewInvoice, PreviewRequest, PreviewUsage};
