@@ -109,3 +109,48 @@ on_both_backends! {
         assert_eq!(inline["duplicate_events"], 1, "{inline}");
     }
 }
+
+on_both_backends! {
+    async fn the_schedule_runs_bill_runs_under_the_job_lock(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let op = app.operator().await;
+        let op = Some(op.access.as_str());
+        app.expect(201, "POST", "/v1/billing/meters", op, Some(json!({"code": "calls", "name": "Calls", "aggregation": "count"}))).await;
+        app.expect(201, "POST", "/v1/billing/plans", op, Some(plan("calls-monthly", "10"))).await;
+        app.expect(200, "PUT", "/v1/billing/customers/c1", op,
+            Some(json!({"name": "C1", "timezone": "UTC", "tax_rate": "0"}))).await;
+        // Last calendar month has ended: one period is due.
+        let today = Utc::now().date_naive();
+        let this_month = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap();
+        let last_month = (this_month - Duration::days(1)).with_day(1).unwrap();
+        app.expect(201, "POST", "/v1/billing/subscriptions", op,
+            Some(json!({"customer": "c1", "plan": "calls-monthly", "starts_on": last_month.to_string()}))).await;
+
+        // Another instance holds the lock: the scheduled run waits its turn.
+        let held = shiyun_core::store::JobLock::try_lock_job(
+            app.state.job_lock.as_ref(), shiyun_server::billing::BILL_RUN_JOB,
+        ).unwrap().unwrap();
+        let mut settings = shiyun_server::settings::Settings::defaults().unwrap();
+        settings.billing.bill_run_schedule = "* * * * * *".into();
+        let schedule = tokio::spawn(shiyun_server::billing::run_bill_runs(
+            app.state.billing.clone(), app.state.job_lock.clone(), settings,
+        ));
+        tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+        let none = app.expect(200, "GET", "/v1/billing/invoices", op, None).await;
+        assert_eq!(none["invoices"], json!([]), "the lock is held: {none}");
+        drop(held);
+        let mut invoices = Value::Null;
+        for _ in 0..100 {
+            invoices = app.expect(200, "GET", "/v1/billing/invoices", op, None).await;
+            // Drafted and finalised in two transactions: wait for the second.
+            if invoices["invoices"][0]["status"] == "finalized" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        schedule.abort();
+        assert_eq!(invoices["invoices"].as_array().map(Vec::len), Some(1), "{invoices}");
+        let first = &invoices["invoices"][0];
+        assert_eq!((&first["number"], &first["status"]), (&json!("SY-000001"), &json!("finalized")), "{invoices}");
+    }
+}

@@ -176,4 +176,21 @@ on_both_backends! {
         // A finalised invoice never changes.
         assert_eq!(billing.invoice(&january.id).unwrap(), january);
     }
+
+    fn a_subscription_months_behind_catches_up_in_one_run(db) {
+        let billing = engine(db, "behind");
+        subscribe(&billing, &monthly_plan("monthly"), "c1", "2026-01-01", at("2026-01-01T00:00:00Z"));
+        let report = billing.bill_run(at("2026-05-02T00:00:00Z")).unwrap();
+        // January to April (Shanghai), each once, numbered in period order.
+        assert_eq!((report.drafted, report.finalized), (4, 4), "{report:?}");
+        let mut invoices = billing
+            .store()
+            .list_invoices(billing.id().unwrap(), &Default::default(), &shiyun_core::billing::PageAfter { after: None, limit: 10 })
+            .unwrap();
+        invoices.sort_by_key(|i| i.period_start);
+        let numbers: Vec<_> = invoices.iter().map(|i| i.number.clone().unwrap()).collect();
+        assert_eq!(numbers, ["T-000001", "T-000002", "T-000003", "T-000004"]);
+        let again = billing.bill_run(at("2026-05-02T00:00:00Z")).unwrap();
+        assert_eq!((again.drafted, again.finalized), (0, 0), "{again:?}");
+    }
 }
