@@ -698,6 +698,19 @@ fn finalize_in(
             )?;
         }
         let total = sums.due - from_notes - prepaid_take;
+        let draws = notes
+            .iter()
+            .zip(note_takes)
+            .map(|(note, take)| (note.id.as_str(), *take))
+            .chain(std::iter::once((PREPAID_SOURCE, prepaid_take)));
+        for (source, take) in draws.filter(|(_, take)| *take > 0) {
+            sql::execute(
+                conn,
+                "INSERT INTO invoice_draws (issuer_id, invoice_id, source, amount) \
+                 VALUES ($1, $2, $3, $4)",
+                args![issuer.as_str(), id.as_str(), source, take],
+            )?;
+        }
 
         // Gapless: the counter moves in this transaction or not at all.
         let prefix = require_issuer(conn, issuer)?.invoice_prefix;
@@ -963,6 +976,36 @@ pub(super) fn void_invoice(
                 .into());
             }
         }
+        // What the finalisation drew from credit notes and prepaid credit
+        // goes back to them.
+        let draws: Vec<Draw> = sql::load(
+            conn,
+            "SELECT source, amount FROM invoice_draws WHERE issuer_id = $1 AND invoice_id = $2 \
+             ORDER BY source",
+            args![issuer.as_str(), id.as_str()],
+        )?;
+        for draw in &draws {
+            if draw.source == PREPAID_SOURCE {
+                sql::execute(
+                    conn,
+                    "UPDATE billing_prepaid SET balance = balance + $4 \
+                     WHERE issuer_id = $1 AND customer = $2 AND currency = $3",
+                    args![
+                        issuer.as_str(),
+                        &invoice.customer,
+                        invoice.currency.code(),
+                        draw.amount
+                    ],
+                )?;
+            } else {
+                sql::execute(
+                    conn,
+                    "UPDATE credit_notes SET remaining = remaining + $3 \
+                     WHERE issuer_id = $1 AND id = $2",
+                    args![issuer.as_str(), &draw.source, draw.amount],
+                )?;
+            }
+        }
         sql::execute(
             conn,
             "UPDATE invoices SET status = $3, voided_at = $4 WHERE issuer_id = $1 AND id = $2",
@@ -979,10 +1022,28 @@ pub(super) fn void_invoice(
             at,
             "invoice.voided",
             id.as_str(),
-            &json!({"id": id.as_str(), "number": invoice.number}),
+            &json!({
+                "id": id.as_str(),
+                "number": invoice.number,
+                "returned": draws
+                    .iter()
+                    .map(|d| json!({"to": d.source, "amount": text(from_scaled(d.amount))}))
+                    .collect::<Vec<_>>(),
+            }),
         )?;
         require_invoice(conn, issuer, id, false)
     })
+}
+
+/// The `invoice_draws` source of prepaid credit (credit notes go by id).
+const PREPAID_SOURCE: &str = "prepaid";
+
+#[derive(QueryableByName)]
+struct Draw {
+    #[diesel(sql_type = Text)]
+    source: String,
+    #[diesel(sql_type = BigInt)]
+    amount: i64,
 }
 
 #[derive(QueryableByName)]

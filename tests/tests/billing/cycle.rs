@@ -193,4 +193,30 @@ on_both_backends! {
         let again = billing.bill_run(at("2026-05-02T00:00:00Z")).unwrap();
         assert_eq!((again.drafted, again.finalized), (0, 0), "{again:?}");
     }
+
+    fn voiding_gives_back_what_the_invoice_drew(db) {
+        let billing = engine(db, "void");
+        let january = january(&billing);
+        billing.credit_note(&january.id, dec!(10), "outage", at("2026-02-03T00:00:00Z")).unwrap();
+        let id = billing.id().unwrap().clone();
+        let cny = |d| Money::new(d, Currency::CNY);
+        billing.store().add_prepaid_credit(&id, "c1", cny(dec!(50)), at("2026-02-04T00:00:00Z")).unwrap();
+        billing.bill_run(at("2026-02-28T17:00:00Z")).unwrap();
+        let february = billing
+            .store()
+            .list_invoices(&id, &Default::default(), &shiyun_core::billing::PageAfter { after: None, limit: 10 })
+            .unwrap()
+            .into_iter()
+            .find(|i| i.id != january.id)
+            .unwrap();
+        assert_eq!((february.totals.credit_notes, february.totals.prepaid), (cny(dec!(10)), cny(dec!(50))));
+        let voided = billing.void(&february.id, at("2026-03-02T00:00:00Z")).unwrap();
+        assert_eq!(voided.status, InvoiceStatus::Voided);
+        let notes = billing.store().credit_notes_of(&id, &january.id).unwrap();
+        assert_eq!(notes[0].remaining, cny(dec!(10)), "the credit note is whole again");
+        let balance = billing.store().add_prepaid_credit(&id, "c1", cny(dec!(1)), at("2026-03-03T00:00:00Z")).unwrap();
+        assert_eq!(balance, cny(dec!(51)), "the 50 drawn came back");
+        let verdict = shiyun_billing::audit::verify(billing.store().as_ref(), &id).unwrap();
+        assert!(verdict.broken.is_none());
+    }
 }
