@@ -80,6 +80,9 @@ pub struct Billing {
     ids: IdSource,
     /// Plans never change once published, so each is read and parsed once.
     plans: Arc<Mutex<HashMap<String, Plan>>>,
+    /// Meters never change either; read again only when an event names a
+    /// meter not seen yet (another instance may have defined it).
+    meters: Arc<Mutex<BTreeMap<String, Meter>>>,
 }
 
 impl std::fmt::Debug for Billing {
@@ -233,6 +236,7 @@ impl Billing {
             stored: Arc::new(OnceLock::new()),
             ids,
             plans: Arc::default(),
+            meters: Arc::default(),
         }
     }
 
@@ -309,12 +313,28 @@ impl Billing {
 
     /// Every meter, by code.
     pub fn meters(&self) -> Result<BTreeMap<String, Meter>, BillingError> {
-        Ok(self
+        let meters: BTreeMap<String, Meter> = self
             .store
             .list_meters(self.id()?)?
             .into_iter()
             .map(|m| (m.code.clone(), m))
-            .collect())
+            .collect();
+        *self.meters.lock().unwrap_or_else(PoisonError::into_inner) = meters.clone();
+        Ok(meters)
+    }
+
+    /// The meters, from memory when every code in `codes` is known there.
+    fn meters_knowing<'a>(
+        &self,
+        mut codes: impl Iterator<Item = &'a str>,
+    ) -> Result<BTreeMap<String, Meter>, BillingError> {
+        {
+            let known = self.meters.lock().unwrap_or_else(PoisonError::into_inner);
+            if !known.is_empty() && codes.all(|code| known.contains_key(code)) {
+                return Ok(known.clone());
+            }
+        }
+        self.meters()
     }
 
     /// Publishes a plan (immutable; the same plan again is a replay). Every
@@ -413,7 +433,7 @@ impl Billing {
             )
             .into());
         }
-        let meters = self.meters()?;
+        let meters = self.meters_knowing(batch.iter().filter_map(|e| e.get("meter")?.as_str()))?;
         let late_window = self.late_window()?;
         let mut results: Vec<Option<EventResult>> = vec![None; batch.len()];
         let mut checked = Vec::with_capacity(batch.len());
