@@ -252,6 +252,9 @@ impl Modify for PermissionTexts {
         shiyun_core::billing::InvoiceId,
         shiyun_core::billing::SubscriptionId,
         shiyun_billing::events::UsageEventInput,
+        routes::billing::InvoiceStatusParam,
+        routes::billing::IssuedStatusParam,
+        routes::billing::ExportFormatParam,
     )),
     modifiers(&BearerAuth, &TableAccess, &JsonBodies, &PermissionTexts),
     tags(
