@@ -29,10 +29,10 @@ use crate::helpers::*;
 /// Enough that a debug bill run takes a few seconds, so kills land inside it.
 const SUBSCRIPTIONS: usize = 800;
 
-/// Where each attempt is killed: after the process starts (`None`: 30 ms
-/// in, while it opens the database), or once this share of the
+/// Where each attempt is killed: just after the process starts (`None`:
+/// 30 ms in, while it opens the database), or once this percentage of the
 /// subscriptions has been moved on.
-const KILLS: [Option<f64>; 4] = [None, Some(0.1), Some(0.4), Some(0.7)];
+const KILLS: [Option<usize>; 4] = [None, Some(10), Some(40), Some(70)];
 
 fn random_id() -> [u8; 16] {
     let mut bytes = [0u8; 16];
@@ -207,21 +207,14 @@ fn check_consistent(billing: &Billing, week: DateTime<Utc>) -> BTreeMap<String, 
 
 /// Starts `shiyun billing run` and kills it once `kill` says so; answers
 /// how far the run had got, or `None` when it ended first.
-fn run_and_kill(env: &Env, billing: &Billing, kill: Option<f64>, attempt: u32) -> Option<usize> {
+fn run_and_kill(env: &Env, billing: &Billing, kill: Option<usize>, attempt: u32) -> Option<usize> {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let mut running = env.spawn(&["billing", "run"]);
         let started = Instant::now();
-        let target = kill.map(|share| {
-            // At least one subscription in, and never the last.
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                reason = "a share of a small count"
-            )]
-            let n = (share * SUBSCRIPTIONS as f64) as usize;
-            n.clamp(1, SUBSCRIPTIONS - 1)
-        });
+        // At least one subscription in, and never the last.
+        let target =
+            kill.map(|percent| (SUBSCRIPTIONS * percent / 100).clamp(1, SUBSCRIPTIONS - 1));
         loop {
             if running.child.try_wait().unwrap().is_some() {
                 let finished = running.wait(Duration::from_secs(1));
