@@ -5,18 +5,19 @@
 //! finalise, correct and collect invoices.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
+use rust_decimal::RoundingStrategy;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shiyun_core::billing::{
     Aggregation, BillingStore, CreditNote, CreditNoteId, Customer, CustomerId, CustomerInput,
     FinalContent, IngestOutcome, Invoice, InvoiceId, InvoiceLine, InvoiceStatus, Issuer, IssuerId,
     LineRef, Meter, NewInvoice, PageAfter, Payment, PlanPhase, StoredPlan, Subscription,
-    SubscriptionId, SubscriptionStatus, UsageAggregate, UsageWindow, check_code,
+    SubscriptionId, SubscriptionStatus, UsageAggregate, UsageWindow, check_code, scaled,
 };
 use shiyun_core::money::RoundingMode;
 use shiyun_core::store::{Outcome, StoreError};
@@ -32,9 +33,39 @@ use crate::plan::Plan;
 /// Subscriptions (and drafts) read per page of a bill run.
 const RUN_PAGE: u32 = 500;
 
+/// Passes of one bill run at most: a subscription that many periods behind
+/// catches up over several runs.
+const MAX_PASSES: usize = 24;
+
 /// How many due subscriptions must share a period before the bill run reads
 /// that period's usage for every customer in one aggregate.
 const SHARED_WINDOW_MIN: usize = 16;
+
+/// Usage aggregates read for every customer at once, by period.
+type SharedUsage =
+    HashMap<(DateTime<Utc>, DateTime<Utc>), HashMap<(String, String), UsageAggregate>>;
+
+/// What a subscription's terms are made of besides the subscription: its
+/// plans, the customer's timezone and tax rate, and its coupons.
+struct TermsParts {
+    plans: BTreeMap<String, Plan>,
+    timezone: Tz,
+    tax_rate: Decimal,
+    coupons: Vec<Coupon>,
+}
+
+impl TermsParts {
+    fn terms<'a>(&'a self, subscription: &'a Subscription) -> Terms<'a> {
+        Terms {
+            plans: &self.plans,
+            phases: &subscription.phases,
+            ends_on: subscription.ends_on,
+            timezone: self.timezone,
+            tax_rate: self.tax_rate,
+            coupons: &self.coupons,
+        }
+    }
+}
 
 /// A fresh random id source: the caller's (the server draws from the OS).
 pub type IdSource = Arc<dyn Fn() -> [u8; 16] + Send + Sync>;
@@ -47,6 +78,11 @@ pub struct Billing {
     issuer: Issuer,
     stored: Arc<OnceLock<Issuer>>,
     ids: IdSource,
+    /// Plans never change once published, so each is read and parsed once.
+    plans: Arc<Mutex<HashMap<String, Plan>>>,
+    /// Meters never change either; read again only when an event names a
+    /// meter not seen yet (another instance may have defined it).
+    meters: Arc<Mutex<BTreeMap<String, Meter>>>,
 }
 
 impl std::fmt::Debug for Billing {
@@ -111,7 +147,7 @@ struct UsageSource<'a> {
     after_batch: i64,
     up_to_batch: i64,
     /// Aggregates read for every customer at once, by window.
-    shared: &'a HashMap<(DateTime<Utc>, DateTime<Utc>), HashMap<(String, String), UsageAggregate>>,
+    shared: &'a SharedUsage,
     /// Whether a meter's charge needs each event's value (percentage).
     per_event: &'a dyn Fn(&str) -> bool,
 }
@@ -199,6 +235,8 @@ impl Billing {
             issuer,
             stored: Arc::new(OnceLock::new()),
             ids,
+            plans: Arc::default(),
+            meters: Arc::default(),
         }
     }
 
@@ -275,12 +313,28 @@ impl Billing {
 
     /// Every meter, by code.
     pub fn meters(&self) -> Result<BTreeMap<String, Meter>, BillingError> {
-        Ok(self
+        let meters: BTreeMap<String, Meter> = self
             .store
             .list_meters(self.id()?)?
             .into_iter()
             .map(|m| (m.code.clone(), m))
-            .collect())
+            .collect();
+        *self.meters.lock().unwrap_or_else(PoisonError::into_inner) = meters.clone();
+        Ok(meters)
+    }
+
+    /// The meters, from memory when every code in `codes` is known there.
+    fn meters_knowing<'a>(
+        &self,
+        mut codes: impl Iterator<Item = &'a str>,
+    ) -> Result<BTreeMap<String, Meter>, BillingError> {
+        {
+            let known = self.meters.lock().unwrap_or_else(PoisonError::into_inner);
+            if !known.is_empty() && codes.all(|code| known.contains_key(code)) {
+                return Ok(known.clone());
+            }
+        }
+        self.meters()
     }
 
     /// Publishes a plan (immutable; the same plan again is a replay). Every
@@ -312,6 +366,15 @@ impl Billing {
 
     /// One plan.
     pub fn plan(&self, code: &str) -> Result<Plan, BillingError> {
+        let cached = self
+            .plans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(code)
+            .cloned();
+        if let Some(plan) = cached {
+            return Ok(plan);
+        }
         let stored =
             self.store
                 .get_plan(self.id()?, code)?
@@ -319,9 +382,14 @@ impl Billing {
                     entity: "plan",
                     id: code.to_owned(),
                 })?;
-        Plan::parse(&stored.body).map_err(|e| {
+        let plan = Plan::parse(&stored.body).map_err(|e| {
             BillingError::Store(StoreError::Internal(format!("stored plan `{code}`: {e}")))
-        })
+        })?;
+        self.plans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(code.to_owned(), plan.clone());
+        Ok(plan)
     }
 
     /// Creates or updates a customer.
@@ -365,7 +433,7 @@ impl Billing {
             )
             .into());
         }
-        let meters = self.meters()?;
+        let meters = self.meters_knowing(batch.iter().filter_map(|e| e.get("meter")?.as_str()))?;
         let late_window = self.late_window()?;
         let mut results: Vec<Option<EventResult>> = vec![None; batch.len()];
         let mut checked = Vec::with_capacity(batch.len());
@@ -501,15 +569,26 @@ impl Billing {
     }
 
     /// The subscription's terms (plans, timezone, tax, coupons).
-    fn terms_parts(
+    fn terms_parts(&self, subscription: &Subscription) -> Result<TermsParts, BillingError> {
+        let customer = self.customer(&subscription.customer)?;
+        self.terms_parts_of(subscription, &customer)
+    }
+
+    /// [`Billing::terms_parts`] with the customer already read.
+    fn terms_parts_of(
         &self,
         subscription: &Subscription,
-    ) -> Result<(BTreeMap<String, Plan>, Tz, Decimal, Vec<Coupon>), BillingError> {
-        let customer = self.customer(&subscription.customer)?;
+        customer: &Customer,
+    ) -> Result<TermsParts, BillingError> {
         let plans = self.plans_of(&subscription.phases)?;
         let tz = period::parse_timezone(&customer.timezone)?;
         let coupons = compose::parse_coupons(&subscription.coupons)?;
-        Ok((plans, tz, customer.tax_rate, coupons))
+        Ok(TermsParts {
+            plans,
+            timezone: tz,
+            tax_rate: customer.tax_rate,
+            coupons,
+        })
     }
 
     /// Moves a subscription to another plan of the same currency and
@@ -541,15 +620,8 @@ impl Billing {
             )
             .into());
         }
-        let (plans, tz, tax_rate, coupons) = self.terms_parts(&subscription)?;
-        let terms = Terms {
-            plans: &plans,
-            phases: &subscription.phases,
-            ends_on: subscription.ends_on,
-            timezone: tz,
-            tax_rate,
-            coupons: &coupons,
-        };
+        let parts = self.terms_parts(&subscription)?;
+        let terms = parts.terms(&subscription);
         let upgrade =
             next.recurring_fee.unwrap_or_default() > current.recurring_fee.unwrap_or_default();
         let open = open_period(&terms, &subscription)?;
@@ -578,15 +650,8 @@ impl Billing {
         if subscription.status != SubscriptionStatus::Active {
             return Ok(subscription);
         }
-        let (plans, tz, tax_rate, coupons) = self.terms_parts(&subscription)?;
-        let terms = Terms {
-            plans: &plans,
-            phases: &subscription.phases,
-            ends_on: subscription.ends_on,
-            timezone: tz,
-            tax_rate,
-            coupons: &coupons,
-        };
+        let parts = self.terms_parts(&subscription)?;
+        let terms = parts.terms(&subscription);
         let open = open_period(&terms, &subscription)?;
         let last_day = open.end_day.pred_opt().unwrap_or(open.end_day);
         let ends_on = ends_on.unwrap_or(last_day);
@@ -601,14 +666,7 @@ impl Billing {
         subscription.ends_on = Some(ends_on);
         subscription.phases.retain(|p| p.starts_on <= ends_on);
         // The open period now ends on the cancellation day.
-        let terms = Terms {
-            plans: &plans,
-            phases: &subscription.phases,
-            ends_on: subscription.ends_on,
-            timezone: tz,
-            tax_rate,
-            coupons: &coupons,
-        };
+        let terms = parts.terms(&subscription);
         let open = open_period(&terms, &subscription)?;
         subscription.next_period_end = open.end;
         Ok(self.store.update_subscription(self.id()?, &subscription)?)
@@ -617,70 +675,153 @@ impl Billing {
     /// Closes every period that ended by `now`: drafts its invoice and
     /// finalises the drafts whose grace period is over. Idempotent and
     /// resumable: a run stopped anywhere and run again drafts each period
-    /// once.
+    /// once. A subscription more than one period behind moves one period
+    /// per pass; passes repeat until nothing is left to draft.
     pub fn bill_run(&self, now: DateTime<Utc>) -> Result<BillRunReport, BillingError> {
         let mut report = BillRunReport::default();
         let meters = self.meters()?;
         let watermark = self.store.usage_watermark(self.id()?)?;
         let grace = Duration::hours(i64::from(self.issuer()?.grace_period_hours));
-        let mut page = PageAfter {
-            after: None,
-            limit: RUN_PAGE,
-        };
-        loop {
-            let due = self.store.due_subscriptions(self.id()?, now, &page)?;
-            let Some(last) = due.last() else { break };
-            page.after = Some(last.id.to_string());
-            let shared = self.shared_usage(&due, watermark)?;
-            for subscription in &due {
-                match self.draft_one(subscription, &meters, watermark, &shared, now) {
-                    Ok(Some((outcome, content))) => {
-                        let replay = outcome.is_replay();
-                        if replay {
-                            report.replayed += 1;
-                        } else {
-                            report.drafted += 1;
-                        }
-                        let invoice = outcome.into_inner();
-                        // With no grace period the draft is final as composed.
-                        if grace.is_zero() && invoice.status == InvoiceStatus::Draft && !replay {
-                            match self.store.finalize_invoice(
-                                self.id()?,
-                                &invoice.id,
-                                &content,
-                                now,
-                            ) {
-                                Ok(_) => report.finalized += 1,
-                                Err(e) => report.failures.push(RunFailure {
-                                    subject: invoice.id.to_string(),
-                                    message: e.to_string(),
-                                }),
-                            }
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) => report.failures.push(RunFailure {
-                        subject: subscription.id.to_string(),
-                        message: e.to_string(),
-                    }),
-                }
+        if grace.is_zero() {
+            // Drafts left by an interrupted run go first, so each
+            // subscription's periods are finalised in order.
+            report.finalized += self.finalize_due(now, now, &mut report.failures)?;
+        }
+        for _ in 0..MAX_PASSES {
+            let drafted_before = report.drafted;
+            let mut page = PageAfter {
+                after: None,
+                limit: RUN_PAGE,
+            };
+            loop {
+                let due = self.store.due_subscriptions(self.id()?, now, &page)?;
+                let Some(last) = due.last() else { break };
+                page.after = Some(last.id.to_string());
+                self.bill_page(&due, &meters, watermark, grace, now, &mut report)?;
+            }
+            if report.drafted == drafted_before {
+                break;
             }
         }
         report.finalized += self.finalize_due(now - grace, now, &mut report.failures)?;
         Ok(report)
     }
 
+    /// Drafts one page of due subscriptions in one store transaction and,
+    /// with no grace period, finalises them in another. Should a page's
+    /// transaction fail, its invoices are stored one by one, so one bad
+    /// subscription holds back nothing else.
+    fn bill_page(
+        &self,
+        due: &[Subscription],
+        meters: &BTreeMap<String, Meter>,
+        watermark: i64,
+        grace: Duration,
+        now: DateTime<Utc>,
+        report: &mut BillRunReport,
+    ) -> Result<(), BillingError> {
+        let issuer = self.id()?.clone();
+        let shared = self.shared_usage(due, watermark)?;
+        let ids: Vec<SubscriptionId> = due.iter().map(|s| s.id.clone()).collect();
+        let issued = self.store.issued_watermarks(&issuer, &ids)?;
+        let mut names: Vec<String> = due.iter().map(|s| s.customer.clone()).collect();
+        names.sort();
+        names.dedup();
+        let customers: HashMap<String, Customer> = self
+            .store
+            .get_customers(&issuer, &names)?
+            .into_iter()
+            .map(|c| (c.external_id.clone(), c))
+            .collect();
+        let mut drafts = Vec::with_capacity(due.len());
+        let mut contents = Vec::with_capacity(due.len());
+        for subscription in due {
+            let prepared = customers
+                .get(&subscription.customer)
+                .ok_or_else(|| BillingError::NotFound {
+                    entity: "customer",
+                    id: subscription.customer.clone(),
+                })
+                .and_then(|customer| {
+                    let issued = IssuedHint::Known(issued.get(&subscription.id).copied());
+                    self.prepare_draft(
+                        subscription,
+                        customer,
+                        meters,
+                        watermark,
+                        &shared,
+                        issued,
+                        now,
+                    )
+                });
+            match prepared {
+                Ok((draft, content)) => {
+                    drafts.push(draft);
+                    contents.push(content);
+                }
+                Err(e) => report.failures.push(RunFailure {
+                    subject: subscription.id.to_string(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        let outcomes: Vec<Result<Outcome<InvoiceId>, BillingError>> =
+            match self.store.create_drafts(&issuer, &drafts) {
+                Ok(all) => all.into_iter().map(Ok).collect(),
+                Err(_) => drafts
+                    .iter()
+                    .map(|d| {
+                        self.store
+                            .create_draft(&issuer, d)
+                            .map(|o| o.map(|i| i.id))
+                            .map_err(BillingError::from)
+                    })
+                    .collect(),
+            };
+        let mut to_finalize = Vec::new();
+        for ((outcome, draft), content) in outcomes.into_iter().zip(&drafts).zip(contents) {
+            match outcome {
+                Ok(Outcome::Applied(id)) => {
+                    report.drafted += 1;
+                    if grace.is_zero() {
+                        to_finalize.push((id, content));
+                    }
+                }
+                Ok(Outcome::Replayed(_)) => report.replayed += 1,
+                Err(e) => report.failures.push(RunFailure {
+                    subject: draft.subscription.to_string(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        if to_finalize.is_empty() {
+            return Ok(());
+        }
+        match self.store.finalize_invoices(&issuer, &to_finalize, now) {
+            Ok(done) => report.finalized += done.iter().filter(|o| !o.is_replay()).count() as u64,
+            Err(_) => {
+                for (id, content) in &to_finalize {
+                    match self.store.finalize_invoice(&issuer, id, content, now) {
+                        Ok(o) if !o.is_replay() => report.finalized += 1,
+                        Ok(_) => {}
+                        Err(e) => report.failures.push(RunFailure {
+                            subject: id.to_string(),
+                            message: e.to_string(),
+                        }),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads, for every period that many due subscriptions share, every
     /// customer's usage in one aggregate.
-    #[allow(clippy::type_complexity)]
     fn shared_usage(
         &self,
         due: &[Subscription],
         watermark: i64,
-    ) -> Result<
-        HashMap<(DateTime<Utc>, DateTime<Utc>), HashMap<(String, String), UsageAggregate>>,
-        BillingError,
-    > {
+    ) -> Result<SharedUsage, BillingError> {
         let mut windows: HashMap<(DateTime<Utc>, DateTime<Utc>), usize> = HashMap::new();
         for s in due {
             *windows
@@ -714,26 +855,23 @@ impl Billing {
 
     /// Composes a subscription's open period (with adjustments for late
     /// usage of issued periods) up to `watermark`.
+    #[allow(clippy::too_many_arguments)]
     fn compose_open(
         &self,
         subscription: &Subscription,
         period: &Period,
         meters: &BTreeMap<String, Meter>,
         watermark: i64,
-        shared: &HashMap<(DateTime<Utc>, DateTime<Utc>), HashMap<(String, String), UsageAggregate>>,
+        shared: &SharedUsage,
+        customer: &Customer,
+        issued: IssuedHint,
         now: DateTime<Utc>,
     ) -> Result<Composition, BillingError> {
-        let (plans, tz, tax_rate, coupons) = self.terms_parts(subscription)?;
-        let terms = Terms {
-            plans: &plans,
-            phases: &subscription.phases,
-            ends_on: subscription.ends_on,
-            timezone: tz,
-            tax_rate,
-            coupons: &coupons,
-        };
+        let parts = self.terms_parts_of(subscription, customer)?;
+        let terms = parts.terms(subscription);
         let per_event = |meter: &str| {
-            plans
+            parts
+                .plans
                 .values()
                 .any(|p| crate::preview::charges_per_event(p, meter))
         };
@@ -749,8 +887,19 @@ impl Billing {
         let mut composition = compose::compose(&terms, period, &mut |meter, from, to| {
             source.usage(meter, from, to)
         })?;
-        let adjustments =
-            self.late_adjustments(subscription, &plans, meters, watermark, &per_event, now)?;
+        // Nothing was issued since later usage arrived: nothing to adjust.
+        let adjustments = match issued {
+            IssuedHint::Known(None) => Vec::new(),
+            IssuedHint::Known(Some(counted)) if counted >= watermark => Vec::new(),
+            _ => self.late_adjustments(
+                subscription,
+                &parts.plans,
+                meters,
+                watermark,
+                &per_event,
+                now,
+            )?,
+        };
         if !adjustments.is_empty() {
             let mut lines = std::mem::take(&mut composition.lines);
             for mut line in adjustments {
@@ -759,6 +908,13 @@ impl Billing {
             }
             // Discount and tax follow the new subtotal.
             composition = compose::totals(&terms, period, composition.currency, lines)?;
+        }
+        // Amounts come from exact quantities; a line keeps its quantity to
+        // the store's six places (a gauge's value × seconds may have more).
+        for line in &mut composition.lines {
+            line.quantity = line
+                .quantity
+                .round_dp_with_strategy(scaled::SCALE, RoundingStrategy::MidpointAwayFromZero);
         }
         Ok(composition)
     }
@@ -872,27 +1028,33 @@ impl Billing {
         Ok(lines)
     }
 
-    fn draft_one(
+    /// One subscription's draft for its open period, and its content as
+    /// it would be finalised now.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare_draft(
         &self,
         subscription: &Subscription,
+        customer: &Customer,
         meters: &BTreeMap<String, Meter>,
         watermark: i64,
-        shared: &HashMap<(DateTime<Utc>, DateTime<Utc>), HashMap<(String, String), UsageAggregate>>,
+        shared: &SharedUsage,
+        issued: IssuedHint,
         now: DateTime<Utc>,
-    ) -> Result<Option<(Outcome<Invoice>, FinalContent)>, BillingError> {
-        let (plans, tz, tax_rate, coupons) = self.terms_parts(subscription)?;
-        let terms = Terms {
-            plans: &plans,
-            phases: &subscription.phases,
-            ends_on: subscription.ends_on,
-            timezone: tz,
-            tax_rate,
-            coupons: &coupons,
-        };
+    ) -> Result<(NewInvoice, FinalContent), BillingError> {
+        let parts = self.terms_parts_of(subscription, customer)?;
+        let terms = parts.terms(subscription);
         let period = open_period(&terms, subscription)?;
         let next = compose::next_period(&terms, &period)?;
-        let composition =
-            self.compose_open(subscription, &period, meters, watermark, shared, now)?;
+        let composition = self.compose_open(
+            subscription,
+            &period,
+            meters,
+            watermark,
+            shared,
+            customer,
+            issued,
+            now,
+        )?;
         let draft = NewInvoice {
             id: InvoiceId::from_random((self.ids)()),
             customer: subscription.customer.clone(),
@@ -909,7 +1071,6 @@ impl Billing {
             tax: composition.tax,
             at: now,
         };
-        let outcome = self.store.create_draft(self.id()?, &draft)?;
         let content = FinalContent {
             usage_batch: watermark,
             lines: composition.lines,
@@ -917,7 +1078,7 @@ impl Billing {
             discount: composition.discount,
             tax: composition.tax,
         };
-        Ok(Some((outcome, content)))
+        Ok((draft, content))
     }
 
     /// Finalises drafts whose period ended by `ended_by`, each subscription's
@@ -997,22 +1158,18 @@ impl Billing {
         }
         let meters = self.meters()?;
         let watermark = self.store.usage_watermark(self.id()?)?;
-        let (plans, tz, tax_rate, coupons) = self.terms_parts(&subscription)?;
-        let terms = Terms {
-            plans: &plans,
-            phases: &subscription.phases,
-            ends_on: subscription.ends_on,
-            timezone: tz,
-            tax_rate,
-            coupons: &coupons,
-        };
+        let parts = self.terms_parts(&subscription)?;
+        let terms = parts.terms(&subscription);
         let period = period_of(&terms, &invoice)?;
+        let customer = self.customer(&subscription.customer)?;
         let composition = self.compose_open(
             &subscription,
             &period,
             &meters,
             watermark,
             &HashMap::new(),
+            &customer,
+            IssuedHint::Unknown,
             now,
         )?;
         let content = FinalContent {
@@ -1085,6 +1242,15 @@ impl Billing {
     }
 }
 
+/// What a caller knows of a subscription's issued invoices.
+#[derive(Debug, Clone, Copy)]
+enum IssuedHint {
+    /// Not read: the store is asked.
+    Unknown,
+    /// The largest usage watermark of its issued invoices, if it has any.
+    Known(Option<i64>),
+}
+
 /// The period a subscription will invoice next, as stored.
 fn open_period(terms: &Terms, subscription: &Subscription) -> Result<Period, BillingError> {
     period_between(
@@ -1126,10 +1292,10 @@ fn period_between(
 /// The field serde names in an error (`missing field `customer``), or `event`.
 fn serde_field(message: &str) -> String {
     for marker in ["missing field `", "unknown field `"] {
-        if let Some(rest) = message.split_once(marker).map(|(_, r)| r) {
-            if let Some((field, _)) = rest.split_once('`') {
-                return field.to_owned();
-            }
+        if let Some(rest) = message.split_once(marker).map(|(_, r)| r)
+            && let Some((field, _)) = rest.split_once('`')
+        {
+            return field.to_owned();
         }
     }
     "event".to_owned()

@@ -306,7 +306,7 @@ mod tests {
                 "timestamp",
             ),
             (
-                r#""meter":"calls","timestamp":"2026-01-25T00:00:00Z""#,
+                r#""meter":"calls","timestamp":"2026-01-24T23:59:59Z""#,
                 "timestamp",
             ),
             (

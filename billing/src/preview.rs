@@ -228,11 +228,11 @@ fn aggregate_events(
                 format!("no meter `{}`", event.meter),
             ))
         })?;
-        if let Some(key) = &event.idempotency_key {
-            if !seen.insert(key.clone()) {
-                duplicates += 1;
-                continue;
-            }
+        if let Some(key) = &event.idempotency_key
+            && !seen.insert(key.clone())
+        {
+            duplicates += 1;
+            continue;
         }
         if event.timestamp < period.start || event.timestamp >= period.end {
             outside += 1;

@@ -195,6 +195,14 @@ impl<T> Outcome<T> {
         }
     }
 
+    /// The same outcome of another value (`Applied` stays `Applied`).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        match self {
+            Outcome::Applied(value) => Outcome::Applied(f(value)),
+            Outcome::Replayed(value) => Outcome::Replayed(f(value)),
+        }
+    }
+
     /// Whether this was the same request again.
     pub fn is_replay(&self) -> bool {
         matches!(self, Outcome::Replayed(_))

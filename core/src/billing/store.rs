@@ -59,6 +59,19 @@ pub trait BillingStore: Send + Sync {
     /// One customer by external id.
     fn get_customer(&self, issuer: &IssuerId, external_id: &str) -> StoreResult<Option<Customer>>;
 
+    /// The customers of these external ids that exist, in any order.
+    fn get_customers(
+        &self,
+        issuer: &IssuerId,
+        external_ids: &[String],
+    ) -> StoreResult<Vec<Customer>> {
+        let mut found = Vec::new();
+        for id in external_ids {
+            found.extend(self.get_customer(issuer, id)?);
+        }
+        Ok(found)
+    }
+
     /// Creates a meter. The same meter again is [`Outcome::Replayed`]; the
     /// same code with other settings is `StoreError::Conflict`.
     fn create_meter(&self, issuer: &IssuerId, meter: &Meter) -> StoreResult<Outcome<Meter>>;
@@ -166,6 +179,28 @@ pub trait BillingStore: Send + Sync {
     /// run); a stale version is `StoreError::Conflict`.
     fn create_draft(&self, issuer: &IssuerId, draft: &NewInvoice) -> StoreResult<Outcome<Invoice>>;
 
+    /// [`BillingStore::create_draft`] for many drafts (a bill run's page)
+    /// in one transaction: all stored or none. Answers each draft's id (a
+    /// replay answers the stored invoice's id).
+    fn create_drafts(
+        &self,
+        issuer: &IssuerId,
+        drafts: &[NewInvoice],
+    ) -> StoreResult<Vec<Outcome<InvoiceId>>> {
+        drafts
+            .iter()
+            .map(|d| self.create_draft(issuer, d).map(|o| o.map(|i| i.id)))
+            .collect()
+    }
+
+    /// The largest usage watermark among the issued (finalised, paid or
+    /// voided) invoices of each subscription that has one.
+    fn issued_watermarks(
+        &self,
+        issuer: &IssuerId,
+        subscriptions: &[SubscriptionId],
+    ) -> StoreResult<std::collections::HashMap<SubscriptionId, i64>>;
+
     /// Drafts whose period ended at or before `ended_by`, by id after `page.after`.
     fn drafts_due(
         &self,
@@ -187,6 +222,23 @@ pub trait BillingStore: Send + Sync {
         content: &FinalContent,
         at: DateTime<Utc>,
     ) -> StoreResult<Outcome<Invoice>>;
+
+    /// [`BillingStore::finalize_invoice`] for many drafts in one
+    /// transaction, numbered in the order given: all finalised or none.
+    fn finalize_invoices(
+        &self,
+        issuer: &IssuerId,
+        invoices: &[(InvoiceId, FinalContent)],
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<Outcome<InvoiceId>>> {
+        invoices
+            .iter()
+            .map(|(id, content)| {
+                self.finalize_invoice(issuer, id, content, at)
+                    .map(|o| o.map(|i| i.id))
+            })
+            .collect()
+    }
 
     /// One invoice with its lines.
     fn get_invoice(&self, issuer: &IssuerId, invoice: &InvoiceId) -> StoreResult<Option<Invoice>>;

@@ -191,6 +191,24 @@ pub(super) fn get_customer(
     read(db, |conn| load_customer(conn, issuer, external_id))
 }
 
+pub(super) fn get_customers(
+    db: &Database,
+    issuer: &IssuerId,
+    external_ids: &[String],
+) -> StoreResult<Vec<Customer>> {
+    let rows: Vec<CustomerRow> = read(db, |conn| {
+        Ok(sql::select_in(
+            conn,
+            issuer.as_str(),
+            "SELECT id, external_id, name, timezone, tax_rate, created_at \
+             FROM billing_customers WHERE issuer_id = $1 AND",
+            "external_id",
+            external_ids,
+        )?)
+    })?;
+    rows.into_iter().map(CustomerRow::decode).collect()
+}
+
 pub(super) fn add_prepaid_credit(
     db: &Database,
     issuer: &IssuerId,

@@ -348,8 +348,69 @@ pub(super) fn create_draft(
     issuer: &IssuerId,
     draft: &NewInvoice,
 ) -> StoreResult<Outcome<Invoice>> {
-    let lines = prepare_lines(&draft.lines)?;
-    let sums = amounts(draft.subtotal, draft.discount, draft.tax)?;
+    let prepared = prepare_draft(draft)?;
+    db.transaction(Isolation::ReadCommitted, |conn| {
+        match draft_in(conn, issuer, draft, &prepared)? {
+            Drafted::Existing(invoice) => Ok(Outcome::Replayed(*invoice)),
+            Drafted::Stored => Ok(Outcome::Applied(require_invoice(
+                conn, issuer, &draft.id, false,
+            )?)),
+        }
+    })
+}
+
+pub(super) fn create_drafts(
+    db: &Database,
+    issuer: &IssuerId,
+    drafts: &[NewInvoice],
+) -> StoreResult<Vec<Outcome<InvoiceId>>> {
+    let prepared = drafts
+        .iter()
+        .map(prepare_draft)
+        .collect::<StoreResult<Vec<_>>>()?;
+    db.transaction(Isolation::ReadCommitted, |conn| {
+        drafts
+            .iter()
+            .zip(&prepared)
+            .map(|(draft, prepared)| {
+                Ok(match draft_in(conn, issuer, draft, prepared)? {
+                    Drafted::Existing(invoice) => Outcome::Replayed(invoice.id),
+                    Drafted::Stored => Outcome::Applied(draft.id.clone()),
+                })
+            })
+            .collect()
+    })
+}
+
+/// A draft's lines and amounts, checked before its transaction.
+struct PreparedDraft {
+    lines: Vec<NewLine>,
+    sums: Amounts,
+}
+
+fn prepare_draft(draft: &NewInvoice) -> StoreResult<PreparedDraft> {
+    Ok(PreparedDraft {
+        lines: prepare_lines(&draft.lines)?,
+        sums: amounts(draft.subtotal, draft.discount, draft.tax)?,
+    })
+}
+
+/// What [`draft_in`] did.
+enum Drafted {
+    /// The period's invoice was there already (a rerun).
+    Existing(Box<Invoice>),
+    /// Stored now.
+    Stored,
+}
+
+/// One draft inside the caller's transaction.
+fn draft_in(
+    conn: &mut DbConnection,
+    issuer: &IssuerId,
+    draft: &NewInvoice,
+    prepared: &PreparedDraft,
+) -> Result<Drafted, TxError> {
+    let (lines, sums) = (&prepared.lines, prepared.sums);
     let period_start = micros(draft.period_start);
     let period_end = micros(draft.period_end);
     let existing = |conn: &mut DbConnection| {
@@ -366,11 +427,11 @@ pub(super) fn create_draft(
         )
         .map(|mut found| found.pop())
     };
-    db.transaction(Isolation::ReadCommitted, |conn| {
+    {
         // A rerun of an interrupted bill run finds its draft before anything
         // else, whatever happened to the subscription since.
         if let Some(invoice) = existing(conn)? {
-            return Ok(Outcome::Replayed(invoice));
+            return Ok(Drafted::Existing(Box::new(invoice)));
         }
         let subscription = load_subscription(conn, issuer, &draft.subscription, true)?
             .ok_or_else(|| not_found("subscription", &draft.subscription))?;
@@ -380,7 +441,7 @@ pub(super) fn create_draft(
             // A concurrent run of the same draft may have committed while
             // this one waited for the lock: then it is a replay.
             if let Some(invoice) = existing(conn)? {
-                return Ok(Outcome::Replayed(invoice));
+                return Ok(Drafted::Existing(Box::new(invoice)));
             }
             return Err(StoreError::Conflict(format!(
                 "subscription `{}` moved on: it is at version {} with its next period from {}, \
@@ -443,7 +504,7 @@ pub(super) fn create_draft(
                 micros(draft.at)
             ],
         )?;
-        insert_lines(conn, issuer, &draft.id, &lines)?;
+        insert_lines(conn, issuer, &draft.id, lines)?;
         append_audit(
             conn,
             issuer,
@@ -460,10 +521,8 @@ pub(super) fn create_draft(
                 "subtotal": text(from_scaled(sums.subtotal)),
             }),
         )?;
-        Ok(Outcome::Applied(require_invoice(
-            conn, issuer, &draft.id, false,
-        )?))
-    })
+        Ok(Drafted::Stored)
+    }
 }
 
 pub(super) fn drafts_due(
@@ -506,11 +565,68 @@ pub(super) fn finalize_invoice(
     let lines = prepare_lines(&content.lines)?;
     let sums = amounts(content.subtotal, content.discount, content.tax)?;
     db.transaction(Isolation::ReadCommitted, |conn| {
+        match finalize_in(conn, issuer, id, content, &lines, sums, at)? {
+            Finalized::Already(invoice) => Ok(Outcome::Replayed(*invoice)),
+            Finalized::Now => Ok(Outcome::Applied(require_invoice(conn, issuer, id, false)?)),
+        }
+    })
+}
+
+pub(super) fn finalize_invoices(
+    db: &Database,
+    issuer: &IssuerId,
+    invoices: &[(InvoiceId, FinalContent)],
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<Outcome<InvoiceId>>> {
+    let prepared = invoices
+        .iter()
+        .map(|(_, c)| {
+            Ok((
+                prepare_lines(&c.lines)?,
+                amounts(c.subtotal, c.discount, c.tax)?,
+            ))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    db.transaction(Isolation::ReadCommitted, |conn| {
+        invoices
+            .iter()
+            .zip(&prepared)
+            .map(|((id, content), (lines, sums))| {
+                Ok(
+                    match finalize_in(conn, issuer, id, content, lines, *sums, at)? {
+                        Finalized::Already(invoice) => Outcome::Replayed(invoice.id),
+                        Finalized::Now => Outcome::Applied(id.clone()),
+                    },
+                )
+            })
+            .collect()
+    })
+}
+
+/// What [`finalize_in`] did.
+enum Finalized {
+    /// It was final already.
+    Already(Box<Invoice>),
+    /// Finalised now.
+    Now,
+}
+
+/// One finalisation inside the caller's transaction.
+fn finalize_in(
+    conn: &mut DbConnection,
+    issuer: &IssuerId,
+    id: &InvoiceId,
+    content: &FinalContent,
+    lines: &[NewLine],
+    sums: Amounts,
+    at: DateTime<Utc>,
+) -> Result<Finalized, TxError> {
+    {
         let invoice = require_invoice(conn, issuer, id, true)?;
         match invoice.status {
             InvoiceStatus::Draft => {}
             InvoiceStatus::Finalized | InvoiceStatus::Paid => {
-                return Ok(Outcome::Replayed(invoice));
+                return Ok(Finalized::Already(Box::new(invoice)));
             }
             InvoiceStatus::Voided => {
                 return Err(StoreError::Conflict(format!(
@@ -520,12 +636,15 @@ pub(super) fn finalize_invoice(
             }
         }
         let code = invoice.currency.code().to_owned();
-        sql::execute(
-            conn,
-            "DELETE FROM invoice_lines WHERE issuer_id = $1 AND invoice_id = $2",
-            args![issuer.as_str(), id.as_str()],
-        )?;
-        insert_lines(conn, issuer, id, &lines)?;
+        // A bill run finalises what it just drafted: the lines are there.
+        if invoice.lines != content.lines {
+            sql::execute(
+                conn,
+                "DELETE FROM invoice_lines WHERE issuer_id = $1 AND invoice_id = $2",
+                args![issuer.as_str(), id.as_str()],
+            )?;
+            insert_lines(conn, issuer, id, lines)?;
+        }
 
         // The customer's open balances in the invoice's currency, oldest
         // credit note first, prepaid credit last; locked until commit.
@@ -579,6 +698,19 @@ pub(super) fn finalize_invoice(
             )?;
         }
         let total = sums.due - from_notes - prepaid_take;
+        let draws = notes
+            .iter()
+            .zip(note_takes)
+            .map(|(note, take)| (note.id.as_str(), *take))
+            .chain(std::iter::once((PREPAID_SOURCE, prepaid_take)));
+        for (source, take) in draws.filter(|(_, take)| *take > 0) {
+            sql::execute(
+                conn,
+                "INSERT INTO invoice_draws (issuer_id, invoice_id, source, amount) \
+                 VALUES ($1, $2, $3, $4)",
+                args![issuer.as_str(), id.as_str(), source, take],
+            )?;
+        }
 
         // Gapless: the counter moves in this transaction or not at all.
         let prefix = require_issuer(conn, issuer)?.invoice_prefix;
@@ -632,8 +764,8 @@ pub(super) fn finalize_invoice(
                 "total": text(from_scaled(total)),
             }),
         )?;
-        Ok(Outcome::Applied(require_invoice(conn, issuer, id, false)?))
-    })
+        Ok(Finalized::Now)
+    }
 }
 
 pub(super) fn get_invoice(
@@ -696,6 +828,43 @@ pub(super) fn issued_invoices_of(
             ],
         )
     })
+}
+
+#[derive(QueryableByName)]
+struct IssuedBatch {
+    #[diesel(sql_type = Nullable<Text>)]
+    subscription_id: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    usage_batch: i64,
+}
+
+pub(super) fn issued_watermarks(
+    db: &Database,
+    issuer: &IssuerId,
+    subscriptions: &[SubscriptionId],
+) -> StoreResult<HashMap<SubscriptionId, i64>> {
+    let ids: Vec<String> = subscriptions.iter().map(ToString::to_string).collect();
+    let rows: Vec<IssuedBatch> = read(db, |conn| {
+        Ok(sql::select_in(
+            conn,
+            issuer.as_str(),
+            "SELECT subscription_id, usage_batch FROM invoices WHERE issuer_id = $1 \
+             AND status IN ('finalized', 'paid') AND",
+            "subscription_id",
+            &ids,
+        )?)
+    })?;
+    let mut marks: HashMap<SubscriptionId, i64> = HashMap::new();
+    for row in rows {
+        let Some(id) = row.subscription_id else {
+            continue;
+        };
+        let id =
+            SubscriptionId::parse(&id).map_err(|e| corrupt(format!("subscription id: {e}")))?;
+        let mark = marks.entry(id).or_insert(row.usage_batch);
+        *mark = (*mark).max(row.usage_batch);
+    }
+    Ok(marks)
 }
 
 #[derive(QueryableByName)]
@@ -807,6 +976,36 @@ pub(super) fn void_invoice(
                 .into());
             }
         }
+        // What the finalisation drew from credit notes and prepaid credit
+        // goes back to them.
+        let draws: Vec<Draw> = sql::load(
+            conn,
+            "SELECT source, amount FROM invoice_draws WHERE issuer_id = $1 AND invoice_id = $2 \
+             ORDER BY source",
+            args![issuer.as_str(), id.as_str()],
+        )?;
+        for draw in &draws {
+            if draw.source == PREPAID_SOURCE {
+                sql::execute(
+                    conn,
+                    "UPDATE billing_prepaid SET balance = balance + $4 \
+                     WHERE issuer_id = $1 AND customer = $2 AND currency = $3",
+                    args![
+                        issuer.as_str(),
+                        &invoice.customer,
+                        invoice.currency.code(),
+                        draw.amount
+                    ],
+                )?;
+            } else {
+                sql::execute(
+                    conn,
+                    "UPDATE credit_notes SET remaining = remaining + $3 \
+                     WHERE issuer_id = $1 AND id = $2",
+                    args![issuer.as_str(), &draw.source, draw.amount],
+                )?;
+            }
+        }
         sql::execute(
             conn,
             "UPDATE invoices SET status = $3, voided_at = $4 WHERE issuer_id = $1 AND id = $2",
@@ -823,10 +1022,28 @@ pub(super) fn void_invoice(
             at,
             "invoice.voided",
             id.as_str(),
-            &json!({"id": id.as_str(), "number": invoice.number}),
+            &json!({
+                "id": id.as_str(),
+                "number": invoice.number,
+                "returned": draws
+                    .iter()
+                    .map(|d| json!({"to": d.source, "amount": text(from_scaled(d.amount))}))
+                    .collect::<Vec<_>>(),
+            }),
         )?;
         require_invoice(conn, issuer, id, false)
     })
+}
+
+/// The `invoice_draws` source of prepaid credit (credit notes go by id).
+const PREPAID_SOURCE: &str = "prepaid";
+
+#[derive(QueryableByName)]
+struct Draw {
+    #[diesel(sql_type = Text)]
+    source: String,
+    #[diesel(sql_type = BigInt)]
+    amount: i64,
 }
 
 #[derive(QueryableByName)]

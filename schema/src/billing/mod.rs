@@ -210,6 +210,39 @@ impl BillingStore for Database {
         invoices::create_draft(self, issuer, draft)
     }
 
+    fn get_customers(
+        &self,
+        issuer: &IssuerId,
+        external_ids: &[String],
+    ) -> StoreResult<Vec<Customer>> {
+        catalog::get_customers(self, issuer, external_ids)
+    }
+
+    fn create_drafts(
+        &self,
+        issuer: &IssuerId,
+        drafts: &[NewInvoice],
+    ) -> StoreResult<Vec<Outcome<InvoiceId>>> {
+        invoices::create_drafts(self, issuer, drafts)
+    }
+
+    fn issued_watermarks(
+        &self,
+        issuer: &IssuerId,
+        subscriptions: &[SubscriptionId],
+    ) -> StoreResult<std::collections::HashMap<SubscriptionId, i64>> {
+        invoices::issued_watermarks(self, issuer, subscriptions)
+    }
+
+    fn finalize_invoices(
+        &self,
+        issuer: &IssuerId,
+        invoices: &[(InvoiceId, FinalContent)],
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<Outcome<InvoiceId>>> {
+        invoices::finalize_invoices(self, issuer, invoices, at)
+    }
+
     fn drafts_due(
         &self,
         issuer: &IssuerId,

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shiyun_billing::compose::Coupon;
-use shiyun_billing::events::{EventStatus, IngestReport, UsageEventInput};
+use shiyun_billing::events::{EventStatus, IngestReport};
 use shiyun_billing::export::{ExportFormat, ExportKind};
 use shiyun_billing::plan::Plan;
 use shiyun_billing::preview::{PreviewInvoice, PreviewRequest, PreviewUsage};
@@ -52,10 +52,12 @@ fn decimal(field: &str, text: &str) -> Result<Decimal, ApiError> {
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UsageBatch {
-    /// 1 to 1,000 events. Each is checked on its own: a malformed one is
-    /// reported in `results` and the others are stored.
+    /// 1 to 1,000 events, each a `UsageEventInput`. Each is checked on its
+    /// own, so any JSON value is taken here: one that is not a valid event
+    /// is reported in `results` (`rejected`, with its code and field) and
+    /// the others are stored.
     #[validate(length(min = 1, max = 1000))]
-    #[schema(value_type = Vec<UsageEventInput>, min_items = 1, max_items = 1000)]
+    #[schema(value_type = Vec<serde_json::Value>, min_items = 1, max_items = 1000)]
     pub events: Vec<Value>,
 }
 
@@ -491,7 +493,7 @@ pub struct ChangePlanBody {
 /// Moves a subscription to another plan: an upgrade (a higher recurring
 /// fee) at once, prorated by day; a downgrade at the end of the period.
 #[utoipa::path(post, path = "/v1/billing/subscriptions/{subscription}/plan", tag = "billing",
-    params(("subscription" = String, Path, description = "subscription id")),
+    params(("subscription" = SubscriptionId, Path, description = "subscription id")),
     request_body = ChangePlanBody,
     responses(
         (status = 200, body = SubscriptionView),
@@ -522,7 +524,7 @@ pub struct CancelBody {
 
 /// Cancels a subscription; it is billed up to its last day.
 #[utoipa::path(post, path = "/v1/billing/subscriptions/{subscription}/cancel", tag = "billing",
-    params(("subscription" = String, Path, description = "subscription id")),
+    params(("subscription" = SubscriptionId, Path, description = "subscription id")),
     request_body = CancelBody,
     responses(
         (status = 200, body = SubscriptionView),
@@ -714,7 +716,7 @@ pub struct InvoicePage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct InvoiceQuery {
-    /// Only this customer (operators only; tenants see their own).
+    /// Only this customer.
     #[validate(length(min = 1, max = 255))]
     pub customer: Option<String>,
     /// Only this state.
@@ -792,9 +794,47 @@ async fn invoice_page(
     }))
 }
 
+/// Query of `GET /v1/invoices`.
+#[derive(Debug, Deserialize, ToSchema, Validate, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MyInvoiceQuery {
+    /// Only this state (drafts are never shown to customers).
+    pub status: Option<IssuedStatusParam>,
+    /// The previous page's `next_cursor`.
+    #[validate(length(min = 1, max = 100))]
+    pub cursor: Option<String>,
+    /// Page size, 1-200 (default 50).
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// The state of an issued invoice, as a query parameter.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IssuedStatusParam {
+    /// Finalised.
+    Finalized,
+    /// Paid.
+    Paid,
+    /// Voided.
+    Voided,
+}
+
+impl From<IssuedStatusParam> for InvoiceStatusParam {
+    fn from(p: IssuedStatusParam) -> Self {
+        match p {
+            IssuedStatusParam::Finalized => InvoiceStatusParam::Finalized,
+            IssuedStatusParam::Paid => InvoiceStatusParam::Paid,
+            IssuedStatusParam::Voided => InvoiceStatusParam::Voided,
+        }
+    }
+}
+
 /// The caller's tenant's issued invoices (drafts are not shown).
 #[utoipa::path(get, path = "/v1/invoices", tag = "billing",
-    params(InvoiceQuery),
+    params(MyInvoiceQuery),
     responses(
         (status = 200, body = InvoicePage),
         (status = 400, description = "invalid query", body = ErrorEnvelope),
@@ -802,15 +842,15 @@ async fn invoice_page(
 pub async fn list_my_invoices(
     state: web::Data<AppState>,
     caller: Caller,
-    ValidQuery(query): ValidQuery<InvoiceQuery>,
+    ValidQuery(query): ValidQuery<MyInvoiceQuery>,
 ) -> ApiResult<HttpResponse> {
-    if query.customer.is_some() {
-        return Err(ApiError::invalid(
-            "customer",
-            "tenants see their own invoices only",
-        ));
-    }
     let own = caller.0.tenant.as_str().to_owned();
+    let query = InvoiceQuery {
+        customer: None,
+        status: query.status.map(Into::into),
+        cursor: query.cursor,
+        limit: query.limit,
+    };
     invoice_page(&state, Some(own), query, true).await
 }
 
@@ -840,7 +880,7 @@ pub struct InvoiceView {
 /// Finalises a draft now: recomposed with all usage so far, credit notes
 /// and prepaid credit applied, numbered. A final invoice answers as it is.
 #[utoipa::path(post, path = "/v1/billing/invoices/{invoice}/finalize", tag = "billing",
-    params(("invoice" = String, Path, description = "invoice id")),
+    params(("invoice" = InvoiceId, Path, description = "invoice id")),
     responses(
         (status = 200, body = InvoiceView),
         (status = 400, description = "not an invoice id", body = ErrorEnvelope),
@@ -859,7 +899,7 @@ pub async fn finalize_invoice(
 
 /// Voids a finalised, unpaid invoice.
 #[utoipa::path(post, path = "/v1/billing/invoices/{invoice}/void", tag = "billing",
-    params(("invoice" = String, Path, description = "invoice id")),
+    params(("invoice" = InvoiceId, Path, description = "invoice id")),
     responses(
         (status = 200, body = InvoiceView),
         (status = 400, description = "not an invoice id", body = ErrorEnvelope),
@@ -892,7 +932,7 @@ pub struct PaymentBody {
 /// Records a manual payment (a bank transfer) of a finalised invoice. The
 /// same reference again answers as before.
 #[utoipa::path(post, path = "/v1/billing/invoices/{invoice}/payments", tag = "billing",
-    params(("invoice" = String, Path, description = "invoice id")),
+    params(("invoice" = InvoiceId, Path, description = "invoice id")),
     request_body = PaymentBody,
     responses(
         (status = 200, body = InvoiceView),
@@ -942,7 +982,7 @@ pub struct CreditNoteView {
 /// Issues a credit note against a finalised invoice; its balance reduces
 /// the customer's next invoices.
 #[utoipa::path(post, path = "/v1/billing/invoices/{invoice}/credit-notes", tag = "billing",
-    params(("invoice" = String, Path, description = "invoice id")),
+    params(("invoice" = InvoiceId, Path, description = "invoice id")),
     request_body = CreditNoteBody,
     responses(
         (status = 201, body = CreditNoteView),
@@ -1044,7 +1084,7 @@ async fn stream_export(
 /// JSON lines.
 #[utoipa::path(get, path = "/v1/exports/invoices", tag = "billing", params(ExportQuery),
     responses(
-        (status = 200, description = "the rows", content_type = "text/csv", body = String),
+        (status = 200, description = "the rows", content((String = "text/csv"), (String = "application/x-ndjson"))),
         (status = 400, description = "invalid range or format", body = ErrorEnvelope),
     ))]
 pub async fn export_invoices(
@@ -1057,7 +1097,7 @@ pub async fn export_invoices(
 /// Usage events dated in `[from, to)`, streamed as CSV or JSON lines.
 #[utoipa::path(get, path = "/v1/exports/usage", tag = "billing", params(ExportQuery),
     responses(
-        (status = 200, description = "the rows", content_type = "text/csv", body = String),
+        (status = 200, description = "the rows", content((String = "text/csv"), (String = "application/x-ndjson"))),
         (status = 400, description = "invalid range or format", body = ErrorEnvelope),
     ))]
 pub async fn export_usage(
@@ -1071,7 +1111,7 @@ pub async fn export_usage(
 /// `[from, to)`; every entry balances.
 #[utoipa::path(get, path = "/v1/exports/journal", tag = "billing", params(ExportQuery),
     responses(
-        (status = 200, description = "the rows", content_type = "text/csv", body = String),
+        (status = 200, description = "the rows", content((String = "text/csv"), (String = "application/x-ndjson"))),
         (status = 400, description = "invalid range or format", body = ErrorEnvelope),
     ))]
 pub async fn export_journal(

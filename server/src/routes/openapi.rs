@@ -249,6 +249,9 @@ impl Modify for PermissionTexts {
         shiyun_search::SortOrder,
         crate::error::ErrorEnvelope,
         shiyun_core::tenancy::RequestStatus,
+        shiyun_core::billing::InvoiceId,
+        shiyun_core::billing::SubscriptionId,
+        shiyun_billing::events::UsageEventInput,
     )),
     modifiers(&BearerAuth, &TableAccess, &JsonBodies, &PermissionTexts),
     tags(

@@ -129,6 +129,14 @@ async fn set_up(app: &TestApp, tag: &str) -> Tenant {
         ("invitation", id_of(&invitation)),
         ("application", id_of(&application)),
         ("listing", listing),
+        // Operator-only billing routes never answer B, so ids that name no
+        // row are enough for them.
+        ("customer", "customer-of-a".to_owned()),
+        (
+            "subscription",
+            "sub_00000000000000000000000000000001".to_owned(),
+        ),
+        ("invoice", "in_00000000000000000000000000000001".to_owned()),
     ]);
     Tenant {
         admin,
@@ -219,6 +227,38 @@ fn sample_body(route: &Route, a: &Tenant) -> Option<Value> {
         (Method::Put, "/v1/search/synonyms") => json!({"groups": [["ecs", "ec2"]]}),
         (Method::Put, "/v1/fx-rates") => {
             json!({"rates": [{"from": "USD", "to": "CNY", "rate": "7.2"}]})
+        }
+        // Usage of a customer that is not A: B's own events are B's business.
+        (Method::Post, "/v1/usage/events") => json!({"events": [{
+            "idempotency_key": "k1", "customer": "someone-else", "meter": "calls",
+            "timestamp": "2026-01-01T00:00:00Z", "properties": {}
+        }]}),
+        (Method::Post, "/v1/billing/meters") => {
+            json!({"code": "calls", "name": "Calls", "aggregation": "count"})
+        }
+        (Method::Post, "/v1/billing/plans") => json!({"plan": {
+            "code": "p", "name": "P", "currency": "CNY", "interval": "monthly",
+            "billing_time": "calendar", "pay_in": "arrears", "recurring_fee": "1", "charges": []
+        }}),
+        (Method::Put, "/v1/billing/customers/{customer}") => {
+            json!({"name": "A", "timezone": "UTC", "tax_rate": "0"})
+        }
+        (Method::Post, "/v1/billing/customers/{customer}/credits") => {
+            json!({"amount": {"amount": "1", "currency": "CNY"}})
+        }
+        (Method::Post, "/v1/billing/subscriptions") => {
+            json!({"customer": id("enterprise"), "plan": "p", "starts_on": "2026-01-01"})
+        }
+        (Method::Post, "/v1/billing/subscriptions/{subscription}/plan") => json!({"plan": "p"}),
+        (Method::Post, "/v1/billing/subscriptions/{subscription}/cancel") => json!({}),
+        (Method::Post, "/v1/billing/preview") => {
+            json!({"plan_code": "p", "from": "2026-01-01", "to": "2026-02-01"})
+        }
+        (Method::Post, "/v1/billing/invoices/{invoice}/payments") => {
+            json!({"reference": "r-1", "amount": {"amount": "1", "currency": "CNY"}})
+        }
+        (Method::Post, "/v1/billing/invoices/{invoice}/credit-notes") => {
+            json!({"amount": "1", "reason": "r"})
         }
         (Method::Post, "/v1/listings/batch") => json!({"listings": [
             serde_json::to_value(shiyun_core::demo::DemoCatalog::new(3, 1).next().unwrap()).unwrap()

@@ -8,6 +8,7 @@
 
 mod helpers;
 
+mod billing;
 mod errors;
 mod flows;
 mod isolation;

@@ -17,6 +17,7 @@ const TAGS: &[&str] = &[
     "audit",
     "partner",
     "search",
+    "billing",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,6 +40,9 @@ async fn openapi_document_is_stable() {
         "/v1/search",
         "/v1/listings/{id}/equivalents",
         "/v1/fx-rates",
+        "/v1/usage/events",
+        "/v1/billing/preview",
+        "/v1/exports/journal",
     ] {
         assert!(paths.contains_key(path), "{path} documented");
     }

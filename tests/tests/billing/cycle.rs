@@ -176,4 +176,47 @@ on_both_backends! {
         // A finalised invoice never changes.
         assert_eq!(billing.invoice(&january.id).unwrap(), january);
     }
+
+    fn a_subscription_months_behind_catches_up_in_one_run(db) {
+        let billing = engine(db, "behind");
+        subscribe(&billing, &monthly_plan("monthly"), "c1", "2026-01-01", at("2026-01-01T00:00:00Z"));
+        let report = billing.bill_run(at("2026-05-02T00:00:00Z")).unwrap();
+        // January to April (Shanghai), each once, numbered in period order.
+        assert_eq!((report.drafted, report.finalized), (4, 4), "{report:?}");
+        let mut invoices = billing
+            .store()
+            .list_invoices(billing.id().unwrap(), &Default::default(), &shiyun_core::billing::PageAfter { after: None, limit: 10 })
+            .unwrap();
+        invoices.sort_by_key(|i| i.period_start);
+        let numbers: Vec<_> = invoices.iter().map(|i| i.number.clone().unwrap()).collect();
+        assert_eq!(numbers, ["T-000001", "T-000002", "T-000003", "T-000004"]);
+        let again = billing.bill_run(at("2026-05-02T00:00:00Z")).unwrap();
+        assert_eq!((again.drafted, again.finalized), (0, 0), "{again:?}");
+    }
+
+    fn voiding_gives_back_what_the_invoice_drew(db) {
+        let billing = engine(db, "void");
+        let january = january(&billing);
+        billing.credit_note(&january.id, dec!(10), "outage", at("2026-02-03T00:00:00Z")).unwrap();
+        let id = billing.id().unwrap().clone();
+        let cny = |d| Money::new(d, Currency::CNY);
+        billing.store().add_prepaid_credit(&id, "c1", cny(dec!(50)), at("2026-02-04T00:00:00Z")).unwrap();
+        billing.bill_run(at("2026-02-28T17:00:00Z")).unwrap();
+        let february = billing
+            .store()
+            .list_invoices(&id, &Default::default(), &shiyun_core::billing::PageAfter { after: None, limit: 10 })
+            .unwrap()
+            .into_iter()
+            .find(|i| i.id != january.id)
+            .unwrap();
+        assert_eq!((february.totals.credit_notes, february.totals.prepaid), (cny(dec!(10)), cny(dec!(50))));
+        let voided = billing.void(&february.id, at("2026-03-02T00:00:00Z")).unwrap();
+        assert_eq!(voided.status, InvoiceStatus::Voided);
+        let notes = billing.store().credit_notes_of(&id, &january.id).unwrap();
+        assert_eq!(notes[0].remaining, cny(dec!(10)), "the credit note is whole again");
+        let balance = billing.store().add_prepaid_credit(&id, "c1", cny(dec!(1)), at("2026-03-03T00:00:00Z")).unwrap();
+        assert_eq!(balance, cny(dec!(51)), "the 50 drawn came back");
+        let verdict = shiyun_billing::audit::verify(billing.store().as_ref(), &id).unwrap();
+        assert!(verdict.broken.is_none());
+    }
 }

@@ -2,6 +2,7 @@ DROP TRIGGER billing_audit_append_only ON billing_audit;
 DROP FUNCTION billing_audit_append_only();
 DROP TABLE billing_audit;
 DROP TABLE payments;
+DROP TABLE invoice_draws;
 DROP TABLE credit_notes;
 DROP TABLE invoice_lines;
 DROP TABLE invoices;

@@ -187,6 +187,17 @@ CREATE TABLE credit_notes (
 CREATE INDEX credit_notes_invoice ON credit_notes (issuer_id, invoice_id, created_at, id);
 CREATE INDEX credit_notes_open ON credit_notes (issuer_id, customer, currency, created_at, id);
 
+-- What a finalisation drew from the customer's balances (a credit note by
+-- its id, or `prepaid`), so a void gives exactly that back.
+CREATE TABLE invoice_draws (
+    issuer_id TEXT COLLATE "C" NOT NULL,
+    invoice_id TEXT COLLATE "C" NOT NULL,
+    source TEXT COLLATE "C" NOT NULL,
+    amount BIGINT NOT NULL,
+    PRIMARY KEY (issuer_id, invoice_id, source),
+    FOREIGN KEY (issuer_id, invoice_id) REFERENCES invoices (issuer_id, id)
+);
+
 -- A payment reference is used once per issuer.
 CREATE TABLE payments (
     issuer_id TEXT COLLATE "C" NOT NULL,

@@ -1,5 +1,6 @@
 DROP TABLE billing_audit;
 DROP TABLE payments;
+DROP TABLE invoice_draws;
 DROP TABLE credit_notes;
 DROP TABLE invoice_lines;
 DROP TABLE invoices;
