@@ -2,8 +2,8 @@
 //! same rows, in one run.
 //!
 //! Starts the real server in-process on a fresh PostgreSQL database
-//! (`TEST_POSTGRES_URL`), logs an operator in, defines a `sum` meter and
-//! 100 customers, then:
+//! (`TEST_POSTGRES_URL`), logs an operator in (acting as an enterprise it
+//! owns), defines a `sum` meter and 100 customers, then:
 //!
 //! - `bare_insert`: the same shape of rows (another issuer) with bare
 //!   multi-row `INSERT … ON CONFLICT DO NOTHING`, 1,000 rows a statement,
@@ -223,14 +223,38 @@ async fn main() {
         .json()
         .await
         .unwrap();
-    let token = tokens["access_token"]
+    let personal = tokens["access_token"].as_str().expect("an access token");
+    // Usage is written from an enterprise identity (its owner may do
+    // anything); being an operator lets it report for any customer.
+    let enterprise: Value = client
+        .post(format!("{base}/v1/enterprises"))
+        .bearer_auth(personal)
+        .json(&json!({"name": "Bench Operator Ltd"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let enterprise = enterprise["id"].as_str().expect("an enterprise id");
+    let switched: Value = client
+        .post(format!("{base}/v1/me/identity"))
+        .bearer_auth(personal)
+        .json(&json!({"identity": {"kind": "enterprise", "enterprise": enterprise}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = switched["access_token"]
         .as_str()
-        .expect("an access token")
+        .expect("an enterprise access token")
         .to_owned();
     let billing = state.billing.clone();
     tokio::task::spawn_blocking(move || {
         let now = Utc::now();
-        billing
+        let _meter = billing
             .define_meter(&Meter {
                 code: "bytes".into(),
                 name: "Bytes".into(),
