@@ -45,6 +45,7 @@
 //! ranked (`ROW_NUMBER()`) only for meters whose aggregation is `latest`
 //! (other aggregates carry `latest: None`).
 
+mod bench;
 mod catalog;
 mod common;
 mod invoices;
