@@ -687,6 +687,9 @@ impl Billing {
             // subscription's periods are finalised in order.
             report.finalized += self.finalize_due(now, now, &mut report.failures)?;
         }
+        // Usage every customer had in a period many subscriptions share,
+        // read once for the whole run.
+        let mut shared = SharedUsage::new();
         for _ in 0..MAX_PASSES {
             let drafted_before = report.drafted;
             let mut page = PageAfter {
@@ -697,7 +700,8 @@ impl Billing {
                 let due = self.store.due_subscriptions(self.id()?, now, &page)?;
                 let Some(last) = due.last() else { break };
                 page.after = Some(last.id.to_string());
-                self.bill_page(&due, &meters, watermark, grace, now, &mut report)?;
+                self.share_usage(&due, watermark, &mut shared)?;
+                self.bill_page(&due, &meters, watermark, &shared, grace, now, &mut report)?;
             }
             if report.drafted == drafted_before {
                 break;
@@ -711,17 +715,18 @@ impl Billing {
     /// with no grace period, finalises them in another. Should a page's
     /// transaction fail, its invoices are stored one by one, so one bad
     /// subscription holds back nothing else.
+    #[allow(clippy::too_many_arguments)]
     fn bill_page(
         &self,
         due: &[Subscription],
         meters: &BTreeMap<String, Meter>,
         watermark: i64,
+        shared: &SharedUsage,
         grace: Duration,
         now: DateTime<Utc>,
         report: &mut BillRunReport,
     ) -> Result<(), BillingError> {
         let issuer = self.id()?.clone();
-        let shared = self.shared_usage(due, watermark)?;
         let ids: Vec<SubscriptionId> = due.iter().map(|s| s.id.clone()).collect();
         let issued = self.store.issued_watermarks(&issuer, &ids)?;
         let mut names: Vec<String> = due.iter().map(|s| s.customer.clone()).collect();
@@ -749,7 +754,7 @@ impl Billing {
                         customer,
                         meters,
                         watermark,
-                        &shared,
+                        shared,
                         issued,
                         now,
                     )
@@ -816,21 +821,22 @@ impl Billing {
     }
 
     /// Reads, for every period that many due subscriptions share, every
-    /// customer's usage in one aggregate.
-    fn shared_usage(
+    /// customer's usage in one aggregate, once per run: later pages find it
+    /// in `shared`.
+    fn share_usage(
         &self,
         due: &[Subscription],
         watermark: i64,
-    ) -> Result<SharedUsage, BillingError> {
+        shared: &mut SharedUsage,
+    ) -> Result<(), BillingError> {
         let mut windows: HashMap<(DateTime<Utc>, DateTime<Utc>), usize> = HashMap::new();
         for s in due {
             *windows
                 .entry((s.next_period_start, s.next_period_end))
                 .or_default() += 1;
         }
-        let mut shared = HashMap::new();
         for ((from, to), count) in windows {
-            if count < SHARED_WINDOW_MIN || from == to {
+            if count < SHARED_WINDOW_MIN || from == to || shared.contains_key(&(from, to)) {
                 continue;
             }
             let all = self.store.aggregate_usage(
@@ -850,7 +856,7 @@ impl Billing {
                     .collect(),
             );
         }
-        Ok(shared)
+        Ok(())
     }
 
     /// Composes a subscription's open period (with adjustments for late

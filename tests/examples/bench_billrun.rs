@@ -105,6 +105,41 @@ impl BillingStore for Timed {
             self.inner.get_customer(issuer, external_id)
         })
     }
+    fn get_customers(
+        &self,
+        issuer: &IssuerId,
+        external_ids: &[String],
+    ) -> StoreResult<Vec<Customer>> {
+        self.time("get_customers", || {
+            self.inner.get_customers(issuer, external_ids)
+        })
+    }
+    fn create_drafts(
+        &self,
+        issuer: &IssuerId,
+        drafts: &[NewInvoice],
+    ) -> StoreResult<Vec<Outcome<InvoiceId>>> {
+        self.time("create_drafts", || self.inner.create_drafts(issuer, drafts))
+    }
+    fn issued_watermarks(
+        &self,
+        issuer: &IssuerId,
+        subscriptions: &[SubscriptionId],
+    ) -> StoreResult<std::collections::HashMap<SubscriptionId, i64>> {
+        self.time("issued_watermarks", || {
+            self.inner.issued_watermarks(issuer, subscriptions)
+        })
+    }
+    fn finalize_invoices(
+        &self,
+        issuer: &IssuerId,
+        invoices: &[(InvoiceId, FinalContent)],
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<Outcome<InvoiceId>>> {
+        self.time("finalize_invoices", || {
+            self.inner.finalize_invoices(issuer, invoices, at)
+        })
+    }
     fn create_meter(&self, issuer: &IssuerId, meter: &Meter) -> StoreResult<Outcome<Meter>> {
         self.time("create_meter", || self.inner.create_meter(issuer, meter))
     }
