@@ -499,6 +499,82 @@ impl Billing {
         Ok(report)
     }
 
+    /// Ingests a batch that a tenant reports about itself: events naming
+    /// another customer are refused one by one (`forbidden` on `customer`),
+    /// and the tenant becomes a customer (in `timezone`, untaxed) on its
+    /// first event. The rest is [`Billing::ingest`].
+    pub fn ingest_own(
+        &self,
+        batch: &[Value],
+        customer: &str,
+        timezone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IngestReport, BillingError> {
+        let names_other = |event: &Value| {
+            event
+                .get("customer")
+                .and_then(Value::as_str)
+                .is_some_and(|named| named != customer)
+        };
+        let own: Vec<Value> = batch.iter().filter(|e| !names_other(e)).cloned().collect();
+        if !own.is_empty() && self.store.get_customer(self.id()?, customer)?.is_none() {
+            self.put_customer(
+                &CustomerInput {
+                    external_id: customer.to_owned(),
+                    name: customer.to_owned(),
+                    timezone: timezone.to_owned(),
+                    tax_rate: Decimal::ZERO,
+                },
+                now,
+            )?;
+        }
+        let mut stored = self.ingest(&own, now)?.results.into_iter();
+        let mut report = IngestReport::default();
+        for (index, event) in batch.iter().enumerate() {
+            let result = if names_other(event) {
+                Some(EventResult {
+                    index,
+                    idempotency_key: event
+                        .get("idempotency_key")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    status: EventStatus::Rejected,
+                    error: Some(events::EventError {
+                        code: shiyun_core::ErrorCode::Forbidden,
+                        field: Some("customer".into()),
+                        message: "usage may be reported for the caller's own tenant only".into(),
+                    }),
+                })
+            } else {
+                stored.next().map(|result| EventResult { index, ..result })
+            };
+            report.extend(result);
+        }
+        Ok(report)
+    }
+
+    /// Adds prepaid credit to an existing customer; returns the balance.
+    /// The amount must be positive and in the currency's minor unit.
+    pub fn add_prepaid_credit(
+        &self,
+        customer: &str,
+        amount: Money,
+        now: DateTime<Utc>,
+    ) -> Result<Money, BillingError> {
+        if amount.is_negative() || amount.is_zero() || amount.round(RoundingMode::HalfUp) != amount
+        {
+            return Err(ValidationError::new(
+                "amount.amount",
+                "must be positive, in the currency's minor unit",
+            )
+            .into());
+        }
+        self.customer(customer)?;
+        Ok(self
+            .store
+            .add_prepaid_credit(self.id()?, customer, amount, now)?)
+    }
+
     /// The plans a subscription's phases name.
     fn plans_of(&self, phases: &[PlanPhase]) -> Result<BTreeMap<String, Plan>, BillingError> {
         let mut plans = BTreeMap::new();

@@ -100,6 +100,7 @@ pub struct IngestReport {
 }
 
 impl IngestReport {
+    /// Counts and keeps one event's result.
     pub(crate) fn push(&mut self, result: EventResult) {
         match result.status {
             EventStatus::Accepted => self.accepted += 1,
@@ -108,6 +109,14 @@ impl IngestReport {
             EventStatus::Rejected => self.rejected += 1,
         }
         self.results.push(result);
+    }
+}
+
+impl Extend<EventResult> for IngestReport {
+    fn extend<I: IntoIterator<Item = EventResult>>(&mut self, results: I) {
+        for result in results {
+            self.push(result);
+        }
     }
 }
 

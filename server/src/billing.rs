@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Utc;
-use shiyun_billing::Billing;
+use shiyun_billing::{BillRunReport, Billing, BillingError};
 use shiyun_core::billing::{BillingStore, Issuer, IssuerId};
 use shiyun_core::store::JobLock;
 
@@ -40,6 +40,17 @@ pub fn marketplace(store: Arc<dyn BillingStore>, settings: &Settings) -> Billing
     Billing::new(store, issuer, Arc::new(random_id_bytes))
 }
 
+/// A bill run now, under the job lock; `None` when another run holds it.
+pub fn locked_bill_run(
+    billing: &Billing,
+    locks: &dyn JobLock,
+) -> Result<Option<BillRunReport>, BillingError> {
+    let Some(_guard) = locks.try_lock_job(BILL_RUN_JOB)? else {
+        return Ok(None);
+    };
+    billing.bill_run(Utc::now()).map(Some)
+}
+
 /// Runs bill runs on the settings' schedule while the server runs, each
 /// under the job lock so one instance runs it; aborting the task stops it
 /// between runs.
@@ -59,13 +70,8 @@ pub async fn run_bill_runs(billing: Billing, locks: Arc<dyn JobLock>, settings: 
         tokio::time::sleep(wait).await;
         let billing = billing.clone();
         let locks = locks.clone();
-        let ran = tokio::task::spawn_blocking(move || {
-            let Some(_guard) = locks.try_lock_job(BILL_RUN_JOB)? else {
-                return Ok(None);
-            };
-            billing.bill_run(Utc::now()).map(Some)
-        })
-        .await;
+        let ran =
+            tokio::task::spawn_blocking(move || locked_bill_run(&billing, locks.as_ref())).await;
         match ran {
             Ok(Ok(Some(report))) => tracing::info!(
                 drafted = report.drafted,
@@ -75,7 +81,7 @@ pub async fn run_bill_runs(billing: Billing, locks: Arc<dyn JobLock>, settings: 
                 "bill run done"
             ),
             Ok(Ok(None)) => tracing::debug!("another instance runs the bill run"),
-            Ok(Err::<_, shiyun_billing::BillingError>(error)) => {
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "bill run failed")
             }
             Err(error) => tracing::error!(%error, "bill run stopped abnormally"),

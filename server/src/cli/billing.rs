@@ -198,17 +198,11 @@ pub async fn run_billing(settings: Settings, command: BillingCommand) -> Result<
 async fn bill_run(settings: Settings) -> Result<()> {
     let db = open_database(&settings).await?;
     let billing = crate::billing::marketplace(Arc::new(db.clone()), &settings);
-    let report = tokio::task::spawn_blocking(move || -> Result<_> {
-        let Some(_guard) =
-            shiyun_core::store::JobLock::try_lock_job(&db, crate::billing::BILL_RUN_JOB)?
-        else {
-            bail!("a bill run is already running");
-        };
-        billing
-            .bill_run(chrono::Utc::now())
-            .map_err(|e| anyhow::anyhow!("{e}"))
+    let report = tokio::task::spawn_blocking(move || {
+        crate::billing::locked_bill_run(&billing, &db).map_err(|e| anyhow::anyhow!("{e}"))
     })
-    .await??;
+    .await??
+    .ok_or_else(|| anyhow::anyhow!("a bill run is already running"))?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -13,17 +13,17 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shiyun_billing::compose::Coupon;
-use shiyun_billing::events::{EventStatus, IngestReport};
+use shiyun_billing::events::IngestReport;
 use shiyun_billing::export::{ExportFormat, ExportKind};
 use shiyun_billing::plan::Plan;
 use shiyun_billing::preview::{PreviewInvoice, PreviewRequest, PreviewUsage};
 use shiyun_billing::{BillRunReport, Billing, BillingError, SubscribeRequest};
+use shiyun_core::Money;
 use shiyun_core::billing::{
     Aggregation, CustomerInput, InvoiceFilter, InvoiceId, InvoiceStatus, Meter, PageAfter, Payment,
     SubscriptionId,
 };
 use shiyun_core::money::parse_plain_decimal;
-use shiyun_core::{ErrorCode, Money};
 use utoipa::ToSchema;
 use validator::Validate;
 
@@ -82,65 +82,16 @@ pub async fn ingest_usage(
     let default_timezone = state.settings.billing.default_timezone.clone();
     let report = billed(move || {
         let now = Utc::now();
-        let own = principal.tenant.as_str().to_owned();
         if principal.operator {
-            return billing.ingest(&batch.events, now);
-        }
-        // A tenant reports only its own usage; it becomes a customer on first use.
-        let mut foreign = BTreeMap::new();
-        let mut own_events = Vec::with_capacity(batch.events.len());
-        let mut positions = Vec::with_capacity(batch.events.len());
-        for (index, event) in batch.events.iter().enumerate() {
-            match event.get("customer").and_then(Value::as_str) {
-                Some(customer) if customer != own => {
-                    foreign.insert(index, event.get("idempotency_key").cloned());
-                }
-                _ => {
-                    own_events.push(event.clone());
-                    positions.push(index);
-                }
-            }
-        }
-        if !own_events.is_empty() && billing.store().get_customer(billing.id()?, &own)?.is_none() {
-            billing.put_customer(
-                &CustomerInput {
-                    external_id: own.clone(),
-                    name: own.clone(),
-                    timezone: default_timezone,
-                    tax_rate: Decimal::ZERO,
-                },
+            billing.ingest(&batch.events, now)
+        } else {
+            billing.ingest_own(
+                &batch.events,
+                principal.tenant.as_str(),
+                &default_timezone,
                 now,
-            )?;
+            )
         }
-        let mut inner = billing.ingest(&own_events, now)?;
-        let mut report = IngestReport::default();
-        let mut results = std::mem::take(&mut inner.results).into_iter();
-        for index in 0..batch.events.len() {
-            if let Some(key) = foreign.get(&index) {
-                report.rejected += 1;
-                report.results.push(shiyun_billing::events::EventResult {
-                    index,
-                    idempotency_key: key.as_ref().and_then(Value::as_str).map(str::to_owned),
-                    status: EventStatus::Rejected,
-                    error: Some(shiyun_billing::events::EventError {
-                        code: ErrorCode::Forbidden,
-                        field: Some("customer".into()),
-                        message: "usage may be reported for the caller's own tenant only".into(),
-                    }),
-                });
-            } else if let Some(mut result) = results.next() {
-                result.index = index;
-                match result.status {
-                    EventStatus::Accepted => report.accepted += 1,
-                    EventStatus::Duplicate => report.duplicates += 1,
-                    EventStatus::Conflict => report.conflicts += 1,
-                    EventStatus::Rejected => report.rejected += 1,
-                }
-                report.results.push(result);
-            }
-        }
-        debug_assert_eq!(positions.len(), own_events.len());
-        Ok(report)
     })
     .await?;
     Ok(HttpResponse::Ok().json(report))
@@ -410,31 +361,10 @@ pub async fn add_credit(
     path: web::Path<String>,
     ValidJson(body): ValidJson<CreditBody>,
 ) -> ApiResult<HttpResponse> {
-    let amount = body.amount;
-    if !amount.amount().is_sign_positive()
-        || amount.is_zero()
-        || amount.round(Default::default()) != amount
-    {
-        return Err(ApiError::invalid(
-            "amount.amount",
-            "must be positive, in the currency's minor unit",
-        ));
-    }
     let billing = state.billing.clone();
     let customer = path.into_inner();
-    let balance = billed(move || {
-        let id = billing.id()?;
-        if billing.store().get_customer(id, &customer)?.is_none() {
-            return Err(BillingError::NotFound {
-                entity: "customer",
-                id: customer,
-            });
-        }
-        Ok(billing
-            .store()
-            .add_prepaid_credit(id, &customer, amount, Utc::now())?)
-    })
-    .await?;
+    let balance =
+        billed(move || billing.add_prepaid_credit(&customer, body.amount, Utc::now())).await?;
     Ok(HttpResponse::Ok().json(BalanceView { balance }))
 }
 
@@ -556,12 +486,8 @@ pub async fn run_bill_run(state: web::Data<AppState>) -> ApiResult<HttpResponse>
     let billing = state.billing.clone();
     let locks = state.job_lock.clone();
     let report = billed(move || {
-        let Some(_guard) = locks.try_lock_job(crate::billing::BILL_RUN_JOB)? else {
-            return Err(BillingError::Conflict(
-                "a bill run is already running".into(),
-            ));
-        };
-        billing.bill_run(Utc::now())
+        crate::billing::locked_bill_run(&billing, locks.as_ref())?
+            .ok_or_else(|| BillingError::Conflict("a bill run is already running".into()))
     })
     .await?;
     Ok(HttpResponse::Ok().json(report))
@@ -638,26 +564,20 @@ pub async fn preview_invoice(
         None => Decimal::ZERO,
     };
     let inline = match (body.plan, body.plan_code) {
-        (Some(plan), None) => Some(Plan::parse(&plan.to_string()).map_err(|e| e.within("plan"))?),
-        (None, Some(code)) => {
-            return preview_stored(
-                state,
-                code,
-                body.from,
-                body.to,
-                body.timezone,
-                tax_rate,
-                body.coupons,
-                usage,
-            )
-            .await;
-        }
+        (Some(plan), None) => PlanSource::Inline(Box::new(
+            Plan::parse(&plan.to_string()).map_err(|e| e.within("plan"))?,
+        )),
+        (None, Some(code)) => PlanSource::Published(code),
         _ => return Err(ApiError::invalid("plan", "give either plan or plan_code")),
     };
     let billing = state.billing.clone();
     let invoice = billed(move || {
+        let plan = match inline {
+            PlanSource::Inline(plan) => *plan,
+            PlanSource::Published(code) => billing.plan(&code)?,
+        };
         shiyun_billing::preview::preview(&PreviewRequest {
-            plan: inline.ok_or_else(|| BillingError::Conflict("no plan".into()))?,
+            plan,
             from: body.from,
             to: body.to,
             timezone: body.timezone.unwrap_or_else(|| "UTC".into()),
@@ -671,32 +591,12 @@ pub async fn preview_invoice(
     Ok(HttpResponse::Ok().json(invoice))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn preview_stored(
-    state: web::Data<AppState>,
-    code: String,
-    from: NaiveDate,
-    to: NaiveDate,
-    timezone: Option<String>,
-    tax_rate: Decimal,
-    coupons: Vec<Coupon>,
-    usage: PreviewUsage,
-) -> ApiResult<HttpResponse> {
-    let billing = state.billing.clone();
-    let invoice = billed(move || {
-        shiyun_billing::preview::preview(&PreviewRequest {
-            plan: billing.plan(&code)?,
-            from,
-            to,
-            timezone: timezone.unwrap_or_else(|| "UTC".into()),
-            tax_rate,
-            coupons,
-            meters: billing.meters()?,
-            usage,
-        })
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(invoice))
+/// The plan a preview prices.
+enum PlanSource {
+    /// Given in the request.
+    Inline(Box<Plan>),
+    /// A published plan's code.
+    Published(String),
 }
 
 // ---------------------------------------------------------------- invoices

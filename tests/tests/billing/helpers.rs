@@ -11,30 +11,7 @@ use shiyun_billing::plan::Plan;
 use shiyun_billing::{Billing, SubscribeRequest};
 use shiyun_core::billing::{Aggregation, CustomerInput, Issuer, IssuerId, Meter, Subscription};
 
-/// Runs each listed test body on a fresh SQLite and a fresh PostgreSQL database.
-macro_rules! on_both_backends {
-    ($(fn $name:ident($db:ident) $body:block)*) => {
-        mod sqlite {
-            #[allow(unused_imports)]
-            use super::*;
-            $(#[test] fn $name() {
-                let db = shiyun_schema::testing::TestDatabase::sqlite();
-                let $db: &shiyun_schema::testing::TestDatabase = &db;
-                $body
-            })*
-        }
-        mod postgres {
-            #[allow(unused_imports)]
-            use super::*;
-            $(#[test] fn $name() {
-                let db = shiyun_schema::testing::TestDatabase::postgres();
-                let $db: &shiyun_schema::testing::TestDatabase = &db;
-                $body
-            })*
-        }
-    };
-}
-pub(crate) use on_both_backends;
+pub(crate) use shiyun_tests::on_both_databases as on_both_backends;
 
 /// Ids that count up, so a failing test names the same ids each run.
 pub fn counting_ids() -> shiyun_billing::IdSource {
