@@ -8,8 +8,10 @@
 //! Amounts and quantities cross the store as [`Decimal`]; the store keeps
 //! them as [`scaled`] integers, refusing what does not fit.
 
+pub mod market;
 pub mod scaled;
 mod store;
+pub mod wallet;
 
 use std::fmt;
 
