@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod export;
 pub mod journal;
+pub mod market;
 pub mod period;
 pub mod plan;
 pub mod preview;

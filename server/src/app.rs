@@ -12,7 +12,10 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use shiyun_accounts::{PartnerCatalog, UserCentre};
 use shiyun_billing::Billing;
+use shiyun_billing::market::Market;
 use shiyun_core::billing::BillingStore;
+use shiyun_core::billing::market::MarketStore;
+use shiyun_core::billing::wallet::WalletStore;
 use shiyun_core::error::ErrorCode;
 use shiyun_core::search::SearchStore;
 use shiyun_core::store::{
@@ -55,6 +58,11 @@ pub struct AppState {
     pub billing: Billing,
     /// Run-once locks for jobs (bill runs) across instances.
     pub job_lock: Arc<dyn JobLock>,
+    /// Marketplace money over the marketplace's billing: orders, margins,
+    /// own resources, contracts, prepaid usage.
+    pub market: Market,
+    /// Prepaid wallets.
+    pub wallets: Arc<dyn WalletStore>,
 }
 
 impl AppState {
@@ -71,13 +79,24 @@ impl AppState {
             + PartnerStore
             + SearchStore
             + BillingStore
+            + MarketStore
+            + WalletStore
             + JobLock
             + Clone
             + 'static,
     {
         let billing = crate::billing::marketplace(Arc::new(store.clone()), &settings);
+        let wallets: Arc<dyn WalletStore> = Arc::new(store.clone());
+        let market = Market::new(
+            billing.clone(),
+            Arc::new(store.clone()),
+            Arc::clone(&wallets),
+            settings.market.clone(),
+        );
         AppState {
             billing,
+            market,
+            wallets,
             job_lock: Arc::new(store.clone()),
             listings: Arc::new(store.clone()),
             changes: Arc::new(store.clone()),

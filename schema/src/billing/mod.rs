@@ -49,8 +49,10 @@ mod bench;
 mod catalog;
 mod common;
 mod invoices;
+mod market;
 mod sql;
 mod usage;
+mod wallet;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

@@ -243,6 +243,23 @@ impl Modify for PermissionTexts {
         routes::billing::export_invoices,
         routes::billing::export_usage,
         routes::billing::export_journal,
+        routes::market::create_order,
+        routes::market::list_my_orders,
+        routes::market::get_my_order,
+        routes::market::register_resource,
+        routes::market::list_resources,
+        routes::market::list_my_contracts,
+        routes::market::get_my_standing,
+        routes::market::mark_me_stable,
+        routes::market::list_orders,
+        routes::market::set_provisioning,
+        routes::market::list_margin_rules,
+        routes::market::create_margin_rule,
+        routes::market::retire_margin_rule,
+        routes::market::list_contracts,
+        routes::market::create_contract,
+        routes::market::mark_customer_stable,
+        routes::market::margin_report,
     ),
     components(schemas(
         routes::listings::StatusFilter,
@@ -272,6 +289,7 @@ impl Modify for PermissionTexts {
         (name = "audit", description = "the append-only audit log"),
         (name = "partner", description = "a partner cloud's own vendor id and listings"),
         (name = "billing", description = "usage, meters, plans, subscriptions, invoices and finance exports"),
+        (name = "market", description = "orders with cost-plus margins, own resources, service-fee contracts and the margin report"),
     )
 )]
 pub struct ApiDoc;

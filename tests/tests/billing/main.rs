@@ -14,4 +14,5 @@ mod cycle;
 mod exports;
 mod ingest;
 mod late;
+mod market;
 mod order;
