@@ -665,7 +665,7 @@ async fn invoice_page(
     state: &AppState,
     customer: Option<String>,
     query: InvoiceQuery,
-    hide_drafts: bool,
+    customer_view: bool,
 ) -> ApiResult<HttpResponse> {
     let limit = query.limit.unwrap_or(50);
     let billing = state.billing.clone();
@@ -691,8 +691,14 @@ async fn invoice_page(
     } else {
         None
     };
-    if hide_drafts {
+    if customer_view {
         invoices.retain(|i| i.status != InvoiceStatus::Draft);
+        // A customer sees the price it pays, never the platform's cost.
+        for line in invoices.iter_mut().flat_map(|i| i.lines.iter_mut()) {
+            if let Some(detail) = line.detail.as_object_mut() {
+                detail.remove("resale");
+            }
+        }
     }
     Ok(HttpResponse::Ok().json(InvoicePage {
         invoices,

@@ -126,8 +126,10 @@ async fn set_up(app: &TestApp, tag: &str) -> Tenant {
             "POST",
             "/v1/orders",
             token,
-            Some(json!({"listing": listing, "quantity": "1", "payment_mode": "postpaid",
-                        "idempotency_key": format!("order-{tag}")})),
+            Some(
+                json!({"listing": listing, "quantity": "1", "payment_mode": "postpaid",
+                        "idempotency_key": format!("order-{tag}")}),
+            ),
         )
         .await;
 
