@@ -15,3 +15,4 @@ mod exports;
 mod ingest;
 mod late;
 mod order;
+mod wallet;
