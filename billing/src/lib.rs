@@ -24,6 +24,7 @@ pub mod period;
 pub mod plan;
 pub mod preview;
 pub mod proration;
+pub mod wallet;
 
 pub use engine::{BillRunReport, Billing, IdSource, SubscribeRequest};
 pub use error::BillingError;

@@ -22,6 +22,7 @@ mod sessions;
 mod support;
 mod sync_runs;
 mod tenancy;
+mod wallet;
 
 /// Generates `sqlite::<test>` and `postgres::<test>` for each test function.
 /// `store:` tests take the store traits; `db:` tests take the `TestDatabase`;
@@ -120,6 +121,12 @@ conformance! {
         billing::payments_must_match_and_replay,
         billing::void_rules,
         billing::audit_chain_hashes_recompute,
+        wallet::credits_are_drawn_by_priority_expiry_then_age,
+        wallet::wallet_keys_replay_or_conflict,
+        wallet::overdraft_stops_at_the_floor_and_is_repaid_first,
+        wallet::expired_credits_are_breakage,
+        wallet::wallet_settings_and_due_top_ups,
+        wallet::random_wallet_histories_keep_the_books,
     }
     db {
         listings::corrupt_document_is_internal_error,
@@ -134,6 +141,9 @@ conformance! {
         billing::billing_audit_rows_cannot_be_changed_or_deleted,
         billing_money::billing_amounts_round_trip_and_add_up_in_sql,
         billing_money::billing_amounts_beyond_six_places_or_range_are_refused,
+        wallet::concurrent_debits_stop_at_the_floor,
+        wallet::interleaved_writes_keep_the_ledger_summing_to_the_balance,
+        wallet::wallet_ledger_rows_cannot_be_changed_or_deleted,
     }
     postgres_only {
         locks::job_lock_is_shared_across_instances,

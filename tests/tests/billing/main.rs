@@ -16,3 +16,4 @@ mod ingest;
 mod late;
 mod market;
 mod order;
+mod wallet;
