@@ -289,3 +289,103 @@ on_both_backends! {
         assert_eq!(fees, dec!(1000), "{invoices:#?}");
     }
 }
+
+fn wallets(db: &shiyun_schema::Database, name: &str) -> shiyun_billing::wallet::Wallets {
+    shiyun_billing::wallet::Wallets::new(Arc::new(db.clone()), issuer(name).id, counting_ids())
+}
+
+fn usage(key: &str, meter: &str, hours: &str) -> serde_json::Value {
+    event(
+        key,
+        "acc_pre",
+        meter,
+        "2026-05-03T10:00:00Z",
+        json!({"quantity": hours}),
+    )
+}
+
+mod prepaid {
+    use super::*;
+
+    on_both_backends! {
+        fn prepaid_usage_is_paid_from_the_wallet_and_suspends_at_the_floor(db) {
+            let market = market(db.database(), "pre");
+            let wallets = wallets(db.database(), "pre");
+            let now = at("2026-05-03T12:00:00Z");
+            let placed = market
+                .place_order("acc_pre", "UTC", &order("pre-1", PaymentMode::Prepaid), &listing(), &fx(), now)
+                .unwrap()
+                .into_inner();
+            // 3.55 CNY cost and the 5 % floor: 3.7275 an hour.
+            assert_eq!(placed.price.sale.amount(), dec!(3.7275));
+            let meter = placed.meter.clone();
+            let cny = |d: Decimal| Money::new(d, Currency::CNY);
+
+            // No wallet yet: the usage is refused, not billed into debt.
+            let refused = market.report_usage(&[usage("e0", &meter, "1")], "acc_pre", "UTC", now).unwrap();
+            assert_eq!(refused.report.rejected, 1);
+            let error = refused.report.results[0].error.as_ref().unwrap();
+            assert_eq!(error.code, shiyun_core::ErrorCode::InsufficientBalance);
+            assert!(market.order(&placed.id).unwrap().suspended);
+            assert!(matches!(refused.signals[..], [shiyun_billing::market::WalletSignal::Suspended { .. }]));
+
+            wallets.top_up("acc_pre", cny(dec!(10)), "topup-1", None, now).unwrap();
+            let resumed = market.resume_funded("acc_pre", now).unwrap();
+            assert_eq!(resumed.len(), 1);
+            assert!(!market.order(&placed.id).unwrap().suspended);
+
+            // Two hours: 7.455 from the wallet, 2.545 left.
+            let paid = market.report_usage(&[usage("e1", &meter, "2")], "acc_pre", "UTC", now).unwrap();
+            assert_eq!(paid.report.accepted, 1);
+            assert_eq!(wallets.wallet("acc_pre", Currency::CNY).unwrap().unwrap().balance, cny(dec!(2.545)));
+            // Sent again: a duplicate, debited once.
+            let again = market.report_usage(&[usage("e1", &meter, "2")], "acc_pre", "UTC", now).unwrap();
+            assert_eq!(again.report.duplicates, 1);
+            assert_eq!(wallets.wallet("acc_pre", Currency::CNY).unwrap().unwrap().balance, cny(dec!(2.545)));
+
+            // One more hour would cross the floor: refused and suspended.
+            let over = market.report_usage(&[usage("e2", &meter, "1")], "acc_pre", "UTC", now).unwrap();
+            assert_eq!(over.report.rejected, 1);
+            assert!(market.order(&placed.id).unwrap().suspended);
+            assert_eq!(wallets.wallet("acc_pre", Currency::CNY).unwrap().unwrap().balance, cny(dec!(2.545)));
+            // Suspended: even a small event waits for a top-up.
+            let small = market.report_usage(&[usage("e3", &meter, "0.1")], "acc_pre", "UTC", now).unwrap();
+            assert_eq!(small.report.rejected, 1);
+
+            wallets.top_up("acc_pre", cny(dec!(20)), "topup-2", None, now).unwrap();
+            assert_eq!(market.resume_funded("acc_pre", now).unwrap().len(), 1);
+            let after = market.report_usage(&[usage("e2", &meter, "1")], "acc_pre", "UTC", now).unwrap();
+            assert_eq!(after.report.accepted, 1);
+            let balance = wallets.wallet("acc_pre", Currency::CNY).unwrap().unwrap().balance;
+            assert_eq!(balance, cny(dec!(18.8175)));
+            // The ledger sums to the balance.
+            let ledger = wallets.ledger(Some("acc_pre"), 0, 1000).unwrap();
+            let sum: Decimal = ledger
+                .iter()
+                .filter(|p| p.account == shiyun_core::billing::wallet::account::WALLET)
+                .map(|p| p.amount.amount())
+                .sum();
+            assert_eq!(sum, balance.amount());
+
+            // The month's invoice: three hours at the sale price, paid from the wallet.
+            market.billing().bill_run(at("2026-06-01T00:00:00Z")).unwrap();
+            let invoices = market
+                .billing()
+                .store()
+                .list_invoices(
+                    market.billing().id().unwrap(),
+                    &shiyun_core::billing::InvoiceFilter {
+                        customer: Some("acc_pre".into()),
+                        ..Default::default()
+                    },
+                    &shiyun_core::billing::PageAfter { after: None, limit: 10 },
+                )
+                .unwrap();
+            assert_eq!(invoices.len(), 1);
+            let invoice = &invoices[0];
+            assert_eq!(invoice.totals.subtotal.amount(), dec!(11.18));
+            assert_eq!(invoice.totals.prepaid.amount(), dec!(11.18));
+            assert_eq!(invoice.totals.total.amount(), dec!(0));
+        }
+    }
+}
