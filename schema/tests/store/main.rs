@@ -55,6 +55,7 @@ conformance! {
         listings::same_batch_twice_changes_nothing,
         listings::price_change_writes_history_and_one_update,
         listings::content_change_without_price_change_keeps_history,
+        listings::a_cost_is_stored_and_a_cost_change_writes_history,
         listings::duplicate_ids_in_a_batch_last_wins,
         listings::retire_unseen_retires_only_unseen_in_scope,
         listings::retire_unseen_keeps_pairs_the_sync_did_not_cover,
