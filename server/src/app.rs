@@ -12,7 +12,9 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use shiyun_accounts::{PartnerCatalog, UserCentre};
 use shiyun_billing::Billing;
+use shiyun_billing::wallet::Wallets;
 use shiyun_core::billing::BillingStore;
+use shiyun_core::billing::wallet::WalletStore;
 use shiyun_core::error::ErrorCode;
 use shiyun_core::search::SearchStore;
 use shiyun_core::store::{
@@ -55,6 +57,8 @@ pub struct AppState {
     pub billing: Billing,
     /// Run-once locks for jobs (bill runs) across instances.
     pub job_lock: Arc<dyn JobLock>,
+    /// The marketplace's prepaid wallets.
+    pub wallets: Wallets,
 }
 
 impl AppState {
@@ -71,6 +75,7 @@ impl AppState {
             + PartnerStore
             + SearchStore
             + BillingStore
+            + WalletStore
             + JobLock
             + Clone
             + 'static,
@@ -78,6 +83,7 @@ impl AppState {
         let billing = crate::billing::marketplace(Arc::new(store.clone()), &settings);
         AppState {
             billing,
+            wallets: crate::billing::marketplace_wallets(Arc::new(store.clone())),
             job_lock: Arc::new(store.clone()),
             listings: Arc::new(store.clone()),
             changes: Arc::new(store.clone()),

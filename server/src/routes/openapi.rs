@@ -243,6 +243,12 @@ impl Modify for PermissionTexts {
         routes::billing::export_invoices,
         routes::billing::export_usage,
         routes::billing::export_journal,
+        routes::wallets::list_my_wallets,
+        routes::wallets::list_my_ledger,
+        routes::wallets::put_my_wallet_settings,
+        routes::wallets::put_wallet_settings,
+        routes::wallets::credit_wallet,
+        routes::wallets::debit_wallet,
     ),
     components(schemas(
         routes::listings::StatusFilter,
@@ -272,6 +278,7 @@ impl Modify for PermissionTexts {
         (name = "audit", description = "the append-only audit log"),
         (name = "partner", description = "a partner cloud's own vendor id and listings"),
         (name = "billing", description = "usage, meters, plans, subscriptions, invoices and finance exports"),
+        (name = "wallets", description = "prepaid wallets: balances, ledgers, credits, debits and automatic top-ups"),
     )
 )]
 pub struct ApiDoc;

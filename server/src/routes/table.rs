@@ -13,7 +13,7 @@ use shiyun_core::tenancy::Permission;
 use crate::routes::{
     api_keys, applications, audit, auth, billing, changes, enterprises, fx_rates, health,
     invitations, listings, me, members, openapi, partner, projects, recommendations, search,
-    sync_runs, templates, vendors,
+    sync_runs, templates, vendors, wallets,
 };
 
 /// Who may call a route.
@@ -211,6 +211,14 @@ routes! {
     Get    "/v1/exports/invoices"                      Operator                    => billing::export_invoices;
     Get    "/v1/exports/usage"                         Operator                    => billing::export_usage;
     Get    "/v1/exports/journal"                       Operator                    => billing::export_journal;
+
+    // prepaid wallets: a tenant's own, and the operator's credits and debits
+    Get    "/v1/wallets"                               may(P::WalletsRead)         => wallets::list_my_wallets;
+    Get    "/v1/wallets/{currency}/ledger"             may(P::WalletsRead)         => wallets::list_my_ledger;
+    Put    "/v1/wallets/{currency}/settings"           may(P::WalletsTopup)        => wallets::put_my_wallet_settings;
+    Put    "/v1/billing/customers/{customer}/wallets/{currency}/settings" Operator => wallets::put_wallet_settings;
+    Post   "/v1/billing/customers/{customer}/wallets/{currency}/credits"  Operator => wallets::credit_wallet;
+    Post   "/v1/billing/customers/{customer}/wallets/{currency}/debits"   Operator => wallets::debit_wallet;
 
     // a partner cloud's own catalog
     Put    "/v1/partner/vendor"                        may(P::CatalogWrite)        => partner::put_partner_vendor;

@@ -18,3 +18,4 @@ mod openapi;
 mod scopes;
 mod search;
 mod tokens;
+mod wallets;
