@@ -111,6 +111,30 @@ pub fn invitation(
     }
 }
 
+/// A debit took a prepaid wallet's balance below the threshold its
+/// owner set.
+pub fn low_balance(
+    channel: Channel,
+    target: &str,
+    currency: &str,
+    balance: &str,
+    threshold: &str,
+) -> Notice {
+    Notice {
+        channel,
+        to: target.to_owned(),
+        subject: format!("Your Shiyun {currency} wallet is running low"),
+        body: format!(
+            "The balance of your Shiyun {currency} wallet fell below\n\
+             the {threshold} {currency} you asked to be told about.\n\
+             \n\
+             balance: {balance} {currency}\n\
+             \n\
+             Top it up so prepaid usage keeps running.\n"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +162,7 @@ mod tests {
                 &token,
                 Utc::now(),
             ),
+            low_balance(Channel::Email, "li.lei@example.com", "CNY", "12.50", "20"),
         ];
         for notice in notices {
             for line in notice.body.lines() {

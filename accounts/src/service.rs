@@ -1544,6 +1544,59 @@ impl UserCentre {
         Ok(self.store.list_audit(None, after, audit_limit(limit))?)
     }
 
+    /// Tells `tenant` that its prepaid wallet in `currency` fell below
+    /// `threshold` (amounts as decimal text). Returns whether anyone was
+    /// found to tell (see [`UserCentre::notify_tenant`]).
+    pub fn notify_low_balance(
+        &self,
+        tenant: &Tenant,
+        currency: &str,
+        balance: &str,
+        threshold: &str,
+    ) -> AccountResult<bool> {
+        self.notify_tenant(tenant, |channel, to| {
+            notices::low_balance(channel, to, currency, balance, threshold)
+        })
+    }
+
+    /// Sends a notice to whoever speaks for `tenant`: the account itself,
+    /// or an enterprise's administrator; at a confirmed email address, else
+    /// a confirmed phone number. `notice` writes it for that channel and
+    /// address. Returns whether anyone was found to send it to.
+    fn notify_tenant(
+        &self,
+        tenant: &Tenant,
+        notice: impl FnOnce(Channel, &str) -> crate::mail::Notice,
+    ) -> AccountResult<bool> {
+        let account = match tenant {
+            Tenant::Personal(id) => id.clone(),
+            Tenant::Enterprise(id) => match self
+                .store
+                .list_members(id)?
+                .into_iter()
+                .find(|m| m.is_admin)
+            {
+                Some(admin) => admin.account,
+                None => return Ok(false),
+            },
+        };
+        let Some(account) = self.store.get_account(&account)? else {
+            return Ok(false);
+        };
+        let contact = match (&account.email, account.email_verified_at) {
+            (Some(email), Some(_)) => Some((Channel::Email, email.clone())),
+            _ => match (&account.phone, account.phone_verified_at) {
+                (Some(phone), Some(_)) => Some((Channel::Phone, phone.clone())),
+                _ => None,
+            },
+        };
+        let Some((channel, to)) = contact else {
+            return Ok(false);
+        };
+        self.notifier.send(notice(channel, &to));
+        Ok(true)
+    }
+
     // ---- helpers ----
 
     fn now(&self) -> DateTime<Utc> {

@@ -6,12 +6,17 @@
 //! - usage: one row per stored event dated in the range;
 //! - journal: double-entry lines (receivable, revenue, deferred revenue,
 //!   tax payable, customer credit, prepaid credit, cash) for the invoices of
-//!   the range; every entry's debits equal its credits, or the export stops
-//!   with an error.
+//!   the range, then, when the export was given the wallet ledger
+//!   ([`Export::with_wallet_ledger`]), the wallet transactions dated in the
+//!   range (top-ups, grants, debits, breakage); every entry's debits equal
+//!   its credits, or the export stops with an error.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
+use shiyun_core::billing::wallet::{LedgerPosting, WalletStore};
 use shiyun_core::billing::{InvoiceFilter, InvoiceStatus, PageAfter};
 
 use crate::BillingError;
@@ -123,6 +128,10 @@ pub struct Export {
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     after: Option<String>,
+    /// The wallet ledger, for the journal's wallet entries.
+    wallets: Option<Arc<dyn WalletStore>>,
+    /// Past the invoices: the wallet ledger after this `seq`.
+    ledger_after: Option<i64>,
     header_written: bool,
     done: bool,
 }
@@ -154,9 +163,20 @@ impl Billing {
             from,
             to,
             after: None,
+            wallets: None,
+            ledger_after: None,
             header_written: false,
             done: false,
         })
+    }
+}
+
+impl Export {
+    /// A journal export that goes on, after the invoices, with the wallet
+    /// transactions dated in the range. Other exports ignore it.
+    pub fn with_wallet_ledger(mut self, wallets: Arc<dyn WalletStore>) -> Self {
+        self.wallets = Some(wallets);
+        self
     }
 }
 
@@ -196,6 +216,22 @@ impl Export {
         let issuer = self.billing.id()?.clone();
         let store = self.billing.store().clone();
         let mut out = Writer::new(self.format, !self.header_written);
+        if let (Some(after), Some(wallets)) = (self.ledger_after, self.wallets.clone()) {
+            let postings = whole_transactions(wallets.as_ref(), &issuer, after)?;
+            let Some(last) = postings.last() else {
+                return self.finish(out);
+            };
+            self.ledger_after = Some(last.seq);
+            let dated: Vec<LedgerPosting> = postings
+                .into_iter()
+                .filter(|p| p.at >= self.from && p.at < self.to)
+                .collect();
+            for line in crate::journal::wallet_entries(&dated)? {
+                out.row(&line)?;
+            }
+            self.header_written = self.header_written || out.wrote_header;
+            return Ok(Some(out.into_bytes()?));
+        }
         match self.kind {
             ExportKind::Usage => {
                 let rows = store.usage_page(&issuer, self.from, self.to, &page)?;
@@ -229,6 +265,10 @@ impl Export {
                 };
                 let invoices = store.list_invoices(&issuer, &filter, &page)?;
                 let Some(last) = invoices.last() else {
+                    if self.kind == ExportKind::Journal && self.wallets.is_some() {
+                        self.ledger_after = Some(0);
+                        return Ok(Some(out.into_bytes()?));
+                    }
                     return self.finish(out);
                 };
                 self.after = Some(last.id.to_string());
@@ -317,6 +357,41 @@ impl Export {
         drop(out);
         Ok(Some(format!("{}\n", header.join(",")).into_bytes()))
     }
+}
+
+/// A page of the issuer's wallet ledger after `after`, ending with a whole
+/// transaction: a transaction cut by the page's end is read on to its end
+/// when it fills the page, left for the next page otherwise.
+fn whole_transactions(
+    wallets: &dyn WalletStore,
+    issuer: &shiyun_core::billing::IssuerId,
+    after: i64,
+) -> Result<Vec<LedgerPosting>, BillingError> {
+    let mut postings = wallets.ledger(issuer, None, after, PAGE)?;
+    if postings.len() < PAGE as usize {
+        return Ok(postings);
+    }
+    let last = postings.last().map(|p| p.transaction.clone());
+    let cut = postings
+        .iter()
+        .rposition(|p| Some(&p.transaction) != last.as_ref());
+    match cut {
+        Some(i) => postings.truncate(i + 1),
+        // One transaction fills the page: read the rest of it.
+        None => loop {
+            let from = postings.last().map_or(after, |p| p.seq);
+            let more = wallets.ledger(issuer, None, from, PAGE)?;
+            let ends = more
+                .iter()
+                .position(|p| Some(&p.transaction) != last.as_ref());
+            let done = ends.is_some() || more.len() < PAGE as usize;
+            postings.extend(more.into_iter().take(ends.unwrap_or(usize::MAX)));
+            if done {
+                break;
+            }
+        },
+    }
+    Ok(postings)
 }
 
 /// Writes rows of one chunk.

@@ -721,7 +721,8 @@ impl Market {
             .unwrap_or_else(|| request.vendor_resource_id.clone());
         let _meter = self.billing.define_meter(&Meter {
             code: id.as_str().to_owned(),
-            name: format!("{name} (own {})", request.vendor),
+            // Fixed by the id: registering again with another name replays.
+            name: format!("own resource {id}"),
             aggregation: Aggregation::Sum,
             property: Some(QUANTITY_PROPERTY.to_owned()),
         })?;

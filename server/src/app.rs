@@ -13,6 +13,7 @@ use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use shiyun_accounts::{PartnerCatalog, UserCentre};
 use shiyun_billing::Billing;
 use shiyun_billing::market::Market;
+use shiyun_billing::wallet::Wallets;
 use shiyun_core::billing::BillingStore;
 use shiyun_core::billing::market::MarketStore;
 use shiyun_core::billing::wallet::WalletStore;
@@ -61,8 +62,8 @@ pub struct AppState {
     /// Marketplace money over the marketplace's billing: orders, margins,
     /// own resources, contracts, prepaid usage.
     pub market: Market,
-    /// Prepaid wallets.
-    pub wallets: Arc<dyn WalletStore>,
+    /// The marketplace's prepaid wallets.
+    pub wallets: Wallets,
 }
 
 impl AppState {
@@ -86,17 +87,16 @@ impl AppState {
             + 'static,
     {
         let billing = crate::billing::marketplace(Arc::new(store.clone()), &settings);
-        let wallets: Arc<dyn WalletStore> = Arc::new(store.clone());
         let market = Market::new(
             billing.clone(),
             Arc::new(store.clone()),
-            Arc::clone(&wallets),
+            Arc::new(store.clone()),
             settings.market.clone(),
         );
         AppState {
             billing,
             market,
-            wallets,
+            wallets: crate::billing::marketplace_wallets(Arc::new(store.clone())),
             job_lock: Arc::new(store.clone()),
             listings: Arc::new(store.clone()),
             changes: Arc::new(store.clone()),

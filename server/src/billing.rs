@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Utc;
+use shiyun_billing::wallet::Wallets;
 use shiyun_billing::{BillRunReport, Billing, BillingError};
+use shiyun_core::billing::wallet::WalletStore;
 use shiyun_core::billing::{BillingStore, Issuer, IssuerId};
 use shiyun_core::store::JobLock;
 
@@ -38,6 +40,11 @@ pub fn marketplace(store: Arc<dyn BillingStore>, settings: &Settings) -> Billing
         late_window_days: settings.billing.late_window_days,
     };
     Billing::new(store, issuer, Arc::new(random_id_bytes))
+}
+
+/// The marketplace issuer's prepaid wallets over `store`.
+pub fn marketplace_wallets(store: Arc<dyn WalletStore>) -> Wallets {
+    Wallets::new(store, IssuerId::marketplace(), Arc::new(random_id_bytes))
 }
 
 /// A bill run now, under the job lock; `None` when another run holds it.
@@ -95,8 +102,32 @@ pub async fn act_on_signals(
     state: &crate::app::AppState,
     signals: Vec<shiyun_billing::market::WalletSignal>,
 ) {
-    let _ = state;
+    use shiyun_billing::market::WalletSignal;
     for signal in signals {
-        tracing::info!(?signal, "wallet signal");
+        match signal {
+            WalletSignal::LowBalance {
+                customer,
+                balance,
+                threshold,
+            } => {
+                crate::routes::wallets::notify_low_balance(
+                    state,
+                    &customer,
+                    balance,
+                    threshold.amount(),
+                )
+                .await;
+            }
+            WalletSignal::AutoTopUp {
+                customer,
+                amount,
+                key,
+            } => {
+                tracing::info!(%customer, %amount, %key, "automatic top-up due");
+            }
+            WalletSignal::Suspended { order } => {
+                tracing::info!(%order, "order suspended: its wallet reached the floor");
+            }
+        }
     }
 }

@@ -90,7 +90,8 @@ pub enum Markup {
     /// A percentage of the unit cost (`12.5` is 12.5 %), 0–1000.
     Percent {
         /// The percentage (decimal string).
-        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9]{1,4}(\\.[0-9]{1,6})?$"))]
+        #[serde(with = "rust_decimal::serde::str")]
         percent: Decimal,
     },
     /// A fixed amount per unit, in the sale currency.

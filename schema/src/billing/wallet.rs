@@ -1255,3 +1255,31 @@ fn expire_credits(
     }
     Ok(expired)
 }
+
+// ---------------------------------------------------------------- benchmark
+
+impl Database {
+    /// Benchmark baseline (`tests/examples/bench_wallet.rs`): one bare
+    /// `UPDATE wallets SET balance = balance - amount … AND balance >=
+    /// amount` in its own transaction: no ledger, no credits, no audit.
+    /// Returns whether a row was debited. Not part of the store's contract.
+    #[doc(hidden)]
+    pub fn bench_bare_wallet_debit(
+        &self,
+        issuer: &IssuerId,
+        customer: &str,
+        currency: Currency,
+        amount: &Money,
+    ) -> StoreResult<bool> {
+        let amount = positive(amount)?;
+        let mut conn = self.conn()?;
+        let changed = sql::execute(
+            &mut conn,
+            "UPDATE wallets SET balance = balance - $4 \
+             WHERE issuer_id = $1 AND customer = $2 AND currency = $3 AND balance >= $4",
+            args![issuer.as_str(), customer, currency.code(), amount],
+        )
+        .map_err(crate::db::map_diesel)?;
+        Ok(changed == 1)
+    }
+}

@@ -210,7 +210,7 @@ async fn bill_run(settings: Settings) -> Result<()> {
 /// Runs `shiyun export …`.
 pub async fn run_export(settings: Settings, args: ExportArgs) -> Result<()> {
     let db = open_database(&settings).await?;
-    let billing = crate::billing::marketplace(Arc::new(db), &settings);
+    let billing = crate::billing::marketplace(Arc::new(db.clone()), &settings);
     let kind = match args.what {
         ExportWhat::Invoices => ExportKind::Invoices,
         ExportWhat::Usage => ExportKind::Usage,
@@ -226,7 +226,8 @@ pub async fn run_export(settings: Settings, args: ExportArgs) -> Result<()> {
     tokio::task::spawn_blocking(move || -> Result<()> {
         let export = billing
             .export(kind, format, from, to)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .with_wallet_ledger(Arc::new(db));
         let mut out: Box<dyn Write> = match &output {
             Some(path) => Box::new(std::io::BufWriter::new(
                 std::fs::File::create(path)

@@ -957,7 +957,13 @@ async fn stream_export(
     let from = query.from.and_time(NaiveTime::MIN).and_utc();
     let to = query.to.and_time(NaiveTime::MIN).and_utc();
     let billing: Billing = state.billing.clone();
-    let mut export = billed(move || billing.export(kind, format, from, to)).await?;
+    let ledger = state.wallets.store().clone();
+    let mut export = billed(move || {
+        Ok(billing
+            .export(kind, format, from, to)?
+            .with_wallet_ledger(ledger))
+    })
+    .await?;
     // The first chunk before answering, so an early failure is a proper error.
     let (first, export) = web::block(move || {
         let first = export.next();
@@ -1020,7 +1026,8 @@ pub async fn export_usage(
 }
 
 /// Double-entry journal lines of the invoices whose period ends in
-/// `[from, to)`; every entry balances.
+/// `[from, to)`, then of the wallet transactions dated in it (top-ups,
+/// grants, debits, breakage); every entry balances.
 #[utoipa::path(get, path = "/v1/exports/journal", tag = "billing", params(ExportQuery),
     responses(
         (status = 200, description = "the rows", content((String = "text/csv"), (String = "application/x-ndjson"))),

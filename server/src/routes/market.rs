@@ -188,6 +188,7 @@ pub async fn list_my_orders(state: web::Data<AppState>, caller: Caller) -> ApiRe
     params(("order" = String, Path, description = "the order's id")),
     responses(
         (status = 200, body = MyOrderView),
+        (status = 400, description = "not an order id", body = ErrorEnvelope),
         (status = 404, description = "no such order for this tenant", body = ErrorEnvelope),
     ))]
 pub async fn get_my_order(
@@ -243,6 +244,7 @@ pub struct ProvisioningBody {
     request_body = ProvisioningBody,
     responses(
         (status = 200, body = OrderView),
+        (status = 400, description = "not an order id, or not a state", body = ErrorEnvelope),
         (status = 404, description = "no such order", body = ErrorEnvelope),
         (status = 409, description = "not a move the order can make", body = ErrorEnvelope),
     ))]
@@ -387,6 +389,7 @@ pub async fn list_margin_rules(state: web::Data<AppState>) -> ApiResult<HttpResp
     params(("rule" = String, Path, description = "the rule's id")),
     responses(
         (status = 200, body = MarginRuleView),
+        (status = 400, description = "not a rule id", body = ErrorEnvelope),
         (status = 404, description = "no such rule", body = ErrorEnvelope),
     ))]
 pub async fn retire_margin_rule(

@@ -31,6 +31,7 @@ pub mod sync_runs;
 pub mod table;
 pub mod templates;
 pub mod vendors;
+pub mod wallets;
 
 /// Runs one user-centre call on a blocking thread (the store is synchronous).
 pub(crate) async fn blocking<T, F>(call: F) -> ApiResult<T>

@@ -260,6 +260,12 @@ impl Modify for PermissionTexts {
         routes::market::create_contract,
         routes::market::mark_customer_stable,
         routes::market::margin_report,
+        routes::wallets::list_my_wallets,
+        routes::wallets::list_my_ledger,
+        routes::wallets::put_my_wallet_settings,
+        routes::wallets::put_wallet_settings,
+        routes::wallets::credit_wallet,
+        routes::wallets::debit_wallet,
     ),
     components(schemas(
         routes::listings::StatusFilter,
@@ -290,6 +296,7 @@ impl Modify for PermissionTexts {
         (name = "partner", description = "a partner cloud's own vendor id and listings"),
         (name = "billing", description = "usage, meters, plans, subscriptions, invoices and finance exports"),
         (name = "market", description = "orders with cost-plus margins, own resources, service-fee contracts and the margin report"),
+        (name = "wallets", description = "prepaid wallets: balances, ledgers, credits, debits and automatic top-ups"),
     )
 )]
 pub struct ApiDoc;

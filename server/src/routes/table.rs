@@ -13,7 +13,7 @@ use shiyun_core::tenancy::Permission;
 use crate::routes::{
     api_keys, applications, audit, auth, billing, changes, enterprises, fx_rates, health,
     invitations, listings, market, me, members, openapi, partner, projects, recommendations,
-    search, sync_runs, templates, vendors,
+    search, sync_runs, templates, vendors, wallets,
 };
 
 /// Who may call a route.
@@ -229,6 +229,14 @@ routes! {
     Post   "/v1/billing/contracts"                     Operator                    => market::create_contract;
     Post   "/v1/billing/customers/{customer}/stable"   Operator                    => market::mark_customer_stable;
     Get    "/v1/reports/margin"                        Operator                    => market::margin_report;
+
+    // prepaid wallets: a tenant's own, and the operator's credits and debits
+    Get    "/v1/wallets"                               may(P::WalletsRead)         => wallets::list_my_wallets;
+    Get    "/v1/wallets/{currency}/ledger"             may(P::WalletsRead)         => wallets::list_my_ledger;
+    Put    "/v1/wallets/{currency}/settings"           may(P::WalletsTopup)        => wallets::put_my_wallet_settings;
+    Put    "/v1/billing/customers/{customer}/wallets/{currency}/settings" Operator => wallets::put_wallet_settings;
+    Post   "/v1/billing/customers/{customer}/wallets/{currency}/credits"  Operator => wallets::credit_wallet;
+    Post   "/v1/billing/customers/{customer}/wallets/{currency}/debits"   Operator => wallets::debit_wallet;
 
     // a partner cloud's own catalog
     Put    "/v1/partner/vendor"                        may(P::CatalogWrite)        => partner::put_partner_vendor;

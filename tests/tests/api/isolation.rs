@@ -180,6 +180,10 @@ fn id_of(record: &Value) -> String {
     record["id"].as_str().unwrap().to_owned()
 }
 
+/// Path parameters that name no one's data (a wallet is the caller's own
+/// tenant's, in a currency): the same value for A and B.
+const NOT_IDS: &[(&str, &str)] = &[("currency", "CNY")];
+
 /// The route's path with A's id in each parameter.
 fn concrete_path(route: &Route, ids: &BTreeMap<&str, String>) -> String {
     let mut path = String::new();
@@ -189,13 +193,17 @@ fn concrete_path(route: &Route, ids: &BTreeMap<&str, String>) -> String {
             continue;
         }
         let (name, rest) = part.split_once('}').unwrap();
-        let id = ids.get(name).unwrap_or_else(|| {
+        let shared = NOT_IDS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_string());
+        let id = ids.get(name).cloned().or(shared).unwrap_or_else(|| {
             panic!(
                 "{route:?}: no id of enterprise A for the path parameter `{name}`; \
                  set one up in isolation.rs"
             )
         });
-        path.push_str(id);
+        path.push_str(&id);
         path.push_str(rest);
     }
     path
@@ -288,6 +296,16 @@ fn sample_body(route: &Route, a: &Tenant) -> Option<Value> {
             "customer": id("enterprise"), "interval": "monthly",
             "amount": {"amount": "1", "currency": "CNY"}, "starts_on": "2026-01-01"
         }),
+        (Method::Put, "/v1/wallets/{currency}/settings") => json!({"low_balance_threshold": "5"}),
+        (Method::Put, "/v1/billing/customers/{customer}/wallets/{currency}/settings") => {
+            json!({"floor": "0"})
+        }
+        (Method::Post, "/v1/billing/customers/{customer}/wallets/{currency}/credits") => {
+            json!({"kind": "top_up", "amount": "1", "key": "k-1"})
+        }
+        (Method::Post, "/v1/billing/customers/{customer}/wallets/{currency}/debits") => {
+            json!({"amount": "1", "key": "k-1"})
+        }
         (Method::Post, "/v1/listings/batch") => json!({"listings": [
             serde_json::to_value(shiyun_core::demo::DemoCatalog::new(3, 1).next().unwrap()).unwrap()
         ]}),

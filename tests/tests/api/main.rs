@@ -19,3 +19,4 @@ mod openapi;
 mod scopes;
 mod search;
 mod tokens;
+mod wallets;

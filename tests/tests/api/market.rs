@@ -60,8 +60,8 @@ async fn storefront_listing(app: &TestApp) -> (Listing, Value) {
 on_both_backends! {
     async fn a_new_user_orders_postpaid_and_finance_sees_the_margin(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let op = app.operator().await;
-        let op = Some(op.access.as_str());
+        let operator = app.operator().await;
+        let op = Some(operator.access.as_str());
         let (listing, hit) = storefront_listing(&app).await;
         let vendor = listing.vendor().id().to_owned();
 
@@ -158,7 +158,7 @@ on_both_backends! {
         assert_eq!(cost_total + margin_total, expected);
         assert_eq!(cost_total, (cost * rust_decimal::Decimal::from(10)).round_dp(2));
         let response = app.client.get(app.url("/v1/reports/margin?format=csv"))
-            .bearer_auth(op.unwrap()).send().await.unwrap();
+            .bearer_auth(&operator.access).send().await.unwrap();
         assert_eq!(response.status(), 200);
         assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
         let csv = response.text().await.unwrap();

@@ -19,6 +19,7 @@ const TAGS: &[&str] = &[
     "search",
     "billing",
     "market",
+    "wallets",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

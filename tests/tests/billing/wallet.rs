@@ -224,6 +224,74 @@ on_both_backends! {
         assert_eq!(e.field(), Some("expires_at"));
     }
 
+    fn the_journal_shows_top_ups_debits_and_breakage_balanced(db) {
+        let (billing, wallets) = set_up(db, "journal");
+        let jan = at("2026-01-05T00:00:00Z");
+        let _w = wallets.top_up("c1", cny(dec!(200)), "pay-1", Some("pi_1".into()), jan).unwrap();
+        let _w = wallets
+            .grant("c1", cny(dec!(20)), "promo-1", None, Some(at("2026-01-20T00:00:00Z")), jan)
+            .unwrap();
+        let _r = wallets.debit("c1", &debit(dec!(15), "u1"), at("2026-01-10T00:00:00Z")).unwrap();
+        let _e = wallets.expire(at("2026-01-25T00:00:00Z")).unwrap();
+        // Outside the range: not in this export.
+        let _w = wallets.top_up("c1", cny(dec!(7)), "pay-2", None, at("2026-03-05T00:00:00Z")).unwrap();
+        billing.bill_run(at("2026-01-31T17:00:00Z")).unwrap();
+        let export = billing
+            .export(
+                shiyun_billing::export::ExportKind::Journal,
+                shiyun_billing::export::ExportFormat::Jsonl,
+                at("2026-01-01T00:00:00Z"),
+                at("2026-03-01T00:00:00Z"),
+            )
+            .unwrap()
+            .with_wallet_ledger(wallets.store().clone());
+        let text: String = export.map(|c| String::from_utf8(c.unwrap()).unwrap()).collect();
+        let mut entries: std::collections::BTreeMap<String, Vec<(String, Decimal, Decimal)>> =
+            std::collections::BTreeMap::new();
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let d = |k: &str| v[k].as_str().unwrap().parse::<Decimal>().unwrap();
+            entries
+                .entry(v["entry"].as_str().unwrap().to_owned())
+                .or_default()
+                .push((v["account"].as_str().unwrap().to_owned(), d("debit"), d("credit")));
+        }
+        for (entry, lines) in &entries {
+            let debits: Decimal = lines.iter().map(|l| l.1).sum();
+            let credits: Decimal = lines.iter().map(|l| l.2).sum();
+            assert_eq!(debits, credits, "{entry} balances");
+        }
+        let of_kind = |kind: &str| -> Vec<Vec<(String, Decimal, Decimal)>> {
+            entries
+                .iter()
+                .filter(|(e, _)| e.ends_with(&format!(":{kind}")))
+                .map(|(_, l)| l.clone())
+                .collect()
+        };
+        let line = |account: &str, debit: Decimal, credit: Decimal| (account.to_owned(), debit, credit);
+        let z = Decimal::ZERO;
+        assert_eq!(
+            of_kind("top_up"),
+            [vec![line("cash", dec!(200), z), line("wallet_liability", z, dec!(200))]],
+            "the March top-up is outside the range"
+        );
+        assert_eq!(
+            of_kind("grant"),
+            [vec![line("promotional_credit", dec!(20), z), line("wallet_liability", z, dec!(20))]]
+        );
+        assert_eq!(
+            of_kind("debit"),
+            [vec![line("wallet_liability", dec!(15), z), line("prepaid_credit", z, dec!(15))]]
+        );
+        assert_eq!(
+            of_kind("expiry"),
+            [vec![line("wallet_liability", dec!(5), z), line("breakage_revenue", z, dec!(5))]]
+        );
+        // January's invoice draws the 15 the debit moved to prepaid credit.
+        let finalized = entries.iter().find(|(e, _)| e.ends_with(":finalized")).unwrap().1;
+        assert!(finalized.contains(&line("prepaid_credit", dec!(15), z)), "{finalized:?}");
+    }
+
     fn wallet_debits_are_the_prepaid_credit_invoices_apply_plus_what_waits(db) {
         let billing = engine(db, "prepaid");
         let wallets = wallets(db, &billing);
