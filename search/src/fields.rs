@@ -487,6 +487,8 @@ pub fn summary_of(listing: &Listing) -> Summary {
         {
             continue;
         }
+        // The list price only: the platform's cost is neither indexed
+        // nor stored, so no hit can show it.
         prices.push(SummaryPrice {
             billing_mode: price.billing_mode(),
             unit: price.unit(),
