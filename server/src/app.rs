@@ -13,11 +13,13 @@ use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use shiyun_accounts::{PartnerCatalog, UserCentre};
 use shiyun_billing::Billing;
 use shiyun_core::billing::BillingStore;
+use shiyun_core::billing::payments::PaymentStore;
 use shiyun_core::error::ErrorCode;
 use shiyun_core::search::SearchStore;
 use shiyun_core::store::{
     ChangeFeed, JobLock, ListingStore, PartnerStore, StoreHealth, SyncRunStore,
 };
+use shiyun_payments::Payments;
 use shiyun_search::CatalogIndex;
 use tracing_actix_web::{RequestId, TracingLogger};
 
@@ -55,6 +57,8 @@ pub struct AppState {
     pub billing: Billing,
     /// Run-once locks for jobs (bill runs) across instances.
     pub job_lock: Arc<dyn JobLock>,
+    /// The marketplace's payments (the provider of the settings).
+    pub payments: Payments,
 }
 
 impl AppState {
@@ -71,13 +75,17 @@ impl AppState {
             + PartnerStore
             + SearchStore
             + BillingStore
+            + PaymentStore
             + JobLock
             + Clone
             + 'static,
     {
         let billing = crate::billing::marketplace(Arc::new(store.clone()), &settings);
+        let payments =
+            crate::payments::marketplace(Arc::new(store.clone()), billing.clone(), &settings);
         AppState {
             billing,
+            payments,
             job_lock: Arc::new(store.clone()),
             listings: Arc::new(store.clone()),
             changes: Arc::new(store.clone()),

@@ -16,7 +16,7 @@ pub const BILL_RUN_JOB: &str = "billing.bill_run";
 
 /// 16 random bytes for ids. The OS's source never fails on the platforms
 /// served; should it, a clock-and-counter mix still gives distinct ids.
-fn random_id_bytes() -> [u8; 16] {
+pub(crate) fn random_id_bytes() -> [u8; 16] {
     static FALLBACK: AtomicU64 = AtomicU64::new(0);
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {

@@ -117,6 +117,38 @@ pub struct BillingSettings {
     pub default_timezone: String,
 }
 
+/// Which payment provider collects invoices and top-ups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentProviderKind {
+    /// Bank transfers recorded by finance.
+    #[default]
+    Manual,
+    /// Stripe (card payments, webhooks, dunning).
+    Stripe,
+}
+
+/// Payments, under `[payments]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentsSettings {
+    /// `manual` (default) or `stripe`.
+    pub provider: PaymentProviderKind,
+    /// Stripe's API (a local server in tests).
+    pub stripe_base_url: String,
+    /// Stripe's secret API key (`sk_…`); required with `stripe`.
+    pub stripe_secret_key: Option<SecretString>,
+    /// The webhook endpoint's signing secret (`whsec_…`); required with `stripe`.
+    pub stripe_webhook_secret: Option<SecretString>,
+    /// How far a webhook signature's timestamp may be from now, in seconds (1-3600).
+    pub webhook_tolerance_seconds: u64,
+    /// When failed invoice payments are retried: hours after the first
+    /// failure, strictly increasing. After the last the account is overdue.
+    pub dunning_retry_hours: Vec<u32>,
+    /// When dunning runs (cron with seconds, UTC); once across instances.
+    pub dunning_schedule: String,
+}
+
 /// Catalog search, under `[search]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,6 +213,8 @@ pub struct Settings {
     pub search: SearchSettings,
     /// Billing.
     pub billing: BillingSettings,
+    /// Payments.
+    pub payments: PaymentsSettings,
 }
 
 #[derive(Serialize)]
@@ -198,6 +232,16 @@ struct Defaults {
     auth: AuthDefaults,
     search: SearchDefaults,
     billing: BillingDefaults,
+    payments: PaymentsDefaults,
+}
+
+#[derive(Serialize)]
+struct PaymentsDefaults {
+    provider: PaymentProviderKind,
+    stripe_base_url: &'static str,
+    webhook_tolerance_seconds: u64,
+    dunning_retry_hours: Vec<u32>,
+    dunning_schedule: &'static str,
 }
 
 #[derive(Serialize)]
@@ -285,6 +329,14 @@ impl Default for Defaults {
                 bill_run_schedule: "0 */10 * * * *",
                 default_timezone: "Asia/Shanghai",
             },
+            payments: PaymentsDefaults {
+                provider: PaymentProviderKind::Manual,
+                stripe_base_url: shiyun_payments::stripe::DEFAULT_BASE_URL,
+                webhook_tolerance_seconds: 300,
+                // A day, three days and a week after the first failure.
+                dunning_retry_hours: vec![24, 72, 168],
+                dunning_schedule: "0 */15 * * * *",
+            },
         }
     }
 }
@@ -343,6 +395,62 @@ impl Settings {
             .bill_run_schedule
             .parse()
             .map_err(|e| SettingsError(format!("billing.bill_run_schedule: {e}")))
+    }
+
+    /// The parsed dunning schedule.
+    pub fn dunning_schedule(&self) -> Result<cron::Schedule, SettingsError> {
+        self.payments
+            .dunning_schedule
+            .parse()
+            .map_err(|e| SettingsError(format!("payments.dunning_schedule: {e}")))
+    }
+
+    /// The dunning policy of `payments.dunning_retry_hours`.
+    pub fn dunning_policy(&self) -> Result<shiyun_payments::DunningPolicy, SettingsError> {
+        shiyun_payments::DunningPolicy::from_hours(&self.payments.dunning_retry_hours)
+            .map_err(|e| SettingsError(e.to_string()))
+    }
+
+    /// Stripe's client settings, when the provider is Stripe.
+    pub fn stripe(&self) -> Result<Option<shiyun_payments::StripeSettings>, SettingsError> {
+        let payments = &self.payments;
+        if payments.provider != PaymentProviderKind::Stripe {
+            return Ok(None);
+        }
+        let secret_key = payments
+            .stripe_secret_key
+            .clone()
+            .filter(|k| !k.expose_secret().trim().is_empty())
+            .ok_or_else(|| {
+                SettingsError(
+                    "payments.stripe_secret_key must be set with the stripe provider".into(),
+                )
+            })?;
+        Ok(Some(shiyun_payments::StripeSettings {
+            base_url: payments.stripe_base_url.clone(),
+            secret_key,
+        }))
+    }
+
+    /// Stripe's webhook settings, when the provider is Stripe.
+    pub fn stripe_webhook(&self) -> Result<Option<shiyun_payments::StripeWebhook>, SettingsError> {
+        let payments = &self.payments;
+        if payments.provider != PaymentProviderKind::Stripe {
+            return Ok(None);
+        }
+        let secret = payments
+            .stripe_webhook_secret
+            .clone()
+            .filter(|k| !k.expose_secret().trim().is_empty())
+            .ok_or_else(|| {
+                SettingsError(
+                    "payments.stripe_webhook_secret must be set with the stripe provider".into(),
+                )
+            })?;
+        Ok(Some(shiyun_payments::StripeWebhook {
+            secret,
+            tolerance: std::time::Duration::from_secs(payments.webhook_tolerance_seconds),
+        }))
     }
 
     /// The vendors' parsed sync schedules.
@@ -429,6 +537,18 @@ impl Settings {
             return Err(SettingsError(
                 "billing.default_timezone must be an IANA timezone name".into(),
             ));
+        }
+        if !(1..=3600).contains(&self.payments.webhook_tolerance_seconds) {
+            return Err(SettingsError(
+                "payments.webhook_tolerance_seconds must be between 1 and 3600".into(),
+            ));
+        }
+        self.dunning_schedule()?;
+        self.dunning_policy()?;
+        self.stripe_webhook()?;
+        if let Some(stripe) = self.stripe()? {
+            shiyun_payments::StripeProvider::new(&stripe)
+                .map_err(|e| SettingsError(e.to_string()))?;
         }
         let schedules = self.schedules()?;
         if self.run_schedules && !schedules.is_empty() && self.database_max_connections < 2 {

@@ -49,6 +49,7 @@ mod bench;
 mod catalog;
 mod common;
 mod invoices;
+mod payments;
 mod sql;
 mod usage;
 

@@ -243,6 +243,10 @@ impl Modify for PermissionTexts {
         routes::billing::export_invoices,
         routes::billing::export_usage,
         routes::billing::export_journal,
+        routes::payments::receive_stripe_webhook,
+        routes::payments::pay_invoice,
+        routes::payments::top_up_wallet,
+        routes::payments::refund_invoice,
     ),
     components(schemas(
         routes::listings::StatusFilter,
@@ -272,6 +276,7 @@ impl Modify for PermissionTexts {
         (name = "audit", description = "the append-only audit log"),
         (name = "partner", description = "a partner cloud's own vendor id and listings"),
         (name = "billing", description = "usage, meters, plans, subscriptions, invoices and finance exports"),
+        (name = "payments", description = "paying invoices and topping up wallets through the provider, its webhooks, refunds"),
     )
 )]
 pub struct ApiDoc;

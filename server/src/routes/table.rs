@@ -12,8 +12,8 @@ use shiyun_core::tenancy::Permission;
 
 use crate::routes::{
     api_keys, applications, audit, auth, billing, changes, enterprises, fx_rates, health,
-    invitations, listings, me, members, openapi, partner, projects, recommendations, search,
-    sync_runs, templates, vendors,
+    invitations, listings, me, members, openapi, partner, payments, projects, recommendations,
+    search, sync_runs, templates, vendors,
 };
 
 /// Who may call a route.
@@ -211,6 +211,12 @@ routes! {
     Get    "/v1/exports/invoices"                      Operator                    => billing::export_invoices;
     Get    "/v1/exports/usage"                         Operator                    => billing::export_usage;
     Get    "/v1/exports/journal"                       Operator                    => billing::export_journal;
+
+    // payments: the provider's webhook, paying and topping up, refunds
+    Post   "/v1/webhooks/stripe"                       Public                      => payments::receive_stripe_webhook;
+    Post   "/v1/invoices/{invoice}/payments"           may(P::InvoicesRead)        => payments::pay_invoice;
+    Post   "/v1/wallets/{currency}/top-ups"            may(P::WalletsTopup)        => payments::top_up_wallet;
+    Post   "/v1/billing/invoices/{invoice}/refunds"    Operator                    => payments::refund_invoice;
 
     // a partner cloud's own catalog
     Put    "/v1/partner/vendor"                        may(P::CatalogWrite)        => partner::put_partner_vendor;

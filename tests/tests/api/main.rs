@@ -15,6 +15,7 @@ mod isolation;
 mod limits;
 mod listings;
 mod openapi;
+mod payments;
 mod scopes;
 mod search;
 mod tokens;
