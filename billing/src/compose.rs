@@ -500,10 +500,7 @@ pub fn compose(
                     used.quantity,
                     amount,
                     span,
-                    serde_json::json!({
-                        "model": charge.model.as_str(),
-                        "tiers": serde_json::to_value(&rated.tiers).unwrap_or_default(),
-                    }),
+                    usage_detail(charge, &rated, used.quantity, amount, currency),
                 )?;
             }
             if let Some(minimum) = minimums[j]
@@ -725,4 +722,32 @@ pub fn weighted_sum(points: &[UsagePoint], from: DateTime<Utc>, to: DateTime<Utc
         total = total.saturating_add(point.value.saturating_mul(seconds));
     }
     total
+}
+
+/// A usage line's detail: the model and tiers applied, and for a resold
+/// resource the vendor's cost and the margin (`amount − cost`, each rounded
+/// once, so cost + margin is the line's amount to the cent).
+fn usage_detail(
+    charge: &crate::plan::Charge,
+    rated: &Rated,
+    quantity: Decimal,
+    amount: Decimal,
+    currency: Currency,
+) -> serde_json::Value {
+    let mut detail = serde_json::json!({
+        "model": charge.model.as_str(),
+        "tiers": serde_json::to_value(&rated.tiers).unwrap_or_default(),
+    });
+    if let Some(resale) = &charge.resale {
+        let cost = round(quantity.saturating_mul(resale.unit_cost), currency);
+        detail["resale"] = serde_json::json!({
+            "vendor": resale.vendor,
+            "category": resale.category,
+            "unit_cost": resale.unit_cost.to_string(),
+            "cost": cost.to_string(),
+            "margin": (amount - cost).to_string(),
+            "sale": amount.to_string(),
+        });
+    }
+    detail
 }

@@ -19,10 +19,12 @@ pub mod error;
 pub mod events;
 pub mod export;
 pub mod journal;
+pub mod market;
 pub mod period;
 pub mod plan;
 pub mod preview;
 pub mod proration;
+pub mod wallet;
 
 pub use engine::{BillRunReport, Billing, IdSource, SubscribeRequest};
 pub use error::BillingError;

@@ -346,6 +346,23 @@ pub struct Charge {
     /// The price.
     #[serde(flatten)]
     pub model: ChargeModel,
+    /// For a resold resource: the vendor's cost, so invoice lines show cost
+    /// and margin beside the sale price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resale: Option<Resale>,
+}
+
+/// What a resold resource costs the platform, per unit of its meter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resale {
+    /// The vendor (`alibaba`).
+    pub vendor: String,
+    /// The listing's category (`compute`).
+    pub category: String,
+    /// The vendor's cost per unit, in the plan's currency (FX applied when ordered).
+    #[serde(with = "dec_str")]
+    pub unit_cost: Decimal,
 }
 
 // `deny_unknown_fields` does not combine with `flatten`, so the charge takes
@@ -365,9 +382,20 @@ impl<'de> Deserialize<'de> for Charge {
             Some(serde_json::Value::Null) | None => None,
             Some(_) => return Err(D::Error::custom("`name` must be a string or null")),
         };
+        let resale = match object.remove("resale") {
+            Some(serde_json::Value::Null) | None => None,
+            Some(value) => Some(
+                Resale::deserialize(value).map_err(|e| D::Error::custom(format!("resale: {e}")))?,
+            ),
+        };
         let model = ChargeModel::deserialize(serde_json::Value::Object(object))
             .map_err(|e| D::Error::custom(e.to_string()))?;
-        Ok(Charge { meter, name, model })
+        Ok(Charge {
+            meter,
+            name,
+            model,
+            resale,
+        })
     }
 }
 

@@ -14,17 +14,15 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use shiyun_billing::market::Market;
+use shiyun_billing::wallet::Wallets;
 use shiyun_billing::{Billing, BillingError, IdSource};
 use shiyun_core::ValidationError;
-use shiyun_core::billing::market::MarketStore;
 use shiyun_core::billing::payments::{
     AttemptStatus, PaymentAttempt, PaymentAttemptId, PaymentPurpose, PaymentRefund, PaymentStore,
     WebhookEvent,
 };
-use shiyun_core::billing::wallet::{
-    CreditKind, NewCredit, WalletCreditId, WalletStore, WalletTransactionId,
-};
+use shiyun_core::billing::wallet::WalletStore;
 use shiyun_core::billing::{CreditNote, CreditNoteId, InvoiceId, InvoiceStatus, IssuerId, Payment};
 use shiyun_core::error::{CodedError, ErrorCode};
 use shiyun_core::money::{Money, RoundingMode};
@@ -43,9 +41,6 @@ const CAS_ROUNDS: usize = 4;
 
 /// Attempts one dunning run retries at most (the rest wait for the next run).
 const DUNNING_PAGE: u32 = 500;
-
-/// Priority of a paid top-up's credit (grants, at 0, are used first).
-const TOP_UP_PRIORITY: i32 = 100;
 
 /// A payment started (or found started before).
 #[derive(Debug, Clone)]
@@ -122,7 +117,7 @@ pub struct Payments {
     store: Arc<dyn PaymentStore>,
     provider: Arc<dyn PaymentProvider>,
     wallets: Option<Arc<dyn WalletStore>>,
-    market: Option<Arc<dyn MarketStore>>,
+    market: Option<Market>,
     dunning: DunningPolicy,
     webhook: Option<StripeWebhook>,
     ids: IdSource,
@@ -153,20 +148,6 @@ fn is_conflict(error: &PaymentError) -> bool {
     matches!(error, PaymentError::Store(StoreError::Conflict(_)))
 }
 
-/// 16 bytes of SHA-256 over `parts`: ids that are the same for every
-/// delivery of one payment, so replays carry identical content.
-fn derived(parts: &[&str]) -> [u8; 16] {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    let digest = hasher.finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    bytes
-}
-
 impl Payments {
     /// Payments of `billing`'s issuer through `provider`, kept in `store`.
     pub fn new(
@@ -194,8 +175,10 @@ impl Payments {
         self
     }
 
-    /// Overdue accounts are recorded here (without, only logged).
-    pub fn with_standing(mut self, market: Arc<dyn MarketStore>) -> Self {
+    /// Overdue accounts are recorded in the market's account standing,
+    /// and a top-up resumes the orders suspended for want of funds
+    /// (without, overdue accounts are only logged).
+    pub fn with_market(mut self, market: Market) -> Self {
         self.market = Some(market);
         self
     }
@@ -566,7 +549,7 @@ impl Payments {
         if let Outcome::Applied(Some(changed)) = &outcome
             && changed.status == AttemptStatus::Failed
         {
-            self.mark_overdue(issuer, &changed.customer, at).await?;
+            self.mark_overdue(&changed.customer, at).await?;
         }
         Ok(if outcome.is_replay() {
             WebhookOutcome::AlreadyProcessed
@@ -609,25 +592,22 @@ impl Payments {
                 }
             }
             PaymentPurpose::TopUp => {
-                let wallets = self.wallets.clone().ok_or(PaymentError::NotConfigured(
+                let store = self.wallets.clone().ok_or(PaymentError::NotConfigured(
                     "wallet top-ups are not available on this server",
                 ))?;
-                let credit = NewCredit {
-                    id: WalletCreditId::from_random(derived(&["credit", reference])),
-                    transaction: WalletTransactionId::from_random(derived(&["top_up", reference])),
-                    customer: attempt.customer.clone(),
-                    amount: attempt.amount,
-                    kind: CreditKind::TopUp,
-                    priority: TOP_UP_PRIORITY,
-                    expires_at: None,
-                    key: reference.to_owned(),
-                    reference: Some(reference.to_owned()),
-                    at,
-                };
-                let issuer = issuer.clone();
+                let wallets = Wallets::new(store, issuer.clone(), self.ids.clone());
+                let market = self.market.clone();
+                let (customer, amount) = (attempt.customer.clone(), attempt.amount);
+                let reference = reference.to_owned();
                 blocking(move || {
-                    // Applied now or replayed: credited once either way.
-                    wallets.credit_wallet(&issuer, &credit)?.into_inner();
+                    // Keyed by the provider's payment: credited once, a
+                    // replay (new ids, the same content) changes nothing.
+                    wallets
+                        .top_up(&customer, amount, &reference, Some(reference.clone()), at)?
+                        .into_inner();
+                    if let Some(market) = market {
+                        market.resume_funded(&customer, at)?;
+                    }
                     Ok(())
                 })
                 .await
@@ -676,26 +656,20 @@ impl Payments {
         }
     }
 
-    async fn mark_overdue(
-        &self,
-        issuer: &IssuerId,
-        customer: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), PaymentError> {
+    async fn mark_overdue(&self, customer: &str, at: DateTime<Utc>) -> Result<(), PaymentError> {
         tracing::warn!(
             customer,
             "last payment retry failed; the account is overdue"
         );
         let Some(market) = self.market.clone() else {
-            tracing::warn!(customer, "no standing store: overdue not recorded");
+            tracing::warn!(customer, "no account standing: overdue not recorded");
             return Ok(());
         };
-        let (issuer, customer) = (issuer.clone(), customer.to_owned());
+        let customer = customer.to_owned();
         blocking(move || {
-            let mut standing = market.standing(&issuer, &customer)?;
-            if standing.overdue_since.is_none() {
-                standing.overdue_since = Some(at);
-                market.put_standing(&issuer, &standing)?;
+            // The first mark holds: overdue since the oldest unpaid failure.
+            if market.standing(&customer)?.overdue_since.is_none() {
+                market.set_overdue(&customer, Some(at))?;
             }
             Ok(())
         })
@@ -714,10 +688,8 @@ impl Payments {
                 .attempts_of_customer(&issuer, &customer)?
                 .iter()
                 .any(|a| a.status == AttemptStatus::Failed);
-            let mut standing = market.standing(&issuer, &customer)?;
-            if !open && standing.overdue_since.is_some() {
-                standing.overdue_since = None;
-                market.put_standing(&issuer, &standing)?;
+            if !open && market.standing(&customer)?.overdue_since.is_some() {
+                market.set_overdue(&customer, None)?;
             }
             Ok(())
         })
@@ -806,7 +778,7 @@ impl Payments {
                     .await?;
                 match outcome.into_inner() {
                     Some(changed) if changed.status == AttemptStatus::Failed => {
-                        self.mark_overdue(issuer, &customer, now).await?;
+                        self.mark_overdue(&customer, now).await?;
                         report.overdue += 1;
                     }
                     Some(_) => report.rescheduled += 1,
@@ -907,17 +879,5 @@ impl Payments {
                 })
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derived_ids_are_stable_and_distinct() {
-        assert_eq!(derived(&["credit", "pi_1"]), derived(&["credit", "pi_1"]));
-        assert_ne!(derived(&["credit", "pi_1"]), derived(&["top_up", "pi_1"]));
-        assert_ne!(derived(&["ab", "c"]), derived(&["a", "bc"]));
     }
 }

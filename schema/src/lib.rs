@@ -4,7 +4,8 @@
 //! `SyncRunStore`, `JobLock`) and of [`shiyun_core::tenancy`] (the user
 //! centre: `AccountStore`, `SessionStore`, `TenancyStore`, `ApiKeyStore`,
 //! `AuditLog`), [`shiyun_core::search::SearchStore`] and
-//! [`shiyun_core::billing::BillingStore`] (see the `billing` module). No other crate of
+//! [`shiyun_core::billing::BillingStore`] and
+//! [`shiyun_core::billing::wallet::WalletStore`] (see the `billing` module). No other crate of
 //! the workspace sees diesel.
 //!
 //! The key design decision: one query code base for both backends. There is

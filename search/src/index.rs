@@ -923,6 +923,90 @@ impl Iterator for StorePages<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{TimeZone, Utc};
+    use rust_decimal_macros::dec;
+    use shiyun_core::geography;
+    use shiyun_core::listing::{
+        BillingMode, Category, PriceComponent, PriceSource, PriceUnit, Provenance, Vendor,
+    };
+    use shiyun_core::money::{Currency, Money};
+
+    use crate::request::Range;
+
+    /// An Alibaba yearly quote at list 4368 and cost 3712.8 (numbers seen
+    /// nowhere else in the listing), with a GPU twin for recommendations.
+    fn costed(sku: &str) -> Listing {
+        let cny = |amount| Money::new(amount, Currency::CNY);
+        let price = PriceComponent::flat(BillingMode::Yearly, PriceUnit::Year, cny(dec!(4368)))
+            .unwrap()
+            .with_cost(cny(dec!(3712.8)))
+            .unwrap();
+        let source = PriceSource::of(&price, "Price.OriginalPrice", Some("Price.TradePrice"));
+        let fetched_at = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
+        let provenance = Provenance::from_raw("test.search", sku.as_bytes(), fetched_at)
+            .with_price_source(source);
+        Listing::builder(Vendor::Alibaba, sku, provenance)
+            .category(Category::parse("compute.vm").unwrap())
+            .service("ecs")
+            .name_en(format!("General Purpose {sku}"))
+            .region(geography::region_of(Vendor::Alibaba, "cn-hangzhou").unwrap())
+            .price(price)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_platforms_cost_is_neither_indexed_nor_shown() {
+        let listing = costed("ecs.g6.large@cn-hangzhou/year");
+        let twin = costed("ecs.g6.xlarge@cn-hangzhou/year");
+        let summary = crate::fields::summary_of(&listing);
+        assert_eq!(summary.prices[0].amount, dec!(4368), "the list price");
+        let stored = serde_json::to_string(&summary).unwrap();
+        assert!(
+            !stored.contains("3712.8") && !stored.contains("cost"),
+            "{stored}"
+        );
+
+        let index = CatalogIndex::open(IndexOptions::default()).unwrap();
+        index
+            .rebuild_with(1, [listing.clone(), twin].into_iter(), None)
+            .unwrap();
+        let priced = |min, max| {
+            let mut request = SearchRequest::text("");
+            request.billing_mode = Some(BillingMode::Yearly);
+            request.currency = Some(Currency::CNY);
+            request.filters.price = Range {
+                min: Some(min),
+                max: Some(max),
+            };
+            index.search(&request).unwrap()
+        };
+        // Filtered by the list price, never by the cost.
+        assert_eq!(priced(dec!(4000), dec!(4500)).total, 2);
+        assert_eq!(priced(dec!(3700), dec!(3720)).total, 0);
+
+        let mut request = SearchRequest::text("General Purpose");
+        request.currency = Some(Currency::CNY);
+        let found = index.search(&request).unwrap();
+        assert_eq!(found.total, 2);
+        let price = found.hits[0].price.as_ref().unwrap();
+        assert_eq!(price.amount, dec!(4368));
+        let similar = index
+            .similar(listing.id(), 10, Some(Currency::CNY))
+            .unwrap();
+        assert_eq!(similar.len(), 1);
+        for shown in [
+            serde_json::to_string(&found).unwrap(),
+            serde_json::to_string(&similar).unwrap(),
+        ] {
+            assert!(shown.contains("4368"), "{shown}");
+            assert!(
+                !shown.contains("3712.8") && !shown.contains("cost"),
+                "{shown}"
+            );
+            assert!(!shown.contains("TradePrice"), "{shown}");
+        }
+    }
 
     #[test]
     fn cursors_round_trip_and_refuse_another_order() {

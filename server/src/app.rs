@@ -12,8 +12,11 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use shiyun_accounts::{PartnerCatalog, UserCentre};
 use shiyun_billing::Billing;
+use shiyun_billing::market::Market;
 use shiyun_core::billing::BillingStore;
+use shiyun_core::billing::market::MarketStore;
 use shiyun_core::billing::payments::PaymentStore;
+use shiyun_core::billing::wallet::WalletStore;
 use shiyun_core::error::ErrorCode;
 use shiyun_core::search::SearchStore;
 use shiyun_core::store::{
@@ -57,6 +60,11 @@ pub struct AppState {
     pub billing: Billing,
     /// Run-once locks for jobs (bill runs) across instances.
     pub job_lock: Arc<dyn JobLock>,
+    /// Marketplace money over the marketplace's billing: orders, margins,
+    /// own resources, contracts, prepaid usage.
+    pub market: Market,
+    /// Prepaid wallets.
+    pub wallets: Arc<dyn WalletStore>,
     /// The marketplace's payments (the provider of the settings).
     pub payments: Payments,
 }
@@ -75,16 +83,29 @@ impl AppState {
             + PartnerStore
             + SearchStore
             + BillingStore
+            + MarketStore
+            + WalletStore
             + PaymentStore
             + JobLock
             + Clone
             + 'static,
     {
         let billing = crate::billing::marketplace(Arc::new(store.clone()), &settings);
+        let wallets: Arc<dyn WalletStore> = Arc::new(store.clone());
+        let market = Market::new(
+            billing.clone(),
+            Arc::new(store.clone()),
+            Arc::clone(&wallets),
+            settings.market.clone(),
+        );
         let payments =
-            crate::payments::marketplace(Arc::new(store.clone()), billing.clone(), &settings);
+            crate::payments::marketplace(Arc::new(store.clone()), billing.clone(), &settings)
+                .with_wallets(Arc::clone(&wallets))
+                .with_market(market.clone());
         AppState {
             billing,
+            market,
+            wallets,
             payments,
             job_lock: Arc::new(store.clone()),
             listings: Arc::new(store.clone()),

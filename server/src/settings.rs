@@ -213,6 +213,9 @@ pub struct Settings {
     pub search: SearchSettings,
     /// Billing.
     pub billing: BillingSettings,
+    /// Marketplace money (`[market]`): the sale currency and the minimum margin.
+    #[serde(default)]
+    pub market: shiyun_billing::market::MarketSettings,
     /// Payments.
     pub payments: PaymentsSettings,
 }

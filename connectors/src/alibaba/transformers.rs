@@ -5,8 +5,12 @@
 //!   what was priced, so the request parameters are needed: `RegionId`,
 //!   `InstanceType` (or `ResourceType=disk` with `DataDisk.1.Category` and
 //!   `DataDisk.1.Size`), `PriceUnit` (`Hour` by default) and `Period`
-//!   (1 by default). `TradePrice` (after discounts) is the price; it is for
-//!   `Amount` instances (1 by default), so it is divided exactly by `Amount`.
+//!   (1 by default). `OriginalPrice` is the list price, the listing's
+//!   amount; `TradePrice` (after the account's discounts) is the platform's
+//!   cost. Without `OriginalPrice`, `TradePrice` is the list price and there
+//!   is no cost. (`DiscountPrice` is the difference of the two, not a
+//!   price.) Both are for `Amount` instances (1 by default), so each is
+//!   divided exactly by `Amount`. The provenance names the fields read.
 //! - `DescribeInstanceTypes`: the catalog. With `RegionId` it yields one
 //!   listing per type with specs and no price; without it the page is
 //!   refused, since a listing needs a region.
@@ -20,10 +24,10 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use shiyun_core::listing::{
-    Architecture, BillingMode, Listing, PriceComponent, PriceUnit, Provenance, Region, Specs,
-    Vendor,
+    Architecture, BillingMode, Listing, PriceComponent, PriceSource, PriceUnit, Provenance, Region,
+    Specs, Vendor,
 };
-use shiyun_core::money::Currency;
+use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
 
 use chrono::{DateTime, Utc};
@@ -64,6 +68,11 @@ struct InstanceTypes {
     #[serde(default)]
     instance_type: Vec<Box<RawValue>>,
 }
+
+/// The fields of the list price and of the platform's price, as the
+/// provenance names them within the raw `PriceInfo`.
+const ORIGINAL_PRICE: &str = "Price.OriginalPrice";
+const TRADE_PRICE: &str = "Price.TradePrice";
 
 /// `PriceInfo` of `DescribePrice`.
 #[derive(Debug, Deserialize)]
@@ -483,24 +492,29 @@ pub fn price_listing(
         .as_deref()
         .ok_or("price has no currency")?;
     let currency = Currency::parse(currency_code).map_err(|e| e.to_string())?;
-    let total = info
-        .price
-        .trade_price
-        .or(info.price.original_price)
-        .ok_or("price has no TradePrice")?
-        .0;
+    let (list, cost) = match (info.price.original_price, info.price.trade_price) {
+        (Some(list), trade) => ((list.0, ORIGINAL_PRICE), trade.map(|t| (t.0, TRADE_PRICE))),
+        (None, Some(trade)) => ((trade.0, TRADE_PRICE), None),
+        (None, None) => return Err("price has neither OriginalPrice nor TradePrice".into()),
+    };
     // DescribePrice prices `Amount` instances together.
-    let amount = per_instance(total, query.amount)?;
+    let amount = per_instance(list.0, query.amount)?;
     let region = region_of(&query.region_id)?;
     let (mode, unit, suffix) = query.billing()?;
     let sku = format!("{}/{suffix}", query.key());
+    let mut price = flat_price(mode, unit, amount, currency)?;
+    if let Some((trade, _)) = cost {
+        let cost = Money::new(per_instance(trade, query.amount)?, currency);
+        price = price.with_cost(cost).map_err(|e| e.to_string())?;
+    }
+    let source = PriceSource::of(&price, list.1, cost.map(|(_, field)| field));
     let provenance = Provenance::from_raw(
         "alibaba.ecs.DescribePrice",
         price_info.get().as_bytes(),
         fetched_at,
-    );
-    // The list price before discounts stays in the raw offer; the trade price is the price.
-    let prices = vec![flat_price(mode, unit, amount, currency)?];
+    )
+    .with_price_source(source);
+    let prices = vec![price];
     match &query.resource {
         Resource::Instance(instance_type) => {
             let specs = spec.map(InstanceTypeSpec::specs).unwrap_or_default();

@@ -604,6 +604,7 @@ pub fn provenance_of_parts(
         fetched_at,
         vendor_api: vendor_api.to_owned(),
         raw_hash,
+        price_sources: Vec::new(),
     }
 }
 

@@ -3,11 +3,14 @@
 //! Handled responses (`{"statusCode": 800, "returnObj": …}`; 900 is a failure):
 //! - the order price quotes (查询新购订单价格, ECS `query-price` and the
 //!   like): `returnObj.subOrderPrices[].orderItemPrices[]`, one listing per
-//!   order item (VM, EBS, NETWORK, CFWVERSION, …). `finalPrice` (after
-//!   discounts) is the price of `instanceCnt` units for the whole term of
-//!   `cycleCount` cycles. VM and CFWVERSION prices are divided exactly by
-//!   `instanceCnt` (a whole number of instances); EBS and NETWORK items keep
-//!   it in their key (GB, Mbit/s) and their price. The answer does not say where or how it was bought,
+//!   order item (VM, EBS, NETWORK, CFWVERSION, …). `totalPrice` (before
+//!   discounts) is the list price, the listing's amount, and `finalPrice`
+//!   (after the account's discounts) the platform's cost; without
+//!   `totalPrice`, `finalPrice` is the list price and there is no cost. Each
+//!   is for `instanceCnt` units and the whole term of `cycleCount` cycles.
+//!   VM and CFWVERSION prices are divided exactly by `instanceCnt` (a whole
+//!   number of instances); EBS and NETWORK items keep it in their key (GB,
+//!   Mbit/s) and their price. The provenance names the fields read. The answer does not say where or how it was bought,
 //!   so the request parameters are needed: `regionCode` (the region's code
 //!   from `list-regions`, e.g. `cn-huadong1`, because `regionID` is an opaque
 //!   id), `cycleType` (`month`, `year`, `on_demand`, or the numeric 3/5 of
@@ -22,8 +25,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use shiyun_core::listing::{BillingMode, Listing, PriceUnit, Provenance, Region, Specs, Vendor};
-use shiyun_core::money::Currency;
+use shiyun_core::listing::{
+    BillingMode, Listing, PriceSource, PriceUnit, Provenance, Region, Specs, Vendor,
+};
+use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::ExactDecimal;
@@ -500,19 +505,24 @@ fn item_listing(
     fetched_at: DateTime<Utc>,
 ) -> Result<Listing, String> {
     let region = region_of(&quote.region_code)?;
-    let amount = item
-        .final_price
-        .or(item.total_price)
-        .ok_or("order item has no finalPrice")?
-        .0;
-    let amount = match item.resource_type.trim() {
+    let (list, cost) = match (item.total_price, item.final_price) {
+        (Some(total), last) => ((total.0, "totalPrice"), last.map(|f| (f.0, "finalPrice"))),
+        (None, Some(last)) => ((last.0, "finalPrice"), None),
+        (None, None) => return Err("order item has neither totalPrice nor finalPrice".into()),
+    };
+    let one = |amount: Decimal| match item.resource_type.trim() {
         // Counted instances: the listing is one of them.
-        "VM" | "CFWVERSION" => per_instance(amount, item.instance_cnt.map(|c| c.0))?,
+        "VM" | "CFWVERSION" => per_instance(amount, item.instance_cnt.map(|c| c.0)),
         // Sized items (EBS GB, NETWORK Mbit/s) carry their size in the key.
-        _ => amount,
+        _ => Ok(amount),
     };
     let (mode, unit, suffix) = quote.billing(sub.cycle_count.map(|c| c.0))?;
-    let price = flat_price(mode, unit, amount, Currency::CNY)?;
+    let mut price = flat_price(mode, unit, one(list.0)?, Currency::CNY)?;
+    if let Some((last, _)) = cost {
+        let cost = Money::new(one(last)?, Currency::CNY);
+        price = price.with_cost(cost).map_err(|e| e.to_string())?;
+    }
+    let source = PriceSource::of(&price, list.1, cost.map(|(_, field)| field));
     let service = sub
         .service_tag
         .clone()
@@ -522,7 +532,8 @@ fn item_listing(
         "ctyun.order.queryNewPrice",
         raw.get().as_bytes(),
         fetched_at,
-    );
+    )
+    .with_price_source(source);
     Draft {
         category: parse_category(category)?,
         service: &service,

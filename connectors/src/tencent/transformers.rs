@@ -10,6 +10,12 @@
 //! - CBS `InquiryPriceCreateDisks`: the quote of one disk (`DiskPrice`),
 //!   with the high-precision `*High` strings preferred over the floats.
 //!
+//! Each price keeps the list price (`UnitPrice`, `OriginalPrice`,
+//! `OriginalPriceOneYear`, …) as its amount and the discounted price for
+//! the platform's account (`UnitPriceDiscount`, `DiscountPrice`, …) as its
+//! cost; the provenance names the fields read (`InstancePrice.OriginalPrice`).
+//! A zero field is unset, as Tencent writes it.
+//!
 //! `vendor_sku` is `<type>@<zone>/<charge type>` (`S2.SMALL1@ap-guangzhou-6/postpaid_by_hour`),
 //! with the prepaid period for quotes (`/prepaid_1m`) and the size for disks
 //! (`CLOUD_PREMIUM.100GB@ap-guangzhou/postpaid_by_hour`): one listing per
@@ -21,16 +27,14 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use shiyun_core::listing::{
-    Architecture, BillingMode, Listing, PriceComponent, PriceUnit, Provenance, Region, Specs,
-    Vendor,
+    Architecture, BillingMode, Listing, PriceComponent, PriceSource, PriceTier, PriceUnit,
+    Provenance, Region, Specs, Vendor,
 };
 use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::RecordRejection;
 
 use crate::decimal::ExactDecimal;
-use crate::normalise::{
-    Draft, Subject, family_letters, parse_category, price_from_tier_starts, region_or_code, unglue,
-};
+use crate::normalise::{Draft, Subject, family_letters, parse_category, region_or_code, unglue};
 use crate::{ConnectorError, FetchedPage, ImportContext};
 
 const VENDOR: Vendor = Vendor::Tencent;
@@ -257,13 +261,104 @@ fn positive(value: Option<ExactDecimal>) -> Option<Decimal> {
     value.map(|d| d.0).filter(|d| *d > Decimal::ZERO)
 }
 
-/// The high-precision string when given, else the float field; zero means unset.
-fn pick(high: Option<ExactDecimal>, float: Option<ExactDecimal>) -> Option<Decimal> {
-    positive(high).or_else(|| positive(float))
+/// An amount and the `ItemPrice` field it was read from.
+type Field = (Decimal, &'static str);
+
+/// A positive value of the field `name`; zero means unset.
+fn field(value: Option<ExactDecimal>, name: &'static str) -> Option<Field> {
+    positive(value).map(|d| (d, name))
+}
+
+/// The high-precision string when given, else the float field.
+fn pick(
+    high: Option<ExactDecimal>,
+    high_name: &'static str,
+    float: Option<ExactDecimal>,
+    float_name: &'static str,
+) -> Option<Field> {
+    field(high, high_name).or_else(|| field(float, float_name))
+}
+
+/// One price as Tencent quotes it: the list price (`UnitPrice`,
+/// `OriginalPrice`) and the discounted price for the platform's account
+/// (`UnitPriceDiscount`, `DiscountPrice`), the platform's cost. A quote with
+/// only the discounted price shows it as the list price, without a cost.
+#[derive(Debug, Clone, Copy)]
+struct Quoted {
+    list: Field,
+    cost: Option<Field>,
+}
+
+fn quoted(list: Option<Field>, discounted: Option<Field>) -> Option<Quoted> {
+    match (list, discounted) {
+        (Some(list), cost) => Some(Quoted { list, cost }),
+        (None, Some(only)) => Some(Quoted {
+            list: only,
+            cost: None,
+        }),
+        (None, None) => None,
+    }
 }
 
 fn cny(amount: Decimal) -> Money {
     Money::new(amount, Currency::CNY)
+}
+
+/// A price read from an `ItemPrice`, with the fields it came from (within
+/// the raw offer, so prefixed by the `ItemPrice`'s own path).
+struct ReadPrice {
+    price: PriceComponent,
+    list_fields: String,
+    cost_fields: Option<String>,
+}
+
+impl ReadPrice {
+    /// A flat price from one quote.
+    fn flat(
+        mode: BillingMode,
+        unit: PriceUnit,
+        quote: Quoted,
+        prefix: &str,
+    ) -> Result<Self, String> {
+        let mut price =
+            PriceComponent::flat(mode, unit, cny(quote.list.0)).map_err(|e| e.to_string())?;
+        if let Some((cost, _)) = quote.cost {
+            price = price.with_cost(cny(cost)).map_err(|e| e.to_string())?;
+        }
+        Ok(ReadPrice {
+            price,
+            list_fields: format!("{prefix}{}", quote.list.1),
+            cost_fields: quote.cost.map(|(_, name)| format!("{prefix}{name}")),
+        })
+    }
+
+    /// The same price for a part of the resource (`instance`, `bandwidth`).
+    fn for_component(self, part: &str) -> Result<Self, String> {
+        Ok(ReadPrice {
+            price: self.price.for_component(part).map_err(|e| e.to_string())?,
+            ..self
+        })
+    }
+
+    /// The price and where it came from.
+    fn into_parts(self) -> (PriceComponent, PriceSource) {
+        let source = PriceSource::of(&self.price, self.list_fields, self.cost_fields.as_deref());
+        (self.price, source)
+    }
+}
+
+/// Prices and their sources, into a listing's prices and its provenance.
+fn with_sources(
+    read: Vec<ReadPrice>,
+    mut provenance: Provenance,
+) -> (Vec<PriceComponent>, Provenance) {
+    let mut prices = Vec::with_capacity(read.len());
+    for r in read {
+        let (price, source) = r.into_parts();
+        prices.push(price);
+        provenance = provenance.with_price_source(source);
+    }
+    (prices, provenance)
 }
 
 /// Billing mode and unit of a prepaid term of `months`.
@@ -285,74 +380,153 @@ fn charge_unit(unit: Option<&str>) -> Result<PriceUnit, String> {
     }
 }
 
-/// The postpaid unit price, tiered by Tencent's hour bands when it gives them.
-fn postpaid_component(price: &ItemPrice) -> Result<Option<PriceComponent>, String> {
-    let Some(first) = pick(price.unit_price_discount_high, price.unit_price_discount)
-        .or_else(|| pick(price.unit_price_high, price.unit_price))
-    else {
+/// The postpaid unit price, tiered by Tencent's hour bands when it gives
+/// them. The bands keep their costs only when every band has one.
+fn postpaid_component(price: &ItemPrice, prefix: &str) -> Result<Option<ReadPrice>, String> {
+    let first = quoted(
+        pick(
+            price.unit_price_high,
+            "UnitPriceHigh",
+            price.unit_price,
+            "UnitPrice",
+        ),
+        pick(
+            price.unit_price_discount_high,
+            "UnitPriceDiscountHigh",
+            price.unit_price_discount,
+            "UnitPriceDiscount",
+        ),
+    );
+    let Some(first) = first else {
         return Ok(None);
     };
     let unit = charge_unit(price.charge_unit.as_deref())?;
-    let second = positive(price.unit_price_discount_second_step)
-        .or_else(|| positive(price.unit_price_second_step));
-    let third = positive(price.unit_price_discount_third_step)
-        .or_else(|| positive(price.unit_price_third_step));
-    let component = match (unit, second) {
-        (PriceUnit::Hour, Some(second)) => {
-            let mut starts = vec![
-                (Decimal::ZERO, cny(first)),
-                (Decimal::from(SECOND_STEP_FROM_HOURS), cny(second)),
-            ];
-            if let Some(third) = third {
-                starts.push((Decimal::from(THIRD_STEP_FROM_HOURS), cny(third)));
-            }
-            price_from_tier_starts(BillingMode::OnDemand, unit, starts)?
-        }
-        _ => PriceComponent::flat(BillingMode::OnDemand, unit, cny(first))
-            .map_err(|e| e.to_string())?,
+    let second = quoted(
+        field(price.unit_price_second_step, "UnitPriceSecondStep"),
+        field(
+            price.unit_price_discount_second_step,
+            "UnitPriceDiscountSecondStep",
+        ),
+    );
+    let third = quoted(
+        field(price.unit_price_third_step, "UnitPriceThirdStep"),
+        field(
+            price.unit_price_discount_third_step,
+            "UnitPriceDiscountThirdStep",
+        ),
+    );
+    let (PriceUnit::Hour, Some(second)) = (unit, second) else {
+        return ReadPrice::flat(BillingMode::OnDemand, unit, first, prefix).map(Some);
     };
-    Ok(Some(component))
+    let mut bands = vec![
+        (Decimal::ZERO, first),
+        (Decimal::from(SECOND_STEP_FROM_HOURS), second),
+    ];
+    if let Some(third) = third {
+        bands.push((Decimal::from(THIRD_STEP_FROM_HOURS), third));
+    }
+    let costed = bands.iter().all(|(_, q)| q.cost.is_some());
+    let ends = bands
+        .iter()
+        .skip(1)
+        .map(|(from, _)| Some(*from))
+        .chain(std::iter::once(None));
+    let tiers = bands
+        .iter()
+        .zip(ends)
+        .map(|((from, quote), to)| {
+            let tier = PriceTier::new(*from, to, cny(quote.list.0));
+            match quote.cost.filter(|_| costed) {
+                Some((cost, _)) => tier.and_then(|t| t.with_cost(cny(cost))),
+                None => tier,
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let price =
+        PriceComponent::tiered(BillingMode::OnDemand, unit, tiers).map_err(|e| e.to_string())?;
+    let names = |pick: &dyn Fn(&Quoted) -> Option<&'static str>| {
+        bands
+            .iter()
+            .map(|(_, q)| pick(q).map(|name| format!("{prefix}{name}")))
+            .collect::<Option<Vec<_>>>()
+            .map(|names| names.join(", "))
+    };
+    Ok(Some(ReadPrice {
+        price,
+        list_fields: names(&|q| Some(q.list.1)).unwrap_or_default(),
+        cost_fields: names(&|q| q.cost.map(|c| c.1)).filter(|_| costed),
+    }))
 }
 
-/// Every price an `ItemPrice` carries: the postpaid unit price, the prepaid
-/// price of `prepaid_months` (the catalog quotes one month) and the 1-, 3-
-/// and 5-year prepaid prices. Discounted prices win over list prices.
-fn item_components(price: &ItemPrice, prepaid_months: u16) -> Result<Vec<PriceComponent>, String> {
-    let mut components = Vec::new();
-    if let Some(c) = postpaid_component(price)? {
+/// Every price an `ItemPrice` carries (`prefix` is its path within the raw
+/// offer): the postpaid unit price, the prepaid price of `prepaid_months`
+/// (the catalog quotes one month) and the 1-, 3- and 5-year prepaid
+/// prices, each with its list price and, where quoted, the platform's cost.
+fn item_components(
+    price: &ItemPrice,
+    prepaid_months: u16,
+    prefix: &str,
+) -> Result<Vec<ReadPrice>, String> {
+    let mut components: Vec<ReadPrice> = Vec::new();
+    if let Some(c) = postpaid_component(price, prefix)? {
         components.push(c);
     }
-    let prepaid = pick(price.discount_price_high, price.discount_price)
-        .or_else(|| pick(price.original_price_high, price.original_price));
+    let prepaid = quoted(
+        pick(
+            price.original_price_high,
+            "OriginalPriceHigh",
+            price.original_price,
+            "OriginalPrice",
+        ),
+        pick(
+            price.discount_price_high,
+            "DiscountPriceHigh",
+            price.discount_price,
+            "DiscountPrice",
+        ),
+    );
+    let term = |list, list_name, discounted, discounted_name| {
+        quoted(field(list, list_name), field(discounted, discounted_name))
+    };
     let terms = [
         (prepaid, prepaid_months),
         (
-            positive(price.discount_price_one_year)
-                .or_else(|| positive(price.original_price_one_year)),
+            term(
+                price.original_price_one_year,
+                "OriginalPriceOneYear",
+                price.discount_price_one_year,
+                "DiscountPriceOneYear",
+            ),
             12,
         ),
         (
-            positive(price.discount_price_three_year)
-                .or_else(|| positive(price.original_price_three_year)),
+            term(
+                price.original_price_three_year,
+                "OriginalPriceThreeYear",
+                price.discount_price_three_year,
+                "DiscountPriceThreeYear",
+            ),
             36,
         ),
         (
-            positive(price.discount_price_five_year)
-                .or_else(|| positive(price.original_price_five_year)),
+            term(
+                price.original_price_five_year,
+                "OriginalPriceFiveYear",
+                price.discount_price_five_year,
+                "DiscountPriceFiveYear",
+            ),
             60,
         ),
     ];
-    for (amount, months) in terms {
-        let Some(amount) = amount else { continue };
+    for (quote, months) in terms {
+        let Some(quote) = quote else { continue };
         let (mode, unit) = prepaid_mode(months);
         // A quote for a 12-month period and the 1-year field are the same offer.
-        if components
-            .iter()
-            .any(|c: &PriceComponent| c.billing_mode() == mode)
-        {
+        if components.iter().any(|c| c.price.billing_mode() == mode) {
             continue;
         }
-        components.push(PriceComponent::flat(mode, unit, cny(amount)).map_err(|e| e.to_string())?);
+        components.push(ReadPrice::flat(mode, unit, quote, prefix)?);
     }
     Ok(components)
 }
@@ -499,12 +673,13 @@ fn quota_listing(
         ctx.fetched_at,
     );
     let charge_type = q.instance_charge_type.to_ascii_lowercase();
+    let (prices, provenance) = with_sources(item_components(&q.price, 1, "Price.")?, provenance);
     let mut builder = Draft {
         category: parse_category(category)?,
         service: "cvm",
         region,
         specs,
-        prices: item_components(&q.price, 1)?,
+        prices,
     }
     .builder(
         VENDOR,
@@ -597,15 +772,20 @@ fn run_instances_listing(
         .instance_price
         .as_ref()
         .ok_or("quote has no InstancePrice")?;
-    let mut prices = Vec::new();
-    for (part, price) in [
-        ("instance", Some(instance)),
-        ("bandwidth", quote.bandwidth_price.as_ref()),
+    let mut read = Vec::new();
+    for (part, prefix, price) in [
+        ("instance", "InstancePrice.", Some(instance)),
+        (
+            "bandwidth",
+            "BandwidthPrice.",
+            quote.bandwidth_price.as_ref(),
+        ),
     ] {
-        for component in item_components_of(price, months)? {
-            prices.push(component.for_component(part).map_err(|e| e.to_string())?);
+        for component in item_components_of(price, months, prefix)? {
+            read.push(component.for_component(part)?);
         }
     }
+    let (prices, provenance) = with_sources(read, provenance);
     Draft {
         category: parse_category("compute.vm")?,
         service: "cvm",
@@ -629,8 +809,11 @@ fn run_instances_listing(
 fn item_components_of(
     price: Option<&ItemPrice>,
     prepaid_months: u16,
-) -> Result<Vec<PriceComponent>, String> {
-    price.map_or(Ok(Vec::new()), |p| item_components(p, prepaid_months))
+    prefix: &str,
+) -> Result<Vec<ReadPrice>, String> {
+    price.map_or(Ok(Vec::new()), |p| {
+        item_components(p, prepaid_months, prefix)
+    })
 }
 
 /// Chinese and English names of a CBS disk type.
@@ -673,6 +856,8 @@ fn disk_quote(price: &RawValue, ctx: &ImportContext, out: &mut Out) -> Result<()
             price.get().as_bytes(),
             ctx.fetched_at,
         );
+        // The raw offer is `DiskPrice` itself: its fields have no prefix.
+        let (prices, provenance) = with_sources(item_components(&p, months, "")?, provenance);
         Draft {
             category: parse_category("storage.block")?,
             service: "cbs",
@@ -681,7 +866,7 @@ fn disk_quote(price: &RawValue, ctx: &ImportContext, out: &mut Out) -> Result<()
                 storage_gib: Some(size),
                 ..Specs::default()
             },
-            prices: item_components(&p, months)?,
+            prices,
         }
         .build(
             VENDOR,

@@ -5,7 +5,7 @@ use rust_decimal_macros::dec;
 use serde_json::json;
 use shiyun_connectors::alibaba::import;
 use shiyun_connectors::{ConnectorError, VendorSettings};
-use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
+use shiyun_core::listing::{BillingMode, PriceSource, PriceUnit, Vendor};
 use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -18,7 +18,7 @@ use crate::common::{
 };
 
 #[test]
-fn describe_price_sample_imports_the_trade_price_exactly() {
+fn describe_price_sample_keeps_the_list_price_and_the_trade_price_as_cost() {
     let body = vendor_fixture(
         "alibaba",
         "ecs-describeprice-instance-g6-large-cn-hangzhou.json",
@@ -59,8 +59,20 @@ fn describe_price_sample_imports_the_trade_price_exactly() {
     let p = &l.prices()[0];
     assert_eq!(p.billing_mode(), BillingMode::Yearly);
     assert_eq!(p.unit(), PriceUnit::Year);
-    assert_money(p.amount(), "3712.8", "CNY");
+    // `OriginalPrice` is what the storefront shows; `TradePrice` is what the
+    // platform's account pays (`DiscountPrice` is their difference).
+    assert_money(p.amount(), "4368", "CNY");
+    assert_money(p.cost().unwrap(), "3712.8", "CNY");
     assert_eq!(l.provenance().vendor_api, "alibaba.ecs.DescribePrice");
+    assert_eq!(
+        l.provenance().price_sources,
+        [PriceSource {
+            component: None,
+            billing_mode: BillingMode::Yearly,
+            list_price: "Price.OriginalPrice".into(),
+            cost: Some("Price.TradePrice".into()),
+        }]
+    );
 
     // The default quote is on demand, per hour.
     let hourly = import(&body, &ctx_with(&params[..2])).unwrap();
@@ -332,6 +344,49 @@ async fn missing_credentials_and_rejected_keys_fail() {
 }
 
 #[test]
+fn a_quote_with_one_of_the_two_prices_has_no_cost() {
+    let params = [
+        ("RegionId", "cn-hangzhou"),
+        ("InstanceType", "ecs.c7.large"),
+        ("PriceUnit", "Month"),
+    ];
+    let quote = |price: serde_json::Value| {
+        let body = json!({"RequestId": "r", "PriceInfo": {"Price": price}}).to_string();
+        clean_page(import(body.as_bytes(), &ctx_with(&params)))
+            .listings
+            .remove(0)
+    };
+    // Only the trade price: it is the price shown, and the platform's cost is unknown.
+    let l = quote(json!({"Currency": "CNY", "TradePrice": 541.5}));
+    assert_money(l.prices()[0].amount(), "541.5", "CNY");
+    assert_eq!(l.prices()[0].cost(), None);
+    let source = &l.provenance().price_sources[0];
+    assert_eq!(
+        (source.list_price.as_str(), source.cost.as_deref()),
+        ("Price.TradePrice", None)
+    );
+    // Only the list price.
+    let l = quote(json!({"Currency": "CNY", "OriginalPrice": 900, "DiscountPrice": 0}));
+    assert_money(l.prices()[0].amount(), "900", "CNY");
+    assert_eq!(l.prices()[0].cost(), None);
+    let source = &l.provenance().price_sources[0];
+    assert_eq!(
+        (source.list_price.as_str(), source.cost.as_deref()),
+        ("Price.OriginalPrice", None)
+    );
+    // Neither: a rejection naming both.
+    let body =
+        json!({"RequestId": "r", "PriceInfo": {"Price": {"Currency": "CNY", "DiscountPrice": 1}}});
+    let page = import(body.to_string().as_bytes(), &ctx_with(&params)).unwrap();
+    assert!(page.listings.is_empty());
+    assert!(
+        page.rejections[0].reason.contains("OriginalPrice"),
+        "{:?}",
+        page.rejections
+    );
+}
+
+#[test]
 fn quotes_for_several_instances_are_divided_by_amount() {
     let body = json!({"RequestId": "r", "PriceInfo": {"Price": {
         "Currency": "CNY", "OriginalPrice": 900, "TradePrice": 541.5
@@ -347,22 +402,31 @@ fn quotes_for_several_instances_are_divided_by_amount() {
         params.push(("Amount", amount));
         ctx_with(&params)
     };
-    // DescribePrice prices `Amount` instances together: 541.5 for 3 is 180.5 each.
+    // DescribePrice prices `Amount` instances together: 900 for 3 is 300
+    // each, and the trade price 541.5 for 3 is 180.5 each.
     let page = clean_page(import(body.as_bytes(), &with_amount("3")));
     let p = &page.listings[0].prices()[0];
     assert_eq!(p.billing_mode(), BillingMode::Monthly);
-    assert_eq!(p.amount().amount(), dec!(180.5));
+    assert_eq!(p.amount().amount(), dec!(300));
+    assert_eq!(p.cost().unwrap().amount(), dec!(180.5));
     let page = clean_page(import(body.as_bytes(), &with_amount("1")));
-    assert_eq!(page.listings[0].prices()[0].amount().amount(), dec!(541.5));
-
-    // 541.5 / 7 has no exact decimal: a rejection, not a rounded price.
-    let page = import(body.as_bytes(), &with_amount("7")).unwrap();
-    assert!(page.listings.is_empty());
-    assert!(
-        page.rejections[0].reason.contains("Amount 7"),
-        "{:?}",
-        page.rejections
+    assert_eq!(page.listings[0].prices()[0].amount().amount(), dec!(900));
+    assert_eq!(
+        page.listings[0].prices()[0].cost().unwrap().amount(),
+        dec!(541.5)
     );
+
+    // 900 / 7 has no exact decimal: a rejection, not a rounded price; so
+    // has 541.5 / 9, although 900 / 9 has.
+    for (amount, said) in [("7", "Amount 7"), ("9", "541.5")] {
+        let page = import(body.as_bytes(), &with_amount(amount)).unwrap();
+        assert!(page.listings.is_empty());
+        assert!(
+            page.rejections[0].reason.contains(said),
+            "{:?}",
+            page.rejections
+        );
+    }
     for bad in ["0", "-1", "two"] {
         let err = import(body.as_bytes(), &with_amount(bad)).unwrap_err();
         assert_malformed_naming(&err, "Amount");

@@ -7,7 +7,7 @@ use rust_decimal_macros::dec;
 use serde_json::json;
 use shiyun_connectors::ctyun::import;
 use shiyun_connectors::{ConnectorError, VendorSettings};
-use shiyun_core::listing::{BillingMode, PriceUnit, Vendor};
+use shiyun_core::listing::{BillingMode, PriceSource, PriceUnit, Vendor};
 use wiremock::matchers::{header_exists, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -58,7 +58,19 @@ fn order_price_sample_gives_one_listing_per_item() {
     let p = &vm.prices()[0];
     assert_eq!(p.billing_mode(), BillingMode::Reserved { term_months: 2 });
     assert_eq!(p.unit(), PriceUnit::Term);
+    // `totalPrice` is the list price, `finalPrice` the platform's cost
+    // (equal in the sample, which has no account discount).
     assert_money(p.amount(), "313.24", "CNY");
+    assert_money(p.cost().unwrap(), "313.24", "CNY");
+    assert_eq!(
+        vm.provenance().price_sources,
+        [PriceSource {
+            component: None,
+            billing_mode: BillingMode::Reserved { term_months: 2 },
+            list_price: "totalPrice".into(),
+            cost: Some("finalPrice".into()),
+        }]
+    );
 
     let ebs = by_sku["EBS.SATA.40GB@cn-neimeng-8/month_2"];
     assert_eq!(ebs.category().as_str(), "storage.block");
@@ -74,6 +86,7 @@ fn order_price_sample_gives_one_listing_per_item() {
     assert_eq!(eip.category().as_str(), "network.ip");
     assert_eq!(eip.specs().bandwidth_mbps, Some(dec!(2)));
     assert_eq!(eip.prices()[0].amount().amount(), dec!(40));
+    assert_money(eip.prices()[0].cost().unwrap(), "40", "CNY");
 
     let cfw = by_sku["CFWVERSION@cn-neimeng-8/month_2"];
     assert_eq!(cfw.category().as_str(), "security.firewall");
@@ -117,7 +130,9 @@ fn bad_items_are_rejected_and_bad_pages_refused() {
     let vm = &page.listings[0];
     assert_eq!(vm.vendor_sku(), "VM.c7.large.2@cn-huadong1/month");
     assert_eq!(vm.prices()[0].billing_mode(), BillingMode::Monthly);
-    assert_eq!(vm.prices()[0].amount().amount().to_string(), "180.5");
+    // The list price and the discounted price for the platform's account.
+    assert_eq!(vm.prices()[0].amount().amount().to_string(), "202.0");
+    assert_eq!(vm.prices()[0].cost().unwrap().amount().to_string(), "180.5");
     assert_eq!(vm.region().geography.to_string(), "cn/nanjing");
     let keys: Vec<&str> = page
         .rejections
@@ -239,7 +254,7 @@ async fn live_sync_quotes_flavors_per_region_with_retries() {
 fn counted_items_are_priced_per_instance_and_sized_items_keep_their_size() {
     let body = json!({"statusCode": 800, "returnObj": {"isSucceed": true, "subOrderPrices": [
         {"serviceTag": "OVMS", "cycleCount": 1, "orderItemPrices": [
-            {"resourceType": "VM", "ctyunName": "弹性云主机", "instanceCnt": "3.0", "finalPrice": 541.5},
+            {"resourceType": "VM", "ctyunName": "弹性云主机", "instanceCnt": "3.0", "totalPrice": 606, "finalPrice": 541.5},
             {"resourceType": "EBS", "ctyunName": "云硬盘", "instanceCnt": "40.0", "finalPrice": 24.0}
         ]},
         {"serviceTag": "CFW", "cycleCount": 1, "orderItemPrices": [
@@ -253,11 +268,20 @@ fn counted_items_are_priced_per_instance_and_sized_items_keep_their_size() {
     ];
     let page = clean_page(import(body.to_string().as_bytes(), &ctx_with(&params)));
     let by_sku: BTreeMap<&str, _> = page.listings.iter().map(|l| (l.vendor_sku(), l)).collect();
-    // 541.5 for 3 VMs is 180.5 each; 5200 for 2 firewalls is 2600 each.
+    // 606 for 3 VMs is 202 each, and their final price 541.5 is 180.5
+    // each; 5200 for 2 firewalls is 2600 each.
     let vm = by_sku["VM.c7.large.2@cn-huadong1/month"];
-    assert_eq!(vm.prices()[0].amount().amount(), dec!(180.5));
+    assert_eq!(vm.prices()[0].amount().amount(), dec!(202));
+    assert_eq!(vm.prices()[0].cost().unwrap().amount(), dec!(180.5));
     let cfw = by_sku["CFWVERSION@cn-huadong1/month"];
     assert_eq!(cfw.prices()[0].amount().amount(), dec!(2600));
+    // With only `finalPrice`, it is the list price and there is no cost.
+    assert_eq!(cfw.prices()[0].cost(), None);
+    let named = &cfw.provenance().price_sources[0];
+    assert_eq!(
+        (named.list_price.as_str(), named.cost.as_deref()),
+        ("finalPrice", None)
+    );
     // 40 GB is the disk's size, not a count of disks.
     let ebs = by_sku["EBS.disk.40GB@cn-huadong1/month"];
     assert_eq!(ebs.prices()[0].amount().amount(), dec!(24));

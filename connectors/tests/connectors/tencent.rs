@@ -5,7 +5,7 @@ use rust_decimal_macros::dec;
 use serde_json::json;
 use shiyun_connectors::tencent::import;
 use shiyun_connectors::{ConnectorError, VendorSettings};
-use shiyun_core::listing::{Architecture, BillingMode, PriceUnit, Vendor};
+use shiyun_core::listing::{Architecture, BillingMode, PriceSource, PriceUnit, Vendor};
 use wiremock::matchers::{header, header_exists, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -15,6 +15,15 @@ use crate::common::{
     assert_texts_clean, clean_page, connector_error, ctx_with, drain_all, keyed_settings,
     live_connector, mount_answer, mount_fault_once, vendor_fixture,
 };
+
+fn source(component: Option<&str>, mode: BillingMode, list: &str, cost: &str) -> PriceSource {
+    PriceSource {
+        component: component.map(str::to_owned),
+        billing_mode: mode,
+        list_price: list.into(),
+        cost: Some(cost.into()),
+    }
+}
 
 #[test]
 fn zone_instance_config_infos_sample_imports_with_exact_prices() {
@@ -46,16 +55,35 @@ fn zone_instance_config_infos_sample_imports_with_exact_prices() {
     assert_eq!(specs.bandwidth_mbps, Some(dec!(1500)));
     assert_eq!(specs.architecture, Some(Architecture::X86_64));
     assert_eq!(specs.gpu_count, None);
-    // The sample's hourly fields are 0 (unset); its one-month and one-year prepaid prices are set.
+    // The sample's hourly fields are 0 (unset); its one-month and one-year
+    // prepaid prices are set, each as a list price and a discounted one.
     let prices = l.prices();
     assert_eq!(prices.len(), 2, "{prices:?}");
     assert_eq!(prices[0].billing_mode(), BillingMode::Monthly);
     assert_eq!(prices[0].unit(), PriceUnit::Month);
-    assert_eq!(prices[0].amount().amount(), dec!(59));
-    assert_eq!(prices[0].amount().currency().code(), "CNY");
+    assert_money(prices[0].amount(), "59", "CNY");
+    assert_money(prices[0].cost().unwrap(), "59", "CNY");
     assert_eq!(prices[1].billing_mode(), BillingMode::Yearly);
     assert_eq!(prices[1].unit(), PriceUnit::Year);
-    assert_eq!(prices[1].amount().amount().to_string(), "587.64");
+    assert_money(prices[1].amount(), "708", "CNY");
+    assert_money(prices[1].cost().unwrap(), "587.64", "CNY");
+    assert_eq!(
+        l.provenance().price_sources,
+        [
+            source(
+                None,
+                BillingMode::Monthly,
+                "Price.OriginalPrice",
+                "Price.DiscountPrice"
+            ),
+            source(
+                None,
+                BillingMode::Yearly,
+                "Price.OriginalPriceOneYear",
+                "Price.DiscountPriceOneYear"
+            ),
+        ]
+    );
     assert_eq!(
         l.provenance().vendor_api,
         "tencent.cvm.DescribeZoneInstanceConfigInfos"
@@ -96,7 +124,8 @@ fn inquiry_price_run_instances_sample_needs_and_uses_the_request_params() {
         .find(|p| p.component() == Some("instance"))
         .unwrap();
     assert_eq!(instance.billing_mode(), BillingMode::Monthly);
-    assert_eq!(instance.amount().amount().to_string(), "1804.9");
+    assert_money(instance.amount(), "8884.5", "CNY");
+    assert_money(instance.cost().unwrap(), "1804.9", "CNY");
     let bandwidth = l
         .prices()
         .iter()
@@ -104,8 +133,26 @@ fn inquiry_price_run_instances_sample_needs_and_uses_the_request_params() {
         .unwrap();
     assert_eq!(bandwidth.billing_mode(), BillingMode::OnDemand);
     assert_eq!(bandwidth.unit(), PriceUnit::Hour);
-    assert_eq!(bandwidth.amount().amount().to_string(), "0.52");
+    assert_money(bandwidth.amount(), "0.8", "CNY");
+    assert_money(bandwidth.cost().unwrap(), "0.52", "CNY");
     assert_eq!(l.prices().len(), 2);
+    assert_eq!(
+        l.provenance().price_sources,
+        [
+            source(
+                Some("instance"),
+                BillingMode::Monthly,
+                "InstancePrice.OriginalPrice",
+                "InstancePrice.DiscountPrice"
+            ),
+            source(
+                Some("bandwidth"),
+                BillingMode::OnDemand,
+                "BandwidthPrice.UnitPrice",
+                "BandwidthPrice.UnitPriceDiscount"
+            ),
+        ]
+    );
 }
 
 #[test]
@@ -138,6 +185,17 @@ fn cbs_inquiry_price_prefers_the_high_precision_strings() {
     assert_eq!(p.billing_mode(), BillingMode::OnDemand);
     assert_eq!(p.unit(), PriceUnit::Hour);
     assert_money(p.amount(), "0.042", "CNY");
+    assert_money(p.cost().unwrap(), "0.042", "CNY");
+    // The raw offer is `DiskPrice`: its fields are named as they are.
+    assert_eq!(
+        l.provenance().price_sources,
+        [source(
+            None,
+            BillingMode::OnDemand,
+            "UnitPriceHigh",
+            "UnitPriceDiscountHigh"
+        )]
+    );
 
     let missing = import(&body, &ctx_with(&[("DiskType", "CLOUD_PREMIUM")])).unwrap_err();
     assert!(missing.to_string().contains("DiskSize"), "{missing}");
@@ -188,7 +246,18 @@ fn bad_records_are_rejected_and_the_rest_goes_on() {
     assert_eq!(p.tiers()[2].from(), dec!(360));
     assert_eq!(p.tiers()[2].to(), None);
     assert_eq!(p.tiers()[2].amount().amount(), dec!(0.09));
+    assert_eq!(p.tiers()[2].cost().unwrap().amount(), dec!(0.09));
+    assert_eq!(p.cost().unwrap().amount(), dec!(0.12));
     assert_eq!(l.specs().architecture, Some(Architecture::X86_64));
+    assert_eq!(
+        l.provenance().price_sources,
+        [source(
+            None,
+            BillingMode::OnDemand,
+            "Price.UnitPrice, Price.UnitPriceSecondStep, Price.UnitPriceThirdStep",
+            "Price.UnitPriceDiscount, Price.UnitPriceDiscountSecondStep, Price.UnitPriceDiscountThirdStep"
+        )]
+    );
 
     let keys: Vec<&str> = page
         .rejections
@@ -208,6 +277,49 @@ fn bad_records_are_rejected_and_the_rest_goes_on() {
         "{}",
         not_number.reason
     );
+}
+
+#[test]
+fn a_price_without_its_discounted_twin_has_no_cost() {
+    let record = |price: serde_json::Value| {
+        let mut q = quota("SA2.MEDIUM4", "ap-guangzhou-3", json!(0));
+        q["Price"] = price;
+        let body = envelope(vec![q]);
+        clean_page(import(body.to_string().as_bytes(), &ctx_with(&[])))
+            .listings
+            .remove(0)
+    };
+    // Only the discounted price: shown as the price, without a cost.
+    let l = record(json!({"UnitPriceDiscount": 0.12, "ChargeUnit": "HOUR", "OriginalPrice": null}));
+    let p = &l.prices()[0];
+    assert_money(p.amount(), "0.12", "CNY");
+    assert_eq!(p.cost(), None);
+    let named = &l.provenance().price_sources[0];
+    assert_eq!(
+        (named.list_price.as_str(), named.cost.as_deref()),
+        ("Price.UnitPriceDiscount", None)
+    );
+    // Only the list price (the discounted one is 0, which Tencent writes for unset).
+    let l = record(json!({"OriginalPrice": 59, "DiscountPrice": 0}));
+    assert_eq!(l.prices()[0].billing_mode(), BillingMode::Monthly);
+    assert_money(l.prices()[0].amount(), "59", "CNY");
+    assert_eq!(l.prices()[0].cost(), None);
+    assert_eq!(l.provenance().price_sources[0].cost, None);
+    // Hour bands whose second band has no discounted price: no band has a cost.
+    let l = record(json!({
+        "UnitPrice": 0.12, "UnitPriceDiscount": 0.1, "ChargeUnit": "HOUR",
+        "UnitPriceSecondStep": 0.11, "UnitPriceDiscountSecondStep": 0
+    }));
+    let p = &l.prices()[0];
+    assert_eq!(p.tiers().len(), 2);
+    assert_money(p.amount(), "0.12", "CNY");
+    assert!(p.cost().is_none() && p.tiers().iter().all(|t| t.cost().is_none()));
+    let named = &l.provenance().price_sources[0];
+    assert_eq!(
+        named.list_price,
+        "Price.UnitPrice, Price.UnitPriceSecondStep"
+    );
+    assert_eq!(named.cost, None);
 }
 
 #[test]

@@ -96,6 +96,7 @@ pub enum Markup {
     /// A fixed amount per unit, in the sale currency.
     FixedPerUnit {
         /// The amount and currency.
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
         amount: Money,
     },
 }

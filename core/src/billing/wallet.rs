@@ -229,7 +229,10 @@ impl WalletSettings {
         }
         let places = |d: Decimal, field: &'static str| {
             if d.normalize().scale() > 6 {
-                Err(ValidationError::new(field, "has more than 6 decimal places"))
+                Err(ValidationError::new(
+                    field,
+                    "has more than 6 decimal places",
+                ))
             } else {
                 Ok(())
             }
@@ -240,7 +243,9 @@ impl WalletSettings {
         }
         if let Some(auto) = &self.auto_top_up {
             match &auto.trigger {
-                AutoTopUpTrigger::Threshold { below } => places(*below, "auto_top_up.trigger.below")?,
+                AutoTopUpTrigger::Threshold { below } => {
+                    places(*below, "auto_top_up.trigger.below")?
+                }
                 AutoTopUpTrigger::Interval { days } => {
                     if !(1..=366).contains(days) {
                         return Err(ValidationError::new(
@@ -421,8 +426,7 @@ pub trait WalletStore: Send + Sync {
     /// The same key with the same content is [`Outcome::Replayed`]
     /// (returning the wallet as it is now); another content is
     /// `StoreError::IdempotencyConflict`.
-    fn credit_wallet(&self, issuer: &IssuerId, credit: &NewCredit)
-    -> StoreResult<Outcome<Wallet>>;
+    fn credit_wallet(&self, issuer: &IssuerId, credit: &NewCredit) -> StoreResult<Outcome<Wallet>>;
 
     /// In one transaction: expires the customer's credits whose expiry is
     /// at or before `debit.at` (breakage postings), locks the wallet, and if

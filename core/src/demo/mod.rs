@@ -12,7 +12,10 @@
 //! where the vendor offers them (the Chinese vendors sell 包年包月, the
 //! others reserved terms), ±8 % between regions. They are demo prices, not
 //! list prices: the provenance says so ([`DEMO_API`]) and every listing is
-//! tagged `price:demo`. Names and descriptions come from
+//! tagged `price:demo`. The vendors that quote the platform's own account
+//! a price below the list price (Alibaba, Tencent, CTyun) give each price
+//! but spot a cost at a fixed account discount, so demo orders have a
+//! margin. Names and descriptions come from
 //! [`crate::listing::text`], as the connectors' do.
 //!
 //! The same seed gives the same catalog, at any size. The natural product
@@ -206,6 +209,9 @@ struct Plan {
     reserved_discount: Option<Decimal>,
     /// The Chinese vendors sell 包年包月 rather than reserved terms.
     subscriptions: bool,
+    /// The platform's account discount off the list price, for the vendors
+    /// that quote both.
+    account_discount: Option<Decimal>,
 }
 
 impl Plan {
@@ -236,6 +242,30 @@ impl Plan {
                     | Vendor::Kingsoft
                     | Vendor::Ucloud
             ),
+            account_discount: match facts.vendor {
+                Vendor::Alibaba => Some(Decimal::new(15, 2)),
+                Vendor::Tencent => Some(Decimal::new(20, 2)),
+                Vendor::Ctyun => Some(Decimal::new(10, 2)),
+                _ => None,
+            },
+        }
+    }
+
+    /// The platform's cost of `list` at the account discount, at the list
+    /// price's precision (at least cents); `None` without a discount.
+    fn cost_of(&self, list: Money) -> Option<Money> {
+        let discount = self.account_discount?;
+        let amount = list.amount();
+        let cost = (amount * (Decimal::ONE - discount)).round_dp(amount.scale().max(2));
+        Some(Money::new(cost, list.currency()))
+    }
+
+    /// `price` with its cost where the vendor quotes one; spot prices are
+    /// market prices, without an account discount.
+    fn costed(&self, price: PriceComponent) -> Option<PriceComponent> {
+        match self.cost_of(price.amount()) {
+            Some(cost) if price.billing_mode() != BillingMode::Spot => price.with_cost(cost).ok(),
+            _ => Some(price),
         }
     }
 
@@ -453,7 +483,7 @@ fn hourly_prices(
             PriceComponent::flat(BillingMode::Spot, PriceUnit::Hour, money(spot, rates, 4)).ok()?,
         );
     }
-    Some(prices)
+    prices.into_iter().map(|p| plan.costed(p)).collect()
 }
 
 fn with_prices(mut builder: ListingBuilder, prices: Vec<PriceComponent>) -> ListingBuilder {
@@ -685,20 +715,22 @@ fn other(
         // Traffic is cheaper by volume: 10 TB and 50 TB steps.
         let step1 = Decimal::from(10_240);
         let step2 = Decimal::from(51_200);
+        let tier = |from, to, amount| {
+            let tier = PriceTier::new(from, to, money(amount, rates, 4)).ok()?;
+            match plan.cost_of(tier.amount()) {
+                Some(cost) => tier.with_cost(cost).ok(),
+                None => Some(tier),
+            }
+        };
         let tiers = vec![
-            PriceTier::new(Decimal::ZERO, Some(step1), money(amount, rates, 4)).ok()?,
-            PriceTier::new(
-                step1,
-                Some(step2),
-                money(amount * Decimal::new(9, 1), rates, 4),
-            )
-            .ok()?,
-            PriceTier::new(step2, None, money(amount * Decimal::new(8, 1), rates, 4)).ok()?,
+            tier(Decimal::ZERO, Some(step1), amount)?,
+            tier(step1, Some(step2), amount * Decimal::new(9, 1))?,
+            tier(step2, None, amount * Decimal::new(8, 1))?,
         ];
         PriceComponent::tiered(mode, unit, tiers).ok()?
     } else {
         let dp = if unit == PriceUnit::Request { 10 } else { 4 };
-        PriceComponent::flat(mode, unit, money(amount, rates, dp)).ok()?
+        plan.costed(PriceComponent::flat(mode, unit, money(amount, rates, dp)).ok()?)?
     };
     let specs = Specs {
         engine: product.engine.map(str::to_owned),

@@ -205,6 +205,45 @@ fn spot_and_reserved_prices_only_where_the_vendor_offers_them() {
 }
 
 #[test]
+fn the_vendors_that_quote_an_account_price_give_a_cost_below_the_list_price() {
+    let mut below = HashMap::<Vendor, usize>::new();
+    for listing in catalog(9, 9_000) {
+        let vendor = vendor_of(&listing);
+        let quoting = matches!(vendor, Vendor::Alibaba | Vendor::Tencent | Vendor::Ctyun);
+        for price in listing.prices() {
+            let costs = std::iter::once(price.cost()).chain(price.tiers().iter().map(|t| t.cost()));
+            let amounts =
+                std::iter::once(price.amount()).chain(price.tiers().iter().map(|t| t.amount()));
+            for (cost, list) in costs.zip(amounts) {
+                match cost {
+                    Some(cost) => {
+                        assert!(quoting, "{}", listing.id());
+                        assert_ne!(price.billing_mode(), BillingMode::Spot);
+                        assert_eq!(cost.currency(), list.currency());
+                        assert!(cost.amount() <= list.amount(), "{}", listing.id());
+                        assert!(!cost.is_negative());
+                        if cost.amount() < list.amount() {
+                            *below.entry(vendor).or_default() += 1;
+                        }
+                    }
+                    None => assert!(
+                        !quoting || price.billing_mode() == BillingMode::Spot,
+                        "{}",
+                        listing.id()
+                    ),
+                }
+            }
+        }
+    }
+    for vendor in [Vendor::Alibaba, Vendor::Tencent, Vendor::Ctyun] {
+        assert!(
+            below.get(&vendor).copied().unwrap_or(0) > 100,
+            "{vendor}: {below:?}"
+        );
+    }
+}
+
+#[test]
 fn a_year_of_subscription_costs_ten_months() {
     let mut seen = 0;
     for listing in catalog(5, 9_000) {

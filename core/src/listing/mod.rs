@@ -38,7 +38,8 @@ pub use builder::ListingBuilder;
 pub use identity::{CATEGORY_FAMILIES, Category, KNOWN_CATEGORIES, ListingId};
 pub use partner::{PartnerListingInput, PartnerRegion};
 pub use pricing::{
-    BillingMode, PriceComponent, PriceComponentData, PriceTier, PriceTierData, PriceUnit,
+    BillingMode, PriceComponent, PriceComponentData, PriceSource, PriceTier, PriceTierData,
+    PriceUnit,
 };
 pub use region::{Geography, Region};
 pub use specs::{Architecture, Specs};
@@ -100,6 +101,10 @@ pub struct Provenance {
     pub vendor_api: String,
     /// SHA-256 (hex) of the raw offer's bytes.
     pub raw_hash: String,
+    /// The fields of the raw offer the prices were read from, where the
+    /// vendor quotes more than one (a list price and the platform's price).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub price_sources: Vec<PriceSource>,
 }
 
 impl Provenance {
@@ -109,7 +114,14 @@ impl Provenance {
             fetched_at,
             vendor_api: vendor_api.into(),
             raw_hash: hex::encode(Sha256::digest(raw)),
+            price_sources: Vec::new(),
         }
+    }
+
+    /// The same provenance, naming the fields one more price was read from.
+    pub fn with_price_source(mut self, source: PriceSource) -> Self {
+        self.price_sources.push(source);
+        self
     }
 }
 
@@ -258,12 +270,29 @@ impl Listing {
         self
     }
 
-    /// SHA-256 (hex) of everything a customer sees: all but status and
-    /// provenance. Two syncs of an unchanged offer give the same fingerprint.
+    /// The listing as callers outside the platform see it: every price
+    /// without the platform's cost, and the provenance without the cost's
+    /// source field. Every response that shows a listing passes it
+    /// through here; the store keeps the costs.
+    pub fn without_costs(mut self) -> Self {
+        self.prices = self
+            .prices
+            .into_iter()
+            .map(PriceComponent::without_cost)
+            .collect();
+        for source in &mut self.provenance.price_sources {
+            source.cost = None;
+        }
+        self
+    }
+
+    /// SHA-256 (hex) of all but status and provenance. Two syncs of an
+    /// unchanged offer give the same fingerprint.
     ///
     /// The prices enter as their SHA-256 digest (the one behind
     /// [`Listing::price_fingerprint`]) rather than as JSON, so a change of
-    /// prices still changes this fingerprint.
+    /// prices still changes this fingerprint; so does a change of the
+    /// platform's cost alone, which the store must then write.
     pub fn content_fingerprint(&self) -> String {
         let d = self;
         hash_json(&ContentView {
@@ -291,7 +320,7 @@ impl Listing {
     }
 }
 
-/// The customer-visible part of a listing, borrowed for hashing; the prices
+/// What a sync compares of a listing, borrowed for hashing; the prices
 /// are represented by their digest (hex).
 #[derive(Serialize)]
 struct ContentView<'a> {
@@ -449,6 +478,8 @@ impl Listing {
             check_text("tags", tag, 64)?;
         }
         check_text("provenance.vendor_api", &data.provenance.vendor_api, 128)?;
+        pricing::check_price_sources(&data.provenance.price_sources, &prices)
+            .map_err(|e| e.within("provenance"))?;
         let ListingData {
             id,
             vendor,
@@ -639,6 +670,96 @@ mod tests {
         let data: ListingData = serde_json::from_value(value).unwrap();
         let err = Listing::try_from(data).unwrap_err();
         assert_eq!(err.field_name(), "prices[0].amount");
+    }
+
+    /// The sample with a trade price below its list price, sources named.
+    fn costed() -> Listing {
+        let price = PriceComponent::flat(
+            BillingMode::Yearly,
+            PriceUnit::Year,
+            Money::new(dec!(4368), Currency::CNY),
+        )
+        .unwrap()
+        .with_cost(Money::new(dec!(3712.8), Currency::CNY))
+        .unwrap();
+        let source = PriceSource::of(&price, "Price.OriginalPrice", Some("Price.TradePrice"));
+        Listing::builder(
+            Vendor::Alibaba,
+            "ecs.g6.large@cn-hangzhou/year",
+            provenance().with_price_source(source),
+        )
+        .category(Category::parse("compute.vm").unwrap())
+        .service("ecs")
+        .name_en("ecs.g6.large")
+        .region(Region::new("cn-hangzhou", "cn", Some("hangzhou")).unwrap())
+        .price(price)
+        .build()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_cost_and_its_source_round_trip_and_only_the_storefront_view_drops_them() {
+        let listing = costed();
+        let json = serde_json::to_value(&listing).unwrap();
+        assert_eq!(json["prices"][0]["cost"]["amount"], "3712.8");
+        assert_eq!(
+            json["provenance"]["price_sources"][0],
+            serde_json::json!({
+                "billing_mode": "yearly",
+                "list_price": "Price.OriginalPrice",
+                "cost": "Price.TradePrice"
+            })
+        );
+        let back: Listing = serde_json::from_value(json).unwrap();
+        assert_eq!(back, listing, "the store's JSON keeps the cost");
+
+        let shown = listing.clone().without_costs();
+        assert_eq!(shown.prices()[0].amount(), listing.prices()[0].amount());
+        assert_eq!(shown.prices()[0].cost(), None);
+        let text = serde_json::to_string(&shown).unwrap();
+        assert!(
+            !text.contains("3712.8") && !text.contains("TradePrice"),
+            "{text}"
+        );
+        assert!(!text.contains("\"cost\""), "{text}");
+        assert_eq!(
+            shown.provenance().price_sources[0].list_price,
+            "Price.OriginalPrice"
+        );
+
+        // A cost change alone is a change the store must write.
+        assert_ne!(listing.content_fingerprint(), shown.content_fingerprint());
+        assert_ne!(listing.price_fingerprint(), shown.price_fingerprint());
+        // Without costs, the JSON is what it was before costs existed.
+        let plain = sample().build().unwrap();
+        let text = serde_json::to_string(&plain).unwrap();
+        assert!(
+            !text.contains("cost") && !text.contains("price_sources"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn price_sources_are_checked_against_the_prices() {
+        let mut data = costed().into_data();
+        data.provenance.price_sources[0].billing_mode = BillingMode::Monthly;
+        let err = Listing::try_from(data).unwrap_err();
+        assert_eq!(err.field_name(), "provenance.price_sources[0]");
+
+        let mut data = costed().into_data();
+        data.prices[0].cost = None;
+        let err = Listing::try_from(data).unwrap_err();
+        assert_eq!(err.field_name(), "provenance.price_sources[0].cost");
+
+        let mut data = costed().into_data();
+        data.provenance.price_sources[0].list_price = "a\u{0}".into();
+        let err = Listing::try_from(data).unwrap_err();
+        assert_eq!(err.field_name(), "provenance.price_sources[0].list_price");
+
+        let mut data = costed().into_data();
+        data.prices[0].cost = Some(Money::new(dec!(1), Currency::USD));
+        let err = Listing::try_from(data).unwrap_err();
+        assert_eq!(err.field_name(), "prices[0].cost");
     }
 
     #[test]

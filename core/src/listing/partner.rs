@@ -181,6 +181,20 @@ impl PartnerListingInput {
                 format!("at most {} tags", Self::MAX_TAGS),
             ));
         }
+        // A partner publishes its list prices; what the platform pays for
+        // an offer is the platform's to record, not the partner's.
+        for (i, price) in self.prices.iter().enumerate() {
+            let tier_cost = price.tiers.iter().position(|t| t.cost.is_some());
+            let field = match (price.cost, tier_cost) {
+                (Some(_), _) => format!("prices[{i}].cost"),
+                (None, Some(t)) => format!("prices[{i}].tiers[{t}].cost"),
+                (None, None) => continue,
+            };
+            return Err(ValidationError::new(
+                field,
+                "partner listings carry list prices only",
+            ));
+        }
         let vendor = VendorRef::from(vendor);
         let data = ListingData {
             id: ListingId::of(&vendor, &self.vendor_sku),
@@ -199,6 +213,7 @@ impl PartnerListingInput {
                 fetched_at: received_at,
                 vendor_api: Self::VENDOR_API.to_owned(),
                 raw_hash,
+                price_sources: Vec::new(),
             },
         };
         Listing::try_from(data)
@@ -348,7 +363,7 @@ mod tests {
 
     #[test]
     fn bad_input_is_refused_with_the_field_path() {
-        let cases: [(&str, serde_json::Value, &str); 11] = [
+        let cases: [(&str, serde_json::Value, &str); 13] = [
             ("/vendor_sku", json!("  "), "vendor_sku"),
             ("/service", json!("vm\u{7}"), "service"),
             ("/name", json!({}), "name"),
@@ -360,6 +375,21 @@ mod tests {
             ("/specs", json!({"os": "linux\n"}), "specs.os"),
             ("/specs", json!({"memory_gib": "-4"}), "specs.memory_gib"),
             ("/tags", json!([" "]), "tags"),
+            (
+                "/prices/0",
+                json!({"billing_mode": "on_demand", "unit": "hour",
+                "amount": {"amount": "0.35", "currency": "CNY"},
+                "cost": {"amount": "0.3", "currency": "CNY"}}),
+                "prices[0].cost",
+            ),
+            (
+                "/prices/0",
+                json!({"billing_mode": "on_demand", "unit": "gb",
+                "amount": {"amount": "0.35", "currency": "CNY"},
+                "tiers": [{"from": "0", "amount": {"amount": "0.35", "currency": "CNY"},
+                "cost": {"amount": "0.3", "currency": "CNY"}}]}),
+                "prices[0].tiers[0].cost",
+            ),
         ];
         for (pointer, value, field) in cases {
             let mut json = input_json();

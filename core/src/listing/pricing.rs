@@ -1,5 +1,12 @@
 //! What an offer costs: [`PriceComponent`]s of a [`BillingMode`] and a
 //! [`PriceUnit`], flat or in [`PriceTier`]s.
+//!
+//! A price's `amount` is the list price, the one the storefront shows. Where
+//! the vendor also quotes the price for the platform's own account (a trade
+//! or discounted price), it is kept beside it as the price's `cost`, in the
+//! same currency and per the same unit. The cost is the platform's business:
+//! [`PriceComponent::without_cost`] and `Listing::without_costs` give the
+//! storefront's view, and the OpenAPI schema does not describe it.
 
 use std::fmt;
 
@@ -167,6 +174,11 @@ pub struct PriceTier {
     to: Option<Decimal>,
     /// Price per unit in this band.
     amount: Money,
+    // Kept out of the public schema: callers never see a cost.
+    /// The platform's cost per unit in this band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    cost: Option<Money>,
 }
 
 /// The plain shape of a [`PriceTier`], as JSON carries it; `PriceTier::try_from`
@@ -181,6 +193,9 @@ pub struct PriceTierData {
     pub to: Option<Decimal>,
     /// Price per unit in this band.
     pub amount: Money,
+    /// The platform's cost per unit in this band, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Money>,
 }
 
 impl PriceTier {
@@ -198,7 +213,20 @@ impl PriceTier {
         {
             return Err(ValidationError::new("to", "must be above `from`"));
         }
-        Ok(PriceTier { from, to, amount })
+        Ok(PriceTier {
+            from,
+            to,
+            amount,
+            cost: None,
+        })
+    }
+
+    /// The same band with the platform's cost per unit: not negative, in
+    /// the amount's currency.
+    pub fn with_cost(mut self, cost: Money) -> Result<Self, ValidationError> {
+        check_cost(cost, self.amount)?;
+        self.cost = Some(cost);
+        Ok(self)
     }
 
     /// Lower bound of usage, inclusive.
@@ -213,12 +241,20 @@ impl PriceTier {
     pub fn amount(&self) -> Money {
         self.amount
     }
+    /// The platform's cost per unit in this band, where known.
+    pub fn cost(&self) -> Option<Money> {
+        self.cost
+    }
 }
 
 impl TryFrom<PriceTierData> for PriceTier {
     type Error = ValidationError;
     fn try_from(data: PriceTierData) -> Result<Self, Self::Error> {
-        PriceTier::new(data.from, data.to, data.amount)
+        let tier = PriceTier::new(data.from, data.to, data.amount)?;
+        match data.cost {
+            Some(cost) => tier.with_cost(cost),
+            None => Ok(tier),
+        }
     }
 }
 
@@ -228,8 +264,23 @@ impl From<PriceTier> for PriceTierData {
             from: tier.from,
             to: tier.to,
             amount: tier.amount,
+            cost: tier.cost,
         }
     }
+}
+
+/// A cost beside `amount`: not negative, in its currency.
+fn check_cost(cost: Money, amount: Money) -> Result<(), ValidationError> {
+    if cost.is_negative() {
+        return Err(ValidationError::new("cost", "must not be negative"));
+    }
+    if cost.currency() != amount.currency() {
+        return Err(ValidationError::new(
+            "cost",
+            "must be in the currency of the amount",
+        ));
+    }
+    Ok(())
 }
 
 // Made by `PriceComponent::flat`, `PriceComponent::tiered` or read from
@@ -250,6 +301,12 @@ pub struct PriceComponent {
     unit: PriceUnit,
     /// The price per unit (the first tier's when tiered).
     amount: Money,
+    // The list price is `amount`; this is what the platform pays. Kept out
+    // of the public schema: callers never see a cost.
+    /// The platform's cost per unit (the first tier's when tiered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    cost: Option<Money>,
     /// Volume tiers, ascending and contiguous; empty for a flat price.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     tiers: Vec<PriceTier>,
@@ -275,8 +332,12 @@ pub struct PriceComponentData {
     pub billing_mode: BillingMode,
     /// What one amount buys.
     pub unit: PriceUnit,
-    /// The price per unit (the first tier's when tiered).
+    /// The list price per unit (the first tier's when tiered).
     pub amount: Money,
+    /// The platform's cost per unit (the first tier's when tiered), in the
+    /// amount's currency, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Money>,
     /// Volume tiers; empty for a flat price.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<PriceTierData>,
@@ -292,10 +353,10 @@ impl PriceComponent {
         unit: PriceUnit,
         amount: Money,
     ) -> Result<Self, ValidationError> {
-        PriceComponent::checked(None, billing_mode, unit, amount, Vec::new())
+        PriceComponent::checked(None, billing_mode, unit, amount, None, Vec::new())
     }
 
-    /// A tiered price; the component amount is the first tier's.
+    /// A tiered price; the component amount and cost are the first tier's.
     pub fn tiered(
         billing_mode: BillingMode,
         unit: PriceUnit,
@@ -304,7 +365,33 @@ impl PriceComponent {
         let first = tiers.first().ok_or_else(|| {
             ValidationError::new("tiers", "a tiered price needs at least one tier")
         })?;
-        PriceComponent::checked(None, billing_mode, unit, first.amount, tiers)
+        let (amount, cost) = (first.amount, first.cost);
+        PriceComponent::checked(None, billing_mode, unit, amount, cost, tiers)
+    }
+
+    /// The same flat price with the platform's cost per unit: not negative,
+    /// in the amount's currency. A tiered price takes its costs from its
+    /// tiers ([`PriceTier::with_cost`]).
+    pub fn with_cost(mut self, cost: Money) -> Result<Self, ValidationError> {
+        if !self.tiers.is_empty() {
+            return Err(ValidationError::new(
+                "cost",
+                "a tiered price takes its cost from its tiers",
+            ));
+        }
+        check_cost(cost, self.amount)?;
+        self.cost = Some(cost);
+        Ok(self)
+    }
+
+    /// The same price as the storefront shows it: without the platform's
+    /// cost, in the price and in its tiers.
+    pub fn without_cost(mut self) -> Self {
+        self.cost = None;
+        for tier in &mut self.tiers {
+            tier.cost = None;
+        }
+        self
     }
 
     /// The same price, naming the part of the resource it is for (1 to 64
@@ -315,6 +402,7 @@ impl PriceComponent {
             self.billing_mode,
             self.unit,
             self.amount,
+            self.cost,
             self.tiers,
         )?;
         price.label = self.label;
@@ -357,9 +445,15 @@ impl PriceComponent {
     pub fn unit(&self) -> PriceUnit {
         self.unit
     }
-    /// The price per unit (the first tier's when tiered).
+    /// The list price per unit (the first tier's when tiered): what the
+    /// storefront shows.
     pub fn amount(&self) -> Money {
         self.amount
+    }
+    /// The platform's cost per unit (the first tier's when tiered), where
+    /// the vendor quoted one; never shown on the storefront.
+    pub fn cost(&self) -> Option<Money> {
+        self.cost
     }
     /// Volume tiers, ascending and contiguous; empty for a flat price.
     pub fn tiers(&self) -> &[PriceTier] {
@@ -373,18 +467,28 @@ impl PriceComponent {
         billing_mode: BillingMode,
         unit: PriceUnit,
         amount: Money,
+        cost: Option<Money>,
         tiers: Vec<PriceTier>,
     ) -> Result<Self, ValidationError> {
         if amount.is_negative() {
             return Err(ValidationError::new("amount", "must not be negative"));
         }
-        if let Some(first) = tiers.first()
-            && first.amount != amount
-        {
-            return Err(ValidationError::new(
-                "amount",
-                "must be the first tier's amount",
-            ));
+        if let Some(cost) = cost {
+            check_cost(cost, amount)?;
+        }
+        if let Some(first) = tiers.first() {
+            if first.amount != amount {
+                return Err(ValidationError::new(
+                    "amount",
+                    "must be the first tier's amount",
+                ));
+            }
+            if first.cost != cost {
+                return Err(ValidationError::new(
+                    "cost",
+                    "must be the first tier's cost",
+                ));
+            }
         }
         let mut expected_from: Option<Decimal> = None;
         for (i, tier) in tiers.iter().enumerate() {
@@ -393,6 +497,14 @@ impl PriceComponent {
                 return Err(at(ValidationError::new(
                     "amount",
                     "tier currency differs from the price's",
+                )));
+            }
+            // A band without a cost beside bands with one would leave the
+            // cost of some usage unknown.
+            if tier.cost.is_some() != cost.is_some() {
+                return Err(at(ValidationError::new(
+                    "cost",
+                    "every tier has a cost or none has",
                 )));
             }
             if let Some(expected) = expected_from
@@ -421,10 +533,88 @@ impl PriceComponent {
             billing_mode,
             unit,
             amount,
+            cost,
             tiers,
             label: None,
         })
     }
+}
+
+/// Which fields of the vendor's raw offer one of a listing's prices was read
+/// from, named in the listing's provenance. The price is the listing's one
+/// of this component and billing mode.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceSource {
+    /// The price's component; absent for the whole resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// The price's billing mode.
+    pub billing_mode: BillingMode,
+    /// The field of the list price (the price's `amount`) within the raw
+    /// offer, `Price.OriginalPrice`; a tiered price's fields are joined by
+    /// `, `, first tier first. Not blank, at most 128 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
+    pub list_price: String,
+    // Kept out of the public schema, like the cost itself.
+    /// The field of the platform's cost, `Price.TradePrice`, where the
+    /// price has a cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub cost: Option<String>,
+}
+
+impl PriceSource {
+    /// The source of `price`: its list price read from `list_price`, and its
+    /// cost, if it has one, from `cost`.
+    pub fn of(price: &PriceComponent, list_price: impl Into<String>, cost: Option<&str>) -> Self {
+        PriceSource {
+            component: price.component.clone(),
+            billing_mode: price.billing_mode,
+            list_price: list_price.into(),
+            cost: cost.filter(|_| price.cost.is_some()).map(str::to_owned),
+        }
+    }
+
+    fn names(&self, price: &PriceComponent) -> bool {
+        self.billing_mode == price.billing_mode && self.component == price.component
+    }
+}
+
+/// Checks the price sources of a provenance against the listing's prices:
+/// each names one price, once, with text field names, and names a cost's
+/// field only where the price has a cost. Fields are named within
+/// `price_sources[i]`.
+pub(super) fn check_price_sources(
+    sources: &[PriceSource],
+    prices: &[PriceComponent],
+) -> Result<(), ValidationError> {
+    for (i, source) in sources.iter().enumerate() {
+        let at = |e: ValidationError| e.within(&format!("price_sources[{i}]"));
+        let here = || format!("price_sources[{i}]");
+        let price = prices
+            .iter()
+            .find(|p| source.names(p))
+            .ok_or_else(|| ValidationError::new(here(), "names no price of the listing"))?;
+        if sources[..i]
+            .iter()
+            .any(|s| s.billing_mode == source.billing_mode && s.component == source.component)
+        {
+            return Err(ValidationError::new(here(), "names a price named before"));
+        }
+        super::check_text("list_price", &source.list_price, 128).map_err(at)?;
+        if let Some(cost) = &source.cost {
+            super::check_text("cost", cost, 128).map_err(at)?;
+            if price.cost.is_none() {
+                return Err(at(ValidationError::new(
+                    "cost",
+                    "names the field of a cost the price does not have",
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_label(label: &LocalizedText) -> Result<(), ValidationError> {
@@ -458,6 +648,7 @@ impl TryFrom<PriceComponentData> for PriceComponent {
             data.billing_mode,
             data.unit,
             data.amount,
+            data.cost,
             tiers,
         )?;
         match data.label {
@@ -474,6 +665,7 @@ impl From<PriceComponent> for PriceComponentData {
             billing_mode: price.billing_mode,
             unit: price.unit,
             amount: price.amount,
+            cost: price.cost,
             tiers: price.tiers.into_iter().map(PriceTierData::from).collect(),
             label: price.label,
         }
@@ -612,6 +804,159 @@ mod tests {
             json!({"from": "-1", "amount": {"amount": "1", "currency": "USD"}}),
         );
         assert!(bad_tier.is_err());
+    }
+
+    #[test]
+    fn a_cost_sits_beside_the_list_price_in_its_currency() {
+        let flat = PriceComponent::flat(BillingMode::Yearly, PriceUnit::Year, usd(dec!(4368)))
+            .unwrap()
+            .for_component("instance")
+            .unwrap();
+        assert_eq!(flat.cost(), None);
+        let costed = flat.clone().with_cost(usd(dec!(3712.8))).unwrap();
+        assert_eq!(
+            costed.amount(),
+            usd(dec!(4368)),
+            "the amount stays the list price"
+        );
+        assert_eq!(costed.cost(), Some(usd(dec!(3712.8))));
+        assert_eq!(costed.component(), Some("instance"));
+        // A cost above the list price is a loss, not an error.
+        assert!(flat.clone().with_cost(usd(dec!(5000))).is_ok());
+        let negative = flat.clone().with_cost(usd(dec!(-1))).unwrap_err();
+        assert_eq!(negative.field_name(), "cost");
+        let other = flat
+            .clone()
+            .with_cost(Money::new(dec!(1), Currency::CNY))
+            .unwrap_err();
+        assert_eq!(other.field_name(), "cost");
+        assert!(other.message().contains("currency"), "{other}");
+        assert_eq!(costed.clone().without_cost(), flat);
+    }
+
+    #[test]
+    fn a_tiered_price_takes_its_costs_from_every_tier_or_none() {
+        let costed = |from, to, amount, cost| tier(from, to, usd(amount)).with_cost(usd(cost));
+        let both = PriceComponent::tiered(
+            BillingMode::OnDemand,
+            PriceUnit::Hour,
+            vec![
+                costed(dec!(0), Some(dec!(96)), dec!(0.8), dec!(0.52)).unwrap(),
+                costed(dec!(96), None, dec!(0.7), dec!(0.45)).unwrap(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(both.cost(), Some(usd(dec!(0.52))), "the first tier's");
+        assert_eq!(both.tiers()[1].cost(), Some(usd(dec!(0.45))));
+        let stripped = both.clone().without_cost();
+        assert!(stripped.cost().is_none() && stripped.tiers().iter().all(|t| t.cost().is_none()));
+
+        let partial = PriceComponent::tiered(
+            BillingMode::OnDemand,
+            PriceUnit::Hour,
+            vec![
+                costed(dec!(0), Some(dec!(96)), dec!(0.8), dec!(0.52)).unwrap(),
+                tier(dec!(96), None, usd(dec!(0.7))),
+            ],
+        );
+        assert_eq!(partial.unwrap_err().field_name(), "tiers[1].cost");
+        let whole = both.clone().with_cost(usd(dec!(0.5))).unwrap_err();
+        assert!(whole.message().contains("tiers"), "{whole}");
+        assert_eq!(
+            costed(dec!(0), None, dec!(1), dec!(-1))
+                .unwrap_err()
+                .field_name(),
+            "cost"
+        );
+        assert!(
+            tier(dec!(0), None, usd(dec!(1)))
+                .with_cost(Money::new(dec!(1), Currency::CNY))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_cost_round_trips_through_json_and_old_json_reads_without_one() {
+        let old = json!({
+            "billing_mode": "monthly",
+            "unit": "month",
+            "amount": {"amount": "8884.5", "currency": "CNY"}
+        });
+        let price: PriceComponent = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(price.cost(), None);
+        assert_eq!(serde_json::to_value(&price).unwrap(), old, "no `cost` key");
+
+        let mut with_cost = old.clone();
+        with_cost["cost"] = json!({"amount": "1804.9", "currency": "CNY"});
+        let price: PriceComponent = serde_json::from_value(with_cost.clone()).unwrap();
+        assert_eq!(price.cost().unwrap().amount(), dec!(1804.9));
+        assert_eq!(serde_json::to_value(&price).unwrap(), with_cost);
+        let data = PriceComponentData::from(price.clone());
+        assert_eq!(PriceComponent::try_from(data).unwrap(), price);
+
+        let mut bad = with_cost.clone();
+        bad["cost"]["currency"] = json!("USD");
+        let err = serde_json::from_value::<PriceComponent>(bad).unwrap_err();
+        assert!(err.to_string().contains("cost"), "{err}");
+        let mut bad = with_cost;
+        bad["cost"]["amount"] = json!("-1");
+        assert!(serde_json::from_value::<PriceComponent>(bad).is_err());
+
+        let tiered = json!({
+            "billing_mode": "on_demand",
+            "unit": "hour",
+            "amount": {"amount": "0.8", "currency": "CNY"},
+            "cost": {"amount": "0.5", "currency": "CNY"},
+            "tiers": [
+                {"from": "0", "to": "96", "amount": {"amount": "0.8", "currency": "CNY"},
+                 "cost": {"amount": "0.52", "currency": "CNY"}},
+                {"from": "96", "amount": {"amount": "0.7", "currency": "CNY"},
+                 "cost": {"amount": "0.45", "currency": "CNY"}}
+            ]
+        });
+        let err = serde_json::from_value::<PriceComponent>(tiered.clone()).unwrap_err();
+        assert!(err.to_string().contains("first tier's cost"), "{err}");
+        let mut fixed = tiered;
+        fixed["cost"]["amount"] = json!("0.52");
+        let price: PriceComponent = serde_json::from_value(fixed.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&price).unwrap(), fixed);
+    }
+
+    #[test]
+    fn a_price_source_takes_the_price_it_names_and_its_cost_field_only_with_a_cost() {
+        let list = PriceComponent::flat(BillingMode::Monthly, PriceUnit::Month, usd(dec!(10)))
+            .unwrap()
+            .for_component("instance")
+            .unwrap();
+        let source = PriceSource::of(&list, "InstancePrice.OriginalPrice", Some("x"));
+        assert_eq!(source.component.as_deref(), Some("instance"));
+        assert_eq!(source.billing_mode, BillingMode::Monthly);
+        assert_eq!(source.cost, None, "no cost, no cost field");
+        let costed = list.with_cost(usd(dec!(8))).unwrap();
+        let source = PriceSource::of(
+            &costed,
+            "InstancePrice.OriginalPrice",
+            Some("InstancePrice.DiscountPrice"),
+        );
+        assert_eq!(source.cost.as_deref(), Some("InstancePrice.DiscountPrice"));
+        let prices = std::slice::from_ref(&costed);
+        assert!(check_price_sources(std::slice::from_ref(&source), prices).is_ok());
+        let twice = check_price_sources(&[source.clone(), source.clone()], prices);
+        assert_eq!(twice.unwrap_err().field_name(), "price_sources[1]");
+        let stranger = PriceSource {
+            billing_mode: BillingMode::Yearly,
+            ..source.clone()
+        };
+        let err = check_price_sources(&[stranger], prices).unwrap_err();
+        assert_eq!(err.field_name(), "price_sources[0]");
+        let blank = PriceSource {
+            list_price: " ".into(),
+            ..source.clone()
+        };
+        let err = check_price_sources(&[blank], prices).unwrap_err();
+        assert_eq!(err.field_name(), "price_sources[0].list_price");
+        let err = check_price_sources(&[source], &[costed.without_cost()]).unwrap_err();
+        assert_eq!(err.field_name(), "price_sources[0].cost");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `BillingStore` on [`Database`]: issuers, customers, meters, plans, usage
 //! events, subscriptions, invoices, credit notes, payments, prepaid credit
-//! and the audit chain, every row and every query scoped by issuer.
+//! and the audit chain, every row and every query scoped by issuer; and
+//! `WalletStore` (prepaid wallets: see the `wallet` module).
 //!
 //! Amounts and quantities are `BIGINT` millionths
 //! (`shiyun_core::billing::scaled`): a value with more places or out of
@@ -49,9 +50,11 @@ mod bench;
 mod catalog;
 mod common;
 mod invoices;
+mod market;
 mod payments;
 mod sql;
 mod usage;
+mod wallet;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

@@ -1243,7 +1243,7 @@ pub fn billing_audit_rows_cannot_be_changed_or_deleted(db: &TestDatabase) {
 }
 
 /// Whether the database refuses `sql`, run on a connection of its own.
-fn refused_behind_the_store(db: &TestDatabase, sql: &str) -> bool {
+pub fn refused_behind_the_store(db: &TestDatabase, sql: &str) -> bool {
     use diesel::prelude::*;
     match db.url().strip_prefix("sqlite://") {
         Some(path) => {

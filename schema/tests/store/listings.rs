@@ -1,6 +1,7 @@
 //! `ListingStore`: diffing upserts, retirement, reads and pages.
 
 use shiyun_core::listing::{Category, Listing, ListingId, ListingStatus, Vendor};
+use shiyun_core::money::{Currency, Money};
 use shiyun_core::store::{
     ChangeKind, ListingFilter, ListingQuery, RetireScope, StoreError, UpsertReport,
 };
@@ -126,6 +127,44 @@ pub fn content_change_without_price_change_keeps_history<S: Store>(store: &S) {
             .as_deref(),
         Some("renamed")
     );
+}
+
+pub fn a_cost_is_stored_and_a_cost_change_writes_history<S: Store>(store: &S) {
+    let with_cost = |listing: &Listing, cost: &str| {
+        let mut data = listing.clone().into_data();
+        data.prices[0].cost = Some(Money::parse(cost, Currency::CNY).unwrap());
+        Listing::try_from(data).unwrap()
+    };
+    let plain = listing(Vendor::Ctyun, "VM.s7.large.2@cn-huadong1/month", "313.24");
+    let a = with_cost(&plain, "281.9");
+    store
+        .upsert_listings(std::slice::from_ref(&a), at(1))
+        .unwrap();
+    let stored = store.get_listing(a.id()).unwrap().unwrap();
+    assert_eq!(stored, a);
+    assert_eq!(stored.prices()[0].cost().unwrap().to_string(), "281.9 CNY");
+    // The cost alone changes: an update, and a price history point.
+    let b = with_cost(&plain, "250.00");
+    assert_eq!(
+        store
+            .upsert_listings(std::slice::from_ref(&b), at(2))
+            .unwrap(),
+        report(0, 1, 0, 0)
+    );
+    assert_eq!(store.get_listing(a.id()).unwrap().unwrap(), b);
+    let history = store.price_history(a.id()).unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].prices, a.prices());
+    assert_eq!(history[1].prices, b.prices());
+    // Dropping the cost is a change too; a listing without one reads back without.
+    store
+        .upsert_listings(std::slice::from_ref(&plain), at(3))
+        .unwrap();
+    assert_eq!(
+        store.get_listing(a.id()).unwrap().unwrap().prices()[0].cost(),
+        None
+    );
+    assert_eq!(store.price_history(a.id()).unwrap().len(), 3);
 }
 
 pub fn duplicate_ids_in_a_batch_last_wins<S: Store>(store: &S) {

@@ -23,6 +23,7 @@ mod sessions;
 mod support;
 mod sync_runs;
 mod tenancy;
+mod wallet;
 
 /// Generates `sqlite::<test>` and `postgres::<test>` for each test function.
 /// `store:` tests take the store traits; `db:` tests take the `TestDatabase`;
@@ -55,6 +56,7 @@ conformance! {
         listings::same_batch_twice_changes_nothing,
         listings::price_change_writes_history_and_one_update,
         listings::content_change_without_price_change_keeps_history,
+        listings::a_cost_is_stored_and_a_cost_change_writes_history,
         listings::duplicate_ids_in_a_batch_last_wins,
         listings::retire_unseen_retires_only_unseen_in_scope,
         listings::retire_unseen_keeps_pairs_the_sync_did_not_cover,
@@ -121,6 +123,12 @@ conformance! {
         billing::payments_must_match_and_replay,
         billing::void_rules,
         billing::audit_chain_hashes_recompute,
+        wallet::credits_are_drawn_by_priority_expiry_then_age,
+        wallet::wallet_keys_replay_or_conflict,
+        wallet::overdraft_stops_at_the_floor_and_is_repaid_first,
+        wallet::expired_credits_are_breakage,
+        wallet::wallet_settings_and_due_top_ups,
+        wallet::random_wallet_histories_keep_the_books,
         payments::provider_customers_are_recorded_once,
         payments::attempts_replay_by_key_and_keep_references_unique,
         payments::attempts_change_by_compare_and_set,
@@ -142,6 +150,9 @@ conformance! {
         billing::billing_audit_rows_cannot_be_changed_or_deleted,
         billing_money::billing_amounts_round_trip_and_add_up_in_sql,
         billing_money::billing_amounts_beyond_six_places_or_range_are_refused,
+        wallet::concurrent_debits_stop_at_the_floor,
+        wallet::interleaved_writes_keep_the_ledger_summing_to_the_balance,
+        wallet::wallet_ledger_rows_cannot_be_changed_or_deleted,
     }
     postgres_only {
         locks::job_lock_is_shared_across_instances,

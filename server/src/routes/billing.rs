@@ -66,7 +66,9 @@ pub struct UsageBatch {
 /// `results`: `accepted`, `duplicate` (stored before; not counted again),
 /// `conflict` (the key was used with another payload; the first stands) or
 /// `rejected` (with the error). A caller that is not an operator reports
-/// usage of its own tenant only.
+/// usage of its own tenant only. Usage of a prepaid order is paid from the
+/// wallet as it arrives: an event the wallet cannot pay is `rejected` with
+/// `insufficient_balance` and the order is suspended until a top-up.
 #[utoipa::path(post, path = "/v1/usage/events", tag = "billing", request_body = UsageBatch,
     responses(
         (status = 200, description = "each event's result", body = IngestReport),
@@ -77,15 +79,18 @@ pub async fn ingest_usage(
     caller: Caller,
     ValidJson(batch): ValidJson<UsageBatch>,
 ) -> ApiResult<HttpResponse> {
-    let billing = state.billing.clone();
+    let market = state.market.clone();
     let principal = caller.0;
     let default_timezone = state.settings.billing.default_timezone.clone();
-    let report = billed(move || {
+    let outcome = billed(move || {
         let now = Utc::now();
         if principal.operator {
-            billing.ingest(&batch.events, now)
+            Ok(shiyun_billing::market::UsageOutcome {
+                report: market.billing().ingest(&batch.events, now)?,
+                signals: Vec::new(),
+            })
         } else {
-            billing.ingest_own(
+            market.report_usage(
                 &batch.events,
                 principal.tenant.as_str(),
                 &default_timezone,
@@ -94,7 +99,8 @@ pub async fn ingest_usage(
         }
     })
     .await?;
-    Ok(HttpResponse::Ok().json(report))
+    crate::billing::act_on_signals(&state, outcome.signals).await;
+    Ok(HttpResponse::Ok().json(outcome.report))
 }
 
 // ---------------------------------------------------------------- meters
@@ -659,7 +665,7 @@ async fn invoice_page(
     state: &AppState,
     customer: Option<String>,
     query: InvoiceQuery,
-    hide_drafts: bool,
+    customer_view: bool,
 ) -> ApiResult<HttpResponse> {
     let limit = query.limit.unwrap_or(50);
     let billing = state.billing.clone();
@@ -685,8 +691,14 @@ async fn invoice_page(
     } else {
         None
     };
-    if hide_drafts {
+    if customer_view {
         invoices.retain(|i| i.status != InvoiceStatus::Draft);
+        // A customer sees the price it pays, never the platform's cost.
+        for line in invoices.iter_mut().flat_map(|i| i.lines.iter_mut()) {
+            if let Some(detail) = line.detail.as_object_mut() {
+                detail.remove("resale");
+            }
+        }
     }
     Ok(HttpResponse::Ok().json(InvoicePage {
         invoices,

@@ -5,7 +5,9 @@ use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use shiyun_core::error::ErrorCode;
-use shiyun_core::listing::{Category, Listing, ListingData, ListingId, ListingStatus, VendorRef};
+use shiyun_core::listing::{
+    Category, Listing, ListingData, ListingId, ListingStatus, PriceComponent, VendorRef,
+};
 use shiyun_core::store::{ListingFilter, ListingQuery, PricePoint, UpsertReport};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
@@ -94,6 +96,7 @@ impl StatusFilter {
     }
 }
 
+// Its listings are `Listing::without_costs`, like every listing a caller sees.
 /// A page of listings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ListingPage {
@@ -173,7 +176,8 @@ pub(crate) async fn listing_page(
     let store = state.listings.clone();
     let page = web::block(move || store.list_listings(&query)).await??;
     Ok(HttpResponse::Ok().json(ListingPage {
-        items: page.items,
+        // The platform's costs stay in the store: callers see list prices.
+        items: page.items.into_iter().map(Listing::without_costs).collect(),
         next_cursor: page.next_after.map(String::from),
     }))
 }
@@ -221,9 +225,21 @@ pub async fn get_listing(
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("listing `{id}` not found")))?;
     // Popularity: counted in memory, written in batches.
     state.views.count(&id);
+    // The platform's costs stay in the store: callers see list prices.
+    let price_history = history
+        .into_iter()
+        .map(|point| PricePoint {
+            prices: point
+                .prices
+                .into_iter()
+                .map(PriceComponent::without_cost)
+                .collect(),
+            ..point
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(ListingDetail {
-        listing,
-        price_history: history,
+        listing: listing.without_costs(),
+        price_history,
     }))
 }
 

@@ -18,6 +18,7 @@ pub mod fx_rates;
 pub mod health;
 pub mod invitations;
 pub mod listings;
+pub mod market;
 pub mod me;
 pub mod members;
 pub mod openapi;

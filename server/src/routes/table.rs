@@ -12,8 +12,8 @@ use shiyun_core::tenancy::Permission;
 
 use crate::routes::{
     api_keys, applications, audit, auth, billing, changes, enterprises, fx_rates, health,
-    invitations, listings, me, members, openapi, partner, payments, projects, recommendations,
-    search, sync_runs, templates, vendors,
+    invitations, listings, market, me, members, openapi, partner, payments, projects,
+    recommendations, search, sync_runs, templates, vendors,
 };
 
 /// Who may call a route.
@@ -211,6 +211,24 @@ routes! {
     Get    "/v1/exports/invoices"                      Operator                    => billing::export_invoices;
     Get    "/v1/exports/usage"                         Operator                    => billing::export_usage;
     Get    "/v1/exports/journal"                       Operator                    => billing::export_journal;
+    // marketplace money: orders, own resources, margin rules, contracts, standing, margin report
+    Post   "/v1/orders"                                may(P::OrdersCreate)        => market::create_order;
+    Get    "/v1/orders"                                may(P::OrdersRead)          => market::list_my_orders;
+    Get    "/v1/orders/{order}"                        may(P::OrdersRead)          => market::get_my_order;
+    Post   "/v1/resources"                             may(P::OrdersCreate)        => market::register_resource;
+    Get    "/v1/resources"                             may(P::OrdersRead)          => market::list_resources;
+    Get    "/v1/contracts"                             may(P::OrdersRead)          => market::list_my_contracts;
+    Get    "/v1/standing"                              may(P::OrdersRead)          => market::get_my_standing;
+    Post   "/v1/standing/stable"                       may(P::OrdersCreate)        => market::mark_me_stable;
+    Get    "/v1/billing/orders"                        Operator                    => market::list_orders;
+    Post   "/v1/billing/orders/{order}/provisioning"   Operator                    => market::set_provisioning;
+    Get    "/v1/billing/margin-rules"                  Operator                    => market::list_margin_rules;
+    Post   "/v1/billing/margin-rules"                  Operator                    => market::create_margin_rule;
+    Post   "/v1/billing/margin-rules/{rule}/retire"    Operator                    => market::retire_margin_rule;
+    Get    "/v1/billing/contracts"                     Operator                    => market::list_contracts;
+    Post   "/v1/billing/contracts"                     Operator                    => market::create_contract;
+    Post   "/v1/billing/customers/{customer}/stable"   Operator                    => market::mark_customer_stable;
+    Get    "/v1/reports/margin"                        Operator                    => market::margin_report;
 
     // payments: the provider's webhook, paying and topping up, refunds
     Post   "/v1/webhooks/stripe"                       Public                      => payments::receive_stripe_webhook;

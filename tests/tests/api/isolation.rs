@@ -120,6 +120,19 @@ async fn set_up(app: &TestApp, tag: &str) -> Tenant {
         )
         .await;
 
+    let order = app
+        .expect(
+            201,
+            "POST",
+            "/v1/orders",
+            token,
+            Some(
+                json!({"listing": listing, "quantity": "1", "payment_mode": "postpaid",
+                        "idempotency_key": format!("order-{tag}")}),
+            ),
+        )
+        .await;
+
     let ids = BTreeMap::from([
         ("enterprise", enterprise),
         ("account", powerless.account.clone()),
@@ -137,6 +150,8 @@ async fn set_up(app: &TestApp, tag: &str) -> Tenant {
             "sub_00000000000000000000000000000001".to_owned(),
         ),
         ("invoice", "in_00000000000000000000000000000001".to_owned()),
+        ("order", order["order"]["id"].as_str().unwrap().to_owned()),
+        ("rule", "mr_00000000000000000000000000000001".to_owned()),
     ]);
     Tenant {
         admin,
@@ -260,6 +275,19 @@ fn sample_body(route: &Route, a: &Tenant) -> Option<Value> {
         (Method::Post, "/v1/billing/invoices/{invoice}/credit-notes") => {
             json!({"amount": "1", "reason": "r"})
         }
+        (Method::Post, "/v1/orders") => json!({
+            "listing": id("listing"), "quantity": "1", "payment_mode": "postpaid",
+            "idempotency_key": "b-order"
+        }),
+        (Method::Post, "/v1/resources") => json!({"vendor": "aws", "vendor_resource_id": "i-b"}),
+        (Method::Post, "/v1/billing/orders/{order}/provisioning") => json!({"state": "active"}),
+        (Method::Post, "/v1/billing/margin-rules") => {
+            json!({"markup": {"type": "percent", "percent": "10"}})
+        }
+        (Method::Post, "/v1/billing/contracts") => json!({
+            "customer": id("enterprise"), "interval": "monthly",
+            "amount": {"amount": "1", "currency": "CNY"}, "starts_on": "2026-01-01"
+        }),
         (Method::Post, "/v1/listings/batch") => json!({"listings": [
             serde_json::to_value(shiyun_core::demo::DemoCatalog::new(3, 1).next().unwrap()).unwrap()
         ]}),
@@ -268,10 +296,13 @@ fn sample_body(route: &Route, a: &Tenant) -> Option<Value> {
     Some(body)
 }
 
-/// Routes where naming another enterprise is the point: anyone may apply
-/// to any enterprise of the directory.
-const ACROSS_TENANTS_BY_DESIGN: &[(Method, &str)] =
-    &[(Method::Post, "/v1/enterprises/{enterprise}/applications")];
+/// Routes where naming another enterprise's id is the point: anyone may
+/// apply to any enterprise of the directory, and buy any listing of the
+/// storefront (a partner's listing included).
+const ACROSS_TENANTS_BY_DESIGN: &[(Method, &str)] = &[
+    (Method::Post, "/v1/enterprises/{enterprise}/applications"),
+    (Method::Post, "/v1/orders"),
+];
 
 /// Ids that B may see in some answers: the directory lists every
 /// enterprise, by name and id; the catalog feed, every listing.

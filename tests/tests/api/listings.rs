@@ -178,3 +178,102 @@ on_both_backends! {
         assert_eq!(error["error"]["field"], "vendor");
     }
 }
+
+on_both_backends! {
+    async fn the_platforms_cost_never_reaches_a_caller(backend: Backend) {
+        use std::time::{Duration, Instant};
+
+        use chrono::TimeZone;
+        use rust_decimal_macros::dec;
+        use shiyun_core::listing::{
+            BillingMode, Category, Listing, PriceComponent, PriceSource, PriceUnit, Provenance, Vendor,
+        };
+        use shiyun_core::money::{Currency, Money};
+        use shiyun_core::store::ListingStore;
+
+        let app = TestApp::spawn(backend).await;
+        let operator = app.operator().await;
+        // A yearly quote: list price 4368, the platform's trade price 3712.8.
+        let cny = |amount| Money::new(amount, Currency::CNY);
+        let price = PriceComponent::flat(BillingMode::Yearly, PriceUnit::Year, cny(dec!(4368)))
+            .unwrap()
+            .with_cost(cny(dec!(3712.8)))
+            .unwrap();
+        let source = PriceSource::of(&price, "Price.OriginalPrice", Some("Price.TradePrice"));
+        let fetched_at = chrono::Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
+        let listing = Listing::builder(
+            Vendor::Alibaba,
+            "ecs.g6.large@cn-hangzhou/year",
+            Provenance::from_raw("alibaba.ecs.DescribePrice", b"{}", fetched_at).with_price_source(source),
+        )
+        .category(Category::parse("compute.vm").unwrap())
+        .service("ecs")
+        .name_en("Marginal g6 large")
+        .name_zh("通用型 g6 大型")
+        .region(shiyun_core::geography::region_of(Vendor::Alibaba, "cn-hangzhou").unwrap())
+        .price(price)
+        .build()
+        .unwrap();
+        let id = listing.id().as_str().to_owned();
+
+        // The operators' batch takes a cost; a change of the cost alone is a change.
+        let mut doc = serde_json::to_value(&listing).unwrap();
+        let batch = |doc: &Value| json!({"listings": [doc]});
+        let (status, report) = app.call("POST", "/v1/listings/batch", Some(&operator.access), Some(&batch(&doc))).await;
+        assert_eq!((status, report["new"].clone()), (200, json!(1)), "{report}");
+        doc["prices"][0]["cost"]["amount"] = json!("3600.1");
+        let (status, report) = app.call("POST", "/v1/listings/batch", Some(&operator.access), Some(&batch(&doc))).await;
+        assert_eq!((status, report["changed"].clone()), (200, json!(1)), "{report}");
+        // The store keeps it, for orders.
+        let stored = app.db.database().get_listing(listing.id()).unwrap().unwrap();
+        assert_eq!(stored.prices()[0].cost(), Some(cny(dec!(3600.1))));
+        assert_eq!(stored.prices()[0].amount(), cny(dec!(4368)));
+
+        let never_the_cost = |what: &str, body: &Value| {
+            let text = body.to_string();
+            for secret in ["3712.8", "3600.1", "\"cost\"", "TradePrice"] {
+                assert!(!text.contains(secret), "{what} shows {secret}: {text}");
+            }
+        };
+        let (status, page) = app.get("/v1/listings?vendor=alibaba").await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["items"][0]["prices"][0]["amount"]["amount"], "4368");
+        never_the_cost("the listing page", &page);
+
+        let (status, detail) = app.get(&format!("/v1/listings/{id}")).await;
+        assert_eq!(status, 200, "{detail}");
+        assert_eq!(detail["listing"]["prices"][0]["amount"]["amount"], "4368");
+        assert_eq!(
+            detail["listing"]["provenance"]["price_sources"],
+            json!([{"billing_mode": "yearly", "list_price": "Price.OriginalPrice"}])
+        );
+        assert_eq!(detail["price_history"].as_array().unwrap().len(), 2, "{detail}");
+        never_the_cost("the listing detail", &detail);
+
+        // The search index follows the store.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let found = loop {
+            let (status, body) = app.get("/v1/search?q=marginal&currency=CNY&price_mode=yearly").await;
+            assert_eq!(status, 200, "{body}");
+            if body["total"] == 1 {
+                break body;
+            }
+            assert!(Instant::now() < deadline, "never indexed: {body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(found["hits"][0]["price"]["amount"], "4368");
+        never_the_cost("a search", &found);
+        // The cost is not a price a filter can find.
+        let (_, by_cost) = app.get("/v1/search?currency=CNY&price_mode=yearly&price_min=3500&price_max=3800").await;
+        assert_eq!(by_cost["total"], 0, "{by_cost}");
+        for path in [
+            format!("/v1/listings/{id}/similar?currency=CNY"),
+            format!("/v1/listings/{id}/equivalents?currency=CNY"),
+            "/v1/recommendations/popular?currency=CNY".to_owned(),
+        ] {
+            let (status, body) = app.get(&path).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            never_the_cost(&path, &body);
+        }
+    }
+}

@@ -14,6 +14,7 @@ mod flows;
 mod isolation;
 mod limits;
 mod listings;
+mod market;
 mod openapi;
 mod payments;
 mod scopes;

@@ -18,6 +18,7 @@ const TAGS: &[&str] = &[
     "partner",
     "search",
     "billing",
+    "market",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,6 +44,8 @@ async fn openapi_document_is_stable() {
         "/v1/usage/events",
         "/v1/billing/preview",
         "/v1/exports/journal",
+        "/v1/orders",
+        "/v1/reports/margin",
     ] {
         assert!(paths.contains_key(path), "{path} documented");
     }

@@ -2,12 +2,16 @@
 //! a tenant pays its invoice, Stripe's signed webhook marks it paid once,
 //! bad or stale signatures are refused, failed payments are retried on the
 //! dunning schedule until the account is overdue, and refunds go through
-//! credit notes; every write to Stripe carries an idempotency key.
+//! credit notes; a top-up credits the wallet once; every write to Stripe
+//! carries an idempotency key.
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use secrecy::SecretString;
+use rust_decimal_macros::dec;
 use serde_json::{Value, json};
+use shiyun_core::billing::IssuerId;
 use shiyun_core::billing::payments::{AttemptStatus, PaymentAttemptId};
+use shiyun_core::money::Currency;
 use shiyun_server::settings::PaymentProviderKind;
 use shiyun_tests::stripe::{FakeStripe, event, signature};
 
@@ -305,6 +309,9 @@ on_both_backends! {
             assert_eq!(receipt["outcome"], "processed");
             assert_eq!(payments.attempt(&attempt_id).await.unwrap().retries, retry);
         }
+        // The account is overdue since the last retry failed.
+        let standing = app.expect(200, "GET", "/v1/standing", Some(&token), None).await;
+        assert!(standing["overdue_since"].is_string(), "{standing}");
         // Given up: later runs leave it alone.
         let later = payments.run_dunning(first + Duration::hours(48)).await.unwrap();
         assert_eq!(later.retried, 0, "{later:?}");
@@ -318,6 +325,8 @@ on_both_backends! {
         assert_eq!(receipt["outcome"], "processed");
         assert_eq!(invoice_of(&app, &token, &id).await["status"], "paid");
         assert_eq!(payments.attempt(&attempt_id).await.unwrap().status, AttemptStatus::Succeeded);
+        let standing = app.expect(200, "GET", "/v1/standing", Some(&token), None).await;
+        assert!(standing["overdue_since"].is_null(), "paid up, no longer overdue: {standing}");
     }
 }
 
@@ -344,17 +353,92 @@ on_both_backends! {
     }
 }
 
+/// The balance of a wallet, read from the server's store.
+async fn balance(app: &TestApp, customer: &str) -> Option<rust_decimal::Decimal> {
+    let wallets = app.state.wallets.clone();
+    let customer = customer.to_owned();
+    tokio::task::spawn_blocking(move || {
+        wallets
+            .get_wallet(&IssuerId::marketplace(), &customer, Currency::CNY)
+            .unwrap()
+            .map(|w| w.balance.amount())
+    })
+    .await
+    .unwrap()
+}
+
 on_both_backends! {
-    async fn without_stripe_the_webhook_and_top_ups_are_unavailable(backend: Backend) {
+    async fn a_top_up_is_credited_once_after_the_webhook(backend: Backend) {
+        let stripe = FakeStripe::start().unwrap();
+        let app = app_with(&stripe, backend).await;
+        let op = app.operator().await;
+        let mut tenant = app.sign_up("topper@example.com").await;
+        let enterprise = app.found_enterprise(&mut tenant, "Topper Cloud").await;
+        let token = Some(tenant.access.as_str());
+        let body = json!({"amount": "100.00", "idempotency_key": "top-up-1"});
+        // Only a billing customer has a wallet.
+        let (status, err) = app.call("POST", "/v1/wallets/CNY/top-ups", token, Some(&body)).await;
+        assert_eq!(status, 404, "{err}");
+        app.expect(200, "PUT", &format!("/v1/billing/customers/{enterprise}"), Some(&op.access),
+            Some(json!({"name": "Topper Cloud", "timezone": "UTC", "tax_rate": "0"}))).await;
+
+        let started = app.expect(200, "POST", "/v1/wallets/CNY/top-ups", token, Some(body.clone())).await;
+        assert_eq!(started["attempt"]["purpose"], json!({"type": "top_up"}));
+        let pi = started["attempt"]["provider_reference"].as_str().unwrap().to_owned();
+        assert!(started["client_secret"].is_string(), "{started}");
+        let intents = stripe.requests_to("POST", "/v1/payment_intents");
+        assert_eq!(intents.len(), 1);
+        assert_eq!(intents[0].idempotency_key.as_deref(), Some(format!("top_up:{enterprise}:top-up-1").as_str()));
+        assert_eq!(intents[0].param("amount"), Some("10000"));
+        // The same key again is the same payment; with another amount, a conflict.
+        let again = app.expect(200, "POST", "/v1/wallets/CNY/top-ups", token, Some(body)).await;
+        assert_eq!(again["attempt"]["id"], started["attempt"]["id"]);
+        let (status, err) = app.call("POST", "/v1/wallets/CNY/top-ups", token,
+            Some(&json!({"amount": "50.00", "idempotency_key": "top-up-1"}))).await;
+        assert_eq!((status, &err["error"]["code"]), (422, &json!("idempotency_conflict")), "{err}");
+        for bad in [json!({"amount": "0", "idempotency_key": "k"}), json!({"amount": "1.001", "idempotency_key": "k"})] {
+            let (status, err) = app.call("POST", "/v1/wallets/CNY/top-ups", token, Some(&bad)).await;
+            assert_eq!((status, &err["error"]["field"]), (400, &json!("amount")), "{bad}: {err}");
+        }
+        assert_eq!(stripe.requests_to("POST", "/v1/payment_intents").len(), 1);
+        assert_eq!(balance(&app, &enterprise).await, None, "nothing credited before the money is in");
+
+        let paid = stripe.succeed(&pi);
+        let payload = event("evt_top_up", "payment_intent.succeeded", &paid);
+        let (status, receipt) = deliver(&app, &payload, Some(&signed(&payload))).await;
+        assert_eq!((status, &receipt["outcome"]), (200, &json!("processed")), "{receipt}");
+        assert_eq!(balance(&app, &enterprise).await, Some(dec!(100)));
+        let (_, receipt) = deliver(&app, &payload, Some(&signed(&payload))).await;
+        assert_eq!(receipt["outcome"], "already_processed");
+        assert_eq!(balance(&app, &enterprise).await, Some(dec!(100)), "credited once");
+        // Even a lost record of the event would credit once: the credit is keyed by the payment.
+        let again = event("evt_top_up_resent", "payment_intent.succeeded", &paid);
+        let (_, receipt) = deliver(&app, &again, Some(&signed(&again))).await;
+        assert_eq!(receipt["outcome"], "processed");
+        assert_eq!(balance(&app, &enterprise).await, Some(dec!(100)), "credited once");
+        let replay = app.expect(200, "POST", "/v1/wallets/CNY/top-ups", token,
+            Some(json!({"amount": "100.00", "idempotency_key": "top-up-1"}))).await;
+        assert_eq!((&replay["attempt"]["status"], &replay["client_secret"]), (&json!("succeeded"), &Value::Null));
+    }
+}
+
+on_both_backends! {
+    async fn the_manual_provider_takes_no_webhooks_and_awaits_transfers(backend: Backend) {
         let app = TestApp::spawn(backend).await;
+        let op = app.operator().await;
         let payload = event("evt_1", "payment_intent.succeeded", &json!({"id": "pi_1"}));
         let (status, err) = deliver(&app, &payload, Some(&signed(&payload))).await;
         assert_eq!((status, &err["error"]["code"]), (503, &json!("unavailable")), "{err}");
-        let mut tenant = app.sign_up("topper@example.com").await;
-        app.found_enterprise(&mut tenant, "Topper Cloud").await;
-        let (status, err) = app.call("POST", "/v1/wallets/CNY/top-ups", Some(&tenant.access),
-            Some(&json!({"amount": "100.00", "idempotency_key": "k1"}))).await;
-        assert_eq!(status, 503, "wallets are not wired yet: {err}");
+        let mut tenant = app.sign_up("transfer@example.com").await;
+        let enterprise = app.found_enterprise(&mut tenant, "Transfer Cloud").await;
+        app.expect(200, "PUT", &format!("/v1/billing/customers/{enterprise}"), Some(&op.access),
+            Some(json!({"name": "Transfer Cloud", "timezone": "UTC", "tax_rate": "0"}))).await;
+        let started = app.expect(200, "POST", "/v1/wallets/CNY/top-ups", Some(&tenant.access),
+            Some(json!({"amount": "100.00", "idempotency_key": "k1"}))).await;
+        assert_eq!(started["attempt"]["provider"], "manual", "{started}");
+        assert_eq!(started["provider_status"], "requires_action");
+        assert!(started["client_secret"].is_null());
+        assert_eq!(balance(&app, &enterprise).await, None, "a transfer is credited when it arrives");
         let (status, err) = app.call("POST", "/v1/wallets/XXQ/top-ups", Some(&tenant.access),
             Some(&json!({"amount": "100.00", "idempotency_key": "k1"}))).await;
         assert_eq!((status, &err["error"]["field"]), (400, &json!("currency")), "{err}");

@@ -14,4 +14,6 @@ mod cycle;
 mod exports;
 mod ingest;
 mod late;
+mod market;
 mod order;
+mod wallet;
