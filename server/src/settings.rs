@@ -691,6 +691,51 @@ mod tests {
         clippy::result_large_err,
         reason = "figment::Jail closures return figment's error"
     )]
+    fn stripe_needs_its_secrets_and_dunning_a_sound_schedule() {
+        figment::Jail::expect_with(|jail| {
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.payments.provider, PaymentProviderKind::Manual);
+            assert_eq!(s.payments.dunning_retry_hours, vec![24, 72, 168]);
+            assert_eq!(s.payments.stripe_base_url, "https://api.stripe.com");
+            jail.set_env("SHIYUN_PAYMENTS__PROVIDER", "stripe");
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("payments.stripe_"), "{err}");
+            jail.set_env("SHIYUN_PAYMENTS__STRIPE_SECRET_KEY", "sk_test_secret_value");
+            jail.set_env(
+                "SHIYUN_PAYMENTS__STRIPE_WEBHOOK_SECRET",
+                "whsec_secret_value",
+            );
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            let printed = format!("{s:?}");
+            assert!(
+                !printed.contains("sk_test_secret_value")
+                    && !printed.contains("whsec_secret_value"),
+                "secrets never print"
+            );
+            jail.set_env("SHIYUN_PAYMENTS__STRIPE_BASE_URL", "ftp://example.com");
+            assert!(Settings::load(None).is_err());
+            jail.set_env("SHIYUN_PAYMENTS__STRIPE_BASE_URL", "http://127.0.0.1:12111");
+            jail.set_env("SHIYUN_PAYMENTS__DUNNING_RETRY_HOURS", "[72, 24]");
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("dunning_retry_hours"), "{err}");
+            jail.set_env("SHIYUN_PAYMENTS__DUNNING_RETRY_HOURS", "[1, 2, 3]");
+            jail.set_env("SHIYUN_PAYMENTS__WEBHOOK_TOLERANCE_SECONDS", "0");
+            assert!(Settings::load(None).is_err());
+            jail.set_env("SHIYUN_PAYMENTS__WEBHOOK_TOLERANCE_SECONDS", "60");
+            jail.set_env("SHIYUN_PAYMENTS__DUNNING_SCHEDULE", "hourly");
+            assert!(Settings::load(None).is_err());
+            jail.set_env("SHIYUN_PAYMENTS__DUNNING_SCHEDULE", "0 0 * * * *");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.payments.dunning_retry_hours, vec![1, 2, 3]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail closures return figment's error"
+    )]
     fn bad_cron_expressions_fail_at_load() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("SHIYUN_VENDORS__ALIBABA__SCHEDULE", "every day");

@@ -325,8 +325,11 @@ async fn handle(
         )
     } else {
         let target = format!("{method} {path}");
+        // Stripe compares parameters, not their order (metadata is a map).
+        let mut params = form.clone();
+        params.sort();
         match key.as_ref().and_then(|k| state.answers.get(k)).cloned() {
-            Some((first, params, status, body)) if first == target && params == form => {
+            Some((first, earlier, status, body)) if first == target && earlier == params => {
                 replayed = true;
                 (status, body)
             }
@@ -341,7 +344,7 @@ async fn handle(
                 if let Some(key) = &key {
                     state
                         .answers
-                        .insert(key.clone(), (target, form.clone(), status, body.clone()));
+                        .insert(key.clone(), (target, params, status, body.clone()));
                 }
                 (status, body)
             }

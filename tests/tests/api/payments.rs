@@ -6,8 +6,8 @@
 //! carries an idempotency key.
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
-use secrecy::SecretString;
 use rust_decimal_macros::dec;
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use shiyun_core::billing::IssuerId;
 use shiyun_core::billing::payments::{AttemptStatus, PaymentAttemptId};
