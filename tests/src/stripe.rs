@@ -46,11 +46,21 @@ impl Recorded {
     }
 }
 
+/// The first answer to an idempotency key, and what it was asked.
+#[derive(Clone)]
+struct Answer {
+    /// `POST /v1/…`.
+    target: String,
+    /// The parameters, sorted.
+    params: Vec<(String, String)>,
+    status: u16,
+    body: Value,
+}
+
 #[derive(Default)]
 struct State {
     requests: Vec<Recorded>,
-    /// Key → (method and path, parameters, status, body).
-    answers: HashMap<String, (String, Vec<(String, String)>, u16, Value)>,
+    answers: HashMap<String, Answer>,
     intents: BTreeMap<String, Value>,
     declines: u32,
     counter: u64,
@@ -329,9 +339,9 @@ async fn handle(
         let mut params = form.clone();
         params.sort();
         match key.as_ref().and_then(|k| state.answers.get(k)).cloned() {
-            Some((first, earlier, status, body)) if first == target && earlier == params => {
+            Some(first) if first.target == target && first.params == params => {
                 replayed = true;
-                (status, body)
+                (first.status, first.body)
             }
             Some(_) => error(
                 400,
@@ -342,9 +352,15 @@ async fn handle(
             None => {
                 let (status, body) = answer(&mut state, &method, &path, &form);
                 if let Some(key) = &key {
-                    state
-                        .answers
-                        .insert(key.clone(), (target, params, status, body.clone()));
+                    state.answers.insert(
+                        key.clone(),
+                        Answer {
+                            target,
+                            params,
+                            status,
+                            body: body.clone(),
+                        },
+                    );
                 }
                 (status, body)
             }
