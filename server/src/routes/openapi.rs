@@ -292,9 +292,8 @@ impl Modify for PermissionTexts {
         (name = "api-keys", description = "API keys for machines and partner clouds"),
         (name = "audit", description = "the append-only audit log"),
         (name = "partner", description = "a partner cloud's own vendor id and listings"),
-        (name = "billing", description = "usage, meters, plans, subscriptions, invoices and finance exports"),
+        (name = "billing", description = "usage, meters, plans, subscriptions, invoices, payments and finance exports"),
         (name = "market", description = "orders with cost-plus margins, own resources, service-fee contracts and the margin report"),
-        (name = "payments", description = "paying invoices and topping up wallets through the provider, its webhooks, refunds"),
     )
 )]
 pub struct ApiDoc;

@@ -45,7 +45,7 @@ pub struct WebhookReceipt {
 /// raw body with the endpoint's secret, at most the configured tolerance
 /// from now; else 400 (and the refusal is logged). Each event is applied
 /// once: a redelivery answers 200 and changes nothing.
-#[utoipa::path(post, path = "/v1/webhooks/stripe", tag = "payments",
+#[utoipa::path(post, path = "/v1/webhooks/stripe", tag = "billing",
     request_body(content = Object, content_type = "application/json", description = "a Stripe event, as Stripe sends it"),
     params(("Stripe-Signature" = String, Header, description = "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">`")),
     responses(
@@ -158,7 +158,7 @@ impl From<StartedPayment> for PaymentView {
 /// Starts paying one of the caller's tenant's finalised invoices through
 /// the provider. Again while unpaid, it answers the same payment (with its
 /// client secret), never a second one.
-#[utoipa::path(post, path = "/v1/invoices/{invoice}/payments", tag = "payments",
+#[utoipa::path(post, path = "/v1/invoices/{invoice}/payments", tag = "billing",
     params(("invoice" = InvoiceId, Path, description = "invoice id")),
     responses(
         (status = 200, description = "the payment to complete", body = PaymentView),
@@ -197,7 +197,7 @@ pub struct TopUpBody {
 
 /// Starts a top-up of the caller's tenant's wallet in `currency`. Once the
 /// provider reports it paid, the wallet is credited once.
-#[utoipa::path(post, path = "/v1/wallets/{currency}/top-ups", tag = "payments",
+#[utoipa::path(post, path = "/v1/wallets/{currency}/top-ups", tag = "billing",
     params(("currency" = String, Path, description = "ISO 4217 code (`CNY`)")),
     request_body = TopUpBody,
     responses(
@@ -272,7 +272,7 @@ impl From<RefundOutcome> for RefundView {
 
 /// Refunds (part of) a paid invoice: a credit note documents it and the
 /// provider pays it back, keyed by the credit note's id.
-#[utoipa::path(post, path = "/v1/billing/invoices/{invoice}/refunds", tag = "payments",
+#[utoipa::path(post, path = "/v1/billing/invoices/{invoice}/refunds", tag = "billing",
     params(("invoice" = InvoiceId, Path, description = "invoice id")),
     request_body = RefundBody,
     responses(

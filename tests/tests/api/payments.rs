@@ -5,6 +5,8 @@
 //! credit notes; a top-up credits the wallet once; every write to Stripe
 //! carries an idempotency key.
 
+use std::sync::{Arc, Mutex, OnceLock};
+
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use rust_decimal_macros::dec;
 use secrecy::SecretString;
@@ -87,6 +89,38 @@ async fn invoiced_tenant(app: &TestApp, op: &str) -> (String, String, Value) {
         "11.50 + 6 % tax: {mine}"
     );
     (tenant.access, enterprise, invoice)
+}
+
+/// What the server logged, from the first call on: every test process
+/// logs into one buffer (nextest runs a test per process; under `cargo
+/// test` tests share it, which only adds lines).
+fn server_log() -> Arc<Mutex<Vec<u8>>> {
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+            .with_writer(move || LogWriter(sink.clone()))
+            .finish();
+        // Another test of this process may have set one first.
+        let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber);
+        log
+    })
+    .clone()
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Posts a webhook delivery; answers the status and body.
@@ -221,7 +255,8 @@ on_both_backends! {
 }
 
 on_both_backends! {
-    async fn bad_or_stale_signatures_are_refused_with_400(backend: Backend) {
+    async fn bad_or_stale_signatures_are_refused_with_400_and_logged(backend: Backend) {
+        let log = server_log();
         let stripe = FakeStripe::start().unwrap();
         let app = app_with(&stripe, backend).await;
         let object = json!({"id": "pi_x", "object": "payment_intent", "amount": 5, "currency": "cny"});
@@ -242,6 +277,13 @@ on_both_backends! {
         }
         let (status, err) = deliver(&app, &payload, Some(&signature(&payload, WEBHOOK_SECRET, now - 301))).await;
         assert!(err["error"]["message"].as_str().unwrap().contains("tolerance"), "{status} {err}");
+        let logged = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+        for reason in ["mismatch", "stale", "malformed", "missing"] {
+            assert!(
+                logged.lines().any(|l| l.contains("WARN") && l.contains("stripe webhook refused") && l.contains(&format!("reason=\"{reason}\""))),
+                "a {reason} signature is logged: {logged}"
+            );
+        }
         // A well-signed delivery that is not an event is refused too.
         let (status, err) = deliver(&app, "[]", Some(&signed("[]"))).await;
         assert_eq!((status, &err["error"]["field"]), (400, &json!("body")), "{err}");
