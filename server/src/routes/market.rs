@@ -70,7 +70,7 @@ pub(crate) fn order_listing(listing: &Listing) -> Result<OrderListing, ApiError>
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_else(|| "unit".to_owned()),
-            cost: component.amount(),
+            cost: component.cost().unwrap_or_else(|| component.amount()),
             list: Some(component.amount()),
         },
     })

@@ -329,7 +329,7 @@ mod prepaid {
             assert!(market.order(&placed.id).unwrap().suspended);
             assert!(matches!(refused.signals[..], [shiyun_billing::market::WalletSignal::Suspended { .. }]));
 
-            wallets.top_up("acc_pre", cny(dec!(10)), "topup-1", None, now).unwrap();
+            let _credited = wallets.top_up("acc_pre", cny(dec!(10)), "topup-1", None, now).unwrap();
             let resumed = market.resume_funded("acc_pre", now).unwrap();
             assert_eq!(resumed.len(), 1);
             assert!(!market.order(&placed.id).unwrap().suspended);
@@ -352,7 +352,7 @@ mod prepaid {
             let small = market.report_usage(&[usage("e3", &meter, "0.1")], "acc_pre", "UTC", now).unwrap();
             assert_eq!(small.report.rejected, 1);
 
-            wallets.top_up("acc_pre", cny(dec!(20)), "topup-2", None, now).unwrap();
+            let _credited = wallets.top_up("acc_pre", cny(dec!(20)), "topup-2", None, now).unwrap();
             assert_eq!(market.resume_funded("acc_pre", now).unwrap().len(), 1);
             let after = market.report_usage(&[usage("e2", &meter, "1")], "acc_pre", "UTC", now).unwrap();
             assert_eq!(after.report.accepted, 1);
