@@ -16,12 +16,14 @@ use shiyun_billing::market::Market;
 use shiyun_billing::wallet::Wallets;
 use shiyun_core::billing::BillingStore;
 use shiyun_core::billing::market::MarketStore;
+use shiyun_core::billing::payments::PaymentStore;
 use shiyun_core::billing::wallet::WalletStore;
 use shiyun_core::error::ErrorCode;
 use shiyun_core::search::SearchStore;
 use shiyun_core::store::{
     ChangeFeed, JobLock, ListingStore, PartnerStore, StoreHealth, SyncRunStore,
 };
+use shiyun_payments::Payments;
 use shiyun_search::CatalogIndex;
 use tracing_actix_web::{RequestId, TracingLogger};
 
@@ -64,6 +66,8 @@ pub struct AppState {
     pub market: Market,
     /// The marketplace's prepaid wallets.
     pub wallets: Wallets,
+    /// The marketplace's payments (the provider of the settings).
+    pub payments: Payments,
 }
 
 impl AppState {
@@ -82,6 +86,7 @@ impl AppState {
             + BillingStore
             + MarketStore
             + WalletStore
+            + PaymentStore
             + JobLock
             + Clone
             + 'static,
@@ -93,10 +98,15 @@ impl AppState {
             Arc::new(store.clone()),
             settings.market.clone(),
         );
+        let payments =
+            crate::payments::marketplace(Arc::new(store.clone()), billing.clone(), &settings)
+                .with_wallets(Arc::new(store.clone()))
+                .with_market(market.clone());
         AppState {
             billing,
             market,
             wallets: crate::billing::marketplace_wallets(Arc::new(store.clone())),
+            payments,
             job_lock: Arc::new(store.clone()),
             listings: Arc::new(store.clone()),
             changes: Arc::new(store.clone()),

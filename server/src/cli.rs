@@ -331,6 +331,7 @@ async fn serve(db: Database, settings: Settings, users: UserCentre) -> Result<()
     let index = open_search_index(&settings).await?;
     let state = AppState::new(db.clone(), users.clone(), settings.clone(), index);
     let (state_billing, state_locks) = (state.billing.clone(), state.job_lock.clone());
+    let state_payments = state.payments.clone();
     // Caught up before the port opens: the first search already answers.
     let (search, warmed) = SearchRuntime::start(&state).await?;
     tracing::info!(
@@ -361,6 +362,11 @@ async fn serve(db: Database, settings: Settings, users: UserCentre) -> Result<()
             tokio::spawn(run_housekeeping(users, HOUSEKEEPING_EVERY)),
             tokio::spawn(crate::billing::run_bill_runs(
                 state_billing,
+                state_locks.clone(),
+                settings.clone(),
+            )),
+            tokio::spawn(crate::payments::run_dunning(
+                state_payments,
                 state_locks,
                 settings.clone(),
             )),

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod billing;
 pub mod cli;
 pub mod error;
+pub mod payments;
 pub mod routes;
 pub mod search;
 pub mod settings;

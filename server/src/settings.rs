@@ -117,6 +117,38 @@ pub struct BillingSettings {
     pub default_timezone: String,
 }
 
+/// Which payment provider collects invoices and top-ups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentProviderKind {
+    /// Bank transfers recorded by finance.
+    #[default]
+    Manual,
+    /// Stripe (card payments, webhooks, dunning).
+    Stripe,
+}
+
+/// Payments, under `[payments]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentsSettings {
+    /// `manual` (default) or `stripe`.
+    pub provider: PaymentProviderKind,
+    /// Stripe's API (a local server in tests).
+    pub stripe_base_url: String,
+    /// Stripe's secret API key (`sk_…`); required with `stripe`.
+    pub stripe_secret_key: Option<SecretString>,
+    /// The webhook endpoint's signing secret (`whsec_…`); required with `stripe`.
+    pub stripe_webhook_secret: Option<SecretString>,
+    /// How far a webhook signature's timestamp may be from now, in seconds (1-3600).
+    pub webhook_tolerance_seconds: u64,
+    /// When failed invoice payments are retried: hours after the first
+    /// failure, strictly increasing. After the last the account is overdue.
+    pub dunning_retry_hours: Vec<u32>,
+    /// When dunning runs (cron with seconds, UTC); once across instances.
+    pub dunning_schedule: String,
+}
+
 /// Catalog search, under `[search]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -184,6 +216,8 @@ pub struct Settings {
     /// Marketplace money (`[market]`): the sale currency and the minimum margin.
     #[serde(default)]
     pub market: shiyun_billing::market::MarketSettings,
+    /// Payments.
+    pub payments: PaymentsSettings,
 }
 
 #[derive(Serialize)]
@@ -201,6 +235,16 @@ struct Defaults {
     auth: AuthDefaults,
     search: SearchDefaults,
     billing: BillingDefaults,
+    payments: PaymentsDefaults,
+}
+
+#[derive(Serialize)]
+struct PaymentsDefaults {
+    provider: PaymentProviderKind,
+    stripe_base_url: &'static str,
+    webhook_tolerance_seconds: u64,
+    dunning_retry_hours: Vec<u32>,
+    dunning_schedule: &'static str,
 }
 
 #[derive(Serialize)]
@@ -288,6 +332,14 @@ impl Default for Defaults {
                 bill_run_schedule: "0 */10 * * * *",
                 default_timezone: "Asia/Shanghai",
             },
+            payments: PaymentsDefaults {
+                provider: PaymentProviderKind::Manual,
+                stripe_base_url: shiyun_payments::stripe::DEFAULT_BASE_URL,
+                webhook_tolerance_seconds: 300,
+                // A day, three days and a week after the first failure.
+                dunning_retry_hours: vec![24, 72, 168],
+                dunning_schedule: "0 */15 * * * *",
+            },
         }
     }
 }
@@ -346,6 +398,62 @@ impl Settings {
             .bill_run_schedule
             .parse()
             .map_err(|e| SettingsError(format!("billing.bill_run_schedule: {e}")))
+    }
+
+    /// The parsed dunning schedule.
+    pub fn dunning_schedule(&self) -> Result<cron::Schedule, SettingsError> {
+        self.payments
+            .dunning_schedule
+            .parse()
+            .map_err(|e| SettingsError(format!("payments.dunning_schedule: {e}")))
+    }
+
+    /// The dunning policy of `payments.dunning_retry_hours`.
+    pub fn dunning_policy(&self) -> Result<shiyun_payments::DunningPolicy, SettingsError> {
+        shiyun_payments::DunningPolicy::from_hours(&self.payments.dunning_retry_hours)
+            .map_err(|e| SettingsError(e.to_string()))
+    }
+
+    /// Stripe's client settings, when the provider is Stripe.
+    pub fn stripe(&self) -> Result<Option<shiyun_payments::StripeSettings>, SettingsError> {
+        let payments = &self.payments;
+        if payments.provider != PaymentProviderKind::Stripe {
+            return Ok(None);
+        }
+        let secret_key = payments
+            .stripe_secret_key
+            .clone()
+            .filter(|k| !k.expose_secret().trim().is_empty())
+            .ok_or_else(|| {
+                SettingsError(
+                    "payments.stripe_secret_key must be set with the stripe provider".into(),
+                )
+            })?;
+        Ok(Some(shiyun_payments::StripeSettings {
+            base_url: payments.stripe_base_url.clone(),
+            secret_key,
+        }))
+    }
+
+    /// Stripe's webhook settings, when the provider is Stripe.
+    pub fn stripe_webhook(&self) -> Result<Option<shiyun_payments::StripeWebhook>, SettingsError> {
+        let payments = &self.payments;
+        if payments.provider != PaymentProviderKind::Stripe {
+            return Ok(None);
+        }
+        let secret = payments
+            .stripe_webhook_secret
+            .clone()
+            .filter(|k| !k.expose_secret().trim().is_empty())
+            .ok_or_else(|| {
+                SettingsError(
+                    "payments.stripe_webhook_secret must be set with the stripe provider".into(),
+                )
+            })?;
+        Ok(Some(shiyun_payments::StripeWebhook {
+            secret,
+            tolerance: std::time::Duration::from_secs(payments.webhook_tolerance_seconds),
+        }))
     }
 
     /// The vendors' parsed sync schedules.
@@ -432,6 +540,18 @@ impl Settings {
             return Err(SettingsError(
                 "billing.default_timezone must be an IANA timezone name".into(),
             ));
+        }
+        if !(1..=3600).contains(&self.payments.webhook_tolerance_seconds) {
+            return Err(SettingsError(
+                "payments.webhook_tolerance_seconds must be between 1 and 3600".into(),
+            ));
+        }
+        self.dunning_schedule()?;
+        self.dunning_policy()?;
+        self.stripe_webhook()?;
+        if let Some(stripe) = self.stripe()? {
+            shiyun_payments::StripeProvider::new(&stripe)
+                .map_err(|e| SettingsError(e.to_string()))?;
         }
         let schedules = self.schedules()?;
         if self.run_schedules && !schedules.is_empty() && self.database_max_connections < 2 {
@@ -562,6 +682,51 @@ mod tests {
                 Settings::load(None).is_err(),
                 "unknown environment keys are rejected"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail closures return figment's error"
+    )]
+    fn stripe_needs_its_secrets_and_dunning_a_sound_schedule() {
+        figment::Jail::expect_with(|jail| {
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.payments.provider, PaymentProviderKind::Manual);
+            assert_eq!(s.payments.dunning_retry_hours, vec![24, 72, 168]);
+            assert_eq!(s.payments.stripe_base_url, "https://api.stripe.com");
+            jail.set_env("SHIYUN_PAYMENTS__PROVIDER", "stripe");
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("payments.stripe_"), "{err}");
+            jail.set_env("SHIYUN_PAYMENTS__STRIPE_SECRET_KEY", "sk_test_secret_value");
+            jail.set_env(
+                "SHIYUN_PAYMENTS__STRIPE_WEBHOOK_SECRET",
+                "whsec_secret_value",
+            );
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            let printed = format!("{s:?}");
+            assert!(
+                !printed.contains("sk_test_secret_value")
+                    && !printed.contains("whsec_secret_value"),
+                "secrets never print"
+            );
+            jail.set_env("SHIYUN_PAYMENTS__STRIPE_BASE_URL", "ftp://example.com");
+            assert!(Settings::load(None).is_err());
+            jail.set_env("SHIYUN_PAYMENTS__STRIPE_BASE_URL", "http://127.0.0.1:12111");
+            jail.set_env("SHIYUN_PAYMENTS__DUNNING_RETRY_HOURS", "[72, 24]");
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("dunning_retry_hours"), "{err}");
+            jail.set_env("SHIYUN_PAYMENTS__DUNNING_RETRY_HOURS", "[1, 2, 3]");
+            jail.set_env("SHIYUN_PAYMENTS__WEBHOOK_TOLERANCE_SECONDS", "0");
+            assert!(Settings::load(None).is_err());
+            jail.set_env("SHIYUN_PAYMENTS__WEBHOOK_TOLERANCE_SECONDS", "60");
+            jail.set_env("SHIYUN_PAYMENTS__DUNNING_SCHEDULE", "hourly");
+            assert!(Settings::load(None).is_err());
+            jail.set_env("SHIYUN_PAYMENTS__DUNNING_SCHEDULE", "0 0 * * * *");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.payments.dunning_retry_hours, vec![1, 2, 3]);
             Ok(())
         });
     }

@@ -27,3 +27,5 @@ macro_rules! on_both_databases {
         }
     };
 }
+
+pub mod stripe;

@@ -9,6 +9,7 @@
 //! them as [`scaled`] integers, refusing what does not fit.
 
 pub mod market;
+pub mod payments;
 pub mod scaled;
 mod store;
 pub mod wallet;

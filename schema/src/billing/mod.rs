@@ -51,6 +51,7 @@ mod catalog;
 mod common;
 mod invoices;
 mod market;
+mod payments;
 mod sql;
 mod usage;
 mod wallet;

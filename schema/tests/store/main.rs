@@ -16,6 +16,7 @@ mod listings;
 mod locks;
 mod money;
 mod partners;
+mod payments;
 mod people;
 mod search;
 mod sessions;
@@ -128,6 +129,13 @@ conformance! {
         wallet::expired_credits_are_breakage,
         wallet::wallet_settings_and_due_top_ups,
         wallet::random_wallet_histories_keep_the_books,
+        payments::provider_customers_are_recorded_once,
+        payments::attempts_replay_by_key_and_keep_references_unique,
+        payments::attempts_change_by_compare_and_set,
+        payments::due_retries_are_ordered_and_bounded,
+        payments::events_are_recorded_once_with_their_change,
+        payments::concurrent_deliveries_of_one_event_apply_once,
+        payments::refunds_are_one_per_credit_note,
     }
     db {
         listings::corrupt_document_is_internal_error,

@@ -24,6 +24,7 @@ pub mod members;
 pub mod openapi;
 pub mod params;
 pub mod partner;
+pub mod payments;
 pub mod projects;
 pub mod recommendations;
 pub mod search;

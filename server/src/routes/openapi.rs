@@ -266,6 +266,10 @@ impl Modify for PermissionTexts {
         routes::wallets::put_wallet_settings,
         routes::wallets::credit_wallet,
         routes::wallets::debit_wallet,
+        routes::payments::receive_stripe_webhook,
+        routes::payments::pay_invoice,
+        routes::payments::top_up_wallet,
+        routes::payments::refund_invoice,
     ),
     components(schemas(
         routes::listings::StatusFilter,
@@ -294,7 +298,7 @@ impl Modify for PermissionTexts {
         (name = "api-keys", description = "API keys for machines and partner clouds"),
         (name = "audit", description = "the append-only audit log"),
         (name = "partner", description = "a partner cloud's own vendor id and listings"),
-        (name = "billing", description = "usage, meters, plans, subscriptions, invoices and finance exports"),
+        (name = "billing", description = "usage, meters, plans, subscriptions, invoices, payments and finance exports"),
         (name = "market", description = "orders with cost-plus margins, own resources, service-fee contracts and the margin report"),
         (name = "wallets", description = "prepaid wallets: balances, ledgers, credits, debits and automatic top-ups"),
     )

@@ -12,8 +12,8 @@ use shiyun_core::tenancy::Permission;
 
 use crate::routes::{
     api_keys, applications, audit, auth, billing, changes, enterprises, fx_rates, health,
-    invitations, listings, market, me, members, openapi, partner, projects, recommendations,
-    search, sync_runs, templates, vendors, wallets,
+    invitations, listings, market, me, members, openapi, partner, payments, projects,
+    recommendations, search, sync_runs, templates, vendors, wallets,
 };
 
 /// Who may call a route.
@@ -237,6 +237,11 @@ routes! {
     Put    "/v1/billing/customers/{customer}/wallets/{currency}/settings" Operator => wallets::put_wallet_settings;
     Post   "/v1/billing/customers/{customer}/wallets/{currency}/credits"  Operator => wallets::credit_wallet;
     Post   "/v1/billing/customers/{customer}/wallets/{currency}/debits"   Operator => wallets::debit_wallet;
+    // payments: the provider's webhook, paying and topping up, refunds
+    Post   "/v1/webhooks/stripe"                       Public                      => payments::receive_stripe_webhook;
+    Post   "/v1/invoices/{invoice}/payments"           may(P::InvoicesRead)        => payments::pay_invoice;
+    Post   "/v1/wallets/{currency}/top-ups"            may(P::WalletsTopup)        => payments::top_up_wallet;
+    Post   "/v1/billing/invoices/{invoice}/refunds"    Operator                    => payments::refund_invoice;
 
     // a partner cloud's own catalog
     Put    "/v1/partner/vendor"                        may(P::CatalogWrite)        => partner::put_partner_vendor;

@@ -306,6 +306,12 @@ fn sample_body(route: &Route, a: &Tenant) -> Option<Value> {
         (Method::Post, "/v1/billing/customers/{customer}/wallets/{currency}/debits") => {
             json!({"amount": "1", "key": "k-1"})
         }
+        (Method::Post, "/v1/wallets/{currency}/top-ups") => {
+            json!({"amount": "10.00", "idempotency_key": "k"})
+        }
+        (Method::Post, "/v1/billing/invoices/{invoice}/refunds") => {
+            json!({"amount": "1.00", "reason": "x"})
+        }
         (Method::Post, "/v1/listings/batch") => json!({"listings": [
             serde_json::to_value(shiyun_core::demo::DemoCatalog::new(3, 1).next().unwrap()).unwrap()
         ]}),

@@ -16,6 +16,7 @@ mod limits;
 mod listings;
 mod market;
 mod openapi;
+mod payments;
 mod scopes;
 mod search;
 mod tokens;
