@@ -123,7 +123,17 @@ pub async fn act_on_signals(
                 amount,
                 key,
             } => {
-                tracing::info!(%customer, %amount, %key, "automatic top-up due");
+                // Charged through the payment provider; the webhook credits it.
+                match state
+                    .payments
+                    .top_up(&customer, amount, &key, chrono::Utc::now())
+                    .await
+                {
+                    Ok(_) => tracing::info!(%customer, %amount, "automatic top-up started"),
+                    Err(error) => {
+                        tracing::warn!(%customer, %amount, %error, "automatic top-up not started");
+                    }
+                }
             }
             WalletSignal::Suspended { order } => {
                 tracing::info!(%order, "order suspended: its wallet reached the floor");
