@@ -11,7 +11,6 @@ use chrono::{Datelike, Duration, NaiveDate, Utc};
 use rust_decimal_macros::dec;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shiyun_core::billing::IssuerId;
 use shiyun_core::billing::payments::{AttemptStatus, PaymentAttemptId};
 use shiyun_core::money::Currency;
 use shiyun_server::settings::PaymentProviderKind;
@@ -23,7 +22,7 @@ const WEBHOOK_SECRET: &str = "whsec_test_0123456789abcdef";
 
 /// A server whose payments go to `stripe`, retrying failures 1, 2 and 3
 /// hours after the first.
-async fn app_with(stripe: &FakeStripe, backend: crate::helpers::Backend) -> TestApp {
+pub(crate) async fn app_with(stripe: &FakeStripe, backend: crate::helpers::Backend) -> TestApp {
     let base = stripe.base_url().to_owned();
     TestApp::spawn_with(
         backend,
@@ -124,7 +123,7 @@ impl std::io::Write for LogWriter {
 }
 
 /// Posts a webhook delivery; answers the status and body.
-async fn deliver(app: &TestApp, payload: &str, header: Option<&str>) -> (u16, Value) {
+pub(crate) async fn deliver(app: &TestApp, payload: &str, header: Option<&str>) -> (u16, Value) {
     let mut request = app
         .client
         .post(app.url("/v1/webhooks/stripe"))
@@ -139,7 +138,7 @@ async fn deliver(app: &TestApp, payload: &str, header: Option<&str>) -> (u16, Va
 }
 
 /// `payload` signed now with the endpoint's secret.
-fn signed(payload: &str) -> String {
+pub(crate) fn signed(payload: &str) -> String {
     signature(payload, WEBHOOK_SECRET, Utc::now().timestamp())
 }
 
@@ -401,7 +400,7 @@ async fn balance(app: &TestApp, customer: &str) -> Option<rust_decimal::Decimal>
     let customer = customer.to_owned();
     tokio::task::spawn_blocking(move || {
         wallets
-            .get_wallet(&IssuerId::marketplace(), &customer, Currency::CNY)
+            .wallet(&customer, Currency::CNY)
             .unwrap()
             .map(|w| w.balance.amount())
     })
