@@ -666,11 +666,14 @@ fn finalize_in(
             args![issuer.as_str(), &invoice.customer, &code],
         )?;
         let mut balances: Vec<Decimal> = notes.iter().map(|n| from_scaled(n.remaining)).collect();
-        balances.push(
-            prepaid
-                .as_ref()
-                .map_or(Decimal::ZERO, |p| from_scaled(p.value)),
-        );
+        // Prepaid credit is drawn in whole minor units, so a total stays in
+        // them; a wallet's sub-cent remainder waits for the next invoice.
+        balances.push(prepaid.as_ref().map_or(Decimal::ZERO, |p| {
+            from_scaled(p.value).round_dp_with_strategy(
+                invoice.currency.minor_units(),
+                rust_decimal::RoundingStrategy::ToZero,
+            )
+        }));
         let takes = draw_down(from_scaled(sums.due), &balances)
             .into_iter()
             .map(|take| scaled(take, "balance"))

@@ -207,3 +207,144 @@ on_both_backends! {
         assert_eq!(standing["stable_since"], stable["standing"]["stable_since"]);
     }
 }
+
+/// The wallet balance a tenant reads over HTTP (none before its first credit).
+async fn wallet_balance(app: &TestApp, token: Option<&str>) -> Option<rust_decimal::Decimal> {
+    let wallets = app.expect(200, "GET", "/v1/wallets", token, None).await;
+    wallets["wallets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["currency"] == "CNY")
+        .map(|w| {
+            let amount = if w["balance"].is_object() {
+                &w["balance"]["amount"]
+            } else {
+                &w["balance"]
+            };
+            amount.as_str().unwrap().parse().unwrap()
+        })
+}
+
+/// A top-up paid through Stripe: started by the tenant, confirmed by
+/// Stripe's signed webhook.
+async fn top_up_through_stripe(
+    app: &TestApp,
+    stripe: &shiyun_tests::stripe::FakeStripe,
+    token: Option<&str>,
+    amount: &str,
+    key: &str,
+) {
+    let started = app
+        .expect(
+            200,
+            "POST",
+            "/v1/wallets/CNY/top-ups",
+            token,
+            Some(json!({"amount": amount, "idempotency_key": key})),
+        )
+        .await;
+    let intent = started["attempt"]["provider_reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let paid = stripe.succeed(&intent);
+    let payload =
+        shiyun_tests::stripe::event(&format!("evt_{key}"), "payment_intent.succeeded", &paid);
+    let (status, receipt) =
+        crate::payments::deliver(app, &payload, Some(&crate::payments::signed(&payload))).await;
+    assert_eq!(
+        (status, &receipt["outcome"]),
+        (200, &json!("processed")),
+        "{receipt}"
+    );
+}
+
+on_both_backends! {
+    async fn a_new_user_prepays_runs_dry_resumes_and_pays_postpaid_through_stripe(backend: Backend) {
+        let stripe = shiyun_tests::stripe::FakeStripe::start().unwrap();
+        let app = crate::payments::app_with(&stripe, backend).await;
+        let (_, hit) = storefront_listing(&app).await;
+
+        // 1. Register, search a listing, order it prepaid, top up the wallet.
+        let mut buyer = app.sign_up("prepaid@example.com").await;
+        let tenant = app.found_enterprise(&mut buyer, "Prepaid Cloud").await;
+        let token = Some(buyer.access.as_str());
+        let placed = app.expect(201, "POST", "/v1/orders", token, Some(json!({
+            "listing": hit["id"], "quantity": "1", "payment_mode": "prepaid", "idempotency_key": "prepaid-1"
+        }))).await;
+        let order = placed["order"].clone();
+        let id = order["id"].as_str().unwrap().to_owned();
+        let meter = order["meter"].as_str().unwrap().to_owned();
+        let sale: rust_decimal::Decimal = order["price"]["sale"]["amount"].as_str().unwrap().parse().unwrap();
+        assert!(sale > rust_decimal::Decimal::ZERO);
+        top_up_through_stripe(&app, &stripe, token, "10.00", "first").await;
+        assert_eq!(wallet_balance(&app, token).await, Some(rust_decimal_macros::dec!(10)));
+        app.expect(200, "PUT", "/v1/wallets/CNY/settings", token, Some(json!({"low_balance_threshold": "5"}))).await;
+
+        // 2. Usage: the balance falls, then the floor stops it and suspends the order.
+        let when = (Utc::now() - Duration::minutes(1)).to_rfc3339();
+        let hours = |budget: rust_decimal::Decimal| (budget / sale).floor();
+        let first = hours(rust_decimal_macros::dec!(8)).max(rust_decimal::Decimal::ONE);
+        let usage = |key: &str, quantity: rust_decimal::Decimal| json!({"events": [{
+            "idempotency_key": key, "customer": tenant, "meter": meter, "timestamp": when,
+            "properties": {"quantity": quantity.to_string()}
+        }]});
+        let report = app.expect(200, "POST", "/v1/usage/events", token, Some(usage("u-1", first))).await;
+        assert_eq!(report["accepted"], 1, "{report}");
+        let left = wallet_balance(&app, token).await.unwrap();
+        assert_eq!(left, rust_decimal_macros::dec!(10) - (first * sale).round_dp(6));
+        if left < rust_decimal_macros::dec!(5) {
+            let mail = app.mail_to("prepaid@example.com").await;
+            assert!(mail.contains("running low") || mail.contains("fell below"), "{mail}");
+        }
+        let too_much = hours(left) + rust_decimal::Decimal::ONE;
+        let report = app.expect(200, "POST", "/v1/usage/events", token, Some(usage("u-2", too_much))).await;
+        assert_eq!(report["results"][0]["status"], "rejected", "{report}");
+        assert_eq!(report["results"][0]["error"]["code"], "insufficient_balance", "{report}");
+        let suspended = app.expect(200, "GET", &format!("/v1/orders/{id}"), token, None).await;
+        assert_eq!(suspended["order"]["suspended"], true);
+        assert_eq!(wallet_balance(&app, token).await, Some(left), "nothing was billed into debt");
+
+        // 3. Top up again: the order resumes and the same usage goes through.
+        top_up_through_stripe(&app, &stripe, token, "20.00", "second").await;
+        let resumed = app.expect(200, "GET", &format!("/v1/orders/{id}"), token, None).await;
+        assert_eq!(resumed["order"]["suspended"], false);
+        let report = app.expect(200, "POST", "/v1/usage/events", token, Some(usage("u-2", too_much))).await;
+        assert_eq!(report["accepted"], 1, "{report}");
+        let ledger = app.expect(200, "GET", "/v1/wallets/CNY/ledger", token, None).await;
+        assert!(ledger.to_string().contains("usage:u-2"), "{ledger}");
+
+        // 4. A postpaid order: the invoice, the Stripe payment, paid after the webhook.
+        let postpaid = app.expect(201, "POST", "/v1/orders", token, Some(json!({
+            "listing": hit["id"], "quantity": "1", "payment_mode": "postpaid", "idempotency_key": "postpaid-1"
+        }))).await;
+        let post_meter = postpaid["order"]["meter"].as_str().unwrap().to_owned();
+        let report = app.expect(200, "POST", "/v1/usage/events", token, Some(json!({"events": [{
+            "idempotency_key": "p-1", "customer": tenant, "meter": post_meter, "timestamp": when,
+            "properties": {"quantity": "100"}
+        }]}))).await;
+        assert_eq!(report["accepted"], 1, "{report}");
+        let state = app.state.clone();
+        tokio::task::spawn_blocking(move || state.market.billing().bill_run(next_month()))
+            .await
+            .unwrap()
+            .unwrap();
+        let invoices = app.expect(200, "GET", "/v1/invoices", token, None).await;
+        let due = invoices["invoices"].as_array().unwrap().iter()
+            .find(|i| i["lines"].as_array().unwrap().iter().any(|l| l["meter"] == json!(post_meter)))
+            .cloned()
+            .unwrap();
+        assert_eq!(due["status"], "finalized", "{due}");
+        let invoice = due["id"].as_str().unwrap().to_owned();
+        let started = app.expect(200, "POST", &format!("/v1/invoices/{invoice}/payments"), token, None).await;
+        let intent = started["attempt"]["provider_reference"].as_str().unwrap().to_owned();
+        let paid = stripe.succeed(&intent);
+        let payload = shiyun_tests::stripe::event("evt_postpaid", "payment_intent.succeeded", &paid);
+        let (status, _) = crate::payments::deliver(&app, &payload, Some(&crate::payments::signed(&payload))).await;
+        assert_eq!(status, 200);
+        let after = app.expect(200, "GET", "/v1/invoices", token, None).await;
+        let settled = after["invoices"].as_array().unwrap().iter().find(|i| i["id"] == json!(invoice)).unwrap();
+        assert_eq!(settled["status"], "paid", "{settled}");
+    }
+}
