@@ -1546,7 +1546,7 @@ impl UserCentre {
 
     /// Tells `tenant` that its prepaid wallet in `currency` fell below
     /// `threshold` (amounts as decimal text). Returns whether anyone was
-    /// found to tell (see [`UserCentre::notify_tenant`]).
+    /// found to tell: the account itself or an enterprise's administrator.
     pub fn notify_low_balance(
         &self,
         tenant: &Tenant,
