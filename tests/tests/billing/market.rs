@@ -84,6 +84,25 @@ fn percent_rule(market: &Market, scope: MarginScope, percent: Decimal, at: &str)
         .unwrap();
 }
 
+/// The customer's invoices (the first ten).
+fn invoices_of(market: &Market, customer: &str) -> Vec<shiyun_core::billing::Invoice> {
+    market
+        .billing()
+        .store()
+        .list_invoices(
+            market.billing().id().unwrap(),
+            &shiyun_core::billing::InvoiceFilter {
+                customer: Some(customer.into()),
+                ..Default::default()
+            },
+            &shiyun_core::billing::PageAfter {
+                after: None,
+                limit: 10,
+            },
+        )
+        .unwrap()
+}
+
 fn rand_bytes(seed: &str) -> [u8; 16] {
     let mut bytes = [0u8; 16];
     for (i, b) in seed.bytes().enumerate() {
@@ -141,18 +160,7 @@ on_both_backends! {
 
         let run = market.billing().bill_run(at("2026-02-01T00:00:00Z")).unwrap();
         assert_eq!(run.finalized, 2);
-        let invoices = market
-            .billing()
-            .store()
-            .list_invoices(
-                market.billing().id().unwrap(),
-                &shiyun_core::billing::InvoiceFilter {
-                    customer: Some("acc_buyer".into()),
-                    ..Default::default()
-                },
-                &shiyun_core::billing::PageAfter { after: None, limit: 10 },
-            )
-            .unwrap();
+        let invoices = invoices_of(&market, "acc_buyer");
         assert_eq!(invoices.len(), 1);
         let line = &invoices[0].lines[0];
         assert_eq!(line.amount, dec!(42.60));
@@ -267,18 +275,7 @@ on_both_backends! {
 
         // Paid in advance: March's fee is invoiced once March has begun.
         market.billing().bill_run(at("2026-03-02T00:00:00Z")).unwrap();
-        let invoices = market
-            .billing()
-            .store()
-            .list_invoices(
-                market.billing().id().unwrap(),
-                &shiyun_core::billing::InvoiceFilter {
-                    customer: Some("acc_c".into()),
-                    ..Default::default()
-                },
-                &shiyun_core::billing::PageAfter { after: None, limit: 10 },
-            )
-            .unwrap();
+        let invoices = invoices_of(&market, "acc_c");
         let fees: Decimal = invoices
             .iter()
             .filter(|i| i.status != InvoiceStatus::Draft)
@@ -369,18 +366,7 @@ mod prepaid {
 
             // The month's invoice: three hours at the sale price, paid from the wallet.
             market.billing().bill_run(at("2026-06-01T00:00:00Z")).unwrap();
-            let invoices = market
-                .billing()
-                .store()
-                .list_invoices(
-                    market.billing().id().unwrap(),
-                    &shiyun_core::billing::InvoiceFilter {
-                        customer: Some("acc_pre".into()),
-                        ..Default::default()
-                    },
-                    &shiyun_core::billing::PageAfter { after: None, limit: 10 },
-                )
-                .unwrap();
+            let invoices = invoices_of(&market, "acc_pre");
             assert_eq!(invoices.len(), 1);
             let invoice = &invoices[0];
             assert_eq!(invoice.totals.subtotal.amount(), dec!(11.18));
