@@ -48,20 +48,33 @@ pub fn marketplace_wallets(store: Arc<dyn WalletStore>) -> Wallets {
 }
 
 /// A bill run now, under the job lock; `None` when another run holds it.
+/// Expired wallet credits are swept first, so their breakage is in the
+/// ledger before the period's invoices.
 pub fn locked_bill_run(
     billing: &Billing,
+    wallets: &Wallets,
     locks: &dyn JobLock,
 ) -> Result<Option<BillRunReport>, BillingError> {
     let Some(_guard) = locks.try_lock_job(BILL_RUN_JOB)? else {
         return Ok(None);
     };
-    billing.bill_run(Utc::now()).map(Some)
+    let now = Utc::now();
+    let expired = wallets.expire(now)?;
+    if !expired.is_empty() {
+        tracing::info!(expired = expired.len(), "wallet credits expired");
+    }
+    billing.bill_run(now).map(Some)
 }
 
 /// Runs bill runs on the settings' schedule while the server runs, each
 /// under the job lock so one instance runs it; aborting the task stops it
 /// between runs.
-pub async fn run_bill_runs(billing: Billing, locks: Arc<dyn JobLock>, settings: Settings) {
+pub async fn run_bill_runs(
+    billing: Billing,
+    wallets: Wallets,
+    locks: Arc<dyn JobLock>,
+    settings: Settings,
+) {
     let schedule = match settings.bill_run_schedule() {
         Ok(schedule) => schedule,
         Err(error) => {
@@ -76,9 +89,12 @@ pub async fn run_bill_runs(billing: Billing, locks: Arc<dyn JobLock>, settings: 
         let wait = (next - Utc::now()).to_std().unwrap_or_default();
         tokio::time::sleep(wait).await;
         let billing = billing.clone();
+        let wallets = wallets.clone();
         let locks = locks.clone();
-        let ran =
-            tokio::task::spawn_blocking(move || locked_bill_run(&billing, locks.as_ref())).await;
+        let ran = tokio::task::spawn_blocking(move || {
+            locked_bill_run(&billing, &wallets, locks.as_ref())
+        })
+        .await;
         match ran {
             Ok(Ok(Some(report))) => tracing::info!(
                 drafted = report.drafted,

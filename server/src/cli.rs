@@ -331,6 +331,7 @@ async fn serve(db: Database, settings: Settings, users: UserCentre) -> Result<()
     let index = open_search_index(&settings).await?;
     let state = AppState::new(db.clone(), users.clone(), settings.clone(), index);
     let (state_billing, state_locks) = (state.billing.clone(), state.job_lock.clone());
+    let state_wallets = state.wallets.clone();
     let state_payments = state.payments.clone();
     // Caught up before the port opens: the first search already answers.
     let (search, warmed) = SearchRuntime::start(&state).await?;
@@ -362,6 +363,7 @@ async fn serve(db: Database, settings: Settings, users: UserCentre) -> Result<()
             tokio::spawn(run_housekeeping(users, HOUSEKEEPING_EVERY)),
             tokio::spawn(crate::billing::run_bill_runs(
                 state_billing,
+                state_wallets,
                 state_locks.clone(),
                 settings.clone(),
             )),

@@ -198,8 +198,9 @@ pub async fn run_billing(settings: Settings, command: BillingCommand) -> Result<
 async fn bill_run(settings: Settings) -> Result<()> {
     let db = open_database(&settings).await?;
     let billing = crate::billing::marketplace(Arc::new(db.clone()), &settings);
+    let wallets = crate::billing::marketplace_wallets(Arc::new(db.clone()));
     let report = tokio::task::spawn_blocking(move || {
-        crate::billing::locked_bill_run(&billing, &db).map_err(|e| anyhow::anyhow!("{e}"))
+        crate::billing::locked_bill_run(&billing, &wallets, &db).map_err(|e| anyhow::anyhow!("{e}"))
     })
     .await??
     .ok_or_else(|| anyhow::anyhow!("a bill run is already running"))?;

@@ -490,9 +490,10 @@ pub async fn cancel_subscription(
     ))]
 pub async fn run_bill_run(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let billing = state.billing.clone();
+    let wallets = state.wallets.clone();
     let locks = state.job_lock.clone();
     let report = billed(move || {
-        crate::billing::locked_bill_run(&billing, locks.as_ref())?
+        crate::billing::locked_bill_run(&billing, &wallets, locks.as_ref())?
             .ok_or_else(|| BillingError::Conflict("a bill run is already running".into()))
     })
     .await?;

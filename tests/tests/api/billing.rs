@@ -133,7 +133,7 @@ on_both_backends! {
         let mut settings = shiyun_server::settings::Settings::defaults().unwrap();
         settings.billing.bill_run_schedule = "* * * * * *".into();
         let schedule = tokio::spawn(shiyun_server::billing::run_bill_runs(
-            app.state.billing.clone(), app.state.job_lock.clone(), settings,
+            app.state.billing.clone(), app.state.wallets.clone(), app.state.job_lock.clone(), settings,
         ));
         tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
         let none = app.expect(200, "GET", "/v1/billing/invoices", op, None).await;
