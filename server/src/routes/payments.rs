@@ -51,7 +51,8 @@ pub struct WebhookReceipt {
     responses(
         (status = 200, description = "processed now or before", body = WebhookReceipt),
         (status = 400, description = "a bad or stale signature, or not an event", body = ErrorEnvelope),
-        (status = 503, description = "stripe is not the provider, or a store is unavailable", body = ErrorEnvelope),
+        (status = 404, description = "stripe is not this server's payment provider", body = ErrorEnvelope),
+        (status = 503, description = "a store is unavailable", body = ErrorEnvelope),
     ))]
 pub async fn receive_stripe_webhook(
     state: web::Data<AppState>,
@@ -75,6 +76,11 @@ pub async fn receive_stripe_webhook(
             tracing::warn!(reason = error.reason(), %error, "stripe webhook refused");
             Err(PaymentError::Signature(error).into())
         }
+        // Without Stripe as the provider there is no webhook endpoint.
+        Err(PaymentError::NotConfigured(message)) => Err(ApiError::new(
+            shiyun_core::error::ErrorCode::NotFound,
+            message,
+        )),
         Err(error) => Err(error.into()),
     }
 }

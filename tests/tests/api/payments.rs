@@ -469,7 +469,7 @@ on_both_backends! {
         let op = app.operator().await;
         let payload = event("evt_1", "payment_intent.succeeded", &json!({"id": "pi_1"}));
         let (status, err) = deliver(&app, &payload, Some(&signed(&payload))).await;
-        assert_eq!((status, &err["error"]["code"]), (503, &json!("unavailable")), "{err}");
+        assert_eq!((status, &err["error"]["code"]), (404, &json!("not_found")), "{err}");
         let mut tenant = app.sign_up("transfer@example.com").await;
         let enterprise = app.found_enterprise(&mut tenant, "Transfer Cloud").await;
         app.expect(200, "PUT", &format!("/v1/billing/customers/{enterprise}"), Some(&op.access),
