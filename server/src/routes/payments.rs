@@ -63,6 +63,13 @@ pub async fn receive_stripe_webhook(
         .headers()
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
+    if signature.is_none() {
+        tracing::warn!(reason = "missing", "stripe webhook refused");
+        return Err(ApiError::invalid(
+            "stripe-signature",
+            "the Stripe-Signature header is required",
+        ));
+    }
     match state
         .payments
         .stripe_webhook(signature, &body, Utc::now())
