@@ -51,6 +51,7 @@
 pub mod billing;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod deploy;
 pub mod error;
 pub mod fx;
 pub mod geography;
