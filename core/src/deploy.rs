@@ -5,9 +5,12 @@
 //! rollbacks, metering) live in `shiyun-deploy`; specs are stored as the
 //! JSON that crate writes, so the store never interprets them.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::ValidationError;
 use crate::store::StoreResult;
 use crate::tenancy::ids::prefixed_id;
 use crate::tenancy::{AccountId, ProjectId, RowScope, Tenant};

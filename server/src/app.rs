@@ -18,6 +18,8 @@ use shiyun_core::billing::BillingStore;
 use shiyun_core::billing::market::MarketStore;
 use shiyun_core::billing::payments::PaymentStore;
 use shiyun_core::billing::wallet::WalletStore;
+use shiyun_core::deploy::DeployStore;
+use shiyun_deploy::engine::Deployer;
 use shiyun_core::error::ErrorCode;
 use shiyun_core::search::SearchStore;
 use shiyun_core::store::{
@@ -68,6 +70,8 @@ pub struct AppState {
     pub wallets: Wallets,
     /// The marketplace's payments (the provider of the settings).
     pub payments: Payments,
+    /// The deployment platform: clusters, projects, applications, releases.
+    pub deploy: Deployer,
 }
 
 impl AppState {
@@ -87,6 +91,7 @@ impl AppState {
             + MarketStore
             + WalletStore
             + PaymentStore
+            + DeployStore
             + JobLock
             + Clone
             + 'static,
@@ -103,6 +108,7 @@ impl AppState {
                 .with_wallets(Arc::new(store.clone()))
                 .with_market(market.clone());
         AppState {
+            deploy: crate::deploy::deployer(Arc::new(store.clone()), &settings),
             billing,
             market,
             wallets: crate::billing::marketplace_wallets(Arc::new(store.clone())),

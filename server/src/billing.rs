@@ -16,6 +16,14 @@ use crate::settings::Settings;
 /// The job lock's name for bill runs: one runs at a time across instances.
 pub const BILL_RUN_JOB: &str = "billing.bill_run";
 
+/// 32 random bytes for a key that lives as long as the process.
+pub(crate) fn random_key_bytes() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(&random_id_bytes());
+    key[16..].copy_from_slice(&random_id_bytes());
+    key
+}
+
 /// 16 random bytes for ids. The OS's source never fails on the platforms
 /// served; should it, a clock-and-counter mix still gives distinct ids.
 pub(crate) fn random_id_bytes() -> [u8; 16] {

@@ -333,6 +333,11 @@ async fn serve(db: Database, settings: Settings, users: UserCentre) -> Result<()
     let (state_billing, state_locks) = (state.billing.clone(), state.job_lock.clone());
     let state_wallets = state.wallets.clone();
     let state_payments = state.payments.clone();
+    let meter = crate::deploy::meter(
+        state.deploy.clone(),
+        state.billing.clone(),
+        Arc::new(settings.clone()),
+    );
     // Caught up before the port opens: the first search already answers.
     let (search, warmed) = SearchRuntime::start(&state).await?;
     tracing::info!(
@@ -371,6 +376,10 @@ async fn serve(db: Database, settings: Settings, users: UserCentre) -> Result<()
                 state_payments,
                 state_locks,
                 settings.clone(),
+            )),
+            tokio::spawn(crate::deploy::run_meter(
+                meter,
+                std::time::Duration::from_secs(settings.deploy.meter_interval_seconds.max(1)),
             )),
         ]
     } else {

@@ -193,6 +193,12 @@ impl From<shiyun_billing::BillingError> for ApiError {
     }
 }
 
+impl From<shiyun_deploy::engine::DeployError> for ApiError {
+    fn from(err: shiyun_deploy::engine::DeployError) -> Self {
+        ApiError::from_coded(&err)
+    }
+}
+
 impl From<shiyun_core::ValidationError> for ApiError {
     fn from(err: shiyun_core::ValidationError) -> Self {
         ApiError::invalid(err.field_name(), err.message())

@@ -17,6 +17,7 @@ pub mod app;
 pub mod auth;
 pub mod billing;
 pub mod cli;
+pub mod deploy;
 pub mod error;
 pub mod payments;
 pub mod routes;

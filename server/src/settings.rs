@@ -218,6 +218,10 @@ pub struct Settings {
     pub market: shiyun_billing::market::MarketSettings,
     /// Payments.
     pub payments: PaymentsSettings,
+    /// The deployment platform (`[deploy]`): the sealing key, builds, and
+    /// the prices running applications are metered at.
+    #[serde(default)]
+    pub deploy: crate::deploy::DeployConfig,
 }
 
 #[derive(Serialize)]

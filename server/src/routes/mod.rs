@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod changes;
+pub mod deploy;
 pub mod enterprises;
 pub mod fx_rates;
 pub mod health;

@@ -243,6 +243,35 @@ routes! {
     Post   "/v1/wallets/{currency}/top-ups"            may(P::WalletsTopup)        => payments::top_up_wallet;
     Post   "/v1/billing/invoices/{invoice}/refunds"    Operator                    => payments::refund_invoice;
 
+    // the deployment platform: clusters, projects on clusters, applications
+    Post   "/v1/clusters"                              Operator                    => deploy::register_cluster;
+    Get    "/v1/clusters"                              may(P::DeploymentsRead)     => deploy::list_clusters;
+    Put    "/v1/clusters/{cluster}/grants/{tenant}"    Operator                    => deploy::grant_cluster;
+    Delete "/v1/clusters/{cluster}/grants/{tenant}"    Operator                    => deploy::revoke_cluster;
+    Put    "/v1/projects/{project}/placement"          may(P::DeploymentsWrite)    => deploy::place_project;
+    Get    "/v1/projects/{project}/placement"          may(P::DeploymentsRead)     => deploy::get_placement;
+    Post   "/v1/projects/{project}/apps"               may(P::DeploymentsWrite)    => deploy::create_app;
+    Get    "/v1/projects/{project}/apps"               may(P::DeploymentsRead)     => deploy::list_project_apps;
+    Get    "/v1/apps"                                  may(P::DeploymentsRead)     => deploy::list_apps;
+    Get    "/v1/apps/{app}"                            may(P::DeploymentsRead)     => deploy::get_app;
+    Delete "/v1/apps/{app}"                            may(P::DeploymentsWrite)    => deploy::delete_app;
+    Post   "/v1/apps/{app}/releases"                   may(P::DeploymentsWrite)    => deploy::deploy_release;
+    Get    "/v1/apps/{app}/releases"                   may(P::DeploymentsRead)     => deploy::list_releases;
+    Get    "/v1/apps/{app}/releases/{version}"         may(P::DeploymentsRead)     => deploy::get_release;
+    Get    "/v1/apps/{app}/compare"                    may(P::DeploymentsRead)     => deploy::compare_releases;
+    Post   "/v1/apps/{app}/rollback"                   may(P::DeploymentsWrite)    => deploy::rollback_app;
+    Post   "/v1/apps/{app}/scale"                      may(P::DeploymentsWrite)    => deploy::scale_app;
+    Post   "/v1/apps/{app}/stop"                       may(P::DeploymentsWrite)    => deploy::stop_app;
+    Post   "/v1/apps/{app}/start"                      may(P::DeploymentsWrite)    => deploy::start_app;
+    Post   "/v1/apps/{app}/restart"                    may(P::DeploymentsWrite)    => deploy::restart_app;
+    Get    "/v1/apps/{app}/status"                     may(P::DeploymentsRead)     => deploy::app_status;
+    Get    "/v1/apps/{app}/logs"                       may(P::DeploymentsRead)     => deploy::app_logs;
+    Post   "/v1/apps/{app}/builds"                     may(P::DeploymentsWrite)    => deploy::start_build;
+    Get    "/v1/apps/{app}/builds/{build}"             may(P::DeploymentsRead)     => deploy::get_build;
+    Get    "/v1/apps/{app}/builds/{build}/logs"        may(P::DeploymentsRead)     => deploy::build_logs;
+    Post   "/v1/apps/{app}/builds/{build}/deploy"      may(P::DeploymentsWrite)    => deploy::deploy_build;
+    Get    "/v1/deployments/cost"                      may(P::DeploymentsRead)     => deploy::running_cost;
+
     // a partner cloud's own catalog
     Put    "/v1/partner/vendor"                        may(P::CatalogWrite)        => partner::put_partner_vendor;
     Get    "/v1/partner/vendor"                        may(P::CatalogWrite)        => partner::get_partner_vendor;
