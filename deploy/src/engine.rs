@@ -96,14 +96,25 @@ pub trait ClusterConnector: Send + Sync {
         record: &ClusterRecord,
         credential: &str,
     ) -> Result<Arc<dyn ClusterApi>, ClusterError>;
+
+    /// The in-process API server behind a simulated cluster this connector
+    /// made, for tests and the demo to steer (rollouts, logs).
+    fn simulated(&self, _id: &ClusterId) -> Option<crate::fake::FakeApiServer> {
+        None
+    }
 }
 
 /// Connects real clusters with `kube`, and simulated ones to a fresh
 /// in-process API server.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct KubeConnector {
-    /// Whether simulated clusters complete their rollouts (the default) or stall.
-    pub stall_simulated_rollouts: bool,
+    fakes: Arc<Mutex<HashMap<ClusterId, crate::fake::FakeApiServer>>>,
+}
+
+impl std::fmt::Debug for KubeConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KubeConnector(..)")
+    }
 }
 
 impl ClusterConnector for KubeConnector {
@@ -115,9 +126,10 @@ impl ClusterConnector for KubeConnector {
         match record.kind {
             ClusterKind::Simulated => {
                 let fake = crate::fake::FakeApiServer::new();
-                if self.stall_simulated_rollouts {
-                    fake.set_rollouts(crate::fake::Rollouts::Stall);
-                }
+                self.fakes
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(record.id.clone(), fake.clone());
                 let client = ::kube::Client::new(fake, "default");
                 Ok(Arc::new(crate::kube::KubeCluster::new(client)))
             }
@@ -130,6 +142,14 @@ impl ClusterConnector for KubeConnector {
                 Ok(Arc::new(cluster))
             }
         }
+    }
+
+    fn simulated(&self, id: &ClusterId) -> Option<crate::fake::FakeApiServer> {
+        self.fakes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
     }
 }
 
@@ -421,6 +441,11 @@ impl Deployer {
                 watchers: Mutex::new(Vec::new()),
             }),
         }
+    }
+
+    /// The in-process API server of a simulated cluster, once connected.
+    pub fn simulated(&self, id: &ClusterId) -> Option<crate::fake::FakeApiServer> {
+        self.inner.connector.simulated(id)
     }
 
     /// The store.
@@ -1471,7 +1496,7 @@ impl Deployer {
                             copy,
                             Some(version),
                             format!("automatic rollback of v{} to v{version}", release.version),
-                            true,
+                            false,
                             Utc::now(),
                         )
                         .await?;

@@ -9,6 +9,7 @@
 mod helpers;
 
 mod billing;
+mod deploy;
 mod errors;
 mod flows;
 mod isolation;
