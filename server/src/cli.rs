@@ -63,6 +63,9 @@ pub enum Command {
     /// Check the billing audit chain.
     #[command(subcommand)]
     Audit(crate::cli::billing::AuditCommand),
+    /// The deployment platform, as a client of the HTTP API: clusters,
+    /// projects, applications, releases, scale, rollback, status, logs, cost.
+    Deploy(crate::cli::deploy::DeployArgs),
 }
 
 /// `shiyun admin …`.
@@ -211,6 +214,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Billing(command) => crate::cli::billing::run_billing(settings, command).await,
         Command::Export(args) => crate::cli::billing::run_export(settings, args).await,
         Command::Audit(command) => crate::cli::billing::run_audit(settings, command).await,
+        Command::Deploy(args) => crate::cli::deploy::run(args).await,
     }
 }
 
@@ -556,6 +560,7 @@ fn parse_params(pairs: &[String]) -> Result<BTreeMap<String, String>> {
 
 pub mod billing;
 pub mod catalog;
+pub mod deploy;
 pub mod search;
 
 #[cfg(test)]
