@@ -581,6 +581,36 @@ impl Deployer {
         Ok(client)
     }
 
+    /// Applies every running application on a simulated cluster again:
+    /// the in-process API server starts empty with the process, while the
+    /// store remembers what should run. Returns the applications applied.
+    pub async fn reconcile_simulated(&self) -> DeployResult<usize> {
+        let apps = self.db(|s| s.list_running_apps()).await?;
+        let mut applied = 0;
+        for app in apps {
+            let scope = RowScope::whole(app.tenant.clone());
+            let project = app.project.clone();
+            let Some(placement) = self.db(move |s| s.get_placement(&scope, &project)).await? else {
+                continue;
+            };
+            let key = placement.cluster.clone();
+            let simulated = self
+                .db(move |s| s.get_cluster(&key))
+                .await?
+                .is_some_and(|c| c.kind == ClusterKind::Simulated);
+            if !simulated || app.current_release.is_none() {
+                continue;
+            }
+            let client = self.cluster(&placement.cluster).await?;
+            for manifest in render::project(&target_of(&placement)?) {
+                client.apply(&manifest).await?;
+            }
+            self.apply_current(&app, None).await?;
+            applied += 1;
+        }
+        Ok(applied)
+    }
+
     // ---------------------------------------------------------- placements
 
     /// Places a project on a cluster its tenant is granted (or changes its

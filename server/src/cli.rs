@@ -200,7 +200,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 &settings,
                 settings.accounts_config(signing_key(&settings)?),
             )?;
-            serve(db, settings, users).await
+            serve(db, settings, users, None).await
         }
         Command::Migrate => {
             open_database(&settings).await?;
@@ -331,9 +331,28 @@ pub async fn open_search_index(settings: &Settings) -> Result<Arc<CatalogIndex>>
     Ok(Arc::new(index))
 }
 
-async fn serve(db: Database, settings: Settings, users: UserCentre) -> Result<()> {
+/// Serves; with the demo operator's password, first deploys the demo's
+/// application (see [`crate::deploy::demo_application`]).
+async fn serve(
+    db: Database,
+    settings: Settings,
+    users: UserCentre,
+    demo_password: Option<String>,
+) -> Result<()> {
     let index = open_search_index(&settings).await?;
     let state = AppState::new(db.clone(), users.clone(), settings.clone(), index);
+    // Simulated clusters start empty with the process; the store says what runs.
+    match state.deploy.reconcile_simulated().await {
+        Ok(0) => {}
+        Ok(applied) => tracing::info!(applied, "applications applied again on simulated clusters"),
+        Err(error) => tracing::warn!(%error, "reconciling simulated clusters failed"),
+    }
+    if let Some(password) = &demo_password {
+        match crate::deploy::demo_application(&state, &users, DEMO_OPERATOR, password).await {
+            Ok(note) => eprintln!("{note}"),
+            Err(error) => eprintln!("demo application not deployed: {error:#}"),
+        }
+    }
     let (state_billing, state_locks) = (state.billing.clone(), state.job_lock.clone());
     let state_wallets = state.wallets.clone();
     let state_payments = state.payments.clone();
@@ -519,7 +538,7 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> Result<()> {
     eprintln!(
         "try: curl '{base}/v1/search?q=4%E6%A0%B88G%20%E4%B8%8A%E6%B5%B7&facets=vendor,category'"
     );
-    serve(db, settings, users).await
+    serve(db, settings, users, Some(password)).await
 }
 
 /// The operator account `shiyun demo` creates.

@@ -323,3 +323,115 @@ pub fn cost_preview(
         invoice,
     })
 }
+
+/// The demo's deployment: the demo operator's enterprise "Demo Shop", its
+/// project "storefront" on the simulated cluster "demo-sim", and one
+/// application "web" started an hour ago, so the meter's first pass reports
+/// its last minutes and the running cost shows at once. Repeating it on the
+/// same database reuses what exists. Answers what to try.
+pub async fn demo_application(
+    state: &crate::app::AppState,
+    users: &shiyun_accounts::UserCentre,
+    login: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    use anyhow::Context;
+    use shiyun_accounts::service::CallContext;
+    use shiyun_core::deploy::ClusterKind;
+    use shiyun_core::tenancy::Identity;
+    use shiyun_deploy::engine::{Actor, NewCluster};
+    use shiyun_deploy::model::{AppSpec, ProjectQuota};
+
+    let (users, login, password) = (users.clone(), login.to_owned(), password.to_owned());
+    let (principal, project, token) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let ctx = CallContext::default();
+        let tokens = users.login(&login, &password, &ctx)?;
+        let operator = users.authenticate(&tokens.access_token, &ctx)?;
+        let me = users.me(&operator)?;
+        let enterprise = match me.enterprises.iter().find(|(e, _)| e.name == "Demo Shop") {
+            Some((enterprise, _)) => enterprise.clone(),
+            None => users.create_enterprise(&operator, "Demo Shop", &ctx)?,
+        };
+        let tokens = users.switch_identity(&operator, Identity::Enterprise(enterprise.id), &ctx)?;
+        let principal = users.authenticate(&tokens.access_token, &ctx)?;
+        let project = match users
+            .list_projects(&principal)?
+            .into_iter()
+            .find(|p| p.name == "storefront")
+        {
+            Some(project) => project,
+            None => users.create_project(&principal, "storefront", &ctx)?,
+        };
+        Ok((principal, project, tokens.access_token))
+    })
+    .await??;
+    let deploy = &state.deploy;
+    let now = Utc::now();
+    let cluster = match deploy
+        .list_clusters()
+        .await?
+        .into_iter()
+        .find(|c| c.name == "demo-sim")
+    {
+        Some(cluster) => cluster,
+        None => {
+            deploy
+                .register_cluster(
+                    NewCluster {
+                        name: "demo-sim".to_owned(),
+                        kind: ClusterKind::Simulated,
+                        api_url: "http://simulated".to_owned(),
+                        credential_kind: "token".to_owned(),
+                        credential: String::new(),
+                    },
+                    now,
+                )
+                .await?
+        }
+    };
+    deploy.grant(&cluster.id, &principal.tenant, true).await?;
+    let actor = Actor {
+        scope: principal.scope(),
+        account: principal.account.clone(),
+    };
+    deploy
+        .place_project(&actor, &project.id, &cluster.id, ProjectQuota::default(), now)
+        .await?;
+    let existing = deploy
+        .list(&actor, Some(&project.id))
+        .await?
+        .into_iter()
+        .find(|a| a.name == "web");
+    let app = match existing {
+        Some(app) => app,
+        None => {
+            let spec: AppSpec = serde_json::from_value(json!({
+                "image": "nginx:1.27",
+                "ports": [{"name": "http", "port": 80}],
+                "env": {"SHOP_CURRENCY": "CNY"},
+                "config_files": [{"path": "/usr/share/nginx/html/index.html", "content": "<h1>拾云 demo shop</h1>\n"}],
+                "resources": {"cpu_millicores": 500, "memory_mib": 512},
+                "scale": {"mode": "fixed", "replicas": 2},
+                "health": {"http_path": "/", "port": 80},
+                "ingress": [{"host": "shop.demo.shiyun.local", "port": 80}],
+            }))
+            .context("the demo spec")?;
+            // Started an hour ago: the meter's first pass has minutes to report.
+            deploy
+                .create_app(&actor, &project.id, "web", spec, true, now - chrono::Duration::hours(1))
+                .await?
+                .0
+        }
+    };
+    let base = format!("http://{}", state.settings.bind);
+    Ok(format!(
+        "demo application: `web` ({}) in project storefront ({}) of Demo Shop, on the simulated cluster demo-sim; \
+         the meter reports its vCPU and memory minutes into billing.\n\
+         its running cost (token valid {} min): curl -s {base}/v1/deployments/cost -H 'authorization: Bearer {token}'\n\
+         its status: curl -s {base}/v1/apps/{}/status -H 'authorization: Bearer {token}'",
+        app.id,
+        project.id,
+        state.settings.auth.access_ttl_seconds / 60,
+        app.id,
+    ))
+}
