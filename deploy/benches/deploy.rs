@@ -7,7 +7,11 @@
 //!
 //! `cargo bench -p shiyun-deploy --bench deploy` (`DEPLOY_BENCH_APPS` to change 1000).
 
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark fails loudly")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark fails loudly"
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -115,12 +119,20 @@ async fn main() {
             let body = serde_json::to_vec(manifest).unwrap();
             let request = http::Request::builder()
                 .method("PATCH")
-                .uri(format!("{}?fieldManager=shiyun&force=true", path_of(manifest)))
+                .uri(format!(
+                    "{}?fieldManager=shiyun&force=true",
+                    path_of(manifest)
+                ))
                 .header("content-type", "application/apply-patch+yaml")
                 .body(kube::client::Body::from(body))
                 .unwrap();
             let response = fake.ready().await.unwrap().call(request).await.unwrap();
-            assert!(response.status().is_success(), "{} {}", path_of(manifest), response.status());
+            assert!(
+                response.status().is_success(),
+                "{} {}",
+                path_of(manifest),
+                response.status()
+            );
             requests += 1;
         }
     }
@@ -140,9 +152,18 @@ async fn main() {
     let platform_took = started.elapsed();
     println!("apps = {count} apps");
     println!("objects = {requests} objects");
-    println!("render = {:.0} apps/s", count as f64 / render_took.as_secs_f64());
-    println!("render_and_apply = {:.0} apps/s", count as f64 / platform_took.as_secs_f64());
-    println!("raw_apply_baseline = {:.0} apps/s", count as f64 / raw_took.as_secs_f64());
+    println!(
+        "render = {:.0} apps/s",
+        count as f64 / render_took.as_secs_f64()
+    );
+    println!(
+        "render_and_apply = {:.0} apps/s",
+        count as f64 / platform_took.as_secs_f64()
+    );
+    println!(
+        "raw_apply_baseline = {:.0} apps/s",
+        count as f64 / raw_took.as_secs_f64()
+    );
     println!(
         "apply_ratio = {:.2} x",
         raw_took.as_secs_f64() / platform_took.as_secs_f64()
@@ -183,7 +204,11 @@ async fn main() {
         found += task.await.unwrap();
     }
     let cache_took = started.elapsed();
-    assert_eq!(found, readers * per_reader, "every status read finds its app");
+    assert_eq!(
+        found,
+        readers * per_reader,
+        "every status read finds its app"
+    );
 
     let client = kube::Client::new(fake.clone(), "default");
     let started = Instant::now();

@@ -242,8 +242,12 @@ pub trait ClusterApi: Send + Sync {
     async fn apply(&self, manifest: &Manifest) -> Result<(), ClusterError>;
 
     /// Sets a Deployment's replicas through the scale subresource.
-    async fn scale(&self, namespace: &str, deployment: &str, replicas: i32)
-    -> Result<(), ClusterError>;
+    async fn scale(
+        &self,
+        namespace: &str,
+        deployment: &str,
+        replicas: i32,
+    ) -> Result<(), ClusterError>;
 
     /// A Deployment's rollout progress, read from the API server (not the
     /// cache: the engine waits on it). `None` when it does not exist.

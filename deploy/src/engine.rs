@@ -25,8 +25,8 @@ use shiyun_core::tenancy::{AccountId, ProjectId, RowScope, Tenant};
 
 use crate::cluster::{ClusterApi, ClusterError, JobState, LiveStatus, LogOptions, LogStream};
 use crate::model::{
-    APP_LABEL, AppSpec, ProjectQuota, ProjectTarget, RenderInput, ScaleSpec,
-    ServiceAddress, check_app_name, namespace_of, service_host,
+    APP_LABEL, AppSpec, ProjectQuota, ProjectTarget, RenderInput, ScaleSpec, ServiceAddress,
+    check_app_name, namespace_of, service_host,
 };
 use crate::render::{self, BuildSettings, BuildSource};
 use crate::seal::{SealError, Sealer};
@@ -201,7 +201,11 @@ impl ClusterView {
             api_url: record.api_url.clone(),
             credential_kind: record.credential_kind.clone(),
             grants: if with_grants {
-                record.grants.iter().map(|t| t.as_str().to_owned()).collect()
+                record
+                    .grants
+                    .iter()
+                    .map(|t| t.as_str().to_owned())
+                    .collect()
             } else {
                 Vec::new()
             },
@@ -483,7 +487,9 @@ impl Deployer {
             .into());
         }
         if !matches!(new.credential_kind.as_str(), "kubeconfig" | "token") {
-            return Err(ValidationError::new("credential_kind", "must be `kubeconfig` or `token`").into());
+            return Err(
+                ValidationError::new("credential_kind", "must be `kubeconfig` or `token`").into(),
+            );
         }
         if new.kind == ClusterKind::Kubernetes {
             let url_ok = new.api_url.starts_with("https://") || new.api_url.starts_with("http://");
@@ -507,12 +513,14 @@ impl Deployer {
         // Proves the credential makes a client before anything is stored.
         let client = self.inner.connector.connect(&record, &new.credential)?;
         let stored = record.clone();
-        self.db(move |s| s.create_cluster(&stored)).await.map_err(|e| match e {
-            DeployError::Store(StoreError::AlreadyExists { .. }) => {
-                DeployError::Conflict(format!("a cluster is named `{}` already", record.name))
-            }
-            other => other,
-        })?;
+        self.db(move |s| s.create_cluster(&stored))
+            .await
+            .map_err(|e| match e {
+                DeployError::Store(StoreError::AlreadyExists { .. }) => {
+                    DeployError::Conflict(format!("a cluster is named `{}` already", record.name))
+                }
+                other => other,
+            })?;
         self.inner
             .clusters
             .lock()
@@ -712,12 +720,14 @@ impl Deployer {
         };
         self.check_dependencies(actor, &app, &spec).await?;
         let stored = app.clone();
-        self.db(move |s| s.create_app(&stored)).await.map_err(|e| match e {
-            DeployError::Store(StoreError::AlreadyExists { .. }) => DeployError::Conflict(format!(
-                "project `{project}` has an application named `{name}` already"
-            )),
-            other => other,
-        })?;
+        self.db(move |s| s.create_app(&stored))
+            .await
+            .map_err(|e| match e {
+                DeployError::Store(StoreError::AlreadyExists { .. }) => DeployError::Conflict(
+                    format!("project `{project}` has an application named `{name}` already"),
+                ),
+                other => other,
+            })?;
         let release = self
             .release(actor, &app, spec, None, "deploy".to_owned(), wait, now)
             .await?;
@@ -764,10 +774,15 @@ impl Deployer {
                 .iter()
                 .find(|r| {
                     r.version < current
-                        && matches!(r.status, ReleaseStatus::Succeeded | ReleaseStatus::Superseded)
+                        && matches!(
+                            r.status,
+                            ReleaseStatus::Succeeded | ReleaseStatus::Superseded
+                        )
                 })
                 .ok_or_else(|| {
-                    DeployError::Conflict("no earlier release ran successfully to roll back to".into())
+                    DeployError::Conflict(
+                        "no earlier release ran successfully to roll back to".into(),
+                    )
                 })?,
         };
         let stored: StoredRelease = parse_release(target)?;
@@ -803,11 +818,22 @@ impl Deployer {
         let release = self.current(&app).await?;
         let stored = parse_release(&release)?;
         let request = match (stored.spec.scale, request) {
-            (ScaleSpec::Fixed { .. }, ScaleRequest { replicas: Some(n), min: None, max: None }) => {
+            (
+                ScaleSpec::Fixed { .. },
+                ScaleRequest {
+                    replicas: Some(n),
+                    min: None,
+                    max: None,
+                },
+            ) => {
                 if n > 100 {
                     return Err(ValidationError::new("replicas", "must be 0-100").into());
                 }
-                ScaleRequest { replicas: Some(n), min: None, max: None }
+                ScaleRequest {
+                    replicas: Some(n),
+                    min: None,
+                    max: None,
+                }
             }
             (ScaleSpec::Fixed { .. }, _) => {
                 return Err(ValidationError::new(
@@ -816,12 +842,30 @@ impl Deployer {
                 )
                 .into());
             }
-            (ScaleSpec::Auto { .. }, ScaleRequest { replicas: Some(n), min: None, max: None }) => {
-                ScaleRequest { replicas: None, min: Some(n), max: Some(n) }
-            }
-            (ScaleSpec::Auto { .. }, ScaleRequest { replicas: None, min: Some(min), max: Some(max) }) => {
-                ScaleRequest { replicas: None, min: Some(min), max: Some(max) }
-            }
+            (
+                ScaleSpec::Auto { .. },
+                ScaleRequest {
+                    replicas: Some(n),
+                    min: None,
+                    max: None,
+                },
+            ) => ScaleRequest {
+                replicas: None,
+                min: Some(n),
+                max: Some(n),
+            },
+            (
+                ScaleSpec::Auto { .. },
+                ScaleRequest {
+                    replicas: None,
+                    min: Some(min),
+                    max: Some(max),
+                },
+            ) => ScaleRequest {
+                replicas: None,
+                min: Some(min),
+                max: Some(max),
+            },
             (ScaleSpec::Auto { .. }, _) => {
                 return Err(ValidationError::new(
                     "min",
@@ -839,7 +883,11 @@ impl Deployer {
         match request.replicas {
             Some(replicas) => {
                 client
-                    .scale(&target.namespace, &app.name, i32::try_from(replicas).unwrap_or(100))
+                    .scale(
+                        &target.namespace,
+                        &app.name,
+                        i32::try_from(replicas).unwrap_or(100),
+                    )
                     .await?;
             }
             None => {
@@ -862,7 +910,12 @@ impl Deployer {
 
     /// Stops: replicas to 0 (an autoscaler is removed first: it cannot go
     /// to 0); every other object is kept.
-    pub async fn stop(&self, actor: &Actor, id: &AppId, now: DateTime<Utc>) -> DeployResult<AppView> {
+    pub async fn stop(
+        &self,
+        actor: &Actor,
+        id: &AppId,
+        now: DateTime<Utc>,
+    ) -> DeployResult<AppView> {
         let mut app = self.live_app(actor, id).await?;
         let (client, target) = self.target(&app).await?;
         client
@@ -877,7 +930,12 @@ impl Deployer {
     }
 
     /// Starts a stopped application at its release's (or manual) scale.
-    pub async fn start(&self, actor: &Actor, id: &AppId, now: DateTime<Utc>) -> DeployResult<AppView> {
+    pub async fn start(
+        &self,
+        actor: &Actor,
+        id: &AppId,
+        now: DateTime<Utc>,
+    ) -> DeployResult<AppView> {
         let mut app = self.live_app(actor, id).await?;
         app.state = AppLifecycle::Running;
         app.updated_at = now;
@@ -888,7 +946,12 @@ impl Deployer {
     }
 
     /// Restarts every pod (a rolling restart through the pod template).
-    pub async fn restart(&self, actor: &Actor, id: &AppId, now: DateTime<Utc>) -> DeployResult<AppView> {
+    pub async fn restart(
+        &self,
+        actor: &Actor,
+        id: &AppId,
+        now: DateTime<Utc>,
+    ) -> DeployResult<AppView> {
         let app = self.live_app(actor, id).await?;
         if app.state == AppLifecycle::Stopped {
             return Err(DeployError::Conflict("the application is stopped".into()));
@@ -899,7 +962,12 @@ impl Deployer {
 
     /// Deletes everything the application owns in the cluster (found by
     /// its label); its record and releases stay, marked deleted.
-    pub async fn delete(&self, actor: &Actor, id: &AppId, now: DateTime<Utc>) -> DeployResult<usize> {
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        id: &AppId,
+        now: DateTime<Utc>,
+    ) -> DeployResult<usize> {
         let mut app = self.live_app(actor, id).await?;
         let (client, target) = self.target(&app).await?;
         let deleted = client
@@ -919,7 +987,11 @@ impl Deployer {
     }
 
     /// The applications the caller sees, in a project or all.
-    pub async fn list(&self, actor: &Actor, project: Option<&ProjectId>) -> DeployResult<Vec<AppView>> {
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        project: Option<&ProjectId>,
+    ) -> DeployResult<Vec<AppView>> {
         let (scope, project) = (actor.scope.clone(), project.cloned());
         let apps = self
             .db(move |s| s.list_apps(&scope, project.as_ref()))
@@ -993,7 +1065,12 @@ impl Deployer {
     }
 
     /// One release.
-    pub async fn release_of(&self, actor: &Actor, id: &AppId, version: u32) -> DeployResult<ReleaseView> {
+    pub async fn release_of(
+        &self,
+        actor: &Actor,
+        id: &AppId,
+        version: u32,
+    ) -> DeployResult<ReleaseView> {
         let app = self.app_record(actor, id).await?;
         let key = app.id.clone();
         let release = self
@@ -1014,7 +1091,12 @@ impl Deployer {
         let a = self.release_of(actor, id, from).await?;
         let b = self.release_of(actor, id, to).await?;
         let mut changes = Vec::new();
-        diff("", Some(&to_json(&a.spec)?), Some(&to_json(&b.spec)?), &mut changes);
+        diff(
+            "",
+            Some(&to_json(&a.spec)?),
+            Some(&to_json(&b.spec)?),
+            &mut changes,
+        );
         Ok(changes)
     }
 
@@ -1030,7 +1112,9 @@ impl Deployer {
         now: DateTime<Utc>,
     ) -> DeployResult<BuildView> {
         let settings = self.inner.settings.builds.clone().ok_or_else(|| {
-            DeployError::Conflict("builds are not configured (deploy.builder_image, deploy.registry)".into())
+            DeployError::Conflict(
+                "builds are not configured (deploy.builder_image, deploy.registry)".into(),
+            )
         })?;
         if !source.repository.starts_with("https://")
             || source.repository.len() > 512
@@ -1055,7 +1139,9 @@ impl Deployer {
             app.name,
             job_name
         );
-        let job = render::build_job(&target, &app.id, &app.name, &job_name, &source, &image, &settings);
+        let job = render::build_job(
+            &target, &app.id, &app.name, &job_name, &source, &image, &settings,
+        );
         let record = BuildRecord {
             id: build_id,
             app: app.id.clone(),
@@ -1073,7 +1159,12 @@ impl Deployer {
     }
 
     /// A build, its state read from its Job.
-    pub async fn build(&self, actor: &Actor, id: &AppId, build: &BuildId) -> DeployResult<BuildView> {
+    pub async fn build(
+        &self,
+        actor: &Actor,
+        id: &AppId,
+        build: &BuildId,
+    ) -> DeployResult<BuildView> {
         let app = self.app_record(actor, id).await?;
         let (key, build_key) = (app.id.clone(), build.clone());
         let mut record = self
@@ -1144,8 +1235,16 @@ impl Deployer {
         let mut stored = parse_release(&current)?;
         stored.spec.image = view.image.clone();
         stored.image_digest = digest_of(&view.image);
-        self.release_stored(actor, &app, stored, None, format!("deploy build {build}"), wait, now)
-            .await
+        self.release_stored(
+            actor,
+            &app,
+            stored,
+            None,
+            format!("deploy build {build}"),
+            wait,
+            now,
+        )
+        .await
     }
 
     // ------------------------------------------------------------ internals
@@ -1193,7 +1292,12 @@ impl Deployer {
     }
 
     /// Dependencies must be other live applications of the same project.
-    async fn check_dependencies(&self, actor: &Actor, app: &AppRecord, spec: &AppSpec) -> DeployResult<()> {
+    async fn check_dependencies(
+        &self,
+        actor: &Actor,
+        app: &AppRecord,
+        spec: &AppSpec,
+    ) -> DeployResult<()> {
         if spec.dependencies.is_empty() {
             return Ok(());
         }
@@ -1215,7 +1319,11 @@ impl Deployer {
     }
 
     /// A spec sent back with `***` secret values keeps the stored values.
-    async fn keep_hidden_secrets(&self, app: &AppRecord, mut spec: AppSpec) -> DeployResult<AppSpec> {
+    async fn keep_hidden_secrets(
+        &self,
+        app: &AppRecord,
+        mut spec: AppSpec,
+    ) -> DeployResult<AppSpec> {
         if !spec.secrets.values().any(|v| v == "***") || app.current_release.is_none() {
             return Ok(spec);
         }
@@ -1308,7 +1416,12 @@ impl Deployer {
             .and_then(|v| serde_json::from_value(v.clone()).ok());
         let replicas = match (app.state, manual) {
             (AppLifecycle::Stopped | AppLifecycle::Deleted, _) => 0,
-            (_, Some(ScaleRequest { replicas: Some(n), .. })) => n,
+            (
+                _,
+                Some(ScaleRequest {
+                    replicas: Some(n), ..
+                }),
+            ) => n,
             _ => stored.spec.desired_replicas(),
         };
         let bounds = manual.and_then(|m| Some((m.min?, m.max?)));
@@ -1363,7 +1476,11 @@ impl Deployer {
     }
 
     /// Applies the current release again (start, restart, reconcile).
-    async fn apply_current(&self, app: &AppRecord, restarted_at: Option<String>) -> DeployResult<()> {
+    async fn apply_current(
+        &self,
+        app: &AppRecord,
+        restarted_at: Option<String>,
+    ) -> DeployResult<()> {
         let release = self.current(app).await?;
         let (client, target) = self.target(app).await?;
         let manifests = self
@@ -1398,7 +1515,13 @@ impl Deployer {
         if let Err(error) = applied {
             let (key, version, reason) = (app.id.clone(), release.version, error.to_string());
             self.db(move |s| {
-                s.set_release_status(&key, version, ReleaseStatus::Failed, Some(&reason), Utc::now())
+                s.set_release_status(
+                    &key,
+                    version,
+                    ReleaseStatus::Failed,
+                    Some(&reason),
+                    Utc::now(),
+                )
             })
             .await?;
             return Err(error);
@@ -1460,10 +1583,9 @@ impl Deployer {
             // A newer release took over: this one is superseded, not failed.
             let key = app.id.clone();
             let latest = self.db(move |s| s.get_app_unscoped(&key)).await?;
-            if latest
-                .as_ref()
-                .is_some_and(|a| a.current_release != Some(release.version) || a.state == AppLifecycle::Deleted)
-            {
+            if latest.as_ref().is_some_and(|a| {
+                a.current_release != Some(release.version) || a.state == AppLifecycle::Deleted
+            }) {
                 return self
                     .set_status(&app.id, release.version, ReleaseStatus::Superseded, None)
                     .await;
@@ -1501,13 +1623,21 @@ impl Deployer {
             Some(reason) => {
                 tracing::warn!(app = %app.id, version = release.version, %reason, "rollout failed");
                 let failed = self
-                    .set_status(&app.id, release.version, ReleaseStatus::Failed, Some(reason))
+                    .set_status(
+                        &app.id,
+                        release.version,
+                        ReleaseStatus::Failed,
+                        Some(reason),
+                    )
                     .await?;
                 if stored.spec.rollout.auto_rollback {
                     let releases = self.releases_of(&app.id).await?;
                     if let Some(good) = releases.iter().find(|r| {
                         r.version < release.version
-                            && matches!(r.status, ReleaseStatus::Succeeded | ReleaseStatus::Superseded)
+                            && matches!(
+                                r.status,
+                                ReleaseStatus::Succeeded | ReleaseStatus::Superseded
+                            )
                     }) {
                         let actor = Actor {
                             scope: RowScope::whole(app.tenant.clone()),
@@ -1568,7 +1698,11 @@ impl Deployer {
                     .ingress
                     .iter()
                     .map(|rule| {
-                        let scheme = if rule.tls_secret.is_some() { "https" } else { "http" };
+                        let scheme = if rule.tls_secret.is_some() {
+                            "https"
+                        } else {
+                            "http"
+                        };
                         format!("{scheme}://{}{}", rule.host, rule.path)
                     })
                     .collect()

@@ -136,7 +136,9 @@ impl Meter {
                     report.minutes += minutes;
                     report.events += events;
                 }
-                Err(error) => report.failures.push((app.id.to_string(), error.to_string())),
+                Err(error) => report
+                    .failures
+                    .push((app.id.to_string(), error.to_string())),
             }
         }
         Ok(report)
@@ -147,7 +149,10 @@ impl Meter {
         let store = self.deployer.store().clone();
         let id = app.id.clone();
         let (mark, releases) = tokio::task::spawn_blocking(move || {
-            Ok::<_, shiyun_core::store::StoreError>((store.meter_mark(&id)?, store.list_releases(&id)?))
+            Ok::<_, shiyun_core::store::StoreError>((
+                store.meter_mark(&id)?,
+                store.list_releases(&id)?,
+            ))
         })
         .await
         .map_err(|e| DeployError::Conflict(format!("meter task: {e}")))??;
@@ -169,7 +174,13 @@ impl Meter {
             {
                 let spec: AppSpec = serde_json::from_value(release.spec["spec"].clone())
                     .map_err(|e| DeployError::Conflict(format!("stored release: {e}")))?;
-                events.extend(minute_events(&app.id, release.version, &spec, replicas, minute));
+                events.extend(minute_events(
+                    &app.id,
+                    release.version,
+                    &spec,
+                    replicas,
+                    minute,
+                ));
                 minutes += 1;
             }
             minute += Duration::minutes(1);

@@ -374,10 +374,15 @@ pub fn env_prefix(app_name: &str) -> String {
     app_name.replace('-', "_").to_ascii_uppercase()
 }
 
+/// A variable name that is also a safe ConfigMap key: not starting with a
+/// digit or `.`, and not in the `file-`/`file_` key space of config files.
 fn is_env_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
         && !name.as_bytes()[0].is_ascii_digit()
+        && !name.starts_with('.')
+        && !name.starts_with("file-")
+        && !name.starts_with("file_")
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
@@ -415,7 +420,8 @@ impl AppSpec {
                     "must be 1-65535",
                 ));
             }
-            if !seen.insert(port.name.clone()) || self.ports[..i].iter().any(|p| p.port == port.port)
+            if !seen.insert(port.name.clone())
+                || self.ports[..i].iter().any(|p| p.port == port.port)
             {
                 return Err(ValidationError::new(
                     format!("ports[{i}]"),
@@ -428,7 +434,7 @@ impl AppSpec {
                 if !is_env_name(name) {
                     return Err(ValidationError::new(
                         format!("{field}.{name}"),
-                        "must be a variable name: letters, digits, `_`, `.` or `-`, not starting with a digit",
+                        "must be a variable name: letters, digits, `_`, `.` or `-`, not starting with a digit, `.`, `file-` or `file_`",
                     ));
                 }
                 if value.len() > 32 * 1024 {
@@ -500,7 +506,9 @@ impl AppSpec {
                 ));
             }
             if let Some(path) = &health.http_path
-                && (!path.starts_with('/') || path.len() > 255 || path.contains(char::is_whitespace))
+                && (!path.starts_with('/')
+                    || path.len() > 255
+                    || path.contains(char::is_whitespace))
             {
                 return Err(ValidationError::new(
                     "health.http_path",
@@ -546,7 +554,10 @@ impl AppSpec {
                     "must be a lowercase DNS name with at least two labels",
                 ));
             }
-            if !rule.path.starts_with('/') || rule.path.len() > 255 || rule.path.contains(char::is_whitespace) {
+            if !rule.path.starts_with('/')
+                || rule.path.len() > 255
+                || rule.path.contains(char::is_whitespace)
+            {
                 return Err(ValidationError::new(
                     format!("ingress[{i}].path"),
                     "must be a path starting with `/`",
@@ -656,10 +667,16 @@ impl ProjectQuota {
     /// Positive totals, defaults within them.
     pub fn validate(&self) -> Result<(), ValidationError> {
         if self.cpu_millicores == 0 || self.cpu_millicores > 1_000_000 {
-            return Err(ValidationError::new("quota.cpu_millicores", "must be 1-1000000"));
+            return Err(ValidationError::new(
+                "quota.cpu_millicores",
+                "must be 1-1000000",
+            ));
         }
         if self.memory_mib == 0 || self.memory_mib > 4_194_304 {
-            return Err(ValidationError::new("quota.memory_mib", "must be 1-4194304"));
+            return Err(ValidationError::new(
+                "quota.memory_mib",
+                "must be 1-4194304",
+            ));
         }
         if self.pods == 0 || self.pods > 10_000 {
             return Err(ValidationError::new("quota.pods", "must be 1-10000"));

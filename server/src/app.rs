@@ -19,12 +19,12 @@ use shiyun_core::billing::market::MarketStore;
 use shiyun_core::billing::payments::PaymentStore;
 use shiyun_core::billing::wallet::WalletStore;
 use shiyun_core::deploy::DeployStore;
-use shiyun_deploy::engine::Deployer;
 use shiyun_core::error::ErrorCode;
 use shiyun_core::search::SearchStore;
 use shiyun_core::store::{
     ChangeFeed, JobLock, ListingStore, PartnerStore, StoreHealth, SyncRunStore,
 };
+use shiyun_deploy::engine::Deployer;
 use shiyun_payments::Payments;
 use shiyun_search::CatalogIndex;
 use tracing_actix_web::{RequestId, TracingLogger};

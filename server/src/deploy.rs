@@ -70,10 +70,14 @@ fn sealer(config: &DeployConfig) -> Sealer {
     if let Some(key) = &config.sealing_key {
         match Sealer::from_text(key) {
             Ok(sealer) => return sealer,
-            Err(error) => tracing::error!(%error, "deploy.sealing_key is unusable; using a random key"),
+            Err(error) => {
+                tracing::error!(%error, "deploy.sealing_key is unusable; using a random key")
+            }
         }
     } else {
-        tracing::debug!("deploy.sealing_key is not set: sealed cluster credentials last as long as this process");
+        tracing::debug!(
+            "deploy.sealing_key is not set: sealed cluster credentials last as long as this process"
+        );
     }
     Sealer::new(&crate::billing::random_key_bytes())
 }
@@ -128,8 +132,16 @@ pub fn usage_plan(settings: &Settings) -> Result<Plan, BillingError> {
 pub fn ensure_usage_plan(billing: &Billing, settings: &Settings) -> Result<(), BillingError> {
     let now = Utc::now();
     for (code, name, property) in [
-        (CPU_METER, "vCPU-minutes of running applications", CPU_PROPERTY),
-        (MEMORY_METER, "MiB-minutes of running applications", MEMORY_PROPERTY),
+        (
+            CPU_METER,
+            "vCPU-minutes of running applications",
+            CPU_PROPERTY,
+        ),
+        (
+            MEMORY_METER,
+            "MiB-minutes of running applications",
+            MEMORY_PROPERTY,
+        ),
     ] {
         billing.define_meter(&Meter {
             code: code.to_owned(),
@@ -395,7 +407,13 @@ pub async fn demo_application(
         account: principal.account.clone(),
     };
     deploy
-        .place_project(&actor, &project.id, &cluster.id, ProjectQuota::default(), now)
+        .place_project(
+            &actor,
+            &project.id,
+            &cluster.id,
+            ProjectQuota::default(),
+            now,
+        )
         .await?;
     let existing = deploy
         .list(&actor, Some(&project.id))
@@ -418,7 +436,14 @@ pub async fn demo_application(
             .context("the demo spec")?;
             // Started an hour ago: the meter's first pass has minutes to report.
             deploy
-                .create_app(&actor, &project.id, "web", spec, true, now - chrono::Duration::hours(1))
+                .create_app(
+                    &actor,
+                    &project.id,
+                    "web",
+                    spec,
+                    true,
+                    now - chrono::Duration::hours(1),
+                )
                 .await?
                 .0
         }

@@ -220,7 +220,12 @@ struct Api {
 }
 
 impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
         let response = self.send(method, path, body).await?;
         let status = response.status();
         let text = response.text().await.context("reading the answer")?;
@@ -269,7 +274,8 @@ fn env_pairs(pairs: &[String]) -> Result<serde_json::Map<String, Value>> {
 }
 
 fn read_json(path: &PathBuf) -> Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
@@ -291,7 +297,11 @@ pub async fn run(args: DeployArgs) -> Result<()> {
     let answer = match args.command {
         DeployCommand::Login { login, password } => {
             let tokens = api
-                .call(Method::POST, "/v1/auth/login", Some(json!({"login": login, "password": password})))
+                .call(
+                    Method::POST,
+                    "/v1/auth/login",
+                    Some(json!({"login": login, "password": password})),
+                )
                 .await?;
             println!("{}", tokens["access_token"].as_str().unwrap_or_default());
             return Ok(());
@@ -318,8 +328,12 @@ pub async fn run(args: DeployArgs) -> Result<()> {
             api.call(Method::POST, "/v1/clusters", Some(body)).await?
         }
         DeployCommand::Grant { cluster, tenant } => {
-            api.call(Method::PUT, &format!("/v1/clusters/{cluster}/grants/{tenant}"), None)
-                .await?
+            api.call(
+                Method::PUT,
+                &format!("/v1/clusters/{cluster}/grants/{tenant}"),
+                None,
+            )
+            .await?
         }
         DeployCommand::Place { project, cluster } => {
             api.call(
@@ -349,15 +363,23 @@ pub async fn run(args: DeployArgs) -> Result<()> {
             .await?
         }
         DeployCommand::Apps { project } => match project {
-            Some(project) => api.call(Method::GET, &format!("/v1/projects/{project}/apps"), None).await?,
+            Some(project) => {
+                api.call(Method::GET, &format!("/v1/projects/{project}/apps"), None)
+                    .await?
+            }
             None => api.call(Method::GET, "/v1/apps", None).await?,
         },
-        DeployCommand::Show { app } => api.call(Method::GET, &format!("/v1/apps/{app}"), None).await?,
+        DeployCommand::Show { app } => {
+            api.call(Method::GET, &format!("/v1/apps/{app}"), None)
+                .await?
+        }
         DeployCommand::Update(update) => {
             let spec = match &update.spec {
                 Some(file) => read_json(file)?,
                 None => {
-                    let current = api.call(Method::GET, &format!("/v1/apps/{}", update.app), None).await?;
+                    let current = api
+                        .call(Method::GET, &format!("/v1/apps/{}", update.app), None)
+                        .await?;
                     let mut spec = current["spec"].clone();
                     if spec.is_null() {
                         bail!("the application has no release to update");
@@ -371,38 +393,66 @@ pub async fn run(args: DeployArgs) -> Result<()> {
                     spec
                 }
             };
-            api.call(Method::POST, &format!("/v1/apps/{}/releases?wait=true", update.app), Some(spec))
-                .await?
+            api.call(
+                Method::POST,
+                &format!("/v1/apps/{}/releases?wait=true", update.app),
+                Some(spec),
+            )
+            .await?
         }
-        DeployCommand::Scale { app, replicas, min, max } => {
+        DeployCommand::Scale {
+            app,
+            replicas,
+            min,
+            max,
+        } => {
             let mut body = serde_json::Map::new();
             for (key, value) in [("replicas", replicas), ("min", min), ("max", max)] {
                 if let Some(value) = value {
                     body.insert(key.to_owned(), json!(value));
                 }
             }
-            api.call(Method::POST, &format!("/v1/apps/{app}/scale"), Some(Value::Object(body)))
-                .await?
+            api.call(
+                Method::POST,
+                &format!("/v1/apps/{app}/scale"),
+                Some(Value::Object(body)),
+            )
+            .await?
         }
         DeployCommand::Rollback { app, to } => {
             let body = match to {
                 Some(to) => json!({"to": to}),
                 None => json!({}),
             };
-            api.call(Method::POST, &format!("/v1/apps/{app}/rollback?wait=true"), Some(body))
-                .await?
+            api.call(
+                Method::POST,
+                &format!("/v1/apps/{app}/rollback?wait=true"),
+                Some(body),
+            )
+            .await?
         }
         DeployCommand::Releases { app } => {
-            api.call(Method::GET, &format!("/v1/apps/{app}/releases"), None).await?
-        }
-        DeployCommand::Diff { app, from, to } => {
-            api.call(Method::GET, &format!("/v1/apps/{app}/compare?from={from}&to={to}"), None)
+            api.call(Method::GET, &format!("/v1/apps/{app}/releases"), None)
                 .await?
         }
-        DeployCommand::Status { app } => {
-            api.call(Method::GET, &format!("/v1/apps/{app}/status"), None).await?
+        DeployCommand::Diff { app, from, to } => {
+            api.call(
+                Method::GET,
+                &format!("/v1/apps/{app}/compare?from={from}&to={to}"),
+                None,
+            )
+            .await?
         }
-        DeployCommand::Logs { app, pod, tail, follow } => {
+        DeployCommand::Status { app } => {
+            api.call(Method::GET, &format!("/v1/apps/{app}/status"), None)
+                .await?
+        }
+        DeployCommand::Logs {
+            app,
+            pod,
+            tail,
+            follow,
+        } => {
             let mut query = vec![format!("follow={follow}")];
             if let Some(pod) = pod {
                 query.push(format!("pod={pod}"));
@@ -411,7 +461,11 @@ pub async fn run(args: DeployArgs) -> Result<()> {
                 query.push(format!("tail={tail}"));
             }
             let response = api
-                .send(Method::GET, &format!("/v1/apps/{app}/logs?{}", query.join("&")), None)
+                .send(
+                    Method::GET,
+                    &format!("/v1/apps/{app}/logs?{}", query.join("&")),
+                    None,
+                )
                 .await?;
             if !response.status().is_success() {
                 let status = response.status();
@@ -425,12 +479,22 @@ pub async fn run(args: DeployArgs) -> Result<()> {
             }
             return Ok(());
         }
-        DeployCommand::Stop { app } => api.call(Method::POST, &format!("/v1/apps/{app}/stop"), None).await?,
-        DeployCommand::Start { app } => api.call(Method::POST, &format!("/v1/apps/{app}/start"), None).await?,
-        DeployCommand::Restart { app } => {
-            api.call(Method::POST, &format!("/v1/apps/{app}/restart"), None).await?
+        DeployCommand::Stop { app } => {
+            api.call(Method::POST, &format!("/v1/apps/{app}/stop"), None)
+                .await?
         }
-        DeployCommand::Delete { app } => api.call(Method::DELETE, &format!("/v1/apps/{app}"), None).await?,
+        DeployCommand::Start { app } => {
+            api.call(Method::POST, &format!("/v1/apps/{app}/start"), None)
+                .await?
+        }
+        DeployCommand::Restart { app } => {
+            api.call(Method::POST, &format!("/v1/apps/{app}/restart"), None)
+                .await?
+        }
+        DeployCommand::Delete { app } => {
+            api.call(Method::DELETE, &format!("/v1/apps/{app}"), None)
+                .await?
+        }
         DeployCommand::Cost => api.call(Method::GET, "/v1/deployments/cost", None).await?,
     };
     print(&answer)

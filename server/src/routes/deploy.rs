@@ -34,7 +34,11 @@ fn actor(principal: &Principal) -> Actor {
 }
 
 /// The project must be one the caller sees.
-async fn visible_project(state: &AppState, principal: &Principal, id: &str) -> ApiResult<ProjectId> {
+async fn visible_project(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> ApiResult<ProjectId> {
     let id = ProjectId::parse(id)?;
     let (users, caller, project) = (state.users.clone(), principal.clone(), id.clone());
     blocking(move || users.get_project(&caller, &project)).await?;
@@ -98,7 +102,8 @@ pub async fn register_cluster(
     let kind = body.kind.unwrap_or(ClusterKind::Kubernetes);
     let (api_url, credential) = match kind {
         ClusterKind::Simulated => (
-            body.api_url.unwrap_or_else(|| "http://simulated".to_owned()),
+            body.api_url
+                .unwrap_or_else(|| "http://simulated".to_owned()),
             body.credential.unwrap_or_default(),
         ),
         ClusterKind::Kubernetes => (
@@ -559,7 +564,12 @@ pub async fn scale_app(
 ) -> ApiResult<HttpResponse> {
     let view = state
         .deploy
-        .scale(&actor(&caller.0), &app_id(&path)?, body.into_inner(), Utc::now())
+        .scale(
+            &actor(&caller.0),
+            &app_id(&path)?,
+            body.into_inner(),
+            Utc::now(),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -686,7 +696,12 @@ pub async fn app_logs(
     };
     let stream = state
         .deploy
-        .logs(&actor(&caller.0), &app_id(&path)?, query.pod.as_deref(), &options)
+        .logs(
+            &actor(&caller.0),
+            &app_id(&path)?,
+            query.pod.as_deref(),
+            &options,
+        )
         .await?;
     Ok(log_response(stream))
 }
@@ -718,7 +733,12 @@ pub async fn start_build(
 ) -> ApiResult<HttpResponse> {
     let view = state
         .deploy
-        .start_build(&actor(&caller.0), &app_id(&path)?, body.into_inner(), Utc::now())
+        .start_build(
+            &actor(&caller.0),
+            &app_id(&path)?,
+            body.into_inner(),
+            Utc::now(),
+        )
         .await?;
     Ok(HttpResponse::Created().json(view))
 }
@@ -774,7 +794,12 @@ pub async fn build_logs(
     let (app, build) = build_path(&path)?;
     let stream = state
         .deploy
-        .build_logs(&actor(&caller.0), &app, &build, query.follow.unwrap_or(false))
+        .build_logs(
+            &actor(&caller.0),
+            &app,
+            &build,
+            query.follow.unwrap_or(false),
+        )
         .await?;
     Ok(log_response(stream))
 }
@@ -818,9 +843,8 @@ pub async fn deploy_build(
 pub async fn running_cost(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     let (billing, settings) = (state.billing.clone(), state.settings.clone());
     let customer = caller.0.tenant.as_str().to_owned();
-    let preview = web::block(move || {
-        crate::deploy::cost_preview(&billing, &settings, &customer, Utc::now())
-    })
-    .await??;
+    let preview =
+        web::block(move || crate::deploy::cost_preview(&billing, &settings, &customer, Utc::now()))
+            .await??;
     Ok(HttpResponse::Ok().json(preview))
 }
