@@ -5,9 +5,12 @@
 //! rollbacks, metering) live in `shiyun-deploy`; specs are stored as the
 //! JSON that crate writes, so the store never interprets them.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::ValidationError;
 use crate::store::StoreResult;
 use crate::tenancy::ids::prefixed_id;
 use crate::tenancy::{AccountId, ProjectId, RowScope, Tenant};
@@ -35,6 +38,23 @@ pub enum ClusterKind {
     /// The in-process simulated API server (the demo and the tests): it
     /// keeps objects and completes rollouts, and runs no containers.
     Simulated,
+}
+
+impl ClusterKind {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterKind::Kubernetes => "kubernetes",
+            ClusterKind::Simulated => "simulated",
+        }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(text: &str) -> Option<Self> {
+        [ClusterKind::Kubernetes, ClusterKind::Simulated]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
 }
 
 /// A registered cluster. The credential is sealed (encrypted with the
@@ -99,6 +119,17 @@ impl AppLifecycle {
             AppLifecycle::Stopped => "stopped",
             AppLifecycle::Deleted => "deleted",
         }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            AppLifecycle::Running,
+            AppLifecycle::Stopped,
+            AppLifecycle::Deleted,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 
@@ -220,6 +251,28 @@ pub enum BuildStatus {
     Succeeded,
     /// The Job failed.
     Failed,
+}
+
+impl BuildStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildStatus::Running => "running",
+            BuildStatus::Succeeded => "succeeded",
+            BuildStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            BuildStatus::Running,
+            BuildStatus::Succeeded,
+            BuildStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
 }
 
 /// A build of an application from a repository.
