@@ -40,6 +40,23 @@ pub enum ClusterKind {
     Simulated,
 }
 
+impl ClusterKind {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterKind::Kubernetes => "kubernetes",
+            ClusterKind::Simulated => "simulated",
+        }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(text: &str) -> Option<Self> {
+        [ClusterKind::Kubernetes, ClusterKind::Simulated]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
 /// A registered cluster. The credential is sealed (encrypted with the
 /// settings' key) before it reaches the store and is never returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +119,17 @@ impl AppLifecycle {
             AppLifecycle::Stopped => "stopped",
             AppLifecycle::Deleted => "deleted",
         }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            AppLifecycle::Running,
+            AppLifecycle::Stopped,
+            AppLifecycle::Deleted,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 
@@ -223,6 +251,28 @@ pub enum BuildStatus {
     Succeeded,
     /// The Job failed.
     Failed,
+}
+
+impl BuildStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildStatus::Running => "running",
+            BuildStatus::Succeeded => "succeeded",
+            BuildStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            BuildStatus::Running,
+            BuildStatus::Succeeded,
+            BuildStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
 }
 
 /// A build of an application from a repository.

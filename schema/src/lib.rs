@@ -5,8 +5,10 @@
 //! centre: `AccountStore`, `SessionStore`, `TenancyStore`, `ApiKeyStore`,
 //! `AuditLog`), [`shiyun_core::search::SearchStore`] and
 //! [`shiyun_core::billing::BillingStore`] and
-//! [`shiyun_core::billing::wallet::WalletStore`] (see the `billing` module). No other crate of
-//! the workspace sees diesel.
+//! [`shiyun_core::billing::wallet::WalletStore`] (see the `billing` module),
+//! and [`shiyun_core::deploy::DeployStore`] (the deployment platform's
+//! clusters, placements, applications, releases and builds: see the
+//! `deploy` module). No other crate of the workspace sees diesel.
 //!
 //! The key design decision: one query code base for both backends. There is
 //! one [`schema`] module and one [`DbConnection`] enum
@@ -134,6 +136,7 @@ mod api_keys;
 mod audit;
 mod billing;
 mod db;
+mod deploy;
 mod housekeeping;
 mod listings;
 mod locks;

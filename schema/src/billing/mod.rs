@@ -52,7 +52,7 @@ mod common;
 mod invoices;
 mod market;
 mod payments;
-mod sql;
+pub(crate) mod sql;
 mod usage;
 mod wallet;
 

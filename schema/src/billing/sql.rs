@@ -13,7 +13,7 @@ use crate::db::DbConnection;
 
 /// One bind argument.
 #[derive(Debug, Clone)]
-pub(super) enum Arg {
+pub(crate) enum Arg {
     Text(String),
     Int(i64),
     OptText(Option<String>),
@@ -76,7 +76,7 @@ macro_rules! args {
         vec![$($crate::billing::sql::Arg::from($value)),*]
     };
 }
-pub(super) use args;
+pub(crate) use args;
 
 fn pg_query(
     sql: &str,
@@ -134,7 +134,7 @@ fn sqlite_query(
 }
 
 /// Runs a statement; the rows it changed.
-pub(super) fn execute(conn: &mut DbConnection, sql: &str, args: Vec<Arg>) -> QueryResult<usize> {
+pub(crate) fn execute(conn: &mut DbConnection, sql: &str, args: Vec<Arg>) -> QueryResult<usize> {
     match conn {
         DbConnection::Pg(pg) => pg_query(sql, args).execute(pg),
         DbConnection::Sqlite(sqlite) => sqlite_query(sql, args)?.execute(sqlite),
@@ -142,7 +142,7 @@ pub(super) fn execute(conn: &mut DbConnection, sql: &str, args: Vec<Arg>) -> Que
 }
 
 /// Runs a query (or a statement with `RETURNING`); its rows.
-pub(super) fn load<T>(conn: &mut DbConnection, sql: &str, args: Vec<Arg>) -> QueryResult<Vec<T>>
+pub(crate) fn load<T>(conn: &mut DbConnection, sql: &str, args: Vec<Arg>) -> QueryResult<Vec<T>>
 where
     T: QueryableByName<Pg> + QueryableByName<Sqlite> + 'static,
 {
@@ -153,7 +153,7 @@ where
 }
 
 /// The first row of [`load`], if any.
-pub(super) fn first<T>(conn: &mut DbConnection, sql: &str, args: Vec<Arg>) -> QueryResult<Option<T>>
+pub(crate) fn first<T>(conn: &mut DbConnection, sql: &str, args: Vec<Arg>) -> QueryResult<Option<T>>
 where
     T: QueryableByName<Pg> + QueryableByName<Sqlite> + 'static,
 {
@@ -166,7 +166,7 @@ const SQLITE_IN_CHUNK: usize = 900;
 /// Rows of `{select} {column} IN (…)` for `values`, with `$1` the
 /// issuer: one `= ANY($2)` on PostgreSQL, `IN` lists of bounded length on
 /// SQLite.
-pub(super) fn select_in<T>(
+pub(crate) fn select_in<T>(
     conn: &mut DbConnection,
     issuer: &str,
     select: &str,
@@ -204,7 +204,7 @@ where
 /// ` FOR UPDATE` on PostgreSQL (a read that a check-then-write relies on
 /// locks its rows under read committed); nothing on SQLite, whose one
 /// writer (`BEGIN IMMEDIATE`) already excludes every other.
-pub(super) fn for_update(conn: &DbConnection) -> &'static str {
+pub(crate) fn for_update(conn: &DbConnection) -> &'static str {
     match conn {
         DbConnection::Pg(_) => " FOR UPDATE",
         DbConnection::Sqlite(_) => "",
@@ -212,7 +212,7 @@ pub(super) fn for_update(conn: &DbConnection) -> &'static str {
 }
 
 /// `$first, $first+1, …` for `n` arguments (an SQLite `IN` list).
-pub(super) fn placeholders(first: usize, n: usize) -> String {
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()

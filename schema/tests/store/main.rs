@@ -10,6 +10,7 @@ mod api_keys;
 mod audit;
 mod billing;
 mod billing_money;
+mod deploy;
 mod feed;
 mod housekeeping;
 mod listings;
@@ -136,6 +137,15 @@ conformance! {
         payments::events_are_recorded_once_with_their_change,
         payments::concurrent_deliveries_of_one_event_apply_once,
         payments::refunds_are_one_per_credit_note,
+        deploy::deploy_clusters_have_unique_names_and_idempotent_grants,
+        deploy::deploy_placements_stay_on_their_cluster,
+        deploy::deploy_apps_round_trip_and_row_scopes_filter_them,
+        deploy::deploy_deleted_apps_are_hidden_and_their_names_reusable,
+        deploy::deploy_releases_are_numbered_and_become_current,
+        deploy::deploy_concurrent_releases_take_each_version_once,
+        deploy::deploy_builds_round_trip,
+        deploy::deploy_meter_marks_never_move_back,
+        deploy::deploy_only_running_apps_are_metered,
     }
     db {
         listings::corrupt_document_is_internal_error,
@@ -153,6 +163,7 @@ conformance! {
         wallet::concurrent_debits_stop_at_the_floor,
         wallet::interleaved_writes_keep_the_ledger_summing_to_the_balance,
         wallet::wallet_ledger_rows_cannot_be_changed_or_deleted,
+        deploy::unreadable_deploy_rows_are_internal_errors,
     }
     postgres_only {
         locks::job_lock_is_shared_across_instances,
