@@ -170,7 +170,10 @@ async fn main() {
     );
 
     // Status: 200 concurrent readers, from the cache and by a GET each.
-    cluster.wait_synced(Duration::from_secs(60)).await.unwrap();
+    assert!(
+        cluster.wait_synced(Duration::from_secs(60)).await,
+        "the cache never synced"
+    );
     let ids: Arc<Vec<(String, AppId, String)>> = Arc::new(
         targets(count)
             .into_iter()

@@ -89,9 +89,11 @@ impl CodedError for DeployError {
 pub type DeployResult<T> = Result<T, DeployError>;
 
 /// Makes the cluster client of a registered cluster.
+#[async_trait::async_trait]
 pub trait ClusterConnector: Send + Sync {
-    /// Connects (lazily: no request is made yet). `credential` is opened.
-    fn connect(
+    /// Connects (no request to the API server is made yet). `credential`
+    /// is opened.
+    async fn connect(
         &self,
         record: &ClusterRecord,
         credential: &str,
@@ -117,8 +119,9 @@ impl std::fmt::Debug for KubeConnector {
     }
 }
 
+#[async_trait::async_trait]
 impl ClusterConnector for KubeConnector {
-    fn connect(
+    async fn connect(
         &self,
         record: &ClusterRecord,
         credential: &str,
@@ -135,9 +138,10 @@ impl ClusterConnector for KubeConnector {
             }
             ClusterKind::Kubernetes => {
                 let cluster = if record.credential_kind == "kubeconfig" {
-                    crate::kube::KubeCluster::connect_kubeconfig(credential)?
+                    crate::kube::KubeCluster::connect_kubeconfig(credential).await?
                 } else {
-                    crate::kube::KubeCluster::connect_token(&record.api_url, credential, None)?
+                    crate::kube::KubeCluster::connect_token(&record.api_url, credential, None)
+                        .await?
                 };
                 Ok(Arc::new(cluster))
             }
@@ -511,7 +515,11 @@ impl Deployer {
             created_at: now,
         };
         // Proves the credential makes a client before anything is stored.
-        let client = self.inner.connector.connect(&record, &new.credential)?;
+        let client = self
+            .inner
+            .connector
+            .connect(&record, &new.credential)
+            .await?;
         let stored = record.clone();
         self.db(move |s| s.create_cluster(&stored))
             .await
@@ -577,7 +585,7 @@ impl Deployer {
             .await?
             .ok_or_else(|| not_found("cluster", id))?;
         let credential = self.inner.sealer.open(&record.sealed_credential)?;
-        let client = self.inner.connector.connect(&record, &credential)?;
+        let client = self.inner.connector.connect(&record, &credential).await?;
         let client = {
             let mut clusters = self
                 .inner

@@ -70,6 +70,7 @@ impl std::fmt::Debug for Meter {
 
 /// The events of one application for one minute at `replicas` ready replicas.
 pub fn minute_events(
+    customer: &str,
     app: &AppId,
     release: u32,
     spec: &AppSpec,
@@ -83,6 +84,7 @@ pub fn minute_events(
     let common = |kind: &str, meter: &str, property: &str, value: Decimal| {
         json!({
             "idempotency_key": format!("deploy:{app}:v{release}:{stamp}:{kind}"),
+            "customer": customer,
             "meter": meter,
             "timestamp": minute.to_rfc3339(),
             "properties": {
@@ -175,6 +177,7 @@ impl Meter {
                 let spec: AppSpec = serde_json::from_value(release.spec["spec"].clone())
                     .map_err(|e| DeployError::Conflict(format!("stored release: {e}")))?;
                 events.extend(minute_events(
+                    app.tenant.as_str(),
                     &app.id,
                     release.version,
                     &spec,

@@ -7,7 +7,11 @@
 //! does not exist) → stop → delete, in a namespace of its own, removed at
 //! the end.
 
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly"
+)]
 
 use std::time::{Duration, Instant};
 
@@ -31,7 +35,13 @@ fn spec(image: &str, deadline: u32) -> AppSpec {
     .unwrap()
 }
 
-fn objects(target: &ProjectTarget, app: &AppId, release: u32, spec: &AppSpec, replicas: u32) -> Vec<Manifest> {
+fn objects(
+    target: &ProjectTarget,
+    app: &AppId,
+    release: u32,
+    spec: &AppSpec,
+    replicas: u32,
+) -> Vec<Manifest> {
     render::application(&RenderInput {
         target,
         app,
@@ -45,7 +55,12 @@ fn objects(target: &ProjectTarget, app: &AppId, release: u32, spec: &AppSpec, re
     })
 }
 
-async fn until(cluster: &KubeCluster, target: &ProjectTarget, limit: Duration, done: impl Fn(&shiyun_deploy::cluster::RolloutProgress) -> bool) -> bool {
+async fn until(
+    cluster: &KubeCluster,
+    target: &ProjectTarget,
+    limit: Duration,
+    done: impl Fn(&shiyun_deploy::cluster::RolloutProgress) -> bool,
+) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if let Some(progress) = cluster.rollout(&target.namespace, "web").await.unwrap()
@@ -63,7 +78,7 @@ async fn until(cluster: &KubeCluster, target: &ProjectTarget, limit: Duration, d
 async fn end_states_on_a_real_cluster() {
     let path = std::env::var("SHIYUN_TEST_KUBECONFIG").expect("SHIYUN_TEST_KUBECONFIG");
     let kubeconfig = std::fs::read_to_string(&path).unwrap();
-    let cluster = KubeCluster::connect_kubeconfig(&kubeconfig).unwrap();
+    let cluster = KubeCluster::connect_kubeconfig(&kubeconfig).await.unwrap();
     let stamp = chrono::Utc::now().timestamp_micros() as u64;
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&stamp.to_be_bytes());
@@ -84,11 +99,21 @@ async fn end_states_on_a_real_cluster() {
     for manifest in objects(&target, &app, 1, &first, 1) {
         cluster.apply(&manifest).await.unwrap();
     }
-    assert!(until(&cluster, &target, Duration::from_secs(180), |p| p.complete()).await, "release 1 never rolled out");
+    assert!(
+        until(&cluster, &target, Duration::from_secs(180), |p| p
+            .complete())
+        .await,
+        "release 1 never rolled out"
+    );
 
     // Scale through the subresource.
     cluster.scale(&target.namespace, "web", 2).await.unwrap();
-    assert!(until(&cluster, &target, Duration::from_secs(180), |p| p.complete() && p.desired == 2).await);
+    assert!(
+        until(&cluster, &target, Duration::from_secs(180), |p| p
+            .complete()
+            && p.desired == 2)
+        .await
+    );
 
     // Update: a config change rolls the pods.
     let mut second = first.clone();
@@ -96,14 +121,23 @@ async fn end_states_on_a_real_cluster() {
     for manifest in objects(&target, &app, 2, &second, 2) {
         cluster.apply(&manifest).await.unwrap();
     }
-    assert!(until(&cluster, &target, Duration::from_secs(180), |p| p.complete()).await);
+    assert!(
+        until(&cluster, &target, Duration::from_secs(180), |p| p
+            .complete())
+        .await
+    );
 
     // An image that does not exist never becomes ready: the deadline passes.
     let broken = spec("registry.invalid/shiyun/none:0", 10);
     for manifest in objects(&target, &app, 3, &broken, 2) {
         cluster.apply(&manifest).await.unwrap();
     }
-    assert!(until(&cluster, &target, Duration::from_secs(120), |p| p.deadline_exceeded).await, "the stalled rollout never passed its deadline");
+    assert!(
+        until(&cluster, &target, Duration::from_secs(120), |p| p
+            .deadline_exceeded)
+        .await,
+        "the stalled rollout never passed its deadline"
+    );
 
     // Stop, then delete everything the application owns.
     cluster.scale(&target.namespace, "web", 0).await.unwrap();
@@ -112,6 +146,12 @@ async fn end_states_on_a_real_cluster() {
         .await
         .unwrap();
     assert!(deleted >= 4, "{deleted} objects deleted");
-    assert!(cluster.rollout(&target.namespace, "web").await.unwrap().is_none());
+    assert!(
+        cluster
+            .rollout(&target.namespace, "web")
+            .await
+            .unwrap()
+            .is_none()
+    );
     cluster.delete_namespace(&target.namespace).await.unwrap();
 }

@@ -143,7 +143,8 @@ pub fn ensure_usage_plan(billing: &Billing, settings: &Settings) -> Result<(), B
             MEMORY_PROPERTY,
         ),
     ] {
-        billing.define_meter(&Meter {
+        // A meter defined before is a replay.
+        let _ = billing.define_meter(&Meter {
             code: code.to_owned(),
             name: name.to_owned(),
             aggregation: Aggregation::Sum,
@@ -167,6 +168,7 @@ pub struct BillingSink {
     billing: Billing,
     settings: Arc<Settings>,
     subscribed: Mutex<BTreeSet<String>>,
+    plan_ready: std::sync::atomic::AtomicBool,
 }
 
 impl BillingSink {
@@ -176,6 +178,7 @@ impl BillingSink {
             billing,
             settings,
             subscribed: Mutex::new(BTreeSet::new()),
+            plan_ready: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -188,7 +191,6 @@ impl BillingSink {
         {
             return Ok(());
         }
-        ensure_usage_plan(&self.billing, &self.settings)?;
         let request = SubscribeRequest {
             id: Some(usage_subscription(customer)),
             customer: customer.to_owned(),
@@ -196,7 +198,8 @@ impl BillingSink {
             starts_on: first_of_month(now),
             coupons: Vec::new(),
         };
-        self.billing.subscribe(&request, now)?;
+        // The id is derived from the tenant: a second subscribe is a replay.
+        let _ = self.billing.subscribe(&request, now)?;
         self.subscribed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -208,6 +211,11 @@ impl BillingSink {
 impl UsageSink for BillingSink {
     fn report(&self, customer: &str, events: &[Value], now: DateTime<Utc>) -> Result<(), String> {
         let timezone = &self.settings.billing.default_timezone;
+        if !self.plan_ready.load(std::sync::atomic::Ordering::Acquire) {
+            ensure_usage_plan(&self.billing, &self.settings).map_err(|e| e.to_string())?;
+            self.plan_ready
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
         // The first event makes the tenant a customer; the subscription
         // follows so the month's invoice carries the usage.
         let report = self

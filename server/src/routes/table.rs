@@ -11,7 +11,7 @@ use actix_web::web;
 use shiyun_core::tenancy::Permission;
 
 use crate::routes::{
-    api_keys, applications, audit, auth, billing, changes, enterprises, fx_rates, health,
+    api_keys, applications, audit, auth, billing, changes, deploy, enterprises, fx_rates, health,
     invitations, listings, market, me, members, openapi, partner, payments, projects,
     recommendations, search, sync_runs, templates, vendors, wallets,
 };

@@ -17,6 +17,8 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use shiyun_core::deploy::ClusterId;
 use shiyun_deploy::fake::Rollouts;
+use shiyun_deploy::meter::{Meter as UsageMeter, UsageSink};
+use shiyun_server::deploy::BillingSink;
 
 use crate::helpers::{Person, TestApp, on_both_backends};
 
@@ -36,11 +38,22 @@ fn spec(image: &str, replicas: u32, log_level: &str) -> Value {
 
 /// Polls the application's status until `check` holds (the cache follows
 /// the cluster's watch), or fails after ten seconds.
-async fn status_until(app: &TestApp, person: &Person, id: &str, check: impl Fn(&Value) -> bool) -> Value {
+async fn status_until(
+    app: &TestApp,
+    person: &Person,
+    id: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let status = app
-            .expect(200, "GET", &format!("/v1/apps/{id}/status"), Some(&person.access), None)
+            .expect(
+                200,
+                "GET",
+                &format!("/v1/apps/{id}/status"),
+                Some(&person.access),
+                None,
+            )
             .await;
         if check(&status) {
             return status;
@@ -50,16 +63,31 @@ async fn status_until(app: &TestApp, person: &Person, id: &str, check: impl Fn(&
     }
 }
 
-async fn release_until(app: &TestApp, person: &Person, id: &str, version: u64, wanted: &str) -> Value {
+async fn release_until(
+    app: &TestApp,
+    person: &Person,
+    id: &str,
+    version: u64,
+    wanted: &str,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let release = app
-            .expect(200, "GET", &format!("/v1/apps/{id}/releases/{version}"), Some(&person.access), None)
+            .expect(
+                200,
+                "GET",
+                &format!("/v1/apps/{id}/releases/{version}"),
+                Some(&person.access),
+                None,
+            )
             .await;
         if release["status"] == wanted {
             return release;
         }
-        assert!(Instant::now() < deadline, "release {version} never became {wanted}: {release}");
+        assert!(
+            Instant::now() < deadline,
+            "release {version} never became {wanted}: {release}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -69,23 +97,47 @@ async fn granted_cluster(app: &TestApp, tenant: &str) -> String {
     let operator = app.operator().await;
     let op = Some(operator.access.as_str());
     let cluster = app
-        .expect(201, "POST", "/v1/clusters", op, Some(json!({"name": "sim-1", "kind": "simulated"})))
+        .expect(
+            201,
+            "POST",
+            "/v1/clusters",
+            op,
+            Some(json!({"name": "sim-1", "kind": "simulated"})),
+        )
         .await;
     let id = cluster["id"].as_str().unwrap().to_owned();
     assert!(cluster.get("credential").is_none() && cluster.get("sealed_credential").is_none());
     let granted = app
-        .expect(200, "PUT", &format!("/v1/clusters/{id}/grants/{tenant}"), op, None)
+        .expect(
+            200,
+            "PUT",
+            &format!("/v1/clusters/{id}/grants/{tenant}"),
+            op,
+            None,
+        )
         .await;
     assert_eq!(granted["grants"], json!([tenant]));
     id
 }
 
 /// A person in an enterprise of their own with one project on the cluster.
-async fn placed_project(app: &TestApp, login: &str, cluster: Option<&str>) -> (Person, String, String) {
+async fn placed_project(
+    app: &TestApp,
+    login: &str,
+    cluster: Option<&str>,
+) -> (Person, String, String) {
     let mut person = app.sign_up(login).await;
-    let enterprise = app.found_enterprise(&mut person, &format!("{login} corp")).await;
+    let enterprise = app
+        .found_enterprise(&mut person, &format!("{login} corp"))
+        .await;
     let project = app
-        .expect(201, "POST", "/v1/projects", Some(&person.access), Some(json!({"name": "shop"})))
+        .expect(
+            201,
+            "POST",
+            "/v1/projects",
+            Some(&person.access),
+            Some(json!({"name": "shop"})),
+        )
         .await;
     let project = project["id"].as_str().unwrap().to_owned();
     if let Some(cluster) = cluster {
@@ -98,7 +150,12 @@ async fn placed_project(app: &TestApp, login: &str, cluster: Option<&str>) -> (P
                 Some(json!({"cluster": cluster, "quota": {"cpu_millicores": 4000, "memory_mib": 8192, "pods": 20}})),
             )
             .await;
-        assert!(placed["namespace"].as_str().unwrap().starts_with("shiyun-prj-"));
+        assert!(
+            placed["namespace"]
+                .as_str()
+                .unwrap()
+                .starts_with("shiyun-prj-")
+        );
     }
     (person, enterprise, project)
 }
@@ -163,7 +220,7 @@ on_both_backends! {
         let pod = status["live"]["pods"][0]["name"].as_str().unwrap().to_owned();
 
         // Its log.
-        let logs = app.send("GET", &format!("/v1/apps/{id}/logs?tail=50"), me, None).await;
+        let logs = app.send("GET", &format!("/v1/apps/{id}/logs?pod={pod}&tail=50"), me, None).await;
         assert_eq!(logs.status().as_u16(), 200);
         let text = logs.text().await.unwrap();
         assert!(!text.is_empty(), "the pod's log is empty");
@@ -232,22 +289,55 @@ on_both_backends! {
         // What ran is metered: the meter reports the last minutes, and a
         // meter started again over the same minutes adds nothing.
         let settings = Arc::new(app.state.settings.as_ref().clone());
-        let meter = shiyun_server::deploy::meter(app.state.deploy.clone(), app.state.billing.clone(), settings.clone());
-        let now = Utc::now() + chrono::Duration::minutes(3);
+        // Ten hours on (the meter catches up a day at most here), so the
+        // month's preview is worth more than a rounding.
+        let mut meter = shiyun_server::deploy::meter(app.state.deploy.clone(), app.state.billing.clone(), settings.clone());
+        meter.max_catch_up_minutes = 24 * 60;
+        let now = Utc::now() + chrono::Duration::hours(10);
         let report = meter.tick(now).await.unwrap();
         assert!(report.failures.is_empty(), "{report:?}");
-        assert!(report.minutes >= 3, "{report:?}");
+        assert!(report.minutes >= 600, "{report:?}");
+        assert_eq!(report.events, report.minutes * 2, "a vCPU and a memory event per minute");
         let cost = app.expect(200, "GET", "/v1/deployments/cost", me, None).await;
         let vcpu: f64 = cost["usage"]["deploy_vcpu_minutes"].as_str().unwrap().parse().unwrap();
-        assert!(vcpu >= 1.5, "3+ minutes of 2 × 0.25 vCPU: {cost}");
+        assert_eq!(vcpu, report.minutes as f64 * 0.5, "2 × 0.25 vCPU a minute: {cost}");
         assert_eq!(cost["usage"]["deploy_memory_mib_minutes"].as_str().unwrap().parse::<f64>().unwrap(), vcpu / 0.5 * 1024.0, "{cost}");
         let total: f64 = cost["invoice"]["total"]["amount"].as_str().unwrap().parse().unwrap();
         assert!(total > 0.0, "the preview charges for what ran: {cost}");
-        let restarted = shiyun_server::deploy::meter(app.state.deploy.clone(), app.state.billing.clone(), settings);
+        // 0.12 a vCPU-hour and 0.015 a GiB-hour: 0.001 + 0.00025 a minute.
+        assert_eq!(total, (report.minutes as f64 * 0.00125 * 100.0).round() / 100.0, "{cost}");
+        let mut restarted = shiyun_server::deploy::meter(app.state.deploy.clone(), app.state.billing.clone(), settings);
+        restarted.max_catch_up_minutes = 24 * 60;
         let again = restarted.tick(now).await.unwrap();
         assert_eq!(again.events, 0, "the watermark holds: {again:?}");
         let after = app.expect(200, "GET", "/v1/deployments/cost", me, None).await;
         assert_eq!(after["usage"], cost["usage"], "a restarted meter counted a minute twice");
+
+        // Killed after billing stored a pass but before the watermark moved:
+        // the next meter sends those minutes again and billing takes them as
+        // duplicates.
+        struct KilledAfterReport(BillingSink);
+        impl UsageSink for KilledAfterReport {
+            fn report(&self, customer: &str, events: &[Value], now: chrono::DateTime<Utc>) -> Result<(), String> {
+                self.0.report(customer, events, now)?;
+                Err("killed before the watermark moved".into())
+            }
+        }
+        let later = now + chrono::Duration::minutes(30);
+        let sink = BillingSink::new(app.state.billing.clone(), Arc::new(app.state.settings.as_ref().clone()));
+        let mut killed = UsageMeter::new(app.state.deploy.clone(), Arc::new(KilledAfterReport(sink)));
+        killed.max_catch_up_minutes = 24 * 60;
+        let report = killed.tick(later).await.unwrap();
+        assert_eq!(report.failures.len(), 1, "{report:?}");
+        let stored = app.expect(200, "GET", "/v1/deployments/cost", me, None).await;
+        let minutes = |cost: &Value| cost["usage"]["deploy_vcpu_minutes"].as_str().unwrap().parse::<f64>().unwrap() / 0.5;
+        assert_eq!(minutes(&stored), minutes(&cost) + 30.0, "{stored}");
+        let mut next = shiyun_server::deploy::meter(app.state.deploy.clone(), app.state.billing.clone(), Arc::new(app.state.settings.as_ref().clone()));
+        next.max_catch_up_minutes = 24 * 60;
+        let resent = next.tick(later).await.unwrap();
+        assert_eq!((resent.minutes, resent.failures.len()), (30, 0), "the 30 minutes are sent again: {resent:?}");
+        let final_cost = app.expect(200, "GET", "/v1/deployments/cost", me, None).await;
+        assert_eq!(final_cost["usage"], stored["usage"], "a resent minute was counted twice");
 
         // Delete removes everything the application owned.
         let deleted = app.expect(200, "DELETE", &format!("/v1/apps/{id}"), me, None).await;
