@@ -7,7 +7,7 @@
 //!
 //! `cargo bench -p shiyun-deploy --bench deploy` (`DEPLOY_BENCH_APPS` to change 1000).
 
-#![expect(
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     reason = "a benchmark fails loudly"

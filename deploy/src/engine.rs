@@ -1088,7 +1088,7 @@ impl Deployer {
         release_view(&release)
     }
 
-    /// What changed from release `from` to release `to`.
+    /// What changed from release `from` to release `to` (`from` 0: from nothing).
     pub async fn compare(
         &self,
         actor: &Actor,
@@ -1096,15 +1096,14 @@ impl Deployer {
         from: u32,
         to: u32,
     ) -> DeployResult<Vec<SpecChange>> {
-        let a = self.release_of(actor, id, from).await?;
-        let b = self.release_of(actor, id, to).await?;
+        // Release 0 is "nothing yet": every field of `to` shows as added.
+        let a = match from {
+            0 => Value::Object(serde_json::Map::new()),
+            version => to_json(&self.release_of(actor, id, version).await?.spec)?,
+        };
+        let b = to_json(&self.release_of(actor, id, to).await?.spec)?;
         let mut changes = Vec::new();
-        diff(
-            "",
-            Some(&to_json(&a.spec)?),
-            Some(&to_json(&b.spec)?),
-            &mut changes,
-        );
+        diff("", Some(&a), Some(&b), &mut changes);
         Ok(changes)
     }
 
@@ -1119,6 +1118,8 @@ impl Deployer {
         source: BuildSource,
         now: DateTime<Utc>,
     ) -> DeployResult<BuildView> {
+        // Another tenant's application is not found, whatever the settings.
+        let app = self.live_app(actor, id).await?;
         let settings = self.inner.settings.builds.clone().ok_or_else(|| {
             DeployError::Conflict(
                 "builds are not configured (deploy.builder_image, deploy.registry)".into(),
@@ -1136,7 +1137,6 @@ impl Deployer {
         {
             return Err(ValidationError::new("revision", "must be a branch, tag or commit").into());
         }
-        let app = self.live_app(actor, id).await?;
         let (client, target) = self.target(&app).await?;
         let build_id = BuildId::from_random((self.inner.ids)());
         let job_name = build_id.as_str().replace('_', "-");

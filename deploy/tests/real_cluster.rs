@@ -7,7 +7,7 @@
 //! does not exist) → stop → delete, in a namespace of its own, removed at
 //! the end.
 
-#![expect(
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     reason = "a test fails loudly"

@@ -468,30 +468,34 @@ pub async fn get_release(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct CompareQuery {
-    /// The earlier release.
+    /// The earlier release (default: the one before `to`; 0 is nothing).
+    pub from: Option<u32>,
+    /// The later release (default: the current one).
     #[validate(range(min = 1))]
     #[param(minimum = 1)]
-    pub from: u32,
-    /// The later release.
-    #[validate(range(min = 1))]
-    #[param(minimum = 1)]
-    pub to: u32,
+    pub to: Option<u32>,
 }
 
 /// What changed between two releases.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Comparison {
+    /// The earlier release.
+    pub from: u32,
+    /// The later release.
+    pub to: u32,
     /// Changed spec fields.
     pub changes: Vec<SpecChange>,
 }
 
-/// Compares two releases' specs field by field.
+/// Compares two releases' specs field by field (by default the current
+/// release with the one before it).
 #[utoipa::path(get, path = "/v1/apps/{app}/compare", tag = "deploy",
     params(("app" = String, Path, description = "application id"), CompareQuery),
     responses(
         (status = 200, body = Comparison),
         (status = 400, description = "bad id or versions", body = ErrorEnvelope),
         (status = 404, description = "no such release", body = ErrorEnvelope),
+        (status = 409, description = "the application has no release yet", body = ErrorEnvelope),
     ))]
 pub async fn compare_releases(
     state: web::Data<AppState>,
@@ -499,11 +503,28 @@ pub async fn compare_releases(
     path: web::Path<String>,
     ValidQuery(query): ValidQuery<CompareQuery>,
 ) -> ApiResult<HttpResponse> {
-    let changes = state
-        .deploy
-        .compare(&actor(&caller.0), &app_id(&path)?, query.from, query.to)
-        .await?;
-    Ok(HttpResponse::Ok().json(Comparison { changes }))
+    let (actor, id) = (actor(&caller.0), app_id(&path)?);
+    let to = match query.to {
+        Some(to) => to,
+        None => state
+            .deploy
+            .get(&actor, &id)
+            .await?
+            .current_release
+            .ok_or_else(|| {
+                ApiError::new(
+                    shiyun_core::ErrorCode::Conflict,
+                    "the application has no release yet",
+                )
+            })?,
+    };
+    let from = match query.from {
+        Some(from) => from,
+        // Release 1 is compared with nothing: every field shows as added.
+        None => to - 1,
+    };
+    let changes = state.deploy.compare(&actor, &id, from, to).await?;
+    Ok(HttpResponse::Ok().json(Comparison { from, to, changes }))
 }
 
 /// Body of `POST /v1/apps/{app}/rollback`.

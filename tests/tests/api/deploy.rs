@@ -398,9 +398,9 @@ on_both_backends! {
         // its policy admits only her tenant's namespaces.
         let fake = app.state.deploy.simulated(&ClusterId::parse(&cluster).unwrap()).unwrap();
         let namespace = format!("shiyun-{}", project.replace('_', "-"));
-        let ns = fake.get("Namespace", "", &namespace).expect("the namespace");
+        let ns = fake.get("Namespace", "", &namespace).unwrap();
         assert_eq!(ns["metadata"]["labels"]["shiyun.io/tenant"], tenant);
-        let policy = fake.get("NetworkPolicy", &namespace, "shiyun-tenant-isolation").expect("the policy");
+        let policy = fake.get("NetworkPolicy", &namespace, "shiyun-tenant-isolation").unwrap();
         assert!(policy.to_string().contains(&tenant), "{policy}");
     }
 }

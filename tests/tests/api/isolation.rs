@@ -133,8 +133,66 @@ async fn set_up(app: &TestApp, tag: &str) -> Tenant {
         )
         .await;
 
+    // A simulated cluster granted to the enterprise (as an operator would),
+    // the project placed on it, and one application with a release.
+    let cluster = app
+        .state
+        .deploy
+        .register_cluster(
+            shiyun_deploy::engine::NewCluster {
+                name: format!("cluster-{}", tag.to_lowercase()),
+                kind: shiyun_core::deploy::ClusterKind::Simulated,
+                api_url: "http://simulated".into(),
+                credential_kind: "token".into(),
+                credential: String::new(),
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let tenant = shiyun_core::tenancy::Tenant::parse(&enterprise).unwrap();
+    app.state
+        .deploy
+        .grant(&cluster.id, &tenant, true)
+        .await
+        .unwrap();
+    let project_id = id_of(&project);
+    app.expect(
+        200,
+        "PUT",
+        &format!("/v1/projects/{project_id}/placement"),
+        token,
+        Some(json!({"cluster": cluster.id.as_str()})),
+    )
+    .await;
+    let deployed = app
+        .expect(
+            201,
+            "POST",
+            &format!("/v1/projects/{project_id}/apps?wait=true"),
+            token,
+            Some(json!({"name": "web", "spec": app_spec()})),
+        )
+        .await;
+    let build = app
+        .expect(
+            201,
+            "POST",
+            &format!(
+                "/v1/apps/{}/builds",
+                deployed["app"]["id"].as_str().unwrap()
+            ),
+            token,
+            Some(json!({"repository": format!("https://git.example.com/{tag}/web.git")})),
+        )
+        .await;
+
     let ids = BTreeMap::from([
-        ("enterprise", enterprise),
+        ("enterprise", enterprise.clone()),
+        ("tenant", enterprise),
+        ("cluster", cluster.id.as_str().to_owned()),
+        ("app", deployed["app"]["id"].as_str().unwrap().to_owned()),
+        ("build", build["id"].as_str().unwrap().to_owned()),
         ("account", powerless.account.clone()),
         ("project", id_of(&project)),
         ("template", template_id),
@@ -162,6 +220,16 @@ async fn set_up(app: &TestApp, tag: &str) -> Tenant {
     }
 }
 
+/// A small application spec that passes validation.
+fn app_spec() -> Value {
+    json!({
+        "image": "registry.example.com/web:1",
+        "ports": [{"name": "http", "port": 8080}],
+        "resources": {"cpu_millicores": 100, "memory_mib": 128},
+        "scale": {"mode": "fixed", "replicas": 1}
+    })
+}
+
 /// One offer as a partner cloud sends it.
 pub fn partner_offer(sku: &str) -> Value {
     json!({
@@ -182,7 +250,7 @@ fn id_of(record: &Value) -> String {
 
 /// Path parameters that name no one's data (a wallet is the caller's own
 /// tenant's, in a currency): the same value for A and B.
-const NOT_IDS: &[(&str, &str)] = &[("currency", "CNY")];
+const NOT_IDS: &[(&str, &str)] = &[("currency", "CNY"), ("version", "1")];
 
 /// The route's path with A's id in each parameter.
 fn concrete_path(route: &Route, ids: &BTreeMap<&str, String>) -> String {
@@ -312,6 +380,17 @@ fn sample_body(route: &Route, a: &Tenant) -> Option<Value> {
         (Method::Post, "/v1/billing/invoices/{invoice}/refunds") => {
             json!({"amount": "1.00", "reason": "x"})
         }
+        (Method::Post, "/v1/clusters") => json!({"name": "b-cluster", "kind": "simulated"}),
+        (Method::Put, "/v1/projects/{project}/placement") => json!({"cluster": id("cluster")}),
+        (Method::Post, "/v1/projects/{project}/apps") => {
+            json!({"name": "b-app", "spec": app_spec()})
+        }
+        (Method::Post, "/v1/apps/{app}/releases") => app_spec(),
+        (Method::Post, "/v1/apps/{app}/rollback") => json!({}),
+        (Method::Post, "/v1/apps/{app}/scale") => json!({"replicas": 2}),
+        (Method::Post, "/v1/apps/{app}/builds") => {
+            json!({"repository": "https://git.example.com/b/web.git"})
+        }
         (Method::Post, "/v1/listings/batch") => json!({"listings": [
             serde_json::to_value(shiyun_core::demo::DemoCatalog::new(3, 1).next().unwrap()).unwrap()
         ]}),
@@ -332,7 +411,7 @@ const ACROSS_TENANTS_BY_DESIGN: &[(Method, &str)] = &[
 /// enterprise, by name and id; the catalog feed, every listing.
 fn public_in(route: &Route) -> &'static [&'static str] {
     match (route.method, route.path) {
-        (Method::Get, "/v1/enterprises") => &["enterprise"],
+        (Method::Get, "/v1/enterprises") => &["enterprise", "tenant"],
         (Method::Get, "/v1/changes") => &["listing"],
         _ => &[],
     }
@@ -356,7 +435,17 @@ fn operation<'d>(doc: &'d Value, route: &Route) -> &'d Value {
 
 on_both_backends! {
     async fn every_route_keeps_tenants_apart(backend: Backend) {
-        let app = TestApp::spawn(backend).await;
+        // Builds on, so each enterprise has one to read.
+        let app = TestApp::spawn_with(
+            backend,
+            |s| {
+                s.deploy.builder_image = Some("registry.example.com/builder:1".into());
+                s.deploy.registry = Some("registry.example.com/apps".into());
+                s.deploy.rollout_poll_ms = 20;
+            },
+            |_| {},
+        )
+        .await;
         let a = set_up(&app, "a").await;
         let b = set_up(&app, "b").await;
         let (_, doc) = app.get("/openapi.json").await;

@@ -20,6 +20,7 @@ const TAGS: &[&str] = &[
     "billing",
     "market",
     "wallets",
+    "deploy",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,6 +48,8 @@ async fn openapi_document_is_stable() {
         "/v1/exports/journal",
         "/v1/orders",
         "/v1/reports/margin",
+        "/v1/apps/{app}/rollback",
+        "/v1/deployments/cost",
     ] {
         assert!(paths.contains_key(path), "{path} documented");
     }
