@@ -222,9 +222,6 @@ impl KubeCluster {
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
                 .map_err(config_error)?;
-        // ring (kube's) and aws-lc-rs (reqwest's) may both be compiled in;
-        // rustls then has no implied default and would panic building TLS.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = Client::try_from(config).map_err(config_error)?;
         Ok(KubeCluster::new(client))
     }

@@ -2,10 +2,10 @@
 //! AES-256-GCM under a key from the settings, a fresh random nonce per
 //! value. The sealed text is `v1:` and the base64 of nonce ‖ ciphertext ‖ tag.
 
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::rand::{SecureRandom, SystemRandom};
 
 const PREFIX: &str = "v1:";
 

@@ -349,6 +349,108 @@ on_both_backends! {
         assert!(fake.get("Deployment", &namespace, "web").is_none(), "the Deployment is gone");
     }
 
+    async fn autoscaling_owns_replicas_dependencies_find_each_other_and_builds_deploy(backend: Backend) {
+        let app = TestApp::spawn_with(
+            backend,
+            |s| {
+                s.deploy.rollout_poll_ms = 20;
+                s.deploy.builder_image = Some("registry.example.com/builder:1".into());
+                s.deploy.registry = Some("registry.example.com/apps".into());
+            },
+            |_| {},
+        )
+        .await;
+        let mut carol = app.sign_up("carol@deploy.test").await;
+        let tenant = app.found_enterprise(&mut carol, "Carol Co").await;
+        let cluster = granted_cluster(&app, &tenant).await;
+        let me = Some(carol.access.as_str());
+        let project = app.expect(201, "POST", "/v1/projects", me, Some(json!({"name": "svc"}))).await["id"].as_str().unwrap().to_owned();
+        let placed = app.expect(200, "PUT", &format!("/v1/projects/{project}/placement"), me, Some(json!({"cluster": cluster}))).await;
+        let namespace = placed["namespace"].as_str().unwrap().to_owned();
+        let fake = app.state.deploy.simulated(&ClusterId::parse(&cluster).unwrap()).unwrap();
+
+        // A database, then an API that depends on it and autoscales.
+        let mut db = spec("postgres:16", 1, "info");
+        db["ports"] = json!([{"name": "pg", "port": 5432}]);
+        db["health"] = json!({"port": 5432});
+        db["ingress"] = json!([]);
+        app.expect(201, "POST", &format!("/v1/projects/{project}/apps?wait=true"), me, Some(json!({"name": "orders-db", "spec": db}))).await;
+        let mut api = spec("registry.example.com/orders/api:1", 1, "info");
+        api["scale"] = json!({"mode": "auto", "min": 2, "max": 6, "cpu_percent": 70});
+        api["dependencies"] = json!(["orders-db"]);
+        let (status, err) = app
+            .call("POST", &format!("/v1/projects/{project}/apps"), me,
+                  Some(&json!({"name": "bad", "spec": {"image": "x:1", "resources": {"cpu_millicores": 100, "memory_mib": 64},
+                       "scale": {"mode": "fixed", "replicas": 1}, "dependencies": ["nope"]}})))
+            .await;
+        assert_eq!((status, err["error"]["field"].as_str()), (400, Some("dependencies[0]")), "{err}");
+        let created = app
+            .expect(201, "POST", &format!("/v1/projects/{project}/apps?wait=true"), me, Some(json!({"name": "orders-api", "spec": api})))
+            .await;
+        let id = created["app"]["id"].as_str().unwrap().to_owned();
+
+        // The dependency's address is in the environment.
+        let deployment = fake.get("Deployment", &namespace, "orders-api").unwrap();
+        let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+        assert!(env.contains(&format!("orders-db.{namespace}.svc.cluster.local")), "{env}");
+        assert!(env.contains("ORDERS_DB_HOST") && env.contains("ORDERS_DB_PORT") && env.contains("5432"), "{env}");
+
+        // The HPA owns the replicas (the render tests hold that the
+        // Deployment leaves them out; the API server defaults them).
+        let hpa = fake.get("HorizontalPodAutoscaler", &namespace, "orders-api").unwrap();
+        assert_eq!((hpa["spec"]["minReplicas"].as_i64(), hpa["spec"]["maxReplicas"].as_i64()), (Some(2), Some(6)));
+
+        // A manual scale moves the HPA's bounds, not the Deployment.
+        let scaled = app.expect(200, "POST", &format!("/v1/apps/{id}/scale"), me, Some(json!({"min": 3, "max": 8}))).await;
+        assert_eq!((scaled["scale_override"]["min"].as_u64(), scaled["scale_override"]["max"].as_u64()), (Some(3), Some(8)));
+        let hpa = fake.get("HorizontalPodAutoscaler", &namespace, "orders-api").unwrap();
+        assert_eq!((hpa["spec"]["minReplicas"].as_i64(), hpa["spec"]["maxReplicas"].as_i64()), (Some(3), Some(8)), "{hpa}");
+        let (status, err) = app.call("POST", &format!("/v1/apps/{id}/scale"), me, Some(&json!({"min": 5, "max": 2}))).await;
+        assert_eq!(status, 400, "{err}");
+        let touched_scale = fake
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/deployments/orders-api/scale"));
+        assert!(!touched_scale, "a manual scale of an autoscaled app went to the Deployment");
+
+        // Stopping removes the HPA (it cannot go to zero) and keeps the rest.
+        app.expect(200, "POST", &format!("/v1/apps/{id}/stop"), me, None).await;
+        assert!(fake.get("HorizontalPodAutoscaler", &namespace, "orders-api").is_none());
+        assert!(fake.get("Service", &namespace, "orders-api").is_some());
+        app.expect(200, "POST", &format!("/v1/apps/{id}/start"), me, None).await;
+        assert!(fake.get("HorizontalPodAutoscaler", &namespace, "orders-api").is_some());
+
+        // A build from a repository: a Job, its log, then a release of its image.
+        let build = app
+            .expect(201, "POST", &format!("/v1/apps/{id}/builds"), me,
+                    Some(json!({"repository": "https://git.example.com/orders/api.git", "revision": "v2"})))
+            .await;
+        let build_id = build["id"].as_str().unwrap().to_owned();
+        let job = fake.objects("Job");
+        assert_eq!(job.len(), 1);
+        assert!(job[0].to_string().contains("https://git.example.com/orders/api.git"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let state = app.expect(200, "GET", &format!("/v1/apps/{id}/builds/{build_id}"), me, None).await;
+            if state["status"] == "succeeded" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the build never finished: {state}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let log = app.send("GET", &format!("/v1/apps/{id}/builds/{build_id}/logs"), me, None).await;
+        assert_eq!(log.status().as_u16(), 200);
+        let release = app
+            .expect(201, "POST", &format!("/v1/apps/{id}/builds/{build_id}/deploy?wait=true"), me, None)
+            .await;
+        assert_eq!(release["spec"]["image"], build["image"]);
+        assert_eq!(release["status"], "succeeded", "{release}");
+        let (status, _) = app
+            .call("POST", &format!("/v1/apps/{id}/builds"), me, Some(&json!({"repository": "git@example.com:x.git"})))
+            .await;
+        assert_eq!(status, 400, "only https repositories");
+    }
+
     async fn tenants_never_see_each_others_clusters_projects_or_apps(backend: Backend) {
         let app = TestApp::spawn_with(backend, |s| s.deploy.rollout_poll_ms = 20, |_| {}).await;
         let mut alice = app.sign_up("alice@iso.test").await;
