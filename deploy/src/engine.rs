@@ -413,6 +413,8 @@ struct Inner {
     ids: fn() -> [u8; 16],
     /// Rollout watchers running in the background, joined by tests and shutdown.
     watchers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The runtime clusters are connected on (the one current at `new`).
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl std::fmt::Debug for Deployer {
@@ -447,8 +449,29 @@ impl Deployer {
                 settings,
                 ids,
                 watchers: Mutex::new(Vec::new()),
+                runtime: tokio::runtime::Handle::try_current().ok(),
             }),
         }
+    }
+
+    /// Connects on the runtime the deployer was made on: a cluster's watch
+    /// tasks then live there, not on whichever HTTP worker asked first.
+    async fn connect(
+        &self,
+        record: &ClusterRecord,
+        credential: &str,
+    ) -> DeployResult<Arc<dyn ClusterApi>> {
+        let connector = self.inner.connector.clone();
+        let (record, credential) = (record.clone(), credential.to_owned());
+        let connecting = async move { connector.connect(&record, &credential).await };
+        let connected = match &self.inner.runtime {
+            Some(runtime) => runtime
+                .spawn(connecting)
+                .await
+                .map_err(|e| ClusterError::Unreachable(format!("connecting: {e}")))?,
+            None => connecting.await,
+        };
+        Ok(connected?)
     }
 
     /// The in-process API server of a simulated cluster, once connected.
@@ -515,11 +538,7 @@ impl Deployer {
             created_at: now,
         };
         // Proves the credential makes a client before anything is stored.
-        let client = self
-            .inner
-            .connector
-            .connect(&record, &new.credential)
-            .await?;
+        let client = self.connect(&record, &new.credential).await?;
         let stored = record.clone();
         self.db(move |s| s.create_cluster(&stored))
             .await
@@ -585,7 +604,7 @@ impl Deployer {
             .await?
             .ok_or_else(|| not_found("cluster", id))?;
         let credential = self.inner.sealer.open(&record.sealed_credential)?;
-        let client = self.inner.connector.connect(&record, &credential).await?;
+        let client = self.connect(&record, &credential).await?;
         let client = {
             let mut clusters = self
                 .inner
@@ -911,8 +930,7 @@ impl Deployer {
         }
         app.scale_override = Some(to_json(&request)?);
         app.updated_at = now;
-        let stored_app = app.clone();
-        self.db(move |s| s.update_app(&stored_app)).await?;
+        self.save(&app).await?;
         self.view(&app).await
     }
 
@@ -932,8 +950,7 @@ impl Deployer {
         client.scale(&target.namespace, &app.name, 0).await?;
         app.state = AppLifecycle::Stopped;
         app.updated_at = now;
-        let stored = app.clone();
-        self.db(move |s| s.update_app(&stored)).await?;
+        self.save(&app).await?;
         self.view(&app).await
     }
 
@@ -947,8 +964,7 @@ impl Deployer {
         let mut app = self.live_app(actor, id).await?;
         app.state = AppLifecycle::Running;
         app.updated_at = now;
-        let stored = app.clone();
-        self.db(move |s| s.update_app(&stored)).await?;
+        self.save(&app).await?;
         self.apply_current(&app, None).await?;
         self.view(&app).await
     }
@@ -983,8 +999,7 @@ impl Deployer {
             .await?;
         app.state = AppLifecycle::Deleted;
         app.updated_at = now;
-        let stored = app.clone();
-        self.db(move |s| s.update_app(&stored)).await?;
+        self.save(&app).await?;
         Ok(deleted)
     }
 
@@ -1273,6 +1288,12 @@ impl Deployer {
         Ok(app)
     }
 
+    /// Writes an application's state, release, scale and `updated_at`.
+    async fn save(&self, app: &AppRecord) -> DeployResult<()> {
+        let stored = app.clone();
+        self.db(move |s| s.update_app(&stored)).await
+    }
+
     async fn releases_of(&self, id: &AppId) -> DeployResult<Vec<ReleaseRecord>> {
         let key = id.clone();
         self.db(move |s| s.list_releases(&key)).await
@@ -1398,8 +1419,7 @@ impl Deployer {
             app.current_release = Some(release.version);
             app.scale_override = None;
             app.updated_at = now;
-            let saved = app.clone();
-            self.db(move |s| s.update_app(&saved)).await?;
+            self.save(&app).await?;
             let outcome = self.roll_out(&app, &release, wait).await?;
             release_view(&outcome)
         })

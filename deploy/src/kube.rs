@@ -222,6 +222,19 @@ impl KubeCluster {
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
                 .map_err(config_error)?;
+        // The client puts the token in a header as it is built, and panics
+        // on one that cannot be a header value: refuse it here instead.
+        if let Some(token) = &config.auth_info.token {
+            use secrecy::ExposeSecret as _;
+            let token = token.expose_secret();
+            if token.trim().is_empty()
+                || http::HeaderValue::from_str(&format!("Bearer {token}")).is_err()
+            {
+                return Err(ClusterError::Config(
+                    "the token is not a bearer token (visible ASCII, no line breaks)".into(),
+                ));
+            }
+        }
         let client = Client::try_from(config).map_err(config_error)?;
         Ok(KubeCluster::new(client))
     }

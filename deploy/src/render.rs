@@ -58,9 +58,17 @@ pub struct BuildSettings {
 #[serde(deny_unknown_fields)]
 pub struct BuildSource {
     /// `https://` URL of a git repository.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^https://[^\\s]+$", max_length = 512)
+    )]
     pub repository: String,
     /// Branch, tag or commit (default `main`).
     #[serde(default = "default_revision")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[^\\s]+$", min_length = 1, max_length = 255)
+    )]
     pub revision: String,
     /// Directory of the repository to build (default the root).
     #[serde(default, skip_serializing_if = "Option::is_none")]

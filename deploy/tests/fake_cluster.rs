@@ -1133,6 +1133,13 @@ async fn connecting_with_bad_credentials_is_a_config_error() {
         KubeCluster::connect_token("https://127.0.0.1:6443", "t", Some("garbage")).await,
         Err(ClusterError::Config(_))
     ));
+    // A token that cannot be a header value is refused, not a panic.
+    for token in ["a\nb", "\u{0}", " "] {
+        assert!(matches!(
+            KubeCluster::connect_token("https://127.0.0.1:6443", token, None).await,
+            Err(ClusterError::Config(_))
+        ));
+    }
     let cluster = KubeCluster::connect_token("https://127.0.0.1:6443", "token", None)
         .await
         .unwrap();

@@ -62,7 +62,12 @@ pub struct WaitQuery {
 pub struct RegisterClusterRequest {
     /// Unique name (a DNS label).
     #[validate(length(min = 1, max = 63))]
-    #[schema(min_length = 1, max_length = 63, example = "shanghai-1")]
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = "^[a-z]([-a-z0-9]*[a-z0-9])?$",
+        example = "shanghai-1"
+    )]
     pub name: String,
     /// `kubernetes` (default) or `simulated` (the in-process API server).
     pub kind: Option<ClusterKind>,
@@ -70,9 +75,14 @@ pub struct RegisterClusterRequest {
     #[validate(length(max = 512))]
     #[schema(max_length = 512)]
     pub api_url: Option<String>,
-    /// `kubeconfig` or `token`.
+    /// `kubeconfig` or `token` (default).
     #[validate(length(min = 1, max = 16))]
-    #[schema(min_length = 1, max_length = 16, example = "token")]
+    #[schema(
+        min_length = 1,
+        max_length = 16,
+        pattern = "^(kubeconfig|token)$",
+        example = "token"
+    )]
     pub credential_kind: Option<String>,
     /// The kubeconfig's text or the bearer token: sealed, never returned.
     #[validate(length(max = 262144))]
@@ -154,8 +164,8 @@ async fn set_grant(
 
 /// Lets a tenant (`acc_…` or `ent_…`) deploy to a cluster (operators).
 #[utoipa::path(put, path = "/v1/clusters/{cluster}/grants/{tenant}", tag = "deploy",
-    params(("cluster" = String, Path, description = "cluster id"),
-           ("tenant" = String, Path, description = "tenant id (`acc_…` or `ent_…`)")),
+    params(("cluster" = ClusterId, Path, description = "cluster id"),
+           ("tenant" = String, Path, description = "tenant id (`acc_…` or `ent_…`)", pattern = "^(acc|ent)_[0-9a-z]{1,40}$")),
     responses(
         (status = 200, body = ClusterView),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -170,8 +180,8 @@ pub async fn grant_cluster(
 
 /// Withdraws a tenant's use of a cluster (operators).
 #[utoipa::path(delete, path = "/v1/clusters/{cluster}/grants/{tenant}", tag = "deploy",
-    params(("cluster" = String, Path, description = "cluster id"),
-           ("tenant" = String, Path, description = "tenant id")),
+    params(("cluster" = ClusterId, Path, description = "cluster id"),
+           ("tenant" = String, Path, description = "tenant id (`acc_…` or `ent_…`)", pattern = "^(acc|ent)_[0-9a-z]{1,40}$")),
     responses(
         (status = 200, body = ClusterView),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -202,7 +212,7 @@ pub struct PlacementRequest {
 /// from other tenants.
 #[utoipa::path(put, path = "/v1/projects/{project}/placement", tag = "deploy",
     request_body = PlacementRequest,
-    params(("project" = String, Path, description = "project id")),
+    params(("project" = ProjectId, Path, description = "project id")),
     responses(
         (status = 200, body = PlacementView),
         (status = 400, description = "bad id or quota", body = ErrorEnvelope),
@@ -233,7 +243,7 @@ pub async fn place_project(
 
 /// Where the project runs.
 #[utoipa::path(get, path = "/v1/projects/{project}/placement", tag = "deploy",
-    params(("project" = String, Path, description = "project id")),
+    params(("project" = ProjectId, Path, description = "project id")),
     responses(
         (status = 200, body = PlacementView),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -257,7 +267,12 @@ pub async fn get_placement(
 pub struct CreateAppRequest {
     /// Name, unique in the project (a DNS label, at most 40).
     #[validate(length(min = 1, max = 40))]
-    #[schema(min_length = 1, max_length = 40, example = "web")]
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = "^[a-z]([-a-z0-9]*[a-z0-9])?$",
+        example = "web"
+    )]
     pub name: String,
     /// What its first release runs.
     pub spec: AppSpec,
@@ -282,7 +297,7 @@ pub struct AppList {
 /// Creates an application from an image and rolls out release 1.
 #[utoipa::path(post, path = "/v1/projects/{project}/apps", tag = "deploy",
     request_body = CreateAppRequest,
-    params(("project" = String, Path, description = "project id"), WaitQuery),
+    params(("project" = ProjectId, Path, description = "project id"), WaitQuery),
     responses(
         (status = 201, body = AppCreated),
         (status = 400, description = "bad name or spec", body = ErrorEnvelope),
@@ -314,7 +329,7 @@ pub async fn create_app(
 
 /// The project's applications the caller sees.
 #[utoipa::path(get, path = "/v1/projects/{project}/apps", tag = "deploy",
-    params(("project" = String, Path, description = "project id")),
+    params(("project" = ProjectId, Path, description = "project id")),
     responses(
         (status = 200, body = AppList),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -344,7 +359,7 @@ fn app_id(path: &str) -> ApiResult<AppId> {
 
 /// One application: spec (secret values hidden), release, address, URLs.
 #[utoipa::path(get, path = "/v1/apps/{app}", tag = "deploy",
-    params(("app" = String, Path, description = "application id")),
+    params(("app" = AppId, Path, description = "application id")),
     responses(
         (status = 200, body = AppView),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -368,7 +383,7 @@ pub struct Deleted {
 
 /// Deletes everything the application owns in the cluster.
 #[utoipa::path(delete, path = "/v1/apps/{app}", tag = "deploy",
-    params(("app" = String, Path, description = "application id")),
+    params(("app" = AppId, Path, description = "application id")),
     responses(
         (status = 200, body = Deleted),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -388,7 +403,7 @@ pub async fn delete_app(
 
 /// Deploys a new spec as a new release (the rollout is watched to its deadline).
 #[utoipa::path(post, path = "/v1/apps/{app}/releases", tag = "deploy", request_body = AppSpec,
-    params(("app" = String, Path, description = "application id"), WaitQuery),
+    params(("app" = AppId, Path, description = "application id"), WaitQuery),
     responses(
         (status = 201, body = ReleaseView),
         (status = 400, description = "bad spec", body = ErrorEnvelope),
@@ -424,7 +439,7 @@ pub struct ReleaseList {
 
 /// The release history, newest first.
 #[utoipa::path(get, path = "/v1/apps/{app}/releases", tag = "deploy",
-    params(("app" = String, Path, description = "application id")),
+    params(("app" = AppId, Path, description = "application id")),
     responses(
         (status = 200, body = ReleaseList),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -444,8 +459,8 @@ pub async fn list_releases(
 
 /// One release.
 #[utoipa::path(get, path = "/v1/apps/{app}/releases/{version}", tag = "deploy",
-    params(("app" = String, Path, description = "application id"),
-           ("version" = u32, Path, description = "release number")),
+    params(("app" = AppId, Path, description = "application id"),
+           ("version" = u32, Path, description = "release number", minimum = 1)),
     responses(
         (status = 200, body = ReleaseView),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -490,7 +505,7 @@ pub struct Comparison {
 /// Compares two releases' specs field by field (by default the current
 /// release with the one before it).
 #[utoipa::path(get, path = "/v1/apps/{app}/compare", tag = "deploy",
-    params(("app" = String, Path, description = "application id"), CompareQuery),
+    params(("app" = AppId, Path, description = "application id"), CompareQuery),
     responses(
         (status = 200, body = Comparison),
         (status = 400, description = "bad id or versions", body = ErrorEnvelope),
@@ -540,7 +555,7 @@ pub struct RollbackRequest {
 /// Rolls back in one call: a new release copying an earlier one.
 #[utoipa::path(post, path = "/v1/apps/{app}/rollback", tag = "deploy",
     request_body = RollbackRequest,
-    params(("app" = String, Path, description = "application id"), WaitQuery),
+    params(("app" = AppId, Path, description = "application id"), WaitQuery),
     responses(
         (status = 201, body = ReleaseView),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -570,7 +585,7 @@ pub async fn rollback_app(
 /// Scales by hand: `replicas` for a fixed-scale application, `min` and
 /// `max` (or `replicas` for both) for an autoscaled one.
 #[utoipa::path(post, path = "/v1/apps/{app}/scale", tag = "deploy", request_body = ScaleRequest,
-    params(("app" = String, Path, description = "application id")),
+    params(("app" = AppId, Path, description = "application id")),
     responses(
         (status = 200, body = AppView),
         (status = 400, description = "bad scale", body = ErrorEnvelope),
@@ -597,7 +612,7 @@ pub async fn scale_app(
 
 /// Stops: replicas to 0, objects kept.
 #[utoipa::path(post, path = "/v1/apps/{app}/stop", tag = "deploy",
-    params(("app" = String, Path, description = "application id")),
+    params(("app" = AppId, Path, description = "application id")),
     responses(
         (status = 200, body = AppView),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -617,7 +632,7 @@ pub async fn stop_app(
 
 /// Starts a stopped application.
 #[utoipa::path(post, path = "/v1/apps/{app}/start", tag = "deploy",
-    params(("app" = String, Path, description = "application id")),
+    params(("app" = AppId, Path, description = "application id")),
     responses(
         (status = 200, body = AppView),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -637,7 +652,7 @@ pub async fn start_app(
 
 /// Restarts every pod, rolling.
 #[utoipa::path(post, path = "/v1/apps/{app}/restart", tag = "deploy",
-    params(("app" = String, Path, description = "application id")),
+    params(("app" = AppId, Path, description = "application id")),
     responses(
         (status = 200, body = AppView),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -658,7 +673,7 @@ pub async fn restart_app(
 
 /// Live status (replicas, pods, events) from the cluster's watch-fed cache.
 #[utoipa::path(get, path = "/v1/apps/{app}/status", tag = "deploy",
-    params(("app" = String, Path, description = "application id")),
+    params(("app" = AppId, Path, description = "application id")),
     responses(
         (status = 200, body = StatusView),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -696,7 +711,7 @@ pub struct LogQuery {
 
 /// Streams a pod's log as plain text.
 #[utoipa::path(get, path = "/v1/apps/{app}/logs", tag = "deploy",
-    params(("app" = String, Path, description = "application id"), LogQuery),
+    params(("app" = AppId, Path, description = "application id"), LogQuery),
     responses(
         (status = 200, description = "the log, streamed", content_type = "text/plain", body = String),
         (status = 400, description = "bad id or query", body = ErrorEnvelope),
@@ -739,7 +754,7 @@ fn log_response(stream: shiyun_deploy::cluster::LogStream) -> HttpResponse {
 /// Starts a build from a repository: a Job runs the builder image and
 /// pushes to the platform's registry.
 #[utoipa::path(post, path = "/v1/apps/{app}/builds", tag = "deploy", request_body = BuildSource,
-    params(("app" = String, Path, description = "application id")),
+    params(("app" = AppId, Path, description = "application id")),
     responses(
         (status = 201, body = BuildView),
         (status = 400, description = "bad source", body = ErrorEnvelope),
@@ -770,8 +785,8 @@ fn build_path(path: &(String, String)) -> ApiResult<(AppId, BuildId)> {
 
 /// A build and its state.
 #[utoipa::path(get, path = "/v1/apps/{app}/builds/{build}", tag = "deploy",
-    params(("app" = String, Path, description = "application id"),
-           ("build" = String, Path, description = "build id")),
+    params(("app" = AppId, Path, description = "application id"),
+           ("build" = BuildId, Path, description = "build id")),
     responses(
         (status = 200, body = BuildView),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -798,8 +813,8 @@ pub struct BuildLogQuery {
 
 /// Streams a build's log.
 #[utoipa::path(get, path = "/v1/apps/{app}/builds/{build}/logs", tag = "deploy",
-    params(("app" = String, Path, description = "application id"),
-           ("build" = String, Path, description = "build id"), BuildLogQuery),
+    params(("app" = AppId, Path, description = "application id"),
+           ("build" = BuildId, Path, description = "build id"), BuildLogQuery),
     responses(
         (status = 200, description = "the log, streamed", content_type = "text/plain", body = String),
         (status = 400, description = "bad id", body = ErrorEnvelope),
@@ -827,8 +842,8 @@ pub async fn build_logs(
 
 /// Deploys a successful build's image as a new release.
 #[utoipa::path(post, path = "/v1/apps/{app}/builds/{build}/deploy", tag = "deploy",
-    params(("app" = String, Path, description = "application id"),
-           ("build" = String, Path, description = "build id"), WaitQuery),
+    params(("app" = AppId, Path, description = "application id"),
+           ("build" = BuildId, Path, description = "build id"), WaitQuery),
     responses(
         (status = 201, body = ReleaseView),
         (status = 400, description = "bad id", body = ErrorEnvelope),
