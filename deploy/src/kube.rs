@@ -4,9 +4,11 @@
 //! Deployments and Pods, and of Events) that answers status reads without
 //! an API call.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -63,6 +65,144 @@ struct Cache {
     events: Store<Event>,
     synced: [Arc<AtomicBool>; 3],
     tasks: Vec<AbortHandle>,
+    /// Bumped after every change any store takes.
+    generation: Arc<AtomicU64>,
+    /// Every application's status by (namespace, app id), as of a
+    /// generation: rebuilt once after changes, so a read is a lookup.
+    index: Mutex<Option<(u64, Arc<StatusIndex>)>>,
+}
+
+/// Live statuses by (namespace, app id).
+type StatusIndex = HashMap<(String, String), LiveStatus>;
+
+impl Cache {
+    /// The index as of now, rebuilt when a store changed since it was made.
+    fn index(&self) -> Arc<StatusIndex> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut slot = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((built, index)) = slot.as_ref()
+            && *built == generation
+        {
+            return index.clone();
+        }
+        // Changes landing during the rebuild bump the generation again, so
+        // the next read rebuilds: an index is never newer than its number.
+        let index = Arc::new(self.build_index());
+        *slot = Some((generation, index.clone()));
+        index
+    }
+
+    fn build_index(&self) -> StatusIndex {
+        let mut index = StatusIndex::new();
+        // (namespace, Deployment name) → the application's key, for events.
+        let mut owners: HashMap<(String, String), (String, String)> = HashMap::new();
+        for deployment in self.deployments.state() {
+            let Some(key) = app_key(&deployment.metadata) else {
+                continue;
+            };
+            let name = deployment.metadata.name.clone().unwrap_or_default();
+            let current = deployment.status.clone().unwrap_or_default();
+            let status = LiveStatus {
+                synced: false,
+                found: true,
+                desired: deployment
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.replicas)
+                    .unwrap_or(1),
+                ready: current.ready_replicas.unwrap_or(0),
+                updated: current.updated_replicas.unwrap_or(0),
+                available: current.available_replicas.unwrap_or(0),
+                release: deployment
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(RELEASE_LABEL).cloned()),
+                pods: Vec::new(),
+                events: Vec::new(),
+            };
+            owners.insert((key.0.clone(), name), key.clone());
+            index.insert(key, status);
+        }
+        for pod in self.pods.state() {
+            if let Some(status) = app_key(&pod.metadata).and_then(|key| index.get_mut(&key)) {
+                status.pods.push(pod_status(&pod));
+            }
+        }
+        let mut events: HashMap<(String, String), Vec<Arc<Event>>> = HashMap::new();
+        for event in self.events.state() {
+            let involved = &event.involved_object;
+            let (Some(namespace), Some(name)) = (
+                event.metadata.namespace.as_deref(),
+                involved.name.as_deref(),
+            ) else {
+                continue;
+            };
+            // A ReplicaSet is `<deployment>-<hash>`, a pod `<deployment>-<hash>-<id>`.
+            let deployment = match involved.kind.as_deref() {
+                Some("Deployment") => Some(name),
+                Some("ReplicaSet") => name.rsplit_once('-').map(|(d, _)| d),
+                Some("Pod") => name
+                    .rsplit_once('-')
+                    .and_then(|(rs, _)| rs.rsplit_once('-'))
+                    .map(|(d, _)| d),
+                _ => None,
+            };
+            if let Some(key) =
+                deployment.and_then(|d| owners.get(&(namespace.to_owned(), d.to_owned())))
+            {
+                events.entry(key.clone()).or_default().push(event);
+            }
+        }
+        for (key, mut list) in events {
+            let Some(status) = index.get_mut(&key) else {
+                continue;
+            };
+            list.sort_by_key(|e| std::cmp::Reverse(event_order(e)));
+            status.events = list
+                .iter()
+                .take(MAX_EVENTS)
+                .map(|e| event_line(e))
+                .collect();
+        }
+        for status in index.values_mut() {
+            status.pods.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        index
+    }
+}
+
+/// (namespace, app id) of an object carrying the application label.
+fn app_key(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Option<(String, String)> {
+    let app = meta.labels.as_ref()?.get(APP_LABEL)?;
+    Some((meta.namespace.clone()?, app.clone()))
+}
+
+/// Newest first: the event's time, then its resourceVersion.
+fn event_order(event: &Event) -> (Option<chrono::DateTime<chrono::Utc>>, u64) {
+    let version = event
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    (event_time(event), version)
+}
+
+fn event_line(event: &Event) -> EventLine {
+    EventLine {
+        at: event_time(event),
+        kind: event.type_.clone().unwrap_or_else(|| "Normal".into()),
+        reason: event.reason.clone().unwrap_or_default(),
+        message: event.message.clone().unwrap_or_default(),
+        object: format!(
+            "{}/{}",
+            event.involved_object.kind.as_deref().unwrap_or_default(),
+            event.involved_object.name.as_deref().unwrap_or_default()
+        ),
+    }
 }
 
 impl Drop for Cache {
@@ -78,6 +218,7 @@ fn spawn_reflector<K>(
     api: Api<K>,
     labels: Option<String>,
     synced: Arc<AtomicBool>,
+    generation: Arc<AtomicU64>,
 ) -> (Store<K>, AbortHandle)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -91,6 +232,8 @@ where
     let task = tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
+            // The reflector has written the change to the store by now.
+            generation.fetch_add(1, Ordering::AcqRel);
             match event {
                 Ok(watcher::Event::InitDone) => synced.store(true, Ordering::Release),
                 Ok(_) => {}
@@ -142,18 +285,25 @@ impl KubeCluster {
             Arc::new(AtomicBool::new(false)),
         ];
         let managed = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
+        let generation = Arc::new(AtomicU64::new(0));
         let (deployments, t1) = spawn_reflector(
             Api::<Deployment>::all(client.clone()),
             Some(managed.clone()),
             synced[0].clone(),
+            generation.clone(),
         );
         let (pods, t2) = spawn_reflector(
             Api::<Pod>::all(client.clone()),
             Some(managed),
             synced[1].clone(),
+            generation.clone(),
         );
-        let (events, t3) =
-            spawn_reflector(Api::<Event>::all(client.clone()), None, synced[2].clone());
+        let (events, t3) = spawn_reflector(
+            Api::<Event>::all(client.clone()),
+            None,
+            synced[2].clone(),
+            generation.clone(),
+        );
         KubeCluster {
             client,
             cache: Some(Arc::new(Cache {
@@ -162,6 +312,8 @@ impl KubeCluster {
                 events,
                 synced,
                 tasks: vec![t1, t2, t3],
+                generation,
+                index: Mutex::new(None),
             })),
         }
     }
@@ -524,86 +676,12 @@ impl ClusterApi for KubeCluster {
         let Some(cache) = &self.cache else {
             return LiveStatus::default();
         };
-        let mut status = LiveStatus {
-            synced: self.synced(),
-            ..LiveStatus::default()
-        };
-        let labelled = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-            meta.namespace.as_deref() == Some(namespace)
-                && meta
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(APP_LABEL))
-                    .map(String::as_str)
-                    == Some(app.as_str())
-        };
-        let Some(deployment) = cache.deployments.find(|d| labelled(&d.metadata)) else {
-            return status;
-        };
-        let name = deployment.metadata.name.clone().unwrap_or_default();
-        let deployment_status = deployment.status.clone().unwrap_or_default();
-        status.found = true;
-        status.desired = deployment
-            .spec
-            .as_ref()
-            .and_then(|s| s.replicas)
-            .unwrap_or(1);
-        status.ready = deployment_status.ready_replicas.unwrap_or(0);
-        status.updated = deployment_status.updated_replicas.unwrap_or(0);
-        status.available = deployment_status.available_replicas.unwrap_or(0);
-        status.release = deployment
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(RELEASE_LABEL).cloned());
-        let mut pods: Vec<PodStatus> = cache
-            .pods
-            .state_filter(|p| labelled(&p.metadata))
-            .iter()
-            .map(|p| pod_status(p))
-            .collect();
-        pods.sort_by(|a, b| a.name.cmp(&b.name));
-        status.pods = pods;
-        let prefix = format!("{name}-");
-        let mut events: Vec<Arc<Event>> = cache.events.state_filter(|e| {
-            let involved = &e.involved_object;
-            e.metadata.namespace.as_deref() == Some(namespace)
-                && involved
-                    .name
-                    .as_deref()
-                    .is_some_and(|n| n == name || n.starts_with(&prefix))
-                && matches!(
-                    involved.kind.as_deref(),
-                    Some("Deployment" | "ReplicaSet" | "Pod")
-                )
-                && (involved.kind.as_deref() != Some("Deployment")
-                    || involved.name.as_deref() == Some(name.as_str()))
-        });
-        let order = |e: &Event| {
-            let rv = e
-                .metadata
-                .resource_version
-                .as_deref()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-            (event_time(e), rv)
-        };
-        events.sort_by_key(|e| std::cmp::Reverse(order(e)));
-        status.events = events
-            .iter()
-            .take(MAX_EVENTS)
-            .map(|e| EventLine {
-                at: event_time(e),
-                kind: e.type_.clone().unwrap_or_else(|| "Normal".into()),
-                reason: e.reason.clone().unwrap_or_default(),
-                message: e.message.clone().unwrap_or_default(),
-                object: format!(
-                    "{}/{}",
-                    e.involved_object.kind.as_deref().unwrap_or_default(),
-                    e.involved_object.name.as_deref().unwrap_or_default()
-                ),
-            })
-            .collect();
+        let mut status = cache
+            .index()
+            .get(&(namespace.to_owned(), app.as_str().to_owned()))
+            .cloned()
+            .unwrap_or_default();
+        status.synced = self.synced();
         status
     }
 
