@@ -630,6 +630,7 @@ pub struct InvoiceQuery {
     pub status: Option<InvoiceStatusParam>,
     /// The previous page's `next_cursor`.
     #[validate(length(min = 1, max = 100))]
+    #[param(min_length = 1, max_length = 100)]
     pub cursor: Option<String>,
     /// Page size, 1-200 (default 50).
     #[validate(range(min = 1, max = 200))]
@@ -716,6 +717,7 @@ pub struct MyInvoiceQuery {
     pub status: Option<IssuedStatusParam>,
     /// The previous page's `next_cursor`.
     #[validate(length(min = 1, max = 100))]
+    #[param(min_length = 1, max_length = 100)]
     pub cursor: Option<String>,
     /// Page size, 1-200 (default 50).
     #[validate(range(min = 1, max = 200))]

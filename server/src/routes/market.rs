@@ -185,7 +185,7 @@ pub async fn list_my_orders(state: web::Data<AppState>, caller: Caller) -> ApiRe
 
 /// One of the caller's tenant's orders.
 #[utoipa::path(get, path = "/v1/orders/{order}", tag = "market",
-    params(("order" = String, Path, description = "the order's id")),
+    params(("order" = OrderId, Path, description = "the order's id")),
     responses(
         (status = 200, body = MyOrderView),
         (status = 400, description = "not an order id", body = ErrorEnvelope),
@@ -240,7 +240,7 @@ pub struct ProvisioningBody {
 /// `failed` or `cancelled`; `active` → `cancelled`. Failing or cancelling
 /// ends its subscription today.
 #[utoipa::path(post, path = "/v1/billing/orders/{order}/provisioning", tag = "market",
-    params(("order" = String, Path, description = "the order's id")),
+    params(("order" = OrderId, Path, description = "the order's id")),
     request_body = ProvisioningBody,
     responses(
         (status = 200, body = OrderView),
@@ -386,7 +386,7 @@ pub async fn list_margin_rules(state: web::Data<AppState>) -> ApiResult<HttpResp
 
 /// Retires a margin rule (operators): orders placed under it keep it.
 #[utoipa::path(post, path = "/v1/billing/margin-rules/{rule}/retire", tag = "market",
-    params(("rule" = String, Path, description = "the rule's id")),
+    params(("rule" = MarginRuleId, Path, description = "the rule's id")),
     responses(
         (status = 200, body = MarginRuleView),
         (status = 400, description = "not a rule id", body = ErrorEnvelope),

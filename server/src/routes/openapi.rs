@@ -306,6 +306,8 @@ impl Modify for PermissionTexts {
         shiyun_core::billing::InvoiceId,
         shiyun_core::billing::SubscriptionId,
         shiyun_core::deploy::AppId,
+        shiyun_core::billing::market::OrderId,
+        shiyun_core::billing::market::MarginRuleId,
         shiyun_core::deploy::ClusterId,
         shiyun_core::deploy::BuildId,
         shiyun_billing::events::UsageEventInput,
