@@ -625,6 +625,7 @@ pub struct InvoicePage {
 pub struct InvoiceQuery {
     /// Only this customer.
     #[validate(length(min = 1, max = 255))]
+    #[param(min_length = 1, max_length = 255)]
     pub customer: Option<String>,
     /// Only this state.
     pub status: Option<InvoiceStatusParam>,

@@ -698,6 +698,7 @@ pub async fn app_status(
 pub struct LogQuery {
     /// The pod (default: the application's first).
     #[validate(length(min = 1, max = 253))]
+    #[param(min_length = 1, max_length = 253)]
     pub pod: Option<String>,
     /// Lines from the end (1-10000).
     #[validate(range(min = 1, max = 10000))]

@@ -539,6 +539,7 @@ pub struct MarginQuery {
     pub to: Option<DateTime<Utc>>,
     /// `json` (the default) or `csv`.
     #[validate(length(min = 1, max = 8))]
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 

@@ -144,6 +144,7 @@ pub struct LedgerPage {
 pub struct LedgerQuery {
     /// The previous page's `next_cursor`.
     #[validate(length(min = 1, max = 20))]
+    #[param(min_length = 1, max_length = 20)]
     pub cursor: Option<String>,
     /// Page size, 1-200 (default 50).
     #[validate(range(min = 1, max = 200))]
