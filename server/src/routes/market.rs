@@ -554,7 +554,8 @@ pub struct MarginReport {
 /// cost, margin and sale as their invoice lines show them.
 #[utoipa::path(get, path = "/v1/reports/margin", tag = "market", params(MarginQuery),
     responses(
-        (status = 200, description = "JSON, or CSV with `format=csv`", body = MarginReport),
+        (status = 200, description = "JSON, or CSV with `format=csv`",
+            content((MarginReport = "application/json"), (String = "text/csv"))),
         (status = 400, description = "invalid query", body = ErrorEnvelope),
     ))]
 pub async fn margin_report(
