@@ -317,3 +317,57 @@ pub fn charges_per_event(plan: &Plan, meter: &str) -> bool {
             )
     })
 }
+
+/// A customer's stored usage so far, priced by a published plan: the
+/// quantity of each meter the plan charges over `[from, to)` (UTC days, up
+/// to the committed watermark), and the invoice the plan would issue for
+/// it. Nothing is stored. A running-cost view, not an invoice: the bill run
+/// still rates the period as usual.
+pub fn stored_usage_preview(
+    billing: &crate::Billing,
+    plan_code: &str,
+    customer: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(BTreeMap<String, Decimal>, PreviewInvoice), BillingError> {
+    use chrono::TimeZone;
+    let plan = billing.plan(plan_code)?;
+    let meters = billing.meters()?;
+    let midnight =
+        |day: NaiveDate| Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default());
+    let issuer = billing.id()?.clone();
+    let store = billing.store();
+    let aggregates = store.aggregate_usage(
+        &issuer,
+        &shiyun_core::billing::UsageWindow {
+            from: midnight(from),
+            to: midnight(to),
+            after_batch: 0,
+            up_to_batch: store.usage_watermark(&issuer)?,
+            customer: Some(customer.to_owned()),
+        },
+    )?;
+    let mut quantities = BTreeMap::new();
+    for charge in &plan.charges {
+        let Some(meter) = meters.get(&charge.meter) else {
+            continue;
+        };
+        let quantity = aggregates
+            .iter()
+            .find(|a| a.meter == charge.meter)
+            .map(|a| crate::engine::quantity_of(meter.aggregation, a))
+            .unwrap_or_default();
+        quantities.insert(charge.meter.clone(), quantity);
+    }
+    let invoice = preview(&PreviewRequest {
+        plan,
+        from,
+        to,
+        timezone: "UTC".to_owned(),
+        tax_rate: Decimal::ZERO,
+        coupons: Vec::new(),
+        meters,
+        usage: PreviewUsage::Quantities(quantities.clone()),
+    })?;
+    Ok((quantities, invoice))
+}

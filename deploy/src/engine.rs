@@ -1103,14 +1103,27 @@ impl Deployer {
         release_view(&release)
     }
 
-    /// What changed from release `from` to release `to` (`from` 0: from nothing).
+    /// What changed from release `from` to release `to`; by default the
+    /// current release against the one before it (release 0 is nothing, so
+    /// release 1 shows every field as added). Answers the two versions.
     pub async fn compare(
         &self,
         actor: &Actor,
         id: &AppId,
-        from: u32,
-        to: u32,
-    ) -> DeployResult<Vec<SpecChange>> {
+        from: Option<u32>,
+        to: Option<u32>,
+    ) -> DeployResult<(u32, u32, Vec<SpecChange>)> {
+        let to = match to {
+            Some(to) => to,
+            None => self
+                .app_record(actor, id)
+                .await?
+                .current_release
+                .ok_or_else(|| {
+                    DeployError::Conflict("the application has no release yet".into())
+                })?,
+        };
+        let from = from.unwrap_or(to.saturating_sub(1));
         // Release 0 is "nothing yet": every field of `to` shows as added.
         let a = match from {
             0 => Value::Object(serde_json::Map::new()),
@@ -1119,7 +1132,7 @@ impl Deployer {
         let b = to_json(&self.release_of(actor, id, to).await?.spec)?;
         let mut changes = Vec::new();
         diff("", Some(&a), Some(&b), &mut changes);
-        Ok(changes)
+        Ok((from, to, changes))
     }
 
     // -------------------------------------------------------------- builds

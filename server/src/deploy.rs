@@ -7,15 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shiyun_billing::engine::SubscribeRequest;
 use shiyun_billing::plan::Plan;
-use shiyun_billing::preview::{PreviewInvoice, PreviewRequest, PreviewUsage};
+use shiyun_billing::preview::PreviewInvoice;
 use shiyun_billing::{Billing, BillingError};
-use shiyun_core::billing::{Aggregation, Meter, SubscriptionId, UsageWindow};
+use shiyun_core::billing::{Aggregation, Meter, SubscriptionId};
 use shiyun_core::deploy::DeployStore;
 use shiyun_deploy::engine::{DeploySettings, Deployer, KubeConnector};
 use shiyun_deploy::meter::{
@@ -301,40 +301,8 @@ pub fn cost_preview(
         NaiveDate::from_ymd_opt(from.year(), from.month() + 1, 1)
     }
     .unwrap_or(from);
-    let start = Utc.from_utc_datetime(&from.and_hms_opt(0, 0, 0).unwrap_or_default());
-    let end = Utc.from_utc_datetime(&to.and_hms_opt(0, 0, 0).unwrap_or_default());
-    let issuer = billing.id()?.clone();
-    let store = billing.store();
-    let watermark = store.usage_watermark(&issuer)?;
-    let aggregates = store.aggregate_usage(
-        &issuer,
-        &UsageWindow {
-            from: start,
-            to: end,
-            after_batch: 0,
-            up_to_batch: watermark,
-            customer: Some(customer.to_owned()),
-        },
-    )?;
-    let mut quantities = BTreeMap::new();
-    for meter in [CPU_METER, MEMORY_METER] {
-        let sum = aggregates
-            .iter()
-            .find(|a| a.meter == meter)
-            .map(|a| a.sum)
-            .unwrap_or_default();
-        quantities.insert(meter.to_owned(), sum);
-    }
-    let invoice = shiyun_billing::preview::preview(&PreviewRequest {
-        plan: billing.plan(USAGE_PLAN)?,
-        from,
-        to,
-        timezone: "UTC".to_owned(),
-        tax_rate: Decimal::ZERO,
-        coupons: Vec::new(),
-        meters: billing.meters()?,
-        usage: PreviewUsage::Quantities(quantities.clone()),
-    })?;
+    let (quantities, invoice) =
+        shiyun_billing::preview::stored_usage_preview(billing, USAGE_PLAN, customer, from, to)?;
     Ok(CostPreview {
         usage: quantities
             .into_iter()

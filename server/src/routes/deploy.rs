@@ -518,27 +518,10 @@ pub async fn compare_releases(
     path: web::Path<String>,
     ValidQuery(query): ValidQuery<CompareQuery>,
 ) -> ApiResult<HttpResponse> {
-    let (actor, id) = (actor(&caller.0), app_id(&path)?);
-    let to = match query.to {
-        Some(to) => to,
-        None => state
-            .deploy
-            .get(&actor, &id)
-            .await?
-            .current_release
-            .ok_or_else(|| {
-                ApiError::new(
-                    shiyun_core::ErrorCode::Conflict,
-                    "the application has no release yet",
-                )
-            })?,
-    };
-    let from = match query.from {
-        Some(from) => from,
-        // Release 1 is compared with nothing: every field shows as added.
-        None => to - 1,
-    };
-    let changes = state.deploy.compare(&actor, &id, from, to).await?;
+    let (from, to, changes) = state
+        .deploy
+        .compare(&actor(&caller.0), &app_id(&path)?, query.from, query.to)
+        .await?;
     Ok(HttpResponse::Ok().json(Comparison { from, to, changes }))
 }
 
